@@ -1,0 +1,1 @@
+"""NTIRE Efficient Super-Resolution (x4) evaluation harness."""

@@ -1,0 +1,94 @@
+"""Image files and the official pixel conversions.
+
+The official NTIRE utilities read every image with OpenCV as 3-channel RGB uint8, feed the network
+``uint8 / (255 / data_range)`` in float32, and turn its output back into uint8 by clamping to
+``[0, data_range]``, scaling by ``255 / data_range`` and rounding half to even. Every figure the
+harness reports is computed on those uint8 images, so these conversions are reproduced operation
+for operation (including the float32 ``x * 255.0 / data_range`` that is not an exact identity).
+
+Policy for files the official reader would silently alter:
+- grayscale (one channel): replicated to G,G,G, exactly as the official reader does;
+- an alpha channel: dropped with a warning, which is what the official reader does too;
+- 16 bits per channel, or floating point: refused, because the official reader would quietly keep
+  only the top 8 bits and the figures would not be comparable; convert the file to 8-bit PNG.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from benchmark.errors import HarnessError
+
+
+class ImageWarning(UserWarning):
+    """An image was converted on reading (its alpha channel dropped)."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read ``path`` as an H×W×3 RGB uint8 array, following the policy in the module docstring."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such image file; check the data folder")
+    if path.stat().st_size == 0:
+        raise HarnessError(f"{path}: the file is empty; re-download or re-create it")
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise HarnessError(
+            f"{path}: not a readable image (truncated or not an image file); re-download or re-create it"
+        )
+    if img.dtype != np.uint8:
+        raise HarnessError(
+            f"{path}: {img.dtype} pixels ({8 * img.dtype.itemsize} bits per channel); the challenge "
+            "images are 8-bit: convert the file to an 8-bit PNG"
+        )
+    if img.ndim == 2:
+        img = img[:, :, None]
+    channels = img.shape[2]
+    if channels == 1:
+        return np.ascontiguousarray(np.repeat(img, 3, axis=2))
+    if channels == 4:
+        warnings.warn(
+            f"{path}: alpha channel dropped (as the official reader does); save it as RGB to silence this",
+            ImageWarning,
+            stacklevel=2,
+        )
+        img = img[:, :, :3]
+    elif channels != 3:
+        raise HarnessError(f"{path}: {channels} channels; expected an RGB or grayscale image")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def write_png(path: str | Path, img: np.ndarray) -> None:
+    """Write an H×W×3 RGB uint8 array as PNG, creating the folder; an atomic rename keeps no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
+    if not ok:
+        raise HarnessError(f"{path}: OpenCV could not encode the image as PNG")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(encoded.tobytes())
+    tmp.replace(path)
+
+
+def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Cut the bottom and right edges so that height and width are multiples of ``scale``."""
+    h, w = img.shape[:2]
+    return img[: h - h % scale, : w - w % scale]
+
+
+def to_tensor(img: np.ndarray, data_range: float) -> torch.Tensor:
+    """H×W×3 uint8 → 1×3×H×W float32 in ``[0, data_range]``, as the official ``uint2tensor4``."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0 / data_range).unsqueeze(0)
+
+
+def to_uint8(out: torch.Tensor, data_range: float) -> np.ndarray:
+    """1×3×H×W network output → H×W×3 uint8, as the official ``tensor2uint`` (clamp, scale, round)."""
+    img = out.detach().squeeze(0).float().clamp(0, data_range).cpu().numpy()
+    img = np.transpose(img, (1, 2, 0))
+    return np.uint8((img * 255.0 / data_range).round())

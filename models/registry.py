@@ -1,0 +1,153 @@
+"""The team registry: one file per team registers a :class:`ModelSpec`; everyone builds with ``create_model``.
+
+A team file (``models/teamNN_Name.py``) holds its network and one ``register(ModelSpec(...))``
+call that says everything the harness needs to know about the team: its id, display name, data
+range, constructor arguments and checkpoint file. Nothing else is edited to add a team: the
+package imports every ``team*.py`` module it finds.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from benchmark.errors import HarnessError
+
+MODEL_ZOO = Path(__file__).resolve().parents[1] / "model_zoo"
+"""Where the harness looks for ``teamNN_name.pth`` when no checkpoint path is given."""
+
+CHECKPOINT_KEYS = ("params_ema", "params", "state_dict")
+"""Keys under which training toolboxes nest the state dict, in order of preference (EMA first)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the harness knows about one team's network."""
+
+    team_id: int
+    name: str
+    """Display name without the id, e.g. ``RFDN_baseline``; the official pattern adds ``NN_``."""
+    builder: Callable[..., nn.Module]
+    checkpoint: str
+    """File name in ``model_zoo/``, official naming ``teamNN_name.pth``."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    data_range: float = 255.0
+    """The value range the network expects: 255 (uint8 scale) or 1."""
+    fast_builder: Callable[..., nn.Module] | None = None
+    """An output-equivalent faster implementation that loads the same checkpoint, if the team has one."""
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.team_id:02}_{self.name}"
+
+    @property
+    def default_checkpoint(self) -> Path:
+        return MODEL_ZOO / self.checkpoint
+
+
+_REGISTRY: dict[int, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a team; two files claiming the same id is a mistake worth stopping for."""
+    if spec.team_id in _REGISTRY and _REGISTRY[spec.team_id].builder is not spec.builder:
+        raise HarnessError(f"team id {spec.team_id} is registered twice: {_REGISTRY[spec.team_id].name} and {spec.name}")
+    _REGISTRY[spec.team_id] = spec
+    return spec
+
+
+def list_models() -> list[ModelSpec]:
+    """All registered teams, ordered by id."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_spec(model_id: int) -> ModelSpec:
+    """The spec of ``model_id``, or a HarnessError listing the registered ids."""
+    if model_id not in _REGISTRY:
+        known = ", ".join(f"{s.team_id} ({s.display_name})" for s in list_models())
+        raise HarnessError(f"unknown model id {model_id}; registered models: {known}")
+    return _REGISTRY[model_id]
+
+
+def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust: bool = False) -> dict[str, torch.Tensor]:
+    """Read a checkpoint's tensors without running code from it.
+
+    ``torch.load(weights_only=True)`` refuses any pickled object other than tensors and plain
+    containers, so a checkpoint cannot execute code on load. ``trust=True`` lifts that for a
+    checkpoint whose author you trust. The state dict may be nested under ``params_ema``,
+    ``params`` or ``state_dict``; a ``module.`` prefix (DataParallel) is stripped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"checkpoint {path} not found; pass --checkpoint PATH or put the team's file in {MODEL_ZOO}/")
+    try:
+        obj = torch.load(path, map_location=device, weights_only=not trust)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if trust:
+            raise HarnessError(f"checkpoint {path} cannot be read: {reason}") from err
+        raise HarnessError(
+            f"checkpoint {path} holds pickled objects besides tensors and was not loaded (it could run code); "
+            "re-save it as a plain state dict, or pass --trust-checkpoint if you trust its author"
+        ) from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise HarnessError(f"checkpoint {path} cannot be read ({type(err).__name__}); is it a complete torch .pth file?") from err
+    if isinstance(obj, dict):
+        for key in CHECKPOINT_KEYS:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise HarnessError(f"checkpoint {path} is not a state dict (a dict of tensors, possibly under {'/'.join(CHECKPOINT_KEYS)})")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _check_fit(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Name the missing, unexpected and mis-shaped keys, a few of each, instead of torch's wall of text."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if not (missing or unexpected or mismatched):
+        return
+
+    def few(items: list[str]) -> str:
+        return ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
+
+    parts = [f"{label} {len(items)}: {few(items)}" for label, items in
+             (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", mismatched)) if items]
+    raise HarnessError(f"checkpoint {path} does not fit {type(model).__name__}: " + "; ".join(parts))
+
+
+def create_model(
+    model_id: int,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    fast: bool = False,
+    trust_checkpoint: bool = False,
+) -> nn.Module:
+    """Build team ``model_id``'s network, load ``checkpoint`` strictly if given, in eval mode, frozen.
+
+    ``fast=True`` builds the team's output-equivalent fast implementation instead; it loads the
+    same checkpoint. Complexity figures must always come from the faithful network.
+    """
+    spec = get_spec(model_id)
+    if fast and spec.fast_builder is None:
+        raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
+    builder = spec.fast_builder if fast else spec.builder
+    model = builder(**spec.kwargs)
+    if checkpoint is not None:
+        state = load_state_dict(checkpoint, device=device, trust=trust_checkpoint)
+        _check_fit(model, state, checkpoint)
+        model.load_state_dict(state, strict=True)
+    model.eval().requires_grad_(False)
+    return model.to(device)

@@ -1,0 +1,162 @@
+"""The three complexity counters: every official hook rule on tiny networks worked out by hand, then the
+two reference networks against the organizers' figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.complexity import measure
+from models import create_model
+
+COUNTERS = ("params", "flops", "activations", "conv", "fvcore_flops", "ptflops_macs")
+
+
+def _hooks_left(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_conv_counts_kernel_in_out_and_output_pixels_without_bias() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
+    r = measure(model, (3, 10, 10))
+    assert r["flops"] == 9 * 3 * 8 * 100  # 21,600
+    assert r["activations"] == 8 * 100
+    assert r["conv"] == 1
+    assert r["params"] == 8 * 3 * 9 + 8
+    assert r["fvcore_flops"] == 21_600  # fvcore ignores the bias
+    assert r["ptflops_macs"] == 21_600 + 8 * 100  # ptflops (aten) adds one MAC per output for the bias
+    assert r["layers"] == [{"name": "0", "type": "Conv2d", "output_shape": [1, 8, 10, 10], "macs": 21_600,
+                            "note": "", "share": 1.0}]
+
+
+def test_grouped_strided_and_transposed_convolutions() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1, groups=2),  # 9 * 4 * (8 // 2) * 100 = 14,400
+        nn.Conv2d(8, 8, 3, padding=1, stride=2, groups=8),  # 9 * 8 * 1 * 25 = 1,800
+        nn.ConvTranspose2d(8, 2, 2, stride=2),  # 4 * 8 * 2 * 100 = 6,400 (output pixels, as the official rule)
+    )
+    r = measure(model, (4, 10, 10))
+    assert [row["macs"] for row in r["layers"]] == [14_400, 1_800, 6_400]
+    assert r["flops"] == 22_600
+    assert r["activations"] == 800 + 200 + 200
+    assert r["conv"] == 3
+
+
+def test_conv3d_counts_flops_but_not_activations() -> None:
+    r = measure(nn.Conv3d(2, 4, 3, padding=1), (2, 5, 6, 6))
+    assert r["flops"] == 27 * 2 * 4 * 180
+    assert r["activations"] == 0 and r["conv"] == 0
+
+
+class _Reused(nn.Module):
+    """One conv module called twice, a subclass of Conv2d, and a functional conv the hooks cannot see."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1)
+        self.sub = type("MyConv", (nn.Conv2d,), {})(2, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(self.conv(x))
+        x = F.conv2d(x, torch.ones(2, 1, 3, 3), padding=1, groups=2)
+        return self.sub(x)
+
+
+def test_every_call_counts_subclasses_count_and_functional_calls_are_unseen() -> None:
+    model = _Reused()
+    r = measure(model, (2, 4, 4))
+    assert [row["macs"] for row in r["layers"]] == [2 * 2 * 16, 2 * 2 * 16, 9 * 2 * 2 * 16]
+    assert [row["type"] for row in r["layers"]] == ["Conv2d", "Conv2d", "MyConv"]
+    assert r["conv"] == 3
+    assert r["activations"] == 3 * 32
+    functional = [u for u in r["unseen"] if u["op"] == "aten.convolution"]
+    assert functional == [{"op": "aten.convolution", "module": "model (_Reused)", "calls": 1, "macs": 9 * 2 * 16,
+                           "elements": 32}]
+    assert r["fvcore_flops"] == r["flops"] + 9 * 2 * 16
+
+
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.PReLU(), nn.ELU(), nn.LeakyReLU(0.1), nn.ReLU6()])
+def test_relu_family_counts_output_elements(act: nn.Module) -> None:
+    assert measure(nn.Sequential(act), (3, 5, 7))["flops"] == 105
+
+
+@pytest.mark.parametrize("act", [nn.Sigmoid(), nn.GELU(), nn.SiLU(), nn.PixelShuffle(2), nn.MaxPool2d(2),
+                                 nn.Upsample(scale_factor=2), nn.LayerNorm(6)])
+def test_other_modules_count_zero(act: nn.Module) -> None:
+    r = measure(nn.Sequential(act), (4, 6, 6))
+    assert r["flops"] == 0 and r["layers"] == []
+
+
+def test_batchnorm_counts_elements_twice_when_affine() -> None:
+    assert measure(nn.BatchNorm2d(8), (8, 5, 5))["flops"] == 2 * 200
+    assert measure(nn.BatchNorm2d(8, affine=False), (8, 5, 5))["flops"] == 200
+
+
+class _Linear1D(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x[0])
+
+
+def test_linear_follows_the_official_rule_and_flags_it_beyond_2d() -> None:
+    r2 = measure(nn.Linear(16, 4), (16,))  # input 1×16
+    assert r2["flops"] == 1 * 16 * 4 and r2["layers"][0]["note"] == ""
+    r1 = measure(_Linear1D(), (16,))  # the layer sees a 1-D input of 16
+    assert r1["flops"] == 16 * 4
+    r3 = measure(nn.Linear(16, 4), (7, 16))  # input 1×7×16: official batch × shape[1] × out[1] = 1 × 7 × 7
+    assert r3["flops"] == 1 * 7 * 7
+    assert "true MACs 448" in r3["layers"][0]["note"]
+
+
+def test_measuring_leaves_no_hook_and_repeats_exactly() -> None:
+    model = _Reused()
+    first = measure(model, (2, 8, 8))
+    assert _hooks_left(model) == 0
+    assert measure(model, (2, 8, 8)) == first
+
+
+ISSUE_FIGURES = {
+    0: dict(params=433448, flops=27102622560, activations=112034240, conv=64, fvcore_flops=27046231296,
+            ptflops_macs=27145682624),
+    5: dict(params=244558, flops=15365898240, activations=422903808, conv=158, fvcore_flops=16986144768,
+            ptflops_macs=17412390912),
+}
+
+
+@pytest.fixture(scope="module")
+def reference_networks() -> dict[int, dict]:
+    return {model_id: measure(create_model(model_id)) for model_id in (0, 5)}
+
+
+@pytest.mark.parametrize("model_id", [0, 5])
+def test_reference_networks_give_the_organizers_figures(reference_networks: dict, model_id: int) -> None:
+    r = reference_networks[model_id]
+    assert {k: r[k] for k in COUNTERS} == ISSUE_FIGURES[model_id]
+    assert sum(row["macs"] for row in r["layers"]) == r["flops"]
+    assert abs(sum(row["share"] for row in r["layers"]) - 1) < 1e-9
+
+
+def test_figures_match_the_official_harness_measurements(shared: Path, reference_networks: dict) -> None:
+    reference = json.loads((shared / "reference" / "complexity.json").read_text())
+    for model_id, key in ((0, "team00_rfdn"), (5, "team05_srnext")):
+        ref, r = reference[key], reference_networks[model_id]
+        assert r["params"] == ref["params"]
+        assert (r["flops"], r["activations"], r["conv"]) == tuple(ref["official_hooks"][k] for k in ("flops", "activations", "conv"))
+        assert r["fvcore_flops"] == ref["fvcore"]["flops"]
+        assert r["ptflops_macs"] == ref["ptflops_aten"]["macs"]
+
+
+def test_srnext_unseen_operators_explain_the_factsheet_and_fvcore_gaps(reference_networks: dict) -> None:
+    unseen = {(u["op"], u["module"]): u for u in reference_networks[5]["unseen"]}
+    mean_shifts = unseen[("aten.convolution", "model (SRneXt)")]
+    assert mean_shifts["calls"] == 2 and mean_shifts["macs"] == 10_027_008  # factsheet 15.376 G = hooks + these
+    shifts = sum(u["macs"] for (op, where), u in unseen.items() if "ShiftConv2d" in where)
+    assert reference_networks[5]["flops"] + mean_shifts["macs"] + shifts == reference_networks[5]["fvcore_flops"]
