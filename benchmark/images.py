@@ -87,8 +87,16 @@ def to_tensor(img: np.ndarray, data_range: float) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0 / data_range).unsqueeze(0)
 
 
+def quantize(out: torch.Tensor, data_range: float) -> torch.Tensor:
+    """1×3×H×W network output → H×W×3 uint8 tensor on the output's device, as the official ``tensor2uint``.
+
+    Clamp to ``[0, data_range]``, then ``x * 255.0 / data_range`` in float32 and round half to even:
+    the same IEEE operations as the official NumPy code, so CPU and GPU give the official pixels.
+    """
+    img = out.detach().squeeze(0).float().clamp(0, data_range).permute(1, 2, 0)
+    return (img * 255.0 / data_range).round().to(torch.uint8)
+
+
 def to_uint8(out: torch.Tensor, data_range: float) -> np.ndarray:
-    """1×3×H×W network output → H×W×3 uint8, as the official ``tensor2uint`` (clamp, scale, round)."""
-    img = out.detach().squeeze(0).float().clamp(0, data_range).cpu().numpy()
-    img = np.transpose(img, (1, 2, 0))
-    return np.uint8((img * 255.0 / data_range).round())
+    """:func:`quantize`, returned as a NumPy array on the host."""
+    return quantize(out, data_range).cpu().numpy()

@@ -1,0 +1,130 @@
+"""Which images a run evaluates: the official challenge layouts, benchmark folders, and the demo set.
+
+A split is a name (the key prefix of the results file: ``valid``, ``test``, ``Set5`` …) and an
+ordered list of HR/LR pairs. Every split is checked before any forward: each HR has its LR, and
+the LR is exactly a quarter of the HR cut to a multiple of 4, so that a half-downloaded data set
+fails in a second with the file's name instead of after an hour with a shape error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from benchmark.errors import HarnessError
+from benchmark.prepare import IMAGE_EXTENSIONS, write_pair
+
+SCALE = 4
+DEMO_IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
+"""Colour photographs shipped with scikit-image: a demo set that needs no download."""
+DEMO_ROOT = Path(__file__).resolve().parents[1] / "results" / "demo_data"
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    name: str
+    """The HR file's stem: the SR image is saved as ``<name>.png``."""
+    hr: Path
+    lr: Path
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    pairs: tuple[ImagePair, ...]
+
+
+def _numbered(data_dir: Path, name: str, lr_dir: str, hr_dir: str, first: int, last: int, lr_suffix: str) -> Split:
+    pairs = tuple(
+        ImagePair(f"{i:04}", data_dir / hr_dir / f"{i:04}.png", data_dir / lr_dir / f"{i:04}{lr_suffix}.png")
+        for i in range(first, last + 1)
+    )
+    return Split(name, pairs)
+
+
+def _globbed(data_dir: Path, name: str, hr_dir: str) -> Split:
+    """Sorted ``hr_dir/*.png``; the LR path replaces ``_HR`` with ``_LR`` and ``.png`` with ``x4.png``."""
+    folder = data_dir / hr_dir
+    if not folder.is_dir():
+        raise HarnessError(f"{folder}: split folder not found; download the challenge data into --data_dir {data_dir}")
+    pairs = tuple(
+        ImagePair(hr.stem, hr, Path(str(hr).replace("_HR", "_LR").replace(".png", "x4.png")))
+        for hr in sorted(folder.glob("*.png"))
+    )
+    return Split(name, pairs)
+
+
+def official_splits(data_dir: str | Path, include_test: bool = False, hybrid_test: bool = False) -> list[Split]:
+    """The official splits under ``data_dir``, with the official flags' meaning.
+
+    ``hybrid_test`` alone runs the 2023 LSDIR+DIV2K test set; otherwise ``valid`` runs, and
+    ``include_test`` adds ``test``. The 2024/2025 layout (``DIV2K_LSDIR_valid_HR`` …) is used when
+    present, the 2023 DIV2K layout otherwise.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise HarnessError(f"{data_dir}: data folder not found; pass --data_dir with the challenge data, or --dataset PATH")
+    if hybrid_test:
+        return [_globbed(data_dir, "hybrid_test", "LSDIR_DIV2K_test_HR")]
+    if (data_dir / "DIV2K_LSDIR_valid_HR").is_dir():
+        splits = [_globbed(data_dir, "valid", "DIV2K_LSDIR_valid_HR")]
+        if include_test:
+            splits.append(_globbed(data_dir, "test", "DIV2K_LSDIR_test_HR"))
+        return splits
+    splits = [_numbered(data_dir, "valid", "DIV2K_valid_LR", "DIV2K_valid_HR", 801, 900, "x4")]
+    if include_test:
+        splits.append(_numbered(data_dir, "test", "DIV2K_test_LR", "DIV2K_test_HR", 901, 1000, ""))
+    return splits
+
+
+def benchmark_split(path: str | Path) -> Split:
+    """A folder in the benchmark layout: ``HR/<stem>.<ext>`` with ``LR_bicubic/X4/<stem>x4.png``."""
+    path = Path(path)
+    hr_dir = path / "HR"
+    if not hr_dir.is_dir():
+        raise HarnessError(f"{hr_dir}: not found; a --dataset folder needs HR/ and LR_bicubic/X4/ "
+                           "(make them with python -m benchmark.prepare)")
+    hrs = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    pairs = tuple(ImagePair(hr.stem, hr, path / "LR_bicubic" / f"X{SCALE}" / f"{hr.stem}x{SCALE}.png") for hr in hrs)
+    return Split(path.resolve().name, pairs)
+
+
+def demo_split(root: Path = DEMO_ROOT) -> Split:
+    """The embedded ``demo`` set, written once under ``root`` from scikit-image's bundled photographs."""
+    from skimage import data as skdata
+
+    for name in DEMO_IMAGES:
+        if not (root / "HR" / f"{name}.png").is_file() or not (root / "LR_bicubic" / "X4" / f"{name}x4.png").is_file():
+            write_pair(name, np.asarray(getattr(skdata, name)()), root)
+    split = benchmark_split(root)
+    return Split("demo", split.pairs)
+
+
+def _size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise HarnessError(f"{path}: not a readable image ({type(err).__name__}); re-download or re-create it") from err
+
+
+def check_split(split: Split) -> None:
+    """Raise a HarnessError naming the first file that breaks the pairing rules."""
+    if not split.pairs:
+        raise HarnessError(f"split {split.name}: no HR images found; check the data folder")
+    for pair in split.pairs:
+        if not pair.hr.is_file():
+            raise HarnessError(f"{pair.hr}: HR image missing (its LR is {pair.lr}); complete the download")
+        if not pair.lr.is_file():
+            raise HarnessError(f"{pair.lr}: LR image missing for {pair.hr}; add it or run python -m benchmark.prepare")
+        (hw, hh), (lw, lh) = _size(pair.hr), _size(pair.lr)
+        expected = (hw - hw % SCALE, hh - hh % SCALE)
+        if (lw * SCALE, lh * SCALE) != expected:
+            raise HarnessError(
+                f"{pair.lr}: LR is {lw}×{lh}, so ×{SCALE} gives {lw * SCALE}×{lh * SCALE}, but its HR {pair.hr.name} "
+                f"is {hw}×{hh} ({expected[0]}×{expected[1]} cut to a multiple of {SCALE}); re-create the LR"
+            )

@@ -1,0 +1,105 @@
+"""The evaluation loop: official tiling, scores of every image in order, saved images, output checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark import metrics
+from benchmark.data import benchmark_split, check_split
+from benchmark.errors import HarnessError
+from benchmark.images import modcrop, read_image, write_png
+from benchmark.imresize import downscale_x4
+from benchmark.inference import RunOptions, evaluate, forward
+
+CPU = torch.device("cpu")
+
+
+class Nearest(nn.Module):
+    """A parameter-free x4 'network': nearest-neighbour upscaling, plus an offset."""
+
+    def __init__(self, offset: float = 0.0, scale: int = 4) -> None:
+        super().__init__()
+        self.offset, self.scale = offset, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest") + self.offset
+
+
+@pytest.fixture
+def split(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    for name, size in (("b", (40, 36)), ("a", (35, 30)), ("c", (44, 48))):
+        hr = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        write_png(tmp_path / "Toy" / "HR" / f"{name}.png", hr)
+        write_png(tmp_path / "Toy" / "LR_bicubic" / "X4" / f"{name}x4.png", downscale_x4(hr))
+    split = benchmark_split(tmp_path / "Toy")
+    check_split(split)
+    return split
+
+
+def test_tiles_cover_the_image_and_overlaps_are_averaged() -> None:
+    calls = []
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(tuple(x.shape[-2:]))
+            return torch.full((1, 3, x.shape[2] * 4, x.shape[3] * 4), float(len(calls)))
+
+    out = forward(Probe(), torch.zeros(1, 3, 10, 7), tile=6, overlap=4)  # stride 2: rows 0,2,4; cols 0,1
+    assert calls == [(6, 6)] * 6
+    # output row block 0..7 is covered by tile rows starting at 0 only; column 0..3 by tile columns at 0 only
+    assert out[0, 0, 0, 0] == 1
+    # a pixel inside every tile (rows 16..23, cols 4..23) averages all six tile indices
+    assert out[0, 0, 20, 10] == pytest.approx(sum(range(1, 7)) / 6)
+
+
+def test_tiled_forward_of_a_pointwise_model_equals_the_whole_image() -> None:
+    x = torch.randint(0, 256, (1, 3, 100, 70)).float()  # integers: overlapping sums and their means are exact
+    assert torch.equal(forward(Nearest(), x, tile=48), forward(Nearest(), x))
+
+
+def test_tile_must_exceed_the_overlap() -> None:
+    with pytest.raises(HarnessError, match="--tile 32: tiles must be larger than their 32-pixel overlap"):
+        forward(Nearest(), torch.zeros(1, 3, 64, 64), tile=32)
+
+
+def test_evaluate_scores_every_image_in_order_and_saves_them(split, tmp_path: Path) -> None:
+    seen = []
+    opts = RunOptions(device=CPU, ssim=True, y_channel=True, warmup=1, repeat=2, save_dir=tmp_path / "sr")
+    result = evaluate(Nearest(offset=0.4), split, opts, on_image=lambda i, r: seen.append((i, r.name)))
+    assert seen == [(0, "a"), (1, "b"), (2, "c")]
+    assert [r.name for r in result.images] == ["a", "b", "c"]
+    for pair, r in zip(split.pairs, result.images):
+        lr = read_image(pair.lr)
+        expected = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)  # +0.4 rounds back to the same uint8
+        saved = read_image(tmp_path / "sr" / f"{pair.name}.png")
+        assert np.array_equal(saved, expected)
+        hr = modcrop(read_image(pair.hr), 4)
+        assert r.psnr == metrics.psnr(expected, hr)
+        assert r.ssim == metrics.ssim(expected, hr)
+        assert r.psnr_y == metrics.psnr(metrics.rgb_to_y(expected), metrics.rgb_to_y(hr))
+        assert r.runtime_ms > 0 and not r.tiled
+    assert result.memory_kind == "cpu_peak_rss" and result.memory_mib > 0
+    assert result.clock == "cpu_perf_counter"
+    assert result.wall_seconds >= result.forward_seconds > 0
+
+
+def test_timing_only_run_scores_and_saves_nothing(split, tmp_path: Path) -> None:
+    result = evaluate(Nearest(), split, RunOptions(device=CPU, score=False, warmup=0, save_dir=None))
+    assert all(r.psnr is None and r.runtime_ms > 0 for r in result.images)
+
+
+def test_output_of_the_wrong_size_names_the_image(split) -> None:
+    with pytest.raises(HarnessError, match=r"ax4\.png: the model returned \(1, 3, 16, 14\) .* must return \(1, 3, 32, 28\)"):
+        evaluate(Nearest(scale=2), split, RunOptions(device=CPU, warmup=0))
+
+
+def test_nan_output_names_the_image(split) -> None:
+    with pytest.raises(HarnessError, match=r"ax4\.png: the model output holds NaN or Inf"):
+        evaluate(Nearest(offset=float("nan")), split, RunOptions(device=CPU, warmup=0))
