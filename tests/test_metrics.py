@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -42,11 +43,6 @@ def official_ssim(img1: np.ndarray, img2: np.ndarray, border: int) -> float:
     if img1.ndim == 2:
         return one_channel(img1, img2)
     return np.array([one_channel(img1[:, :, i], img2[:, :, i]) for i in range(3)]).mean()
-
-
-def official_rgb_to_y(img: np.ndarray) -> np.ndarray:
-    """The official ``rgb2ycbcr(img, only_y=True)`` for uint8 input."""
-    return (np.dot(img, [65.481, 128.553, 24.966]) / 255.0 + 16.0).round().astype(np.uint8)
 
 
 def noisy_pair(rng: np.random.Generator, shape: tuple[int, ...], noise: int = 25) -> tuple[np.ndarray, np.ndarray]:
@@ -89,12 +85,29 @@ def test_ssim_matches_official_filter2d(shape: tuple[int, ...], border: int) -> 
     assert abs(ssim(unrelated, hr, border) - official_ssim(unrelated, hr, border)) < 1e-10
 
 
-def test_rgb_to_y_matches_official_on_every_colour() -> None:
+def fused_y(r: int, g: int, b: int) -> int:
+    """The reference machine's ``np.dot``: an OpenBLAS ddot, fma(b, wB, fma(g, wG, r·wR)), then /255 + 16."""
+    acc = float(Fraction(r) * Fraction(65.481))
+    acc = float(Fraction(g) * Fraction(128.553) + Fraction(acc))
+    acc = float(Fraction(b) * Fraction(24.966) + Fraction(acc))
+    return int(np.round(acc / 255.0 + 16.0))
+
+
+def test_rgb_to_y_on_every_colour_follows_the_fused_dot() -> None:
     levels = np.arange(256, dtype=np.uint8)
     cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(4096, 4096, 3)
     y = rgb_to_y(cube)
     assert y.dtype == np.uint8 and y.shape == (4096, 4096)
-    np.testing.assert_array_equal(y, official_rgb_to_y(cube))
+    plain = cube[:, :, 0] * 65.481 + cube[:, :, 1] * 128.553 + cube[:, :, 2] * 24.966
+    plain = plain / 255.0 + 16.0
+    boundary = np.abs(plain - np.floor(plain) - 0.5) < 1e-6
+    # away from a rounding boundary every dot product rounds alike
+    np.testing.assert_array_equal(y[~boundary], plain[~boundary].round().astype(np.uint8))
+    # at the boundary, the fused chain decides (27 colours round differently from a plain sum)
+    colours = cube[boundary]
+    assert 100 < len(colours) < 1000
+    np.testing.assert_array_equal(y[boundary], [fused_y(*map(int, c)) for c in colours])
+    assert (y[boundary] != plain[boundary].round()).sum() == 27
     np.testing.assert_array_equal(rgb_to_y_torch(torch.from_numpy(cube)).numpy(), y)
 
 
