@@ -26,7 +26,8 @@ from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError
 from benchmark.inference import TILE_OVERLAP, ImageResult, RunOptions, SplitResult, evaluate
-from benchmark.results import complexity_entry, environment, split_entry, update_results, write_results_txt
+from benchmark.results import (complexity_entry, environment, read_results, split_entry, update_results,
+                               write_results_txt)
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("test_demo")
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.checkpoint and (not args.model_id or len(args.model_id) > 1):
         p.error("--checkpoint needs exactly one --model_id")
+    if args.reproduce_table1 and args.model_id and 5 not in args.model_id:
+        p.error("--reproduce-table1 compares SRneXt's figures: add --model_id 5")
     if args.tile is not None and args.tile <= TILE_OVERLAP:
         p.error(f"--tile must be larger than the {TILE_OVERLAP}-pixel overlap")
     return args
@@ -113,7 +116,9 @@ def run_split(model: torch.nn.Module, split: data.Split, opts: RunOptions) -> Sp
 def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.Namespace, device: torch.device) -> str:
     """Measure, run and record one model; returns its results name."""
     name = spec.display_name
-    checkpoint = pick_checkpoint(spec, args)
+    checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
+    fast = args.fast and spec.fast_builder is not None
+    model = models.create_model(spec.team_id, checkpoint, device, fast=fast, trust_checkpoint=args.trust_checkpoint)
     figures = measure(models.create_model(spec.team_id))  # complexity always from the faithful network
     console.print(report.complexity_table(name, figures))
     if args.profile_only:
@@ -121,8 +126,6 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
             if table is not None:
                 console.print(table)
         return name
-    fast = args.fast and spec.fast_builder is not None
-    model = models.create_model(spec.team_id, checkpoint, device, fast=fast, trust_checkpoint=args.trust_checkpoint)
     if checkpoint is None:
         console.print(f"[yellow]{name}: no checkpoint in {args.model_zoo}/{spec.checkpoint}; timing only, PSNR n/a[/]")
     update_results(args.results, name, {
@@ -143,6 +146,19 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
     return name
 
 
+def open_log(path: Path) -> logging.Handler:
+    """Append this run's per-image lines to ``path`` (beside the results file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path)
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write the log ({err.strerror}); choose another --results folder") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     print(f"warning: {message}", file=sys.stderr)
 
@@ -158,22 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             torch.backends.cudnn.benchmark = False
         specs = [models.get_spec(i) for i in args.model_id] if args.model_id else models.list_models()
         splits = [] if args.profile_only else pick_splits(args)
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(args.results.with_name("test_demo.log"))
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+        handler = open_log(args.results.with_name("test_demo.log"))
         log.info("run: %s", " ".join(sys.argv))
         names = [run_model(spec, splits, args, device) for spec in specs]
         if args.profile_only:
             return 0
-        from benchmark.results import read_results
-
         results = read_results(args.results)
         console.print(report.factsheet_table({n: results[n] for n in names}))
         if args.reproduce_table1:
-            if "05_SRneXt" not in names:
-                raise HarnessError("--reproduce-table1 compares SRneXt's figures: add --model_id 5")
             console.print(report.table1_comparison(results["05_SRneXt"]))
         console.print(f"results: {args.results} and {args.results.with_name('results.txt')}")
         return 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from benchmark.errors import HarnessError
 from benchmark.prepare import IMAGE_EXTENSIONS, write_pair
@@ -87,7 +87,8 @@ def benchmark_split(path: str | Path) -> Split:
     if not hr_dir.is_dir():
         raise HarnessError(f"{hr_dir}: not found; a --dataset folder needs HR/ and LR_bicubic/X4/ "
                            "(make them with python -m benchmark.prepare)")
-    hrs = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    hrs = sorted(p for p in hr_dir.iterdir()
+                 if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file())
     pairs = tuple(ImagePair(hr.stem, hr, path / "LR_bicubic" / f"X{SCALE}" / f"{hr.stem}x{SCALE}.png") for hr in hrs)
     return Split(path.resolve().name, pairs)
 
@@ -103,13 +104,39 @@ def demo_split(root: Path = DEMO_ROOT) -> Split:
     return Split("demo", split.pairs)
 
 
-def _size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
+def probe(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, refusing what ``images.read_image`` would refuse.
+
+    Catches a half-downloaded or mislabelled data set before any forward: unreadable or truncated
+    files (a PNG's chunks are checked to its end, a JPEG must end with its end-of-image marker),
+    and 16-bit or floating-point pixels (see ``benchmark.images`` for why those are refused).
+    """
     try:
+        if path.stat().st_size == 0:
+            raise HarnessError(f"{path}: the file is empty; re-download or re-create it")
         with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise HarnessError(f"{path}: not a readable image ({type(err).__name__}); re-download or re-create it") from err
+            size, mode, fmt = img.size, img.mode, img.format
+            if fmt == "PNG":
+                img.verify()
+    except HarnessError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the decoder raise, it is the file's fault
+        raise HarnessError(f"{path}: not a readable image ({type(err).__name__}: {err}); re-download or re-create it") from None
+    if fmt == "PNG":
+        with open(path, "rb") as f:
+            depth = f.read(26)[24]  # IHDR bit depth: Pillow reports 16-bit RGB as 8-bit "RGB"
+        wide = depth == 16
+    else:
+        wide = mode.startswith("I") or mode == "F"
+    if wide:
+        raise HarnessError(f"{path}: 16-bit or floating-point pixels; the challenge images are 8-bit: convert it to an "
+                           "8-bit PNG")
+    if fmt == "JPEG":
+        with open(path, "rb") as f:
+            f.seek(-2, 2)
+            if f.read(2) != b"\xff\xd9":
+                raise HarnessError(f"{path}: truncated JPEG (no end-of-image marker); re-download or re-create it")
+    return size
 
 
 def check_split(split: Split) -> None:
@@ -121,7 +148,7 @@ def check_split(split: Split) -> None:
             raise HarnessError(f"{pair.hr}: HR image missing (its LR is {pair.lr}); complete the download")
         if not pair.lr.is_file():
             raise HarnessError(f"{pair.lr}: LR image missing for {pair.hr}; add it or run python -m benchmark.prepare")
-        (hw, hh), (lw, lh) = _size(pair.hr), _size(pair.lr)
+        (hw, hh), (lw, lh) = probe(pair.hr), probe(pair.lr)
         expected = (hw - hw % SCALE, hh - hh % SCALE)
         if (lw * SCALE, lh * SCALE) != expected:
             raise HarnessError(

@@ -36,8 +36,10 @@ def read_image(path: str | Path) -> np.ndarray:
         raise HarnessError(f"{path}: no such image file; check the data folder")
     if path.stat().st_size == 0:
         raise HarnessError(f"{path}: the file is empty; re-download or re-create it")
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except (cv2.error, OSError) as err:
+        raise HarnessError(f"{path}: cannot be decoded ({type(err).__name__}); re-download or re-create it") from None
     if img is None or img.size == 0:
         raise HarnessError(
             f"{path}: not a readable image (truncated or not an image file); re-download or re-create it"
@@ -67,13 +69,19 @@ def read_image(path: str | Path) -> np.ndarray:
 def write_png(path: str | Path, img: np.ndarray) -> None:
     """Write an H×W×3 RGB uint8 array as PNG, creating the folder; an atomic rename keeps no half file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HarnessError(f"{path.parent}: cannot create the folder ({err.strerror}); check --save_dir") from None
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
     if not ok:
         raise HarnessError(f"{path}: OpenCV could not encode the image as PNG")
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(encoded.tobytes())
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(encoded.tobytes())
+        tmp.replace(path)
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write ({err.strerror}); check --save_dir and the free disk space") from None
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:

@@ -189,7 +189,8 @@ class _Runner:
         self.model, self.opts = model, opts
 
     def run(self, lr: torch.Tensor, pair: ImagePair) -> tuple[torch.Tensor, float, bool]:
-        tile, tiled = self.opts.tile, self.opts.tile is not None
+        """Median time of ``repeat`` forwards; on CUDA out of memory, retry in tiles half as large each time."""
+        tile = self.opts.tile
         while True:
             try:
                 times = []
@@ -197,24 +198,22 @@ class _Runner:
                     with torch.inference_mode():
                         out, ms = _timed(lambda: forward(self.model, lr, tile), self.opts.device)
                     times.append(ms)
-                return out, statistics.median(times), tiled
+                return out, statistics.median(times), tile is not None
             except torch.cuda.OutOfMemoryError:
-                torch.cuda.empty_cache()
-                tile = 512 if tile is None else tile // 2
-                tiled = True
-                if tile < 2 * TILE_OVERLAP:
-                    raise HarnessError(f"{pair.lr}: CUDA out of memory even with {2 * tile}-pixel tiles; "
-                                       "free the GPU or use a smaller --tile") from None
+                if self.opts.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                tile = (min(lr.shape[-2:]) if tile is None else min(tile, *lr.shape[-2:])) // 2
+                if tile <= TILE_OVERLAP:
+                    raise HarnessError(f"{pair.lr}: CUDA out of memory even in {2 * tile}-pixel tiles; "
+                                       "free the GPU or run on another device") from None
 
     def warm_up(self, pair: ImagePair) -> None:
+        """Untimed forwards on the split's first image (with the same out-of-memory fallback)."""
         if self.opts.warmup <= 0:
             return
         lr = to_tensor(read_image(pair.lr), self.opts.data_range).to(self.opts.device)
-        with torch.inference_mode():
-            for _ in range(self.opts.warmup):
-                forward(self.model, lr, self.opts.tile)
-        if self.opts.device.type == "cuda":
-            torch.cuda.synchronize(self.opts.device)
+        for _ in range(self.opts.warmup):
+            self.run(lr, pair)
 
 
 def evaluate(model: nn.Module, split: Split, opts: RunOptions,

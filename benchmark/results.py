@@ -180,6 +180,13 @@ def update_results(path: str | Path, model_name: str, entry: dict[str, Any]) -> 
     ``<name>.corrupt-<time>`` with a warning and a new file is started.
     """
     path = Path(path)
+    try:
+        return _update(path, model_name, entry)
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write the results file ({err.strerror}); choose another --results") from None
+
+
+def _update(path: Path, model_name: str, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
     with _locked(path):
         results: dict[str, dict[str, Any]] = {}
         if path.exists():
@@ -234,5 +241,8 @@ def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> N
                 _fmt(max(memory) if memory else None, ".2f"), _fmt(v.get("num_conv"), "d")]
         lines.append("\t".join(row))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, "\n".join(lines) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, "\n".join(lines) + "\n")
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write ({err.strerror}); choose another --results folder") from None
