@@ -15,9 +15,11 @@ import numpy as np
 from PIL import Image
 
 from benchmark.errors import HarnessError
-from benchmark.prepare import IMAGE_EXTENSIONS, write_pair
+from benchmark.images import IMAGE_EXTENSIONS, SCALE, png_header
+from benchmark.prepare import write_pair
 
-SCALE = 4
+OFFICIAL_SPLITS = ("valid", "test", "hybrid_test")
+"""Split names of the official layouts; any other split is a benchmark folder named after itself."""
 DEMO_IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 """Colour photographs shipped with scikit-image: a demo set that needs no download."""
 DEMO_ROOT = Path(__file__).resolve().parents[1] / "results" / "demo_data"
@@ -93,6 +95,24 @@ def benchmark_split(path: str | Path) -> Split:
     return Split(path.resolve().name, pairs)
 
 
+def find_split(path: str | Path, name: str) -> Split:
+    """Split ``name`` as a run found it: ``path`` itself when it holds ``HR/``, else the official layouts under it.
+
+    For tools that come after a run (submission, visual comparison) and are given the data again.
+    """
+    path = Path(path)
+    if (path / "HR").is_dir():
+        split = benchmark_split(path)
+    elif name in OFFICIAL_SPLITS:
+        found = official_splits(path, include_test=name == "test", hybrid_test=name == "hybrid_test")
+        split = next(s for s in found if s.name == name)
+    else:
+        raise HarnessError(f"--data {path}: no HR/ folder, and {name} is not an official split; "
+                           f"pass the {name} folder (with HR/ and LR_bicubic/X4/)")
+    check_split(split)
+    return split
+
+
 def demo_split(root: Path = DEMO_ROOT) -> Split:
     """The embedded ``demo`` set, written once under ``root`` from scikit-image's bundled photographs."""
     from skimage import data as skdata
@@ -122,12 +142,8 @@ def probe(path: Path) -> tuple[int, int]:
         raise
     except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the decoder raise, it is the file's fault
         raise HarnessError(f"{path}: not a readable image ({type(err).__name__}: {err}); re-download or re-create it") from None
-    if fmt == "PNG":
-        with open(path, "rb") as f:
-            depth = f.read(26)[24]  # IHDR bit depth: Pillow reports 16-bit RGB as 8-bit "RGB"
-        wide = depth == 16
-    else:
-        wide = mode.startswith("I") or mode == "F"
+    header = png_header(path) if fmt == "PNG" else None
+    wide = header[2] == 16 if header else mode.startswith("I") or mode == "F"
     if wide:
         raise HarnessError(f"{path}: 16-bit or floating-point pixels; the challenge images are 8-bit: convert it to an "
                            "8-bit PNG")

@@ -15,6 +15,7 @@ Policy for files the official reader would silently alter:
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,12 @@ import numpy as np
 import torch
 
 from benchmark.errors import HarnessError
+
+
+SCALE = 4
+"""The challenge's upscaling factor: HR sizes are cut to a multiple of it, LR files are 1/SCALE."""
+IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
+PNG_COLOUR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
 
 
 class ImageWarning(UserWarning):
@@ -64,6 +71,19 @@ def read_image(path: str | Path) -> np.ndarray:
     elif channels != 3:
         raise HarnessError(f"{path}: {channels} channels; expected an RGB or grayscale image")
     return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def png_header(path: str | Path) -> tuple[int, int, int, int] | None:
+    """(width, height, bit depth, colour type) from a PNG's IHDR chunk; None if the file is not a PNG.
+
+    Read from the bytes themselves because Pillow reports a 16-bit RGB PNG as 8-bit ``RGB``.
+    """
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
+    return width, height, depth, colour
 
 
 def write_png(path: str | Path, img: np.ndarray) -> None:

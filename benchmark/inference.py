@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from benchmark import metrics
-from benchmark.data import SCALE, ImagePair, Split
+from benchmark.data import ImagePair, Split
 from benchmark.errors import HarnessError
-from benchmark.images import modcrop, quantize, read_image, to_tensor, write_png
+from benchmark.images import SCALE, modcrop, quantize, read_image, to_tensor, write_png
 
 TILE_OVERLAP = 32
 PREFETCH = 3

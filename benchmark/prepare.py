@@ -20,11 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.errors import HarnessError
-from benchmark.images import modcrop, read_image, write_png
+from benchmark.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
 from benchmark.imresize import downscale_x4
 
-IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
-SCALE = 4
 
 
 def find_images(hr_dir: Path) -> list[Path]:

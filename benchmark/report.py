@@ -1,17 +1,22 @@
 """Views of the measured figures: rich tables for the console, and the factsheet's Table 1 beside the published one.
 
 Nothing here measures anything: every function takes the plain data that ``complexity.measure``
-or the results file holds and returns a table to print.
+or the results file holds and returns a table to print; the exports at the end write the same views
+to files (the leaderboard of ``benchmark.compare``, the factsheet's Table 1 in LaTeX).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from benchmark.results import ordered_splits
 
 PUBLISHED_TABLE1: dict[str, dict[str, float]] = {
     # Table 1 of the FRL Team 05 (SRneXt) factsheet, NTIRE 2023 ESR: the team's own RTX 3090.
@@ -79,17 +84,6 @@ def _runtime_label(entries: list[dict[str, Any]]) -> str:
     return "Average Runtime [ms, CPU]" if devices and all(d.startswith("cpu") for d in devices) else "Average Runtime [ms]"
 
 
-def table_splits(entries: list[dict[str, Any]]) -> list[str]:
-    """The splits to show as PSNR columns: the official ones first, then the rest in run order."""
-    seen: dict[str, None] = {}
-    for entry in entries:
-        for key in entry:
-            if key.endswith("_ave_runtime"):
-                seen[key.removesuffix("_ave_runtime")] = None
-    official = [s for s in ("valid", "test", "hybrid_test") if s in seen]
-    return official + [s for s in seen if s not in official]
-
-
 def _psnr_header(split: str) -> str:
     return {"valid": "PSNR[val]", "test": "PSNR[test]", "hybrid_test": "PSNR[test]"}.get(split, f"PSNR[{split}]")
 
@@ -119,7 +113,7 @@ def _cell(value: float | None, spec: str) -> str:
 def factsheet_table(results: dict[str, dict[str, Any]]) -> Table:
     """Table 1 in the seed factsheet's layout, one row per model, official FLOPs with fvcore's beside them."""
     entries = list(results.values())
-    splits = table_splits(entries)
+    splits = ordered_splits(entries)
     table = Table(title="Factsheet Table 1 (FLOPs and activations at 256×256 input)", title_justify="left")
     table.add_column("Model")
     for s in splits:
@@ -145,7 +139,7 @@ def factsheet_table(results: dict[str, dict[str, Any]]) -> Table:
 
 def table1_comparison(entry: dict[str, Any]) -> Group:
     """SRneXt's measured Table 1 beside the factsheet and the organizers' row, with why each differs."""
-    splits = table_splits([entry])
+    splits = ordered_splits([entry])
     row = factsheet_row(entry, splits)
     on_cpu = entry.get("environment", {}).get("device", "cpu").startswith("cpu")
     test_split = "test" if "test" in splits else "hybrid_test"
@@ -196,3 +190,102 @@ def table1_comparison(entry: dict[str, Any]) -> Group:
         table.add_row(*cells, escape(f"[{index}]"))
         notes.append(f"[{index}] {label}: {reasons[key]}")
     return Group(table, Text("\n".join(notes)))
+
+
+# Exports of benchmark.compare: the leaderboard for the console, as CSV, Markdown and LaTeX, and the
+# factsheet's Table 1 as a LaTeX snippet.
+
+_LEADERBOARD_FIGURES = {"ave": ("Runtime [ms]", ".2f"), "params": ("Params [M]", ".3f"), "flops": ("FLOPs [G]", ".2f"),
+                        "acts": ("Acts [M]", ".2f"), "mem": ("Mem [M]", ".2f"), "conv": ("Conv", ".0f")}
+_LEADERBOARD_RANKS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc_r", "overall_r")
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_text(text: str) -> str:
+    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
+
+
+def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series:
+    """``cells`` followed by ``extra`` in ``template`` (e.g. `` (×{:.2f})``) where ``extra`` has a value."""
+    return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
+
+
+def _leaderboard_view(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard for reading: figures rounded as the reports print them, the baseline ratio beside each."""
+    def cells(col: str, spec: str) -> pd.Series:
+        return board[col].map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
+
+    view = {"Team": board["team"].astype(str)}
+    for col in (c for c in board.columns if c.endswith("_psnr")):
+        psnr = cells(col, ".2f")
+        view[f"PSNR[{col.removesuffix('_psnr')}]"] = (_with_suffix(psnr, board[f"{col}_diff"], " ({:+.2f})")
+                                                      if f"{col}_diff" in board else psnr)
+    for col, (header, spec) in _LEADERBOARD_FIGURES.items():
+        if col in board:
+            figure = cells(col, spec)
+            view[header] = (_with_suffix(figure, board[f"{col}_ratio"], " (×{:.2f})")
+                            if f"{col}_ratio" in board else figure)
+    view["PSNR ok"] = board["psnr_ok"].map({True: "yes", False: "no"})
+    view.update({col: board[col].astype(str) for col in _LEADERBOARD_RANKS if col in board})
+    if "score" in board:
+        view["Score"] = cells("score", ".4f")
+        view["Rank"] = board["rank"].map(lambda r: "n/a" if pd.isna(r) else str(r))
+    return pd.DataFrame(view)
+
+
+def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str]) -> Table:
+    """The leaderboard as a rich table, the notes (floors checked, counters, devices) as its caption."""
+    view = _leaderboard_view(board)
+    table = Table(title=escape(title), title_justify="left", caption=escape("\n".join(notes)) or None,
+                  caption_justify="left")
+    for column in view.columns:
+        table.add_column(escape(column), justify="left" if column == "Team" else "right", no_wrap=column == "Team")
+    for row in view.itertuples(index=False):
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str]) -> list[Path]:
+    """``leaderboard.csv`` (every figure, unrounded), ``.md`` and ``.tex`` (the rounded view) in ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    view = _leaderboard_view(board)
+    paths = [out_dir / f"leaderboard.{ext}" for ext in ("csv", "md", "tex")]
+    board.to_csv(paths[0], index=False)
+    bullets = "".join(f"- {note}\n" for note in notes)
+    align = ["left"] + ["right"] * (len(view.columns) - 1)
+    markdown = view.to_markdown(index=False, disable_numparse=True, colalign=align)
+    paths[1].write_text(f"# {title}\n\n{markdown}\n\n{bullets}")
+    latex = view.to_latex(index=False, escape=True, caption=_latex_text(title), label="tab:leaderboard",
+                          column_format="l" + "r" * (len(view.columns) - 1))
+    paths[2].write_text(latex.replace("×", r"$\times$"))
+    return paths
+
+
+def factsheet_latex(name: str, entry: dict[str, Any], fvcore: bool = False) -> str:
+    """Table 1 of the factsheet template for one model, with ``\\hline`` rules as the template has (no booktabs).
+
+    ``fvcore`` puts fvcore's FLOPs in the FLOPs column, as the NTIRE 2024/2025 organizers count them;
+    a CPU run says so in its memory and runtime headers rather than posing as GPU figures.
+    """
+    splits = ordered_splits([entry])
+    row = factsheet_row(entry, splits)
+    memory, runtime = _memory_label([entry], splits), _runtime_label([entry])
+    cells = {_psnr_header(s): _cell(row["psnr"][s], ".2f") for s in splits}
+    cells.update({  # the template's headers, unless the figures are CPU ones
+        "Params[M]": _cell(row["params_m"], ".4f"),
+        "FLOPs[G]": _cell(row["fvcore_g"] if fvcore else row["flops_g"], ".3f"),
+        memory if "CPU" in memory else "GPU Mem.[M]": _cell(row["mem_m"], ".2f"),
+        "Activation[M]": _cell(row["activations_m"], ".3f"),
+        runtime if "CPU" in runtime else "Average Runtime[ms]": _cell(row["runtime_ms"], ".2f"),
+        "Conv2d": _cell(row["conv"], "d"),
+    })
+    frame = pd.DataFrame([cells])
+    styler = (frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+              .set_table_styles([{"selector": rule, "props": ":hline;"} for rule in ("toprule", "midrule", "bottomrule")]))
+    counter = "fvcore" if fvcore else "the official hook counter"
+    caption = (f"{_latex_text(name)}: FLOPs ({counter}) and activations at a $256\\times256$ input; "
+               f"runtime averaged over {_latex_text(', '.join(splits))}")
+    return styler.to_latex(column_format="|" + "c|" * len(cells), position="h", position_float="centering",
+                           caption=caption, label=f"tab:table1_{name}".replace("_", "-"))

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 import torch
 
 from benchmark import host
+from benchmark.data import OFFICIAL_SPLITS
 from benchmark.errors import HarnessError
 from benchmark.inference import SplitResult
 
@@ -202,14 +203,14 @@ def _update(path: Path, model_name: str, entry: dict[str, Any]) -> dict[str, dic
     return results
 
 
-def _splits(results: dict[str, dict[str, Any]]) -> list[str]:
-    """Split names present in any entry, official ones first, in first-seen order."""
+def ordered_splits(entries: list[dict[str, Any]]) -> list[str]:
+    """The splits the entries were run on: the official ones first, then the others in run order."""
     seen: dict[str, None] = {}
-    for entry in results.values():
+    for entry in entries:
         for key in entry:
             if key.endswith("_ave_runtime"):
                 seen[key.removesuffix("_ave_runtime")] = None
-    official = [s for s in ("valid", "test", "hybrid_test") if s in seen]
+    official = [s for s in OFFICIAL_SPLITS if s in seen]
     return official + [s for s in seen if s not in official]
 
 
@@ -223,7 +224,7 @@ def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> N
     With ``valid`` and ``test`` this is the official layout (ave_time is their mean); entries that
     lack a split or a figure get ``n/a`` instead of stopping the export.
     """
-    splits = _splits(results)
+    splits = ordered_splits(list(results.values()))
     header = ["model"] + [f"{s}_psnr" for s in splits] + [f"{s}_time" for s in splits]
     both = {"valid", "test"} <= set(splits)
     if both:

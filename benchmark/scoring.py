@@ -52,6 +52,9 @@ class Scoring:
     metrics: tuple[str, ...]
     weights: Mapping[str, float]
     source: str
+    flops_counter: str = "fvcore"
+    """How the organizers counted FLOPs: ``hooks`` (the 2022/2023 module-hook counter) or ``fvcore``
+    (NTIRE2024_ESR ``test_demo.py``: "fvcore is used in NTIRE2024_ESR for FLOPs calculation")."""
 
 
 SCORINGS: Mapping[str, Scoring] = MappingProxyType(
@@ -69,6 +72,7 @@ SCORINGS: Mapping[str, Scoring] = MappingProxyType(
             metrics=("ave", "params", "flops", "acts", "mem"),
             weights=MappingProxyType({}),
             source="NTIRE 2023 ESR challenge report (CVPRW 2023)",
+            flops_counter="hooks",
         ),
         # NTIRE 2024 ESR (Ren et al., "The Ninth NTIRE 2024 Efficient Super-Resolution Challenge
         # Report", CVPRW 2024, arXiv:2404.10343): RLFN baseline; PSNR of at least 26.90 dB on

@@ -113,3 +113,17 @@ def test_default_run_on_the_demo_set_without_checkpoints(tmp_path: Path) -> None
     assert all(len(e["demo_runtime"]) == 4 and "demo_psnr" not in e for e in results.values())
     assert "n/a: no checkpoint in model_zoo/" in out
     assert not (tmp_path / "S").exists()  # random weights are never saved as SR images
+
+
+def test_published_table1_is_transcribed_from_the_factsheet(shared: Path) -> None:
+    published = json.loads((shared / "reference" / "factsheet_table1.json").read_text())
+    factsheet, organizers = published["team05_srnext_factsheet"], published["team05_srnext_official_report_row"]
+    ours = test_demo.report.PUBLISHED_TABLE1
+    assert ours["factsheet"] == {"psnr_val": factsheet["psnr_val"], "psnr_test": factsheet["psnr_test"],
+                                 "params_m": factsheet["params_m"], "flops_g": factsheet["flops_g"],
+                                 "mem_m": factsheet["gpu_mem_m"], "activations_m": factsheet["activations_m"],
+                                 "runtime_ms": factsheet["avg_runtime_ms"], "conv": factsheet["conv2d"]}
+    assert ours["organizers"] == {"psnr_val": organizers["psnr_val"], "psnr_test": organizers["psnr_test"],
+                                  "params_m": organizers["params_m"], "flops_g": organizers["flops_g"],
+                                  "mem_m": organizers["mem_m"], "activations_m": organizers["activations_m"],
+                                  "runtime_ms": organizers["ave_runtime_ms"], "conv": organizers["conv"]}

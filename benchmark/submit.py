@@ -1,0 +1,200 @@
+"""The Codalab submission: one split's SR images and the NTIRE ``readme.txt`` in a zip, checked before it is written.
+
+    python -m benchmark.submit --results results/results.json --save_dir results --model 05_SRneXt \\
+        --split test --data DATA --out submission.zip
+
+Codalab scores whatever the zip holds and reports a missing or mis-sized image only after the
+upload, as a failed or silently lower score. So every image of the split (the stems listed in the
+results file) must be present once, as an 8-bit RGB PNG, at 4× its LR size (read from ``--data``
+when given; without it, the size must at least be a multiple of 4); otherwise nothing is written.
+The zip is built beside its destination and renamed into place, so a failed run never leaves a
+half-written zip, and never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from rich.console import Console
+from rich.markup import escape
+
+from benchmark import data
+from benchmark.errors import HarnessError
+from benchmark.images import PNG_COLOUR_TYPES, SCALE, png_header
+from benchmark.results import read_results
+
+
+def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: str) -> str:
+    """``value`` if ``where`` holds it; the only choice when ``value`` is None; a HarnessError otherwise."""
+    listed = ", ".join(choices) or "none"
+    if value is None:
+        if len(choices) == 1:
+            return choices[0]
+        raise HarnessError(f"{where} holds {len(choices)} {kind}s ({listed}); choose one with {flag}")
+    if value not in choices:
+        raise HarnessError(f"{where}: no {kind} {value!r} (found: {listed}); pass one of them with {flag}")
+    return value
+
+
+def _png_rgb8_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an 8-bit RGB PNG; a HarnessError for anything Codalab would not score as such.
+
+    Pillow then verifies every chunk's checksum, which finds a truncated file.
+    """
+    header = png_header(path)
+    if header is None:
+        raise HarnessError(f"{path}: not a PNG file; Codalab expects PNG images: re-run test_demo.py to save them")
+    width, height, depth, colour = header
+    if depth != 8 or colour != 2:
+        kind = f"{depth}-bit {PNG_COLOUR_TYPES.get(colour, f'colour type {colour}')}"
+        raise HarnessError(f"{path}: {kind} PNG; Codalab expects 8-bit RGB: save it as an 8-bit RGB PNG")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise HarnessError(f"{path}: damaged PNG ({err}); re-run test_demo.py to save it again") from None
+    return width, height
+
+
+def check_images(folder: Path, stems: list[str], lr_sizes: dict[str, tuple[int, int]] | None) -> list[Path]:
+    """The SR files of ``stems`` in ``folder``, each present once, 8-bit RGB PNG, 4× its LR (or a multiple of 4)."""
+    twice = [stem for stem, n in collections.Counter(stems).items() if n > 1]
+    if twice:
+        raise HarnessError(f"{folder}: the results list image {twice[0]} more than once; re-run the split")
+    if not folder.is_dir():
+        raise HarnessError(f"{folder}: no SR images; re-run test_demo.py with this --save_dir (and without --no-save)")
+    missing = [stem for stem in stems if not (folder / f"{stem}.png").is_file()]
+    if missing:
+        raise HarnessError(f"{folder / (missing[0] + '.png')}: SR image missing ({len(missing)} of {len(stems)} "
+                           "missing); re-run test_demo.py on this split with this --save_dir")
+    files = []
+    for stem in stems:
+        path = folder / f"{stem}.png"
+        width, height = _png_rgb8_size(path)
+        if lr_sizes is None:
+            if width % SCALE or height % SCALE:
+                raise HarnessError(f"{path}: {width}×{height} is not {SCALE}× any LR size (not a multiple of "
+                                   f"{SCALE}); re-run test_demo.py, or pass --data to check against the LR")
+        else:
+            lw, lh = lr_sizes[stem]
+            if (width, height) != (lw * SCALE, lh * SCALE):
+                raise HarnessError(f"{path}: {width}×{height}, but its LR is {lw}×{lh}, so the SR must be "
+                                   f"{lw * SCALE}×{lh * SCALE}; re-run test_demo.py on this split")
+        files.append(path)
+    return files
+
+
+def _lr_sizes(data_path: Path, split: str, stems: list[str]) -> dict[str, tuple[int, int]]:
+    pairs = {pair.name: pair for pair in data.find_split(data_path, split).pairs}
+    absent = [stem for stem in stems if stem not in pairs]
+    if absent:
+        raise HarnessError(f"--data {data_path}: no image {absent[0]} of split {split} ({len(absent)} absent); "
+                           "pass the data the run used")
+    sizes = {}
+    for stem in stems:
+        with Image.open(pairs[stem].lr) as img:
+            sizes[stem] = img.size
+    return sizes
+
+
+def readme_text(entry: dict[str, Any], split: str, extra_data: bool, description: str) -> str:
+    """``readme.txt`` in the NTIRE format: the split's mean runtime in seconds and the device the run used."""
+    device = entry.get("environment", {}).get("device")
+    if device is None:
+        raise HarnessError("the results entry has no environment.device; re-run test_demo.py to record it")
+    if "\n" in description or "\r" in description:
+        raise HarnessError("--description must be one line; the readme's last field ends at the line break")
+    return (f"runtime per image [s] : {entry[f'{split}_ave_runtime'] / 1000:.4f}\n"
+            f"CPU[1] / GPU[0] : {1 if device.startswith('cpu') else 0}\n"
+            f"Extra Data [1] / No Extra Data [0] : {int(extra_data)}\n"
+            f"Other description : {description}\n")
+
+
+def _write_zip(out: Path, files: list[Path], readme: str) -> None:
+    """Images and readme at the zip's root, written beside ``out`` and renamed over it only when complete."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:  # PNG is compressed already
+                for path in files:
+                    zf.write(path, arcname=path.name)
+                zf.writestr("readme.txt", readme)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package(results_path: str | Path, save_dir: str | Path, model: str | None = None, split: str | None = None,
+            out: str | Path = "submission.zip", extra_data: bool = False, description: str | None = None,
+            data_path: str | Path | None = None) -> Path:
+    """Check one model's SR images of one split and write them with ``readme.txt`` to the zip ``out``; returns it.
+
+    ``model`` and ``split`` may be None when the results file holds only one; ``data_path`` (the
+    split's folder or the official data folder) adds the check against each LR's size.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".zip":
+        raise HarnessError(f"--out {out}: Codalab takes a .zip file; name it {out.with_suffix('.zip').name}")
+    results = read_results(results_path)
+    model = _pick("model", model, list(results), str(results_path), "--model")
+    entry = results[model]
+    splits = [key.removesuffix("_images") for key in entry if key.endswith("_images")]
+    split = _pick("split", split, splits, f"{results_path} for {model}", "--split")
+    if entry.get("checkpoint") is None:
+        raise HarnessError(f"{model} was run without a checkpoint, so no SR images were saved; "
+                           "run test_demo.py with its checkpoint first")
+    stems = entry[f"{split}_images"]
+    lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems)
+    files = check_images(Path(save_dir) / model / split, stems, lr_sizes)
+    if description is None:
+        env = entry.get("environment", {})
+        variant = " (fast variant)" if entry.get("variant", "faithful") != "faithful" else ""
+        description = f"{model}{variant}, runtime measured with the NTIRE ESR harness on {env.get('device_name')}"
+    _write_zip(out, files, readme_text(entry, split, extra_data, description))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 on a user mistake)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark.submit",
+                                     description="Write a checked Codalab zip: a split's SR images and readme.txt.")
+    parser.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file")
+    parser.add_argument("--save_dir", type=Path, default=Path("results"), help="test_demo.py's --save_dir")
+    parser.add_argument("--model", help="model name in the results file (default: its only model)")
+    parser.add_argument("--split", help="split to submit (default: the model's only split)")
+    parser.add_argument("--data", type=Path, help="the split's folder or the official data folder: check 4× LR size")
+    parser.add_argument("--out", type=Path, required=True, help="the zip to write")
+    parser.add_argument("--extra-data", type=int, choices=(0, 1), default=0, help="1 if trained with extra data")
+    parser.add_argument("--description", help="readme's 'Other description' (default: model and device)")
+    args = parser.parse_args(argv)
+    try:
+        out = package(args.results, args.save_dir, args.model, args.split, args.out, bool(args.extra_data),
+                      args.description, args.data)
+    except HarnessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    console = Console(highlight=False, soft_wrap=True)
+    with zipfile.ZipFile(out) as zf:
+        images = [name for name in zf.namelist() if name != "readme.txt"]
+        readme = zf.read("readme.txt").decode()
+    checked = f"4× the LR of {args.data}" if args.data else "a multiple of 4 (pass --data to check the LR size)"
+    console.print(escape(f"wrote {out}: {len(images)} SR images, 8-bit RGB PNG, size {checked}"))
+    console.print(escape(readme.rstrip("\n")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
