@@ -5,6 +5,10 @@ convolutions and the MLP's spatial shift is a functional depthwise 3×3 convolut
 built on the CPU at every call, as in the team's code. That structure is what the official hook
 counter, fvcore and ptflops count, so the factsheet's complexity figures are measured on it. It is
 also why the network is slow (issue: host-side tensors and copies in every forward).
+
+``SRneXtFast`` is the output-equivalent fast implementation (``create_model(5, fast=True)``). It has
+the same parameters under the same state-dict keys, so it loads the official checkpoint, and
+differs from ``SRneXt`` only by float32 round-off (see its docstring for what changed and why).
 """
 
 from __future__ import annotations
@@ -131,5 +135,228 @@ class SRneXt(nn.Module):
         return _mean_shift(x, 1.0)
 
 
+# --------------------------------------------------------------------------------------------------
+# Fast implementation
+
+
+def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+class _FastLayerNorm(nn.Module):
+    """``LayerNorm`` as one ``F.layer_norm`` over the channels of a channels-last tensor.
+
+    A channels-last N×C×H×W tensor is a contiguous N×H×W×C array, so its channel dimension is the
+    innermost one and ``permute(0, 2, 3, 1)`` is a free view that ``F.layer_norm`` normalizes in one
+    pass (instead of six element-wise passes). The result is permuted back, still channels-last.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+BAND_PIXELS = 32768
+"""Pixels per row band in the fast network's layers (128 rows of a 256-wide image, 64 of a 510-wide
+one); see ``_FastLayer``. Measured best of 8192-65536 at 256×256 and 339×510 on a 2-core CPU."""
+
+
+def _band_rows(x: torch.Tensor) -> int:
+    return max(1, BAND_PIXELS // (x.shape[0] * x.shape[3]))
+
+
+class _FastSelfGate(nn.Module):
+    """``SelfGate`` on one row band; ``forward`` writes ``x + gate(n)`` for the band into ``out``.
+
+    ``n`` is the layer norm of a slab of rows: the band plus up to ``kernel_size // 2`` rows above
+    and below (fewer only at the image border), ``[b0, b1)`` the band's rows within it. The
+    vertical mixer runs unpadded on the slab, so each band row sees its real neighbours; a band at
+    the image border runs it zero-padded, exactly as the whole-image convolution, and drops the
+    rows computed past the halo on the other side (cheaper than copying the slab into a padded one).
+    ``n + h·w`` and ``a + a·c`` are one in-place ``addcmul_`` each (``n`` is the slab's own tensor).
+    """
+
+    def __init__(self, dim: int, kernel_size: int) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.h_mixer = nn.Conv2d(dim, dim, (kernel_size, 1), padding=(pad, 0), groups=dim)
+        self.w_mixer = nn.Conv2d(dim, dim, (1, kernel_size), padding=(0, pad), groups=dim)
+        self.c_mixer = nn.Conv2d(dim, dim, 1)
+        self.proj = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, n: torch.Tensor, b0: int, b1: int, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        pad = self.h_mixer.padding[0]
+        if b0 == pad and n.shape[2] - b1 == pad:  # a full halo on both sides: the unpadded convolution
+            h = F.conv2d(n, self.h_mixer.weight, self.h_mixer.bias, groups=self.h_mixer.groups)
+        else:  # at the image border: zero-padded as on the whole image, the rows past the halo dropped
+            h = self.h_mixer(n)[:, :, b0:b1]
+        a = n[:, :, b0:b1]
+        a = a.addcmul_(h, self.w_mixer(a))  # a = n + h(n)·w(n)
+        b = a.addcmul_(a, self.c_mixer(a))  # b = a + a·c(a): an element-wise op may read and write one element
+        return torch.add(x, self.proj(b), out=out)
+
+
+class _FastMLP(nn.Module):
+    """``MLP`` on one row band; ``forward`` writes ``x + mlp(n)`` for the band into ``out``.
+
+    The MLP is pointwise except for its two one-pixel shifts, so band rows need ``fc1`` on one row
+    more above and below, and that needs ``n`` on two rows more: ``n`` is that slab, ``[b0, b1)``
+    the band within it. Rows a shift reads across a band edge are real data from the slab, and
+    zeros only at the image border, as in the whole-image computation. The shifts stay depthwise
+    3×3 convolutions with kernels built once as buffers: on channels-last tensors oneDNN's
+    depthwise kernel is faster than five slice copies (measured), and its 0/1 taps make it exact.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, dim * 2, 1)
+        self.fc2 = nn.Conv2d(dim * 2, dim, 1)
+        self.register_buffer("shift1", shift_kernel(dim), persistent=False)
+        self.register_buffer("shift2", shift_kernel(dim * 2), persistent=False)
+
+    def forward(self, n: torch.Tensor, b0: int, b1: int, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        f0, f1 = max(0, b0 - 1), min(n.shape[2], b1 + 1)  # the fc1 rows the band reads
+        y = F.conv2d(n, self.shift1, padding=1, groups=self.fc1.in_channels)
+        y = F.silu(self.fc1(y[:, :, f0:f1]), inplace=True)
+        y = F.conv2d(y, self.shift2, padding=1, groups=self.fc2.in_channels)
+        return torch.add(x, self.fc2(y[:, :, b0 - f0 : b1 - f0]), out=out)
+
+
+class _FastLayer(nn.Module):
+    """One SRneXt layer computed in row bands, from ``x`` through ``mid`` into ``out``.
+
+    ``mid = x + gate(norm1(x))`` and ``out = mid + mlp(norm2(mid))`` are written band by band into
+    two image-sized buffers the caller reuses for every layer, so no image-sized tensor is
+    allocated per layer: the intermediates are band-sized (a few MB), and glibc keeps reusing
+    their memory, whereas fresh image-sized arrays (9 MB at 256×256, 24 MB at 339×510, twice that
+    for the MLP's 2×-wide ones) are handed back to the OS and page-faulted again, layer after
+    layer, which cost up to a quarter of the run time (measured). A gate band needs the layer norm
+    of its rows ± ``kernel_size // 2`` (recomputed for those halo rows: a per-pixel operation), an
+    MLP band needs ``mid`` on its rows ± 2, so each MLP band runs as soon as the gate has completed
+    ``mid`` that far. Every output pixel is computed from the same values by the same operations
+    as on the whole image.
+    """
+
+    def __init__(self, dim: int, kernel_size: int) -> None:
+        super().__init__()
+        self.norm1 = _FastLayerNorm(dim)
+        self.sg = _FastSelfGate(dim, kernel_size)
+        self.norm2 = _FastLayerNorm(dim)
+        self.mlp = _FastMLP(dim)
+
+    def forward(self, x: torch.Tensor, mid: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        height, rows, pad = x.shape[2], _band_rows(x), self.sg.h_mixer.padding[0]
+        bands = [(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
+        pending = iter(bands)
+        next_mlp = next(pending)
+        for r0, r1 in bands:
+            s0, s1 = max(0, r0 - pad), min(height, r1 + pad)
+            self.sg(self.norm1(x[:, :, s0:s1]), r0 - s0, r1 - s0, x[:, :, r0:r1], mid[:, :, r0:r1])
+            while next_mlp is not None and min(height, next_mlp[1] + 2) <= r1:
+                m0, m1 = next_mlp
+                t0, t1 = max(0, m0 - 2), min(height, m1 + 2)
+                self.mlp(self.norm2(mid[:, :, t0:t1]), m0 - t0, m1 - t0, mid[:, :, m0:m1], out[:, :, m0:m1])
+                next_mlp = next(pending, None)
+        return out
+
+
+class _FastBody(nn.Sequential):
+    """The layers, writing alternately into two image-sized buffers, with a third for ``mid``."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        mid, even, odd = torch.empty_like(h), torch.empty_like(h), torch.empty_like(h)
+        x = h  # the head's output stays untouched for the long skip connection
+        for i, layer in enumerate(self):
+            x = layer(x, mid, odd if i % 2 else even)
+        return x
+
+
+class _OffsetConv2d(nn.Conv2d):
+    """A convolution followed by adding a constant per output channel, folded into its bias.
+
+    ``conv(x) + offset`` equals a convolution with bias ``bias + offset`` at every pixel, borders
+    included (the offset is added after the convolution, not under its padding); only the float32
+    rounding of the bias sum differs. The folded bias is a non-persistent buffer recomputed from
+    the parameters after every ``load_state_dict`` (a post hook), so the state dict keeps the
+    checkpoint's ``weight`` and ``bias``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, offset: torch.Tensor, **kwargs) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, **kwargs)
+        self.register_buffer("offset", offset.detach().clone().reshape(out_channels), persistent=False)
+        self.register_buffer("folded_bias", torch.empty(out_channels), persistent=False)
+        self.refresh_folded_bias()
+        self.register_load_state_dict_post_hook(_refresh_after_load)
+
+    @torch.no_grad()
+    def refresh_folded_bias(self) -> None:
+        """Recompute ``folded_bias``; call it after changing ``bias`` in place."""
+        self.folded_bias.copy_(self.bias + self.offset)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight, self.folded_bias)
+
+
+def _refresh_after_load(module: _OffsetConv2d, _incompatible_keys: object) -> None:
+    """``load_state_dict`` post hook (a module-level function, so the model stays picklable)."""
+    module.refresh_folded_bias()
+
+
+class SRneXtFast(nn.Module):
+    """SRneXt for inference, output-equivalent to ``SRneXt`` up to float32 round-off.
+
+    Same parameters under the same state-dict keys. What differs from the faithful network:
+
+    - no tensor is built in ``forward``: the input mean, the shift kernels and the tail's folded
+      bias are non-persistent buffers (they move with ``.to()`` and stay out of the state dict);
+    - every feature map is channels-last, where oneDNN's depthwise and 1×1 kernels are several
+      times faster than in NCHW;
+    - layer norm is one ``F.layer_norm`` pass, Swish is ``F.silu``, ``n + h·w`` and ``a + a·c`` are
+      one in-place ``addcmul_`` each, and the residual sums write straight into their destination;
+    - each layer runs in row bands (:class:`_FastLayer`) between three image-sized buffers
+      allocated once per forward, so the intermediates are band-sized and no image-sized tensor
+      is allocated, and page-faulted, per layer;
+    - the output mean shift is folded into the tail conv's bias (:class:`_OffsetConv2d`): the
+      pixel shuffle only moves values, so adding 255·mean of RGB channel c after it equals adding
+      it to the 16 conv output channels that land in channel c.
+
+    Not folded, because it would not be exact: the input mean shift into the head conv's bias (the
+    head zero-pads the mean-shifted image, so at the border the fold would count the mean under
+    the padding), and the layer norms' affine parameters into the convolutions that follow them
+    (the depthwise mixers and the shifts zero-pad the normalised map, so a folded bias would be
+    wrong at the image border).
+
+    Inference only: ``forward`` runs without autograd (in-place and ``out=`` updates). The output
+    is a contiguous NCHW tensor, like the faithful network's.
+    """
+
+    def __init__(self, upscale: int = 4, num_in_ch: int = 3, num_out_ch: int = 3, task: str = "lsr",
+                 n_l: int = 26, dim: int = 35, kernel_size: int = 15) -> None:
+        super().__init__()
+        if num_in_ch != len(DF2K_MEAN) or num_out_ch != len(DF2K_MEAN):
+            raise ValueError(f"SRneXt's mean shift is defined for RGB; got {num_in_ch} in, {num_out_ch} out channels")
+        self.task = task
+        mean = 255.0 * torch.tensor(DF2K_MEAN)
+        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
+        self.head = nn.Sequential(nn.Conv2d(num_in_ch, dim, 3, padding=1))
+        self.body = _FastBody(*[_FastLayer(dim, kernel_size) for _ in range(n_l)])
+        offset = mean.repeat_interleave(upscale**2)  # conv channel c·r² + i becomes RGB channel c
+        self.tail = nn.Sequential(_OffsetConv2d(dim, num_out_ch * upscale**2, 3, offset, padding=1),
+                                  nn.PixelShuffle(upscale))
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(_to_channels_last(x - self.mean))
+        x = self.body(h).add_(h)
+        return self.tail(x).contiguous()
+
+
 register(ModelSpec(team_id=5, name="SRneXt", builder=SRneXt, checkpoint="team05_exnet.pth",
-                   kwargs=dict(upscale=4, num_in_ch=3, num_out_ch=3, task="lsr", n_l=26, dim=35, kernel_size=15)))
+                   kwargs=dict(upscale=4, num_in_ch=3, num_out_ch=3, task="lsr", n_l=26, dim=35, kernel_size=15),
+                   fast_builder=SRneXtFast))

@@ -1,0 +1,102 @@
+"""SRneXtFast, the fast SRneXt: same checkpoint, same outputs as the faithful network (no timing here)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.images import read_image, to_tensor, to_uint8
+import models.team05_SRneXt as team05
+from models import create_model, get_spec
+from models.team05_SRneXt import SRneXt, SRneXtFast
+
+SET5 = ("baby", "bird", "butterfly", "head", "woman")
+CHECKPOINT = Path("reference") / "model_zoo" / "team05_exnet.pth"
+
+
+def _pair(seed: int) -> tuple[SRneXt, SRneXtFast]:
+    """The faithful and the fast network with the same random weights, frozen as create_model leaves them."""
+    torch.manual_seed(seed)
+    faithful = create_model(5)
+    fast = create_model(5, fast=True)
+    fast.load_state_dict(faithful.state_dict(), strict=True)
+    return faithful, fast
+
+
+def test_fast_variant_is_registered() -> None:
+    assert get_spec(5).fast_builder is SRneXtFast
+
+
+def test_same_parameters_and_state_dict_keys() -> None:
+    faithful, fast = _pair(0)
+    assert sum(p.numel() for p in fast.parameters()) == sum(p.numel() for p in faithful.parameters()) == 244_558
+    faithful_state, fast_state = faithful.state_dict(), fast.state_dict()
+    assert list(fast_state) == list(faithful_state)
+    assert all(fast_state[k].shape == v.shape for k, v in faithful_state.items())
+
+
+def test_derived_buffers_stay_out_of_the_state_dict_and_follow_loading() -> None:
+    faithful, fast = _pair(1)
+    tail = fast.tail[0]
+    mean = 255.0 * torch.tensor([0.4690, 0.4490, 0.4036])
+    assert torch.allclose(tail.folded_bias, faithful.tail[0].bias + mean.repeat_interleave(16))
+    state = {k: v + 1 if k == "tail.0.bias" else v for k, v in faithful.state_dict().items()}
+    fast.load_state_dict(state)
+    assert torch.allclose(tail.folded_bias, faithful.tail[0].bias + 1 + mean.repeat_interleave(16))
+    assert pickle.loads(pickle.dumps(fast)).tail[0].folded_bias.shape == (48,)  # the post hook pickles
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1), (1, 3, 40, 7)])
+def test_random_weights_agree_at_odd_sizes(shape: tuple[int, ...]) -> None:
+    """Odd sizes, one-pixel and narrow images: the shifts' and mixers' zero borders must match."""
+    faithful, fast = _pair(sum(shape))
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(2)) * 255
+    with torch.inference_mode():
+        expected, got = faithful(x), fast(x)
+    assert got.shape == expected.shape == (shape[0], 3, 4 * shape[2], 4 * shape[3])
+    assert got.is_contiguous()
+    assert (got - expected).abs().max().item() <= 1e-3
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 15])
+def test_row_bands_agree_at_every_band_size(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Bands of 1 to 15 rows (batch 2, width 11): halos that reach one band, several, or the image border."""
+    faithful, fast = _pair(4)
+    x = torch.rand(2, 3, 31, 11, generator=torch.Generator().manual_seed(5)) * 255
+    with torch.inference_mode():
+        expected, whole = faithful(x), fast(x)  # the default band holds the whole image
+        monkeypatch.setattr(team05, "BAND_PIXELS", rows * 2 * 11)
+        banded = fast(x)
+    assert (banded - expected).abs().max().item() <= 1e-3
+    assert (banded - whole).abs().max().item() <= 1e-4
+
+
+def test_plain_call_needs_no_grad_context_and_leaves_the_input_alone() -> None:
+    torch.manual_seed(3)
+    fast = SRneXtFast()  # straight from the constructor: parameters still require grad
+    x = torch.rand(1, 3, 12, 10) * 255
+    before = x.clone()
+    out = fast(x)
+    assert out.shape == (1, 3, 48, 40) and not out.requires_grad
+    assert torch.equal(x, before)
+
+
+def test_set5_outputs_match_the_faithful_network(shared: Path) -> None:
+    faithful = create_model(5, checkpoint=shared / CHECKPOINT)
+    fast = create_model(5, checkpoint=shared / CHECKPOINT, fast=True)
+    max_diff, same, total = 0.0, 0, 0
+    for name in SET5:
+        lr = to_tensor(read_image(shared / "data" / "Set5" / "LR_bicubic" / "X4" / f"{name}x4.png"), 255)
+        with torch.inference_mode():
+            expected, got = faithful(lr), fast(lr)
+        max_diff = max(max_diff, (got - expected).abs().max().item())
+        a, b = to_uint8(expected, 255), to_uint8(got, 255)
+        same += int((a == b).sum())
+        total += a.size
+        assert np.abs(a.astype(int) - b).max() <= 1
+    assert max_diff <= 1e-3
+    assert same / total >= 0.9999
