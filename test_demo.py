@@ -26,6 +26,7 @@ from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError
 from benchmark.inference import TILE_OVERLAP, ImageResult, RunOptions, SplitResult, evaluate
+from benchmark.profile import profile_model
 from benchmark.results import (complexity_entry, environment, read_results, split_entry, update_results,
                                write_results_txt)
 
@@ -54,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-save", action="store_true", help="do not write SR images")
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
     p.add_argument("--fast", action="store_true", help="time the team's output-equivalent fast variant where it has one")
+    p.add_argument("--profile", action="store_true", help="print each module's share of forward time and the "
+                   "host-side work inside forward (torch.profiler, 1×3×256×256)")
     p.add_argument("--profile-only", action="store_true", help="print the complexity figures and stop (no data needed)")
     p.add_argument("--reproduce-table1", action="store_true", help="set SRneXt's figures beside its published Table 1")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -126,6 +129,8 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
             if table is not None:
                 console.print(table)
         return name
+    if args.profile:
+        console.print(report.profile_view(name, profile_model(model, device=device)))
     if checkpoint is None:
         console.print(f"[yellow]{name}: no checkpoint in {args.model_zoo}/{spec.checkpoint}; timing only, PSNR n/a[/]")
     update_results(args.results, name, {

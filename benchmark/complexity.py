@@ -45,6 +45,11 @@ _SHAPE_OPS = {"view", "_unsafe_view", "reshape", "permute", "expand", "transpose
               "lift_fresh_copy", "scalar_tensor", "_local_scalar_dense", "view_as_real", "resolve_conj"}
 
 
+def fold_indices(path: str) -> str:
+    """``body.3.mlp.fc1`` → ``body.*.mlp.fc1``: one name for a module repeated in every layer."""
+    return re.sub(r"(^|\.)\d+(?=\.|$)", r"\1*", path)
+
+
 def _hook_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> tuple[int, str]:
     """MACs the official counter adds for one call of ``module``, and a note where it is not the true cost."""
     if isinstance(module, CONV_TYPES):
@@ -112,7 +117,7 @@ def _hook_count(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     handles = []
 
     def pre_hook(name: str):
-        label = re.sub(r"(^|\.)\d+(?=\.|$)", r"\1*", name) or "model"
+        label = fold_indices(name) or "model"
 
         def hook(module: nn.Module, _inputs: tuple) -> None:
             module_stack.append((f"{label} ({type(module).__name__})", module))

@@ -17,6 +17,17 @@ import ctypes.util
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 _SETTINGS = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1, _M_TOP_PAD: 256 * 2**20}
 _state = "system default"
+_libc: ctypes.CDLL | None = None
+
+
+def _c_library() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        except (OSError, TypeError):
+            return None
+    return _libc
 
 
 def keep_freed_memory() -> str:
@@ -27,15 +38,19 @@ def keep_freed_memory() -> str:
     global _state
     if _state != "system default":
         return _state
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+    libc = _c_library()
+    if libc is None or not hasattr(libc, "mallopt"):
         return _state
-    if all(mallopt(option, value) == 1 for option, value in _SETTINGS.items()):
+    if all(libc.mallopt(option, value) == 1 for option, value in _SETTINGS.items()):
         _state = "glibc malloc: mmap_max=0, trim_threshold=2GiB, top_pad=256MiB (freed memory kept)"
     return _state
+
+
+def release_freed_memory() -> None:
+    """Give the kept memory back once (``malloc_trim``), so that the next peak RSS is the next run's own."""
+    libc = _c_library()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def allocator() -> str:

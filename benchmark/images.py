@@ -119,12 +119,17 @@ def quantize(out: torch.Tensor, data_range: float) -> torch.Tensor:
     """1×3×H×W network output → H×W×3 uint8 tensor on the output's device, as the official ``tensor2uint``.
 
     Clamp to ``[0, data_range]``, then ``x * 255.0 / data_range`` in float32 and round half to even:
-    the same IEEE operations as the official NumPy code, so CPU and GPU give the official pixels.
+    the same IEEE operations as the official NumPy code, so the GPU gives the official pixels.
     """
-    img = out.detach().squeeze(0).float().clamp(0, data_range).permute(1, 2, 0)
-    return (img * 255.0 / data_range).round().to(torch.uint8)
+    img = out.detach().squeeze(0).float().clamp(0, data_range)
+    return (img * 255.0 / data_range).round().to(torch.uint8).permute(1, 2, 0)
 
 
 def to_uint8(out: torch.Tensor, data_range: float) -> np.ndarray:
-    """:func:`quantize`, returned as a NumPy array on the host."""
-    return quantize(out, data_range).cpu().numpy()
+    """The official ``tensor2uint`` on the host, in NumPy (``np.clip`` is torch's clamp for finite values).
+
+    Single-threaded on purpose: it runs on a worker thread beside a forward, where a torch op would
+    wait for the intra-op threads the forward is using.
+    """
+    img = np.clip(out.detach().squeeze(0).float().cpu().numpy(), 0, data_range)
+    return np.uint8((np.transpose(img, (1, 2, 0)) * 255.0 / data_range).round())

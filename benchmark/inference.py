@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark import metrics
+from benchmark import host, metrics
 from benchmark.data import ImagePair, Split
 from benchmark.errors import HarnessError
-from benchmark.images import SCALE, modcrop, quantize, read_image, to_tensor, write_png
+from benchmark.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
 
 TILE_OVERLAP = 32
 PREFETCH = 3
@@ -111,6 +111,7 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             return
+        host.release_freed_memory()  # memory kept from earlier work would count in this split's peak
         try:  # Linux: writing 5 resets the VmHWM high-water mark of this process
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
@@ -166,7 +167,7 @@ def _post_cpu(out: torch.Tensor, hr: np.ndarray | None, pair: ImagePair, opts: R
     """Quantise, score and save one output on a worker thread (host path)."""
     if not opts.score:
         return {}
-    sr = quantize(out, opts.data_range).numpy()
+    sr = to_uint8(out, opts.data_range)
     figures = _scores(sr, hr, opts, on_device=False)
     if opts.save_dir is not None:
         write_png(opts.save_dir / f"{pair.name}.png", sr)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from benchmark.complexity import fold_indices
 from benchmark.results import ordered_splits
 
 PUBLISHED_TABLE1: dict[str, dict[str, float]] = {
@@ -190,6 +191,41 @@ def table1_comparison(entry: dict[str, Any]) -> Group:
         table.add_row(*cells, escape(f"[{index}]"))
         notes.append(f"[{index}] {label}: {reasons[key]}")
     return Group(table, Text("\n".join(notes)))
+
+
+def profile_view(name: str, result: dict[str, Any], top_ops: int = 8) -> Group:
+    """``profile.profile_model``'s data as tables: time per module (repeated layers folded), top ops, host work."""
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in result["modules"]:
+        if 0 < row["depth"] <= 3:
+            entry = folded.setdefault((fold_indices(row["module"]), row["type"]), {"calls": 0, "ms": 0.0, "share": 0.0})
+            entry["calls"] += row["calls"]
+            entry["ms"] += row["ms"]
+            entry["share"] += row["share"]
+    shape = "×".join(map(str, result["input_shape"]))
+    modules = Table(title=escape(f"{name}: forward time by module, 1×{shape} on {result['device']} "
+                                 f"({result['wall_ms']:.1f} ms wall, profiled)"), title_justify="left")
+    for column in ("module", "type", "calls", "ms", "share"):
+        modules.add_column(column, justify="left" if column in ("module", "type") else "right")
+    for (path, type_name), row in folded.items():
+        if row["share"] >= 0.005:
+            modules.add_row(escape(path), type_name, str(row["calls"]), f"{row['ms']:.2f}", f"{row['share']:.1%}")
+    ops = Table(title="Operators by self time", title_justify="left")
+    for column in ("operator", "in module", "calls", "self ms", "share"):
+        ops.add_column(column, justify="left" if column in ("operator", "in module") else "right")
+    for row in result["ops"][:top_ops]:
+        ops.add_row(row["op"], escape(row["module"] or "(model)"), str(row["calls"]), f"{row['self_ms']:.2f}",
+                    f"{row['share']:.1%}")
+    if not result["host_work"]:
+        return Group(modules, ops, Text("host-side work inside forward: none"))
+    host = Table(title="Host-side work inside forward (build it once, as a buffer, outside forward)",
+                 title_justify="left")
+    for column in ("kind", "operator", "module", "per forward", "source"):
+        host.add_column(column, justify="right" if column == "per forward" else "left")
+    for row in result["host_work"]:
+        host.add_row(row["kind"], row["op"], escape(row["module"] or "(model)"), str(row["calls"]),
+                     escape(row["source"]))
+    return Group(modules, ops, host)
 
 
 # Exports of benchmark.compare: the leaderboard for the console, as CSV, Markdown and LaTeX, and the

@@ -127,3 +127,17 @@ def test_published_table1_is_transcribed_from_the_factsheet(shared: Path) -> Non
                                   "params_m": organizers["params_m"], "flops_g": organizers["flops_g"],
                                   "mem_m": organizers["mem_m"], "activations_m": organizers["activations_m"],
                                   "runtime_ms": organizers["ave_runtime_ms"], "conv": organizers["conv"]}
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_profile_flags_host_work_in_the_faithful_srnext_only(shared: Path, tmp_path: Path, fast: bool) -> None:
+    argv = ["--model_id", "5", "--profile", "--dataset", str(shared / "data" / "Set5"), "--no-save", "--warmup", "0",
+            "--model_zoo", str(shared / "reference" / "model_zoo"), "--results", str(tmp_path / "R.json")]
+    code, out, _ = run(argv + (["--fast"] if fast else []))
+    assert code == 0
+    assert "forward time by module" in out and "body.*.sg" in out
+    if fast:
+        assert "host-side work inside forward: none" in out
+        assert read_results(tmp_path / "R.json")["05_SRneXt"]["variant"] == "fast"
+    else:
+        assert "Host-side work inside forward" in out and "aten.eye" in out and "body.*.mlp.fc1" in out
