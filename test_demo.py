@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import models
@@ -132,7 +133,7 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
     if args.profile:
         console.print(report.profile_view(name, profile_model(model, device=device)))
     if checkpoint is None:
-        console.print(f"[yellow]{name}: no checkpoint in {args.model_zoo}/{spec.checkpoint}; timing only, PSNR n/a[/]")
+        console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
     update_results(args.results, name, {
         **complexity_entry(figures), "variant": "fast" if fast else "faithful",
         "checkpoint": str(checkpoint) if checkpoint else None, "data_range": spec.data_range,

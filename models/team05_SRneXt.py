@@ -143,19 +143,13 @@ def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-class _FastLayerNorm(nn.Module):
+class _FastLayerNorm(LayerNorm):
     """``LayerNorm`` as one ``F.layer_norm`` over the channels of a channels-last tensor.
 
     A channels-last N×C×H×W tensor is a contiguous N×H×W×C array, so its channel dimension is the
     innermost one and ``permute(0, 2, 3, 1)`` is a free view that ``F.layer_norm`` normalizes in one
     pass (instead of six element-wise passes). The result is permuted back, still channels-last.
     """
-
-    def __init__(self, channels: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, self.eps)
@@ -171,7 +165,7 @@ def _band_rows(x: torch.Tensor) -> int:
     return max(1, BAND_PIXELS // (x.shape[0] * x.shape[3]))
 
 
-class _FastSelfGate(nn.Module):
+class _FastSelfGate(SelfGate):
     """``SelfGate`` on one row band; ``forward`` writes ``x + gate(n)`` for the band into ``out``.
 
     ``n`` is the layer norm of a slab of rows: the band plus up to ``kernel_size // 2`` rows above
@@ -181,14 +175,6 @@ class _FastSelfGate(nn.Module):
     rows computed past the halo on the other side (cheaper than copying the slab into a padded one).
     ``n + h·w`` and ``a + a·c`` are one in-place ``addcmul_`` each (``n`` is the slab's own tensor).
     """
-
-    def __init__(self, dim: int, kernel_size: int) -> None:
-        super().__init__()
-        pad = kernel_size // 2
-        self.h_mixer = nn.Conv2d(dim, dim, (kernel_size, 1), padding=(pad, 0), groups=dim)
-        self.w_mixer = nn.Conv2d(dim, dim, (1, kernel_size), padding=(0, pad), groups=dim)
-        self.c_mixer = nn.Conv2d(dim, dim, 1)
-        self.proj = nn.Conv2d(dim, dim, 1)
 
     def forward(self, n: torch.Tensor, b0: int, b1: int, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         pad = self.h_mixer.padding[0]
