@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -57,6 +57,16 @@ class Scoring:
     (NTIRE2024_ESR ``test_demo.py``: "fvcore is used in NTIRE2024_ESR for FLOPs calculation")."""
 
 
+_NTIRE2024 = Scoring(
+    year="ntire2024",
+    method="exp-score",
+    baseline_model="RLFN",
+    psnr_floors=MappingProxyType({"val_psnr": 26.90, "test_psnr": 26.99}),
+    metrics=("ave", "flops", "params"),
+    weights=MappingProxyType({"ave": 0.7, "flops": 0.15, "params": 0.15}),
+    source="NTIRE 2024 ESR challenge report (arXiv:2404.10343)",
+)
+
 SCORINGS: Mapping[str, Scoring] = MappingProxyType(
     {
         # NTIRE 2023 ESR (Li et al., "NTIRE 2023 Challenge on Efficient Super-Resolution: Methods and
@@ -78,27 +88,11 @@ SCORINGS: Mapping[str, Scoring] = MappingProxyType(
         # Report", CVPRW 2024, arXiv:2404.10343): RLFN baseline; PSNR of at least 26.90 dB on
         # DIV2K_LSDIR_valid and 26.99 dB on DIV2K_LSDIR_test; Score_X = exp(2 X / X_baseline),
         # final = 0.7 runtime + 0.15 FLOPs + 0.15 params.
-        "ntire2024": Scoring(
-            year="ntire2024",
-            method="exp-score",
-            baseline_model="RLFN",
-            psnr_floors=MappingProxyType({"val_psnr": 26.90, "test_psnr": 26.99}),
-            metrics=("ave", "flops", "params"),
-            weights=MappingProxyType({"ave": 0.7, "flops": 0.15, "params": 0.15}),
-            source="NTIRE 2024 ESR challenge report (arXiv:2404.10343)",
-        ),
+        "ntire2024": _NTIRE2024,
         # NTIRE 2025 ESR ("The Tenth NTIRE 2025 Efficient Super-Resolution Challenge Report", CVPRW
-        # 2025): EFDN baseline; same floors (26.90 / 26.99 dB on DIV2K_LSDIR valid / test) and the
-        # same score formula and weights as 2024.
-        "ntire2025": Scoring(
-            year="ntire2025",
-            method="exp-score",
-            baseline_model="EFDN",
-            psnr_floors=MappingProxyType({"val_psnr": 26.90, "test_psnr": 26.99}),
-            metrics=("ave", "flops", "params"),
-            weights=MappingProxyType({"ave": 0.7, "flops": 0.15, "params": 0.15}),
-            source="NTIRE 2025 ESR challenge report (CVPRW 2025)",
-        ),
+        # 2025): EFDN baseline; same floors, score formula and weights as 2024.
+        "ntire2025": replace(_NTIRE2024, year="ntire2025", baseline_model="EFDN",
+                             source="NTIRE 2025 ESR challenge report (CVPRW 2025)"),
     }
 )
 
