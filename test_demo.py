@@ -26,7 +26,7 @@ import models
 from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError
-from benchmark.inference import TILE_OVERLAP, ImageResult, RunOptions, SplitResult, evaluate
+from benchmark.inference import TILE_OVERLAP, ImageResult, RunOptions, SplitResult, evaluate, pick_device
 from benchmark.profile import profile_model
 from benchmark.results import (complexity_entry, environment, read_results, split_entry, update_results,
                                write_results_txt)
@@ -69,15 +69,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.tile is not None and args.tile <= TILE_OVERLAP:
         p.error(f"--tile must be larger than the {TILE_OVERLAP}-pixel overlap")
     return args
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise HarnessError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return device
 
 
 def pick_splits(args: argparse.Namespace) -> list[data.Split]:
@@ -123,7 +114,7 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
     fast = args.fast and spec.fast_builder is not None
     model = models.create_model(spec.team_id, checkpoint, device, fast=fast, trust_checkpoint=args.trust_checkpoint)
-    figures = measure(models.create_model(spec.team_id))  # complexity always from the faithful network
+    figures = measure(models.create_model(spec.team_id) if fast else model)  # always the faithful network
     console.print(report.complexity_table(name, figures))
     if args.profile_only:
         for table in (report.unseen_table(figures), report.layers_table(figures)):

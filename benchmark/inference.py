@@ -129,7 +129,17 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
+def pick_device(name: str) -> torch.device:
+    """``auto`` (CUDA when there is one), ``cpu``, ``cuda`` or ``cuda:N``; a HarnessError for an absent GPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return device
+
+
+def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
     """Run ``fn`` once; milliseconds from CUDA events (then synchronise), or ``perf_counter`` on CPU."""
     if device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -163,10 +173,8 @@ def _scores(sr, hr, opts: RunOptions, on_device: bool) -> dict[str, float]:
     return out
 
 
-def _post_cpu(out: torch.Tensor, hr: np.ndarray | None, pair: ImagePair, opts: RunOptions) -> dict[str, float]:
+def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, opts: RunOptions) -> dict[str, float]:
     """Quantise, score and save one output on a worker thread (host path)."""
-    if not opts.score:
-        return {}
     sr = to_uint8(out, opts.data_range)
     figures = _scores(sr, hr, opts, on_device=False)
     if opts.save_dir is not None:
@@ -197,7 +205,7 @@ class _Runner:
                 times = []
                 for _ in range(max(self.opts.repeat, 1)):
                     with torch.inference_mode():
-                        out, ms = _timed(lambda: forward(self.model, lr, tile), self.opts.device)
+                        out, ms = timed(lambda: forward(self.model, lr, tile), self.opts.device)
                     times.append(ms)
                 return out, statistics.median(times), tile is not None
             except torch.cuda.OutOfMemoryError:
@@ -226,9 +234,9 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
     device = opts.device
     on_device = device.type == "cuda"
     runner = _Runner(model, opts)
-    runner.warm_up(split.pairs[0])
     memory = PeakMemory(device)
-    memory.reset()
+    memory.reset()  # before the warm-up: on CPU it trims the heap, which the warm-up then faults back in
+    runner.warm_up(split.pairs[0])
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
     workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post")
     results: list[ImageResult] = []
@@ -254,7 +262,9 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
             out, ms, tiled = runner.run(lr, pair)
             _check_output(out, lr, pair)
             result = ImageResult(pair.name, ms, tiled=tiled)
-            if on_device and opts.score:
+            if not opts.score:  # timing only: nothing to quantise, score or save
+                pending.append((result, None))
+            elif on_device:
                 sr = quantize(out, opts.data_range)
                 for key, value in _scores(sr, torch.from_numpy(hr_img).to(device), opts, on_device=True).items():
                     setattr(result, key, value)

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import pandas as pd
 import torch
@@ -39,24 +38,12 @@ import models
 from benchmark import data, host, metrics
 from benchmark.errors import HarnessError
 from benchmark.images import SCALE, modcrop, read_image, to_tensor, to_uint8, write_png
-from benchmark.inference import RunOptions, evaluate, forward
+from benchmark.inference import RunOptions, evaluate, forward, pick_device, timed
 from benchmark.results import environment
 
 SIZES = {"256×256": (256, 256), "339×510": (339, 510)}
 VARIANTS = (("00_RFDN_baseline", 0, False), ("05_SRneXt", 5, False), ("05_SRneXt", 5, True))
 B100 = Path(__file__).resolve().parents[2] / "shared" / "data" / "B100"
-
-
-def _timer(device: torch.device) -> Callable[[Callable[[], Any]], float]:
-    def run(fn: Callable[[], Any]) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        begin = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return (time.perf_counter() - begin) * 1000
-    return run
 
 
 def forward_table(device: torch.device, rounds: int, model_zoo: Path) -> pd.DataFrame:
@@ -66,7 +53,6 @@ def forward_table(device: torch.device, rounds: int, model_zoo: Path) -> pd.Data
         spec = models.get_spec(team)
         checkpoint = model_zoo / spec.checkpoint
         built[(name, fast)] = models.create_model(team, checkpoint if checkpoint.is_file() else None, device, fast=fast)
-    timer = _timer(device)
     rows = []
     for size, (h, w) in SIZES.items():
         x = torch.rand(1, 3, h, w, device=device) * 255
@@ -77,7 +63,7 @@ def forward_table(device: torch.device, rounds: int, model_zoo: Path) -> pd.Data
                 model(x)
             for _ in range(rounds):
                 for key, model in built.items():
-                    times[key].append(timer(lambda m=model: m(x)))
+                    times[key].append(timed(lambda m=model: m(x), device)[1])
         faithful = statistics.median(times[("05_SRneXt", False)])
         for (name, fast), ms in times.items():
             median = statistics.median(ms)
@@ -90,14 +76,14 @@ def forward_table(device: torch.device, rounds: int, model_zoo: Path) -> pd.Data
 def _serial_official_order(model: torch.nn.Module, split: data.Split, device: torch.device, ssim: bool,
                            save_dir: Path) -> tuple[float, float]:
     """The official loop: each image read, run, quantised, scored and saved before the next is read."""
-    timer, forward_ms = _timer(device), 0.0
+    forward_ms = 0.0
     begin = time.perf_counter()
     for pair in split.pairs:
         lr = to_tensor(read_image(pair.lr), 255.0).to(device)
         with torch.inference_mode():
-            out: list[torch.Tensor] = []
-            forward_ms += timer(lambda: out.append(forward(model, lr)))
-        sr = to_uint8(out[0], 255.0)
+            out, ms = timed(lambda: forward(model, lr), device)
+        forward_ms += ms
+        sr = to_uint8(out, 255.0)
         hr = modcrop(read_image(pair.hr), SCALE)
         metrics.psnr(sr, hr, SCALE)
         if ssim:
@@ -152,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     host.keep_freed_memory()
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
-        device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                              "cpu" if args.device == "auto" else args.device)
+        device = pick_device(args.device)
         split = data.benchmark_split(args.data) if args.data else (
             data.benchmark_split(B100) if B100.is_dir() else data.demo_split())
         data.check_split(split)
