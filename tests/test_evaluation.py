@@ -40,7 +40,7 @@ def official_run(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 # SRneXt's outputs differ from the reference machine's on a few values that sit within 1e-4 of a
-# rounding boundary (float32 round-off in oneDNN's im2col path for the 1×15 depthwise conv; see
+# rounding boundary (the reference machine's kernels sum in a float32 order not reproduced here; see
 # test_models): one such pixel moves PSNR by ~1e-6 dB, and PSNR-Y by up to ~6e-5 dB.
 TOLERANCE = {"rfdn": {"psnr": 1e-6, "ssim": 1e-6}, "exnet": {"psnr": 1e-4, "ssim": 3e-6}}
 
