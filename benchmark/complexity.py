@@ -23,6 +23,7 @@ import io
 import logging
 import math
 import re
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -157,7 +158,10 @@ def _hook_count(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
 
 
 def _fvcore_flops(model: nn.Module, x: torch.Tensor) -> int:
-    from fvcore.nn import FlopCountAnalysis
+    with warnings.catch_warnings():
+        # fvcore.nn scripts a loss function at import, which torch 2.13 reports as deprecated
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        from fvcore.nn import FlopCountAnalysis
 
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
