@@ -106,12 +106,15 @@ class MLP(nn.Module):
 
 
 class Layer(nn.Module):
+    # the component classes; the fast layer swaps in its own under the same state-dict keys
+    norm_class, gate_class, mlp_class = LayerNorm, SelfGate, MLP
+
     def __init__(self, dim: int, kernel_size: int) -> None:
         super().__init__()
-        self.norm1 = LayerNorm(dim)
-        self.sg = SelfGate(dim, kernel_size)
-        self.norm2 = LayerNorm(dim)
-        self.mlp = MLP(dim)
+        self.norm1 = self.norm_class(dim)
+        self.sg = self.gate_class(dim, kernel_size)
+        self.norm2 = self.norm_class(dim)
+        self.mlp = self.mlp_class(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.sg(self.norm1(x))
@@ -214,7 +217,7 @@ class _FastMLP(nn.Module):
         return torch.add(x, self.fc2(y[:, :, b0 - f0 : b1 - f0]), out=out)
 
 
-class _FastLayer(nn.Module):
+class _FastLayer(Layer):
     """One SRneXt layer computed in row bands, from ``x`` through ``mid`` into ``out``.
 
     ``mid = x + gate(norm1(x))`` and ``out = mid + mlp(norm2(mid))`` are written band by band into
@@ -229,12 +232,7 @@ class _FastLayer(nn.Module):
     as on the whole image.
     """
 
-    def __init__(self, dim: int, kernel_size: int) -> None:
-        super().__init__()
-        self.norm1 = _FastLayerNorm(dim)
-        self.sg = _FastSelfGate(dim, kernel_size)
-        self.norm2 = _FastLayerNorm(dim)
-        self.mlp = _FastMLP(dim)
+    norm_class, gate_class, mlp_class = _FastLayerNorm, _FastSelfGate, _FastMLP
 
     def forward(self, x: torch.Tensor, mid: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         height, rows, pad = x.shape[2], _band_rows(x), self.sg.h_mixer.padding[0]
