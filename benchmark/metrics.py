@@ -200,9 +200,8 @@ def rgb_to_y_torch(img: torch.Tensor) -> torch.Tensor:
     dot = rgb[:, :, 0] * _Y_WEIGHTS[0] + rgb[:, :, 1] * _Y_WEIGHTS[1] + rgb[:, :, 2] * _Y_WEIGHTS[2]
     y = dot / 255.0 + 16.0
     near = (y - y.floor() - 0.5).abs() < 1e-9
+    out = y.round().to(torch.uint8)
     if bool(near.any()):
         fixed = _y_from_dot(dot[near].cpu().numpy(), img[near].cpu().numpy())
-        out = y.round().to(torch.uint8)
         out[near] = torch.from_numpy(fixed).to(out.device)
-        return out
-    return y.round().to(torch.uint8)
+    return out
