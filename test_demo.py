@@ -85,8 +85,7 @@ def pick_splits(args: argparse.Namespace) -> list[data.Split]:
 def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | None:
     if args.checkpoint is not None:
         return args.checkpoint
-    default = args.model_zoo / spec.checkpoint
-    return default if default.is_file() else None
+    return spec.checkpoint_in(args.model_zoo)
 
 
 def run_split(model: torch.nn.Module, split: data.Split, opts: RunOptions) -> SplitResult:

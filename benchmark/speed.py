@@ -50,9 +50,8 @@ def forward_table(device: torch.device, rounds: int, model_zoo: Path) -> pd.Data
     """Median ms per forward of each variant at each size, the variants taking turns within a round."""
     built = {}
     for name, team, fast in VARIANTS:
-        spec = models.get_spec(team)
-        checkpoint = model_zoo / spec.checkpoint
-        built[(name, fast)] = models.create_model(team, checkpoint if checkpoint.is_file() else None, device, fast=fast)
+        checkpoint = models.get_spec(team).checkpoint_in(model_zoo)
+        built[(name, fast)] = models.create_model(team, checkpoint, device, fast=fast)
     rows = []
     for size, (h, w) in SIZES.items():
         x = torch.rand(1, 3, h, w, device=device) * 255
@@ -94,9 +93,7 @@ def _serial_official_order(model: torch.nn.Module, split: data.Split, device: to
 
 def loop_table(device: torch.device, split: data.Split, model_zoo: Path) -> pd.DataFrame:
     """Wall time over forward time for RFDN on ``split``, serial against pipelined, without and with SSIM."""
-    spec = models.get_spec(0)
-    checkpoint = model_zoo / spec.checkpoint
-    model = models.create_model(0, checkpoint if checkpoint.is_file() else None, device)
+    model = models.create_model(0, models.get_spec(0).checkpoint_in(model_zoo), device)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for ssim in (False, True):

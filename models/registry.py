@@ -45,9 +45,10 @@ class ModelSpec:
     def display_name(self) -> str:
         return f"{self.team_id:02}_{self.name}"
 
-    @property
-    def default_checkpoint(self) -> Path:
-        return MODEL_ZOO / self.checkpoint
+    def checkpoint_in(self, model_zoo: Path = MODEL_ZOO) -> Path | None:
+        """The team's checkpoint file in ``model_zoo``, or None when it is not there (timing-only runs)."""
+        path = Path(model_zoo) / self.checkpoint
+        return path if path.is_file() else None
 
 
 _REGISTRY: dict[int, ModelSpec] = {}
