@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from benchmark.complexity import fold_indices
-from benchmark.results import ordered_splits
+from benchmark.results import format_cell, ordered_splits
 
 PUBLISHED_TABLE1: dict[str, dict[str, float]] = {
     # Table 1 of the FRL Team 05 (SRneXt) factsheet, NTIRE 2023 ESR: the team's own RTX 3090.
@@ -107,10 +107,6 @@ def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
     }
 
 
-def _cell(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
 def factsheet_table(results: dict[str, dict[str, Any]]) -> Table:
     """Table 1 in the seed factsheet's layout, one row per model, official FLOPs with fvcore's beside them."""
     entries = list(results.values())
@@ -128,10 +124,11 @@ def factsheet_table(results: dict[str, dict[str, Any]]) -> Table:
         if row["checkpoint"] is None:
             unscored.append(name)
         timed = f" ({row['variant']})" if row["variant"] != "faithful" else ""
-        table.add_row(escape(name), *[_cell(row["psnr"][s], ".2f") for s in splits],
-                      _cell(row["params_m"], ".4f"), _cell(row["flops_g"], ".3f"), _cell(row["fvcore_g"], ".3f"),
-                      _cell(row["mem_m"], ".2f"), _cell(row["activations_m"], ".3f"),
-                      _cell(row["runtime_ms"], ".2f") + timed, _cell(row["conv"], "d"))
+        table.add_row(escape(name), *[format_cell(row["psnr"][s], ".2f") for s in splits],
+                      format_cell(row["params_m"], ".4f"), format_cell(row["flops_g"], ".3f"),
+                      format_cell(row["fvcore_g"], ".3f"),
+                      format_cell(row["mem_m"], ".2f"), format_cell(row["activations_m"], ".3f"),
+                      format_cell(row["runtime_ms"], ".2f") + timed, format_cell(row["conv"], "d"))
     if unscored:
         table.caption = escape(f"PSNR n/a: no checkpoint in model_zoo/ for {', '.join(unscored)} "
                                "(timed and profiled with random weights)")
@@ -183,7 +180,7 @@ def table1_comparison(entry: dict[str, Any]) -> Group:
     notes = []
     for index, (key, label) in enumerate(labels.items(), start=1):
         value, spec = measured[key], formats[key]
-        cells = [escape(label), _cell(value, spec)]
+        cells = [escape(label), format_cell(value, spec)]
         for source in ("factsheet", "organizers"):
             published = PUBLISHED_TABLE1[source][key]
             cells += [format(published, spec if spec != ".6f" else ".4f"),
@@ -308,14 +305,14 @@ def factsheet_latex(name: str, entry: dict[str, Any], fvcore: bool = False) -> s
     splits = ordered_splits([entry])
     row = factsheet_row(entry, splits)
     memory, runtime = _memory_label([entry], splits), _runtime_label([entry])
-    cells = {_psnr_header(s): _cell(row["psnr"][s], ".2f") for s in splits}
+    cells = {_psnr_header(s): format_cell(row["psnr"][s], ".2f") for s in splits}
     cells.update({  # the template's headers, unless the figures are CPU ones
-        "Params[M]": _cell(row["params_m"], ".4f"),
-        "FLOPs[G]": _cell(row["fvcore_g"] if fvcore else row["flops_g"], ".3f"),
-        memory if "CPU" in memory else "GPU Mem.[M]": _cell(row["mem_m"], ".2f"),
-        "Activation[M]": _cell(row["activations_m"], ".3f"),
-        runtime if "CPU" in runtime else "Average Runtime[ms]": _cell(row["runtime_ms"], ".2f"),
-        "Conv2d": _cell(row["conv"], "d"),
+        "Params[M]": format_cell(row["params_m"], ".4f"),
+        "FLOPs[G]": format_cell(row["fvcore_g"] if fvcore else row["flops_g"], ".3f"),
+        memory if "CPU" in memory else "GPU Mem.[M]": format_cell(row["mem_m"], ".2f"),
+        "Activation[M]": format_cell(row["activations_m"], ".3f"),
+        runtime if "CPU" in runtime else "Average Runtime[ms]": format_cell(row["runtime_ms"], ".2f"),
+        "Conv2d": format_cell(row["conv"], "d"),
     })
     frame = pd.DataFrame([cells])
     styler = (frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)

@@ -214,7 +214,8 @@ def ordered_splits(entries: list[dict[str, Any]]) -> list[str]:
     return official + [s for s in seen if s not in official]
 
 
-def _fmt(value: Any, spec: str) -> str:
+def format_cell(value: Any, spec: str) -> str:
+    """A figure for a table cell: ``format(value, spec)``, or ``n/a`` where the run has none."""
     return "n/a" if value is None else format(value, spec)
 
 
@@ -232,14 +233,15 @@ def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> N
     header += ["params", "flops", "acts", "mem", "conv"]
     lines = ["\t".join(header)]
     for name, v in results.items():
-        row = [name] + [_fmt(v.get(f"{s}_ave_psnr"), ".2f") for s in splits]
-        row += [_fmt(v.get(f"{s}_ave_runtime"), ".2f") for s in splits]
+        row = [name] + [format_cell(v.get(f"{s}_ave_psnr"), ".2f") for s in splits]
+        row += [format_cell(v.get(f"{s}_ave_runtime"), ".2f") for s in splits]
         if both:
             times = [v.get("valid_ave_runtime"), v.get("test_ave_runtime")]
-            row.append(_fmt(None if None in times else sum(times) / 2, ".2f"))
+            row.append(format_cell(None if None in times else sum(times) / 2, ".2f"))
         memory = [v[f"{s}_memory"] for s in splits if f"{s}_memory" in v]
-        row += [_fmt(v.get("num_parameters"), ".3f"), _fmt(v.get("flops"), ".2f"), _fmt(v.get("activations"), ".2f"),
-                _fmt(max(memory) if memory else None, ".2f"), _fmt(v.get("num_conv"), "d")]
+        row += [format_cell(v.get("num_parameters"), ".3f"), format_cell(v.get("flops"), ".2f"),
+                format_cell(v.get("activations"), ".2f"), format_cell(max(memory) if memory else None, ".2f"),
+                format_cell(v.get("num_conv"), "d")]
         lines.append("\t".join(row))
     path = Path(path)
     try:
