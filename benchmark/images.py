@@ -92,7 +92,7 @@ def write_png(path: str | Path, img: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise HarnessError(f"{path.parent}: cannot create the folder ({err.strerror}); check --save_dir") from None
+        raise HarnessError(f"{path.parent}: cannot create the folder ({err.strerror}); choose a writable output folder") from None
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
     if not ok:
         raise HarnessError(f"{path}: OpenCV could not encode the image as PNG")
@@ -101,7 +101,7 @@ def write_png(path: str | Path, img: np.ndarray) -> None:
         tmp.write_bytes(encoded.tobytes())
         tmp.replace(path)
     except OSError as err:
-        raise HarnessError(f"{path}: cannot write ({err.strerror}); check --save_dir and the free disk space") from None
+        raise HarnessError(f"{path}: cannot write ({err.strerror}); choose a writable output folder with free space") from None
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmark.images import modcrop
+from benchmark.images import SCALE, modcrop
 
 _KERNEL_WIDTH = 4.0  # support of the bicubic kernel, before antialiasing widens it
 
@@ -104,4 +104,4 @@ def imresize(img: np.ndarray, scale: float) -> np.ndarray:
 
 def downscale_x4(hr: np.ndarray) -> np.ndarray:
     """The benchmark LR image: MATLAB ``imresize(modcrop(hr, 4), 1/4, 'bicubic')``."""
-    return imresize(modcrop(hr, 4), 1 / 4)
+    return imresize(modcrop(hr, SCALE), 1 / SCALE)

@@ -15,14 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.errors import HarnessError
 from benchmark.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
 from benchmark.imresize import downscale_x4
-
 
 
 def find_images(hr_dir: Path) -> list[Path]:
@@ -60,11 +58,8 @@ def write_pair(stem: str, img: np.ndarray, out_dir: Path, source: Path | None = 
             f"{source or stem}: {img.shape[1]}×{img.shape[0]} pixels is too small; both sides must be at least {SCALE}"
         )
     hr_path = out_dir / "HR" / f"{stem}.png"
-    try:
-        write_png(hr_path, hr)
-        write_png(out_dir / "LR_bicubic" / f"X{SCALE}" / f"{stem}x{SCALE}.png", downscale_x4(hr))
-    except OSError as exc:
-        raise HarnessError(f"{exc.filename or out_dir}: cannot write ({exc.strerror}); check --out") from exc
+    write_png(hr_path, hr)  # write_png turns a failed write into a HarnessError naming the file
+    write_png(out_dir / "LR_bicubic" / f"X{SCALE}" / f"{stem}x{SCALE}.png", downscale_x4(hr))
     return hr_path
 
 
