@@ -14,11 +14,9 @@ from torch import nn
 from benchmark.complexity import measure
 from models import create_model
 
+from conftest import hooks_left
+
 COUNTERS = ("params", "flops", "activations", "conv", "fvcore_flops", "ptflops_macs")
-
-
-def _hooks_left(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
 def test_conv_counts_kernel_in_out_and_output_pixels_without_bias() -> None:
@@ -119,7 +117,7 @@ def test_linear_follows_the_official_rule_and_flags_it_beyond_2d() -> None:
 def test_measuring_leaves_no_hook_and_repeats_exactly() -> None:
     model = _Reused()
     first = measure(model, (2, 8, 8))
-    assert _hooks_left(model) == 0
+    assert hooks_left(model) == 0
     assert measure(model, (2, 8, 8)) == first
 
 

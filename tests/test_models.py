@@ -17,6 +17,8 @@ from benchmark.images import read_image, to_tensor, to_uint8
 from models import ModelSpec, create_model, get_spec, list_models, load_state_dict, register
 from models.team05_SRneXt import shift_kernel
 
+from conftest import Payload
+
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 
 
@@ -108,20 +110,10 @@ def test_missing_checkpoint_says_where_it_belongs(tmp_path: Path) -> None:
         create_model(5, checkpoint=tmp_path / "team05_exnet.pth")
 
 
-class _Payload:
-    """Unpickling this object creates a file: a stand-in for a checkpoint that runs code."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __reduce__(self):
-        return (Path.touch, (self.target,))
-
-
 def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path, rfdn_state: dict) -> None:
     marker = tmp_path / "payload_ran"
     path = tmp_path / "evil.pth"
-    torch.save({"params": rfdn_state, "hook": _Payload(marker)}, path)
+    torch.save({"params": rfdn_state, "hook": Payload(marker)}, path)
     with pytest.raises(HarnessError, match="holds pickled objects besides tensors.*--trust-checkpoint"):
         create_model(0, checkpoint=path)
     assert not marker.exists()

@@ -14,9 +14,7 @@ from benchmark.profile import KIND_BUILT, KIND_DTOH, KIND_HTOD, profile_model
 from benchmark.report import profile_view
 from models import create_model
 
-
-def _hooks_left(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+from conftest import hooks_left
 
 
 class _BuildsConstant(nn.Module):
@@ -65,14 +63,14 @@ def test_constant_built_in_forward_is_flagged_with_its_module() -> None:
     assert row["kind"] == KIND_BUILT and row["calls"] == 1 and row["shape"] == [3, 3]
     assert row["type"] == "_BuildsConstant" and row["example"] == "block" and row["device"] == "cpu"
     assert row["source"].startswith("tests/test_profile.py:") and row["source"].endswith("(forward)")
-    assert _hooks_left(model) == 0
+    assert hooks_left(model) == 0
 
 
 def test_buffers_are_not_flagged() -> None:
     model = _Net(_UsesBuffer())
     result = profile_model(model, (3, 8, 8), runs=1)
     assert result["host_work"] == []
-    assert _hooks_left(model) == 0
+    assert hooks_left(model) == 0
 
 
 def test_module_rows_cover_children_with_times_and_shares() -> None:
@@ -102,7 +100,7 @@ def test_hooks_are_removed_when_forward_raises() -> None:
     model = _Net(Fails())
     with pytest.raises(RuntimeError, match="boom"):
         profile_model(model, (3, 8, 8), runs=1)
-    assert _hooks_left(model) == 0
+    assert hooks_left(model) == 0
 
 
 def test_model_on_another_device_is_refused() -> None:
@@ -153,4 +151,4 @@ def test_faithful_srnext_flags_mean_shift_and_shift_kernels_fast_flags_nothing()
     assert result["host_work"] == []
     called = {row["module"] for row in result["modules"] if row["depth"] == 1 and row["calls"] == 1}
     assert called == {"head", "body", "tail"}
-    assert _hooks_left(faithful) == 0 and _hooks_left(fast) == 0
+    assert hooks_left(faithful) == 0 and hooks_left(fast) == 0

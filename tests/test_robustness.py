@@ -26,6 +26,8 @@ from benchmark.imresize import downscale_x4
 from benchmark.results import read_results
 from models import ModelSpec, register
 
+from conftest import Payload
+
 EARLIER = {"99_Earlier": {"valid_ave_psnr": 29.0, "num_conv": 1}}
 
 
@@ -171,14 +173,6 @@ def test_checkpoint_that_does_not_fit(workspace: dict) -> None:
     torch.save({"params": {"conv.weight": torch.zeros(48, 3, 3, 3), "head.bias": torch.zeros(3)}}, path)
     assert_refused(workspace, cli(workspace, "--checkpoint", str(path)), "wrong.pth does not fit TinySR",
                    "missing 1: conv.bias", "unexpected 1: head.bias", "conv.weight (48, 3, 3, 3) vs (48, 3, 1, 1)")
-
-
-class Payload:
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __reduce__(self):
-        return (Path.touch, (self.target,))
 
 
 def test_pickle_payload_is_refused_unless_trusted(workspace: dict) -> None:
