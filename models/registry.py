@@ -1,9 +1,10 @@
 """The team registry: one file per team registers a :class:`ModelSpec`; everyone builds with ``create_model``.
 
 A team file (``models/teamNN_Name.py``) holds its network and one ``register(ModelSpec(...))``
-call that says everything the harness needs to know about the team: its id, display name, data
-range, constructor arguments and checkpoint file. Nothing else is edited to add a team: the
-package imports every ``team*.py`` module it finds.
+call that says everything the harness needs to know about the team: its challenge year, id,
+display name, data range, constructor arguments and checkpoint file. Every year numbers its teams
+from 00, so a team is known by (year, id). Nothing else is edited to add a team: the package
+imports every ``team*.py`` module it finds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import HarnessError
+from benchmark.years import DEFAULT_YEAR, get_year
 
 MODEL_ZOO = Path(__file__).resolve().parents[1] / "model_zoo"
 """Where the harness looks for ``teamNN_name.pth`` when no checkpoint path is given."""
@@ -40,6 +42,8 @@ class ModelSpec:
     """The value range the network expects: 255 (uint8 scale) or 1."""
     fast_builder: Callable[..., nn.Module] | None = None
     """An output-equivalent faster implementation that loads the same checkpoint, if the team has one."""
+    year: int = DEFAULT_YEAR
+    """The challenge year whose team ``team_id`` this is."""
 
     @property
     def display_name(self) -> str:
@@ -51,28 +55,35 @@ class ModelSpec:
         return path if path.is_file() else None
 
 
-_REGISTRY: dict[int, ModelSpec] = {}
+_REGISTRY: dict[tuple[int, int], ModelSpec] = {}
 
 
 def register(spec: ModelSpec) -> ModelSpec:
-    """Add a team; two files claiming the same id is a mistake worth stopping for."""
-    if spec.team_id in _REGISTRY and _REGISTRY[spec.team_id].builder is not spec.builder:
-        raise HarnessError(f"team id {spec.team_id} is registered twice: {_REGISTRY[spec.team_id].name} and {spec.name}")
-    _REGISTRY[spec.team_id] = spec
+    """Add a team. Two files claiming one (year, id), or one results name, are a mistake worth stopping for."""
+    get_year(spec.year)
+    key = (spec.year, spec.team_id)
+    if key in _REGISTRY and _REGISTRY[key].builder is not spec.builder:
+        raise HarnessError(f"team {spec.team_id} of {spec.year} is registered twice: {_REGISTRY[key].name} and "
+                           f"{spec.name}")
+    same_name = [s for k, s in _REGISTRY.items() if k != key and s.display_name == spec.display_name]
+    if same_name:
+        raise HarnessError(f"{spec.display_name} of {spec.year} has the results name of team {same_name[0].team_id} of "
+                           f"{same_name[0].year}; give one of them another name")
+    _REGISTRY[key] = spec
     return spec
 
 
-def list_models() -> list[ModelSpec]:
-    """All registered teams, ordered by id."""
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+def list_models(year: int | None = None) -> list[ModelSpec]:
+    """The registered teams of ``year`` (all years when None), ordered by year and id."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY) if year is None or k[0] == year]
 
 
-def get_spec(model_id: int) -> ModelSpec:
-    """The spec of ``model_id``, or a HarnessError listing the registered ids."""
-    if model_id not in _REGISTRY:
-        known = ", ".join(f"{s.team_id} ({s.display_name})" for s in list_models())
-        raise HarnessError(f"unknown model id {model_id}; registered models: {known}")
-    return _REGISTRY[model_id]
+def get_spec(model_id: int, year: int = DEFAULT_YEAR) -> ModelSpec:
+    """The spec of ``year``'s team ``model_id``, or a HarnessError listing that year's registered ids."""
+    if (year, model_id) not in _REGISTRY:
+        known = ", ".join(f"{s.team_id} ({s.display_name})" for s in list_models(year)) or "none"
+        raise HarnessError(f"unknown model id {model_id} for {year}; registered models of {year}: {known}")
+    return _REGISTRY[(year, model_id)]
 
 
 def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust: bool = False) -> dict[str, torch.Tensor]:
@@ -133,15 +144,17 @@ def create_model(
     model_id: int,
     checkpoint: str | Path | None = None,
     device: str | torch.device = "cpu",
+    *,
+    year: int = DEFAULT_YEAR,
     fast: bool = False,
     trust_checkpoint: bool = False,
 ) -> nn.Module:
-    """Build team ``model_id``'s network, load ``checkpoint`` strictly if given, in eval mode, frozen.
+    """Build ``year``'s team ``model_id``, load ``checkpoint`` strictly if given, in eval mode, frozen.
 
     ``fast=True`` builds the team's output-equivalent fast implementation instead; it loads the
     same checkpoint. Complexity figures must always come from the faithful network.
     """
-    spec = get_spec(model_id)
+    spec = get_spec(model_id, year)
     if fast and spec.fast_builder is None:
         raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
     builder = spec.fast_builder if fast else spec.builder

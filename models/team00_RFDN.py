@@ -96,5 +96,5 @@ class RFDN(nn.Module):
         return self.upsampler(out)
 
 
-register(ModelSpec(team_id=0, name="RFDN_baseline", builder=RFDN, checkpoint="team00_rfdn.pth",
+register(ModelSpec(year=2023, team_id=0, name="RFDN_baseline", builder=RFDN, checkpoint="team00_rfdn.pth",
                    kwargs=dict(in_nc=3, nf=50, num_modules=4, out_nc=3, upscale=4)))

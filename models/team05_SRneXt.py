@@ -341,6 +341,6 @@ class SRneXtFast(nn.Module):
         return self.tail(x).contiguous()
 
 
-register(ModelSpec(team_id=5, name="SRneXt", builder=SRneXt, checkpoint="team05_exnet.pth",
+register(ModelSpec(year=2023, team_id=5, name="SRneXt", builder=SRneXt, checkpoint="team05_exnet.pth",
                    kwargs=dict(upscale=4, num_in_ch=3, num_out_ch=3, task="lsr", n_l=26, dim=35, kernel_size=15),
                    fast_builder=SRneXtFast))

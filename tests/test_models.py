@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,14 +12,10 @@ from torch import nn
 
 import models
 from benchmark.errors import HarnessError
-from benchmark.images import read_image, to_tensor, to_uint8
 from models import ModelSpec, create_model, get_spec, list_models, load_state_dict, register
 from models.team05_SRneXt import shift_kernel
 
-from conftest import Payload
-
-SET5 = ("baby", "bird", "butterfly", "head", "woman")
-
+from conftest import Payload, assert_round_off_only, set5_against_reference
 
 def test_registry_discovers_team_files() -> None:
     names = {spec.team_id: spec.display_name for spec in list_models()}
@@ -32,7 +27,7 @@ def test_registry_discovers_team_files() -> None:
 
 
 def test_unknown_model_lists_registered_ids() -> None:
-    with pytest.raises(HarnessError, match=r"unknown model id 42; registered models: 0 \(00_RFDN_baseline\), 5 \(05_SRneXt\)"):
+    with pytest.raises(HarnessError, match=r"unknown model id 42 for 2023; registered models of 2023: 0 \(00_RFDN_baseline\), 5 \(05_SRneXt\)"):
         create_model(42)
 
 
@@ -53,7 +48,7 @@ def test_adding_a_team_needs_only_a_spec() -> None:
         with pytest.raises(HarnessError, match="registered twice"):
             register(ModelSpec(team_id=97, name="Other", builder=nn.Identity, checkpoint="x.pth"))
     finally:
-        models.registry._REGISTRY.pop(97)
+        models.registry._REGISTRY.pop((2023, 97))
 
 
 def test_create_model_is_frozen_and_in_eval_mode() -> None:
@@ -139,31 +134,11 @@ def test_shift_kernel_moves_each_channel_group_as_specified() -> None:
     assert torch.equal(out[4], x[4])
 
 
-def _set5_outputs(shared: Path, model_id: int, checkpoint: str, reference: str) -> tuple[np.ndarray, np.ndarray, int]:
-    model = create_model(model_id, checkpoint=shared / "reference" / "model_zoo" / checkpoint)
-    ours, theirs, near_half = [], [], 0
-    for name in SET5:
-        lr = read_image(shared / "data" / "Set5" / "LR_bicubic" / "X4" / f"{name}x4.png")
-        with torch.inference_mode():
-            out = model(to_tensor(lr, 255))
-        sr = to_uint8(out, 255)
-        ref = read_image(shared / "reference" / "sr" / reference / "Set5" / f"{name}.png")
-        raw = out[0].permute(1, 2, 0).numpy()
-        near_half += int((np.abs(raw[sr != ref] % 1 - 0.5) < 1e-4).sum())
-        ours.append(sr.ravel())
-        theirs.append(ref.ravel())
-    return np.concatenate(ours), np.concatenate(theirs), near_half
-
-
-def test_rfdn_reproduces_official_set5_outputs_pixel_for_pixel(shared: Path) -> None:
-    ours, theirs, _ = _set5_outputs(shared, 0, "team00_rfdn.pth", "rfdn")
-    assert np.array_equal(ours, theirs)
+def test_rfdn_reproduces_official_set5_outputs(shared: Path) -> None:
+    model = create_model(0, checkpoint=shared / "reference" / "model_zoo" / "team00_rfdn.pth")
+    assert_round_off_only(*set5_against_reference(shared, model, "rfdn", 255.0))
 
 
 def test_srnext_reproduces_official_set5_outputs(shared: Path) -> None:
-    """Identical but for float32 round-off at exact .5 boundaries (see the closing note of issue 2)."""
-    ours, theirs, near_half = _set5_outputs(shared, 5, "team05_exnet.pth", "exnet")
-    differ = ours != theirs
-    assert np.abs(ours.astype(int) - theirs).max() <= 1
-    assert differ.mean() <= 1e-4
-    assert near_half == differ.sum()  # every differing value sits within 1e-4 of a rounding boundary
+    model = create_model(5, checkpoint=shared / "reference" / "model_zoo" / "team05_exnet.pth")
+    assert_round_off_only(*set5_against_reference(shared, model, "exnet", 255.0))

@@ -61,7 +61,7 @@ def tiny_teams(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
                            kwargs={"mode": mode}))
     yield zoo
     for team_id in MODES:
-        models.registry._REGISTRY.pop(team_id)
+        models.registry._REGISTRY.pop((2023, team_id))
 
 
 def _write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
