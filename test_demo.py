@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, help="checkpoint for the single --model_id (default: model_zoo/<file>)")
     p.add_argument("--model_zoo", type=Path, default=models.registry.MODEL_ZOO, help="folder of teamNN_name.pth files")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow checkpoints holding pickled objects (can run code)")
+    p.add_argument("--offline", action="store_true", help="never download; a missing checkpoint means a timing-only run")
+    p.add_argument("--zoo-url", metavar="BASE", help="fetch missing checkpoints from BASE/<file> instead of each team's "
+                   "official url (default: $ESR_ZOO_URL); every file is checked against its published sha256")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file (merged per model)")
     p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split (0: official cold timing)")
@@ -85,7 +88,7 @@ def pick_splits(args: argparse.Namespace) -> list[data.Split]:
 def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | None:
     if args.checkpoint is not None:
         return args.checkpoint
-    return spec.checkpoint_in(args.model_zoo)
+    return models.fetch_checkpoint(spec, args.model_zoo, base_url=args.zoo_url, offline=args.offline)
 
 
 def run_split(model: torch.nn.Module, split: data.Split, opts: RunOptions) -> SplitResult:

@@ -19,6 +19,7 @@ from torch import nn
 
 from benchmark.errors import HarnessError
 from benchmark.years import DEFAULT_YEAR, get_year
+from models.zoo import fetch_checkpoint
 
 MODEL_ZOO = Path(__file__).resolve().parents[1] / "model_zoo"
 """Where the harness looks for ``teamNN_name.pth`` when no checkpoint path is given."""
@@ -44,6 +45,16 @@ class ModelSpec:
     """An output-equivalent faster implementation that loads the same checkpoint, if the team has one."""
     year: int = DEFAULT_YEAR
     """The challenge year whose team ``team_id`` this is."""
+    url: str | None = None
+    """Where the official checkpoint is published; ``models.zoo.fetch_checkpoint`` downloads it from there."""
+    sha256: str | None = None
+    """The official checkpoint's sha256 (64 hex digits); a downloaded file that differs is never loaded."""
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not (isinstance(self.sha256, str) and len(self.sha256) == 64
+                                         and all(c in "0123456789abcdef" for c in self.sha256)):
+            raise HarnessError(f"{self.display_name}: a checkpoint url needs its sha256 (64 lowercase hex digits) "
+                               "so that the download can be verified")
 
     @property
     def display_name(self) -> str:
@@ -148,15 +159,22 @@ def create_model(
     year: int = DEFAULT_YEAR,
     fast: bool = False,
     trust_checkpoint: bool = False,
+    pretrained: bool = False,
+    model_zoo: str | Path = MODEL_ZOO,
 ) -> nn.Module:
     """Build ``year``'s team ``model_id``, load ``checkpoint`` strictly if given, in eval mode, frozen.
 
     ``fast=True`` builds the team's output-equivalent fast implementation instead; it loads the
     same checkpoint. Complexity figures must always come from the faithful network.
+    ``pretrained=True`` without ``checkpoint`` loads the official checkpoint from ``model_zoo``,
+    downloading and verifying it first if needed (``models.zoo.fetch_checkpoint``); a HarnessError
+    says so when it cannot be had.
     """
     spec = get_spec(model_id, year)
     if fast and spec.fast_builder is None:
         raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
+    if pretrained and checkpoint is None:
+        checkpoint = fetch_checkpoint(spec, model_zoo, required=True)
     builder = spec.fast_builder if fast else spec.builder
     model = builder(**spec.kwargs)
     if checkpoint is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,16 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 AT_HALF = 16 * 2.0**-16
 """How near x.5 a value must be to round the other way on another CPU: 16 float32 ulps at 128…255."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_downloads() -> Iterator[None]:
+    """No test reaches outside the machine: checkpoints are never downloaded (ESR_OFFLINE=1) unless a
+    test unsets it to fetch from its own local server (tests/test_zoo.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ESR_OFFLINE", "1")
+        mp.delenv("ESR_ZOO_URL", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")
