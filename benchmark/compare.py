@@ -1,19 +1,29 @@
 """The leaderboard: every model of a results file (and/or a published table) ranked by one year's NTIRE rules.
 
-    python -m benchmark.compare --results results/results.json --baseline 00_RFDN_baseline --scoring ntire2024 --out DIR
-    python -m benchmark.compare --table ../shared/reference/ntire2023_esr_results.tsv --scoring ntire2023 --out DIR
+    python -m benchmark.compare --results results/results.json --year 2026 --out DIR
+    python -m benchmark.compare --results ../shared/reference/official/ntire2026_results.json --year 2026 --out DIR
+    python -m benchmark.compare --table ../shared/reference/ntire2023_esr_results.tsv --year 2023 --out DIR
 
 Flow: results file → one row per model in the published table's columns (``team, ave, val_t,
 test_t, val_psnr, test_psnr, params, flops, acts, mem, conv``), appended to ``--table`` if given →
-the year's ranks or scores from :mod:`benchmark.scoring` (the rules live there only) → each figure
-beside the baseline's → the console table, ``leaderboard.csv/.md/.tex``, the trade-off plots, and on
-request the factsheet's Table 1 (``--factsheet``) and one image model by model (``--visual``).
+the year's ranks or scores from :mod:`benchmark.scoring`, by the year's record in
+``benchmark/years.toml`` (the rules live there only) → each figure beside the baseline's (the year's
+baseline, e.g. ``00_SPAN`` in 2026, unless ``--baseline``) → the console table,
+``leaderboard.csv/.md/.tex``, the trade-off plots, and on request the factsheet's Table 1
+(``--factsheet``) and one image model by model (``--visual``).
+
+Results files are read as this harness writes them (FLOPs recounted by the year's counter from the
+exact counts under ``complexity``) or as the organizers publish them (no ``complexity``: FLOPs as
+published, said so in the notes; names cleaned as their tables print them, e.g. ``009_RFDN_SPAN`` →
+``09_RFDN_SPAN``). PSNR floors apply to the raw PSNR, or with ``--psnr-rounded`` to the PSNR printed
+to two decimals; ``psnr_ok_rounded_only`` marks the models whose eligibility depends on that choice.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -27,11 +37,16 @@ from benchmark import data, plots, report
 from benchmark.errors import HarnessError
 from benchmark.images import read_image
 from benchmark.results import ordered_splits, read_results
-from benchmark.scoring import RANK_2023_COLUMNS, SCORINGS, get_scoring, rank_ntire2023, score_ntire2024
+from benchmark.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, rank_year, year_record
+from benchmark.years import YEARS, Year
 
 OFFICIAL_PREFIXES = {"valid": "val", "test": "test", "hybrid_test": "test"}
 """The published table's column prefix of each official split (2023's test was the hybrid test set)."""
 BASELINE_RATIOS = ("ave", "params", "flops", "acts", "mem", "conv")
+COUNTER_KEYS = {"hooks": "flops", "fvcore": "fvcore_flops"}
+"""Where each FLOPs counter's exact integer lies in an entry's ``complexity``."""
+COUNTER_NAMES = {"hooks": "the official hook counter", "fvcore": "fvcore"}
+_PADDED_ID = re.compile(r"0\d{2,}(?=_|$)")
 
 
 def _listed(names: list[str], limit: int = 6) -> str:
@@ -53,15 +68,59 @@ def _figure(entry: dict[str, Any], key: str, name: str) -> Any:
     return value
 
 
-def results_table(results: dict[str, dict[str, Any]], year: str) -> pd.DataFrame:
-    """One row per model in the published table's columns, FLOPs counted as ``year``'s organizers counted them.
+def clean_name(name: str) -> str:
+    """A results name as the organizers' tables print it: surrounding spaces stripped, and a zero-padded id of
+    more than two digits reduced to two (``"009_RFDN_SPAN"`` → ``"09_RFDN_SPAN"``, ``" 11_VSCINet"`` → ``"11_VSCINet"``)."""
+    name = name.strip()
+    match = _PADDED_ID.match(name)
+    return f"{int(match.group()):02d}{name[match.end():]}" if match else name
+
+
+def clean_names(results: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """``results`` keyed by :func:`clean_name`, and ``{original: cleaned}`` for each name that changed.
+
+    Two names that clean to the same one are refused: the models would be indistinguishable.
+    """
+    cleaned: dict[str, dict[str, Any]] = {}
+    originals: dict[str, str] = {}
+    for name, entry in results.items():
+        new = clean_name(name)
+        if new in cleaned:
+            raise HarnessError(f"models {originals[new]!r} and {name!r} are both {new!r} once their names are cleaned "
+                               "(spaces stripped, ids to two digits); rename one in the results file")
+        cleaned[new], originals[new] = entry, name
+    return cleaned, {old: new for new, old in originals.items() if old != new}
+
+
+def entry_flops(entry: dict[str, Any], name: str, counter: str) -> tuple[float, bool]:
+    """The entry's FLOPs [G] by ``counter`` (``hooks``/``fvcore``), and whether they are taken as published.
+
+    A harness entry holds every counter's exact integer under ``complexity``; its own ``flops`` key
+    is the counter its ``flops_counter`` names (hooks when absent, as the harness wrote it before it
+    recorded the key). An entry without ``complexity`` is an organizers' file: ``flops`` as published,
+    already counted by their year's counter.
+    """
+    complexity = entry.get("complexity")
+    if isinstance(complexity, dict) and COUNTER_KEYS[counter] in complexity:
+        return complexity[COUNTER_KEYS[counter]] / 1e9, False
+    if isinstance(complexity, dict) or "flops_counter" in entry:
+        own = entry.get("flops_counter", "hooks")
+        if own != counter:
+            raise HarnessError(f"model {name} has FLOPs by {own} only and the year's figure of record is {counter}; "
+                               "re-run test_demo.py --profile-only for it")
+        return _figure(entry, "flops", name), False
+    return _figure(entry, "flops", name), True
+
+
+def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame:
+    """One row per model in the published table's columns, FLOPs by ``year``'s counter (:func:`entry_flops`).
 
     ``ave`` is the mean runtime of the official splits when the file has any (the official
     (valid + test) / 2), else of every split; ``mem`` the largest memory of those same splits, which
     every model must have run. Other splits get their own ``<split>_t`` and ``<split>_psnr`` columns;
     ``device`` records where each model was timed.
     """
-    hook_flops = get_scoring(year).flops_counter == "hooks"
+    counter = year_record(year).flops_counter
     splits = ordered_splits(list(results.values()))
     prefixes = _prefixes(splits)
     timed = [s for s in splits if s in OFFICIAL_PREFIXES] or splits
@@ -71,18 +130,18 @@ def results_table(results: dict[str, dict[str, Any]], year: str) -> pd.DataFrame
         if absent:
             raise HarnessError(f"model {name} has no {absent[0]} run in the results file while others have; run it "
                                f"on {absent[0]} too, so that every model is timed on the same images")
-        flops = _figure(entry, "flops", name) if hook_flops else _figure(entry, "complexity.fvcore_flops", name) / 1e9
+        environment = entry.get("environment")
         rows.append({
             "team": name,
             "ave": statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed),
             **{f"{prefixes[s]}_t": entry.get(f"{s}_ave_runtime", math.nan) for s in splits},
             **{f"{prefixes[s]}_psnr": entry.get(f"{s}_ave_psnr", math.nan) for s in splits},
             "params": _figure(entry, "num_parameters", name),
-            "flops": flops,
+            "flops": entry_flops(entry, name, counter)[0],
             "acts": _figure(entry, "activations", name),
             "mem": max(_figure(entry, f"{s}_memory", name) for s in timed),
             "conv": _figure(entry, "num_conv", name),
-            "device": entry.get("environment", {}).get("device_name"),
+            "device": environment.get("device_name") if isinstance(environment, dict) else None,
         })
     return pd.DataFrame(rows)
 
@@ -116,12 +175,14 @@ def _versus(board: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def leaderboard(table: pd.DataFrame, year: str, baseline: str | None = None) -> pd.DataFrame:
-    """``year``'s ranks (2023) or scores and ranks (2024 on) by :mod:`benchmark.scoring`, figures beside the baseline's.
+def leaderboard(table: pd.DataFrame, year: int, baseline: str | None = None, *, psnr_rounded: bool = False
+                ) -> pd.DataFrame:
+    """``year``'s ranks (rank sums) or scores and ranks (exp-score) by :mod:`benchmark.scoring`, beside the baseline.
 
-    A baseline is required by the exp-score years (the score is relative to it) and optional in 2023.
+    A baseline is required by the exp-score years (the score is relative to it) and optional in the
+    rank-sum years; :func:`find_baseline` picks the year's own.
     """
-    scoring = get_scoring(year)
+    record = year_record(year)
     teams = table["team"].astype(str)
     doubled = list(teams[teams.duplicated()].unique())
     if doubled:
@@ -129,28 +190,43 @@ def leaderboard(table: pd.DataFrame, year: str, baseline: str | None = None) -> 
     if baseline is not None and baseline not in set(teams):
         raise HarnessError(f"--baseline {baseline}: no such model or team (found: {_listed(list(teams))}); "
                            "pass one of them")
-    if scoring.method == "rank-sum":
-        board = rank_ntire2023(table)
-    elif baseline is None:
-        raise HarnessError(f"--scoring {year} scores every model against a baseline: pass --baseline NAME "
-                           f"(the {year} baseline was {scoring.baseline_model})")
-    else:
-        board = score_ntire2024(table, baseline, year)
+    if record.ranking == "exp-score" and baseline is None:
+        raise HarnessError(f"--year {year} scores every model against a baseline: pass --baseline NAME "
+                           f"(the {year} baseline is {record.baseline})")
+    board = rank_year(table, year, baseline, psnr_rounded=psnr_rounded)
     return board if baseline is None else _versus(board, baseline)
 
 
-def floor_note(board: pd.DataFrame, year: str) -> str:
-    """Which of ``year``'s PSNR floors the leaderboard checks, which it cannot, and which splits have none."""
-    scoring = get_scoring(year)
-    checked = [f"{col} ≥ {floor:.2f} dB" for col, floor in scoring.psnr_floors.items() if col in board]
-    unchecked = [col for col in scoring.psnr_floors if col not in board]
-    others = [col.removesuffix("_psnr") for col in board.columns
-              if col.endswith("_psnr") and col not in scoring.psnr_floors]
+def find_baseline(table: pd.DataFrame, year: int, baseline: str | None, sources: list[Path]) -> str | None:
+    """The baseline to score against: ``baseline`` when given, else the year's own (``00_SPAN`` in 2026).
+
+    The year's own must be in the table when the year scores against it (exp-score); a rank-sum year
+    ranks without one, and the figures are then shown without ratios.
+    """
+    if baseline is not None:
+        return baseline
+    record = year_record(year)
+    if record.baseline in set(table["team"].astype(str)):
+        return record.baseline
+    if record.ranking == "rank-sum":
+        return None
+    raise HarnessError(f"the {year} baseline {record.baseline} is not in {' or '.join(map(str, sources))}; add its "
+                       f"results (team 00 of {year}) or pass --baseline NAME")
+
+
+def floor_note(board: pd.DataFrame, year: int, psnr_rounded: bool = False) -> str:
+    """Which of ``year``'s PSNR floors the leaderboard checks, and how, which it cannot, which splits have none."""
+    record = year_record(year)
+    floors = floor_columns(year)
+    checked = [f"{col} ≥ {floor:.2f} dB" for col, floor in floors.items() if col in board]
+    unchecked = [col for col in floors if col not in board]
+    others = [col.removesuffix("_psnr") for col in board.columns if col.endswith("_psnr") and col not in floors]
     parts = []
     if checked:
-        effect = ("reported only: the published 2023 table ranks teams below them" if scoring.method == "rank-sum"
+        effect = ("reported only: the published table ranks teams below them" if not record.floors_applied
                   else "rows below a floor are listed but not ranked")
-        parts.append(f"PSNR floors of {year} checked (PSNR ok): {', '.join(checked)}; {effect}")
+        reading = "the PSNR printed to 2 decimals" if psnr_rounded else "the raw PSNR"
+        parts.append(f"PSNR floors of {record.label} checked on {reading} (PSNR ok): {', '.join(checked)}; {effect}")
     if unchecked:
         plural = "s" if len(unchecked) > 1 else ""
         parts.append(f"{' and '.join(unchecked)} floor{plural} not checked (no such split in the results)")
@@ -159,10 +235,40 @@ def floor_note(board: pd.DataFrame, year: str) -> str:
     return "; ".join(parts)
 
 
-def _results_notes(results: dict[str, dict[str, Any]], year: str, with_table: bool) -> list[str]:
-    counter = "the official hook counter" if get_scoring(year).flops_counter == "hooks" else "fvcore"
-    notes = [f"FLOPs of the results file's models: {counter}, as the {year} organizers counted them"]
-    on_cpu = [name for name, e in results.items() if e.get("environment", {}).get("device", "").startswith("cpu")]
+def rounding_note(board: pd.DataFrame, psnr_rounded: bool) -> str | None:
+    """The models whose eligibility depends on reading the PSNR raw or printed to 2 decimals, by name."""
+    teams = list(board.loc[board["psnr_ok_rounded_only"], "team"].astype(str))
+    if not teams:
+        return None
+    how = ("pass the floors only because PSNR is rounded to 2 decimals (--psnr-rounded)" if psnr_rounded else
+           "below a floor on the raw PSNR, pass it when PSNR is rounded to 2 decimals (--psnr-rounded)")
+    return f"PSNR ok rounded only: {len(teams)} model{'s' if len(teams) > 1 else ''} {how}: {', '.join(teams)}"
+
+
+def subtrack_note(baseline: str) -> str:
+    return (f"sub-tracks ({', '.join(SUBTRACK_COLUMNS.values())}): each ranks, by its own score, the models that "
+            f"are ranked and do not exceed the baseline {baseline} on the other two figures (runtime, FLOPs, params)")
+
+
+def names_note(renamed: dict[str, str]) -> str:
+    return "names cleaned as the organizers' tables print them: " + ", ".join(
+        f"{old!r} → {new!r}" for old, new in renamed.items())
+
+
+def _results_notes(results: dict[str, dict[str, Any]], record: Year, path: Path, with_table: bool) -> list[str]:
+    counter = record.flops_counter
+    published = [name for name, entry in results.items() if entry_flops(entry, name, counter)[1]]
+    counted = [name for name in results if name not in published]
+    notes = []
+    if counted:
+        which = "the results file's models" if not published else _listed(counted)
+        notes.append(f"FLOPs of {which}: {COUNTER_NAMES[counter]}, as the {record.label} organizers counted them")
+    if published:
+        which = f"every model of {path}" if not counted else _listed(published)
+        notes.append(f"FLOPs of {which}: as published in the file (no exact counts to recount by "
+                     f"{COUNTER_NAMES[counter]}, the {record.label} counter)")
+    on_cpu = [name for name, e in results.items()
+              if isinstance(e.get("environment"), dict) and str(e["environment"].get("device", "")).startswith("cpu")]
     if on_cpu:
         gpu = ", not comparable with the table's GPU figures" if with_table else ""
         notes.append(f"timed on CPU (runtime = CPU time, memory = peak RSS){gpu}: {_listed(on_cpu)}")
@@ -170,13 +276,13 @@ def _results_notes(results: dict[str, dict[str, Any]], year: str, with_table: bo
 
 
 def _published_note(published: pd.DataFrame, board: pd.DataFrame, path: Path) -> str:
-    """Whether the recomputed 2023 ranks equal the ones the table was published with."""
+    """Whether the recomputed rank-sum ranks equal the ones the table was published with."""
     merged = published.merge(board, on="team", suffixes=("_published", ""))
-    wrong = [f"{team} {col}" for col in RANK_2023_COLUMNS
+    wrong = [f"{team} {col}" for col in RANK_SUM_COLUMNS
              for team in merged.loc[merged[f"{col}_published"] != merged[col], "team"]]
     if wrong:
         return f"published ranks of {path} NOT reproduced in {len(wrong)} cells: {_listed(wrong)}"
-    return f"every published rank of {path} reproduced ({len(RANK_2023_COLUMNS)} rank columns × {len(merged)} teams)"
+    return f"every published rank of {path} reproduced ({len(RANK_SUM_COLUMNS)} rank columns × {len(merged)} teams)"
 
 
 def _crop(text: str) -> tuple[int, int, int]:
@@ -187,8 +293,11 @@ def _crop(text: str) -> tuple[int, int, int]:
     return x, y, size
 
 
-def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Path:
-    """``visual_<image>.png``: the image's crop from bicubic, every model with SR images, and the HR."""
+def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]], originals: dict[str, str]) -> Path:
+    """``visual_<image>.png``: the image's crop from bicubic, every model with SR images, and the HR.
+
+    ``originals`` maps a cleaned name to the name in the results file, under which the SR images lie.
+    """
     if not results or args.save_dir is None or args.data is None:
         raise HarnessError("--visual needs --results, --save_dir (the SR images) and --data (the image's HR and LR)")
     image = args.visual
@@ -207,7 +316,7 @@ def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Pat
     sr = {}
     for name, entry in results.items():
         if entry.get("checkpoint") is not None and image in entry.get(f"{split}_images", []):
-            path = args.save_dir / name / split / f"{image}.png"
+            path = args.save_dir / originals.get(name, name) / split / f"{image}.png"
             if not path.is_file():
                 raise HarnessError(f"{path}: SR image missing; pass the --save_dir of the run, or re-run test_demo.py")
             sr[name] = read_image(path)
@@ -220,32 +329,50 @@ def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Pat
 def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
-    year, scoring = args.scoring, get_scoring(args.scoring)
-    results = read_results(args.results) if args.results is not None else {}
+    year, record = args.year, year_record(args.year)
+    results, renamed = clean_names(read_results(args.results)) if args.results is not None else ({}, {})
     frames = [load_table(args.table)] if args.table is not None else []
-    notes = _results_notes(results, year, args.table is not None) if results else []
+    notes = _results_notes(results, record, args.results, args.table is not None) if results else []
+    if renamed:
+        notes.append(names_note(renamed))
+    if args.table is not None:
+        notes.append(f"FLOPs of the rows of {args.table}: as published (the {record.label} counter is "
+                     f"{COUNTER_NAMES[record.flops_counter]})")
     if results:
         frames.append(results_table(results, year))
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    board = leaderboard(table, year, args.baseline)
-    notes.insert(0, floor_note(board, year))
-    if not results and scoring.method == "rank-sum" and set(RANK_2023_COLUMNS) <= set(table.columns):
+    sources = [p for p in (args.results, args.table) if p is not None]
+    baseline = find_baseline(table, year, args.baseline, sources)
+    board = leaderboard(table, year, baseline, psnr_rounded=args.psnr_rounded)
+    notes.insert(0, floor_note(board, year, args.psnr_rounded))
+    rounding = rounding_note(board, args.psnr_rounded)
+    if rounding:
+        notes.insert(1, rounding)
+    if baseline is None:
+        notes.append(f"no row of the {year} baseline {record.baseline}: figures shown without ratios "
+                     "(pass --baseline NAME for them)")
+    elif SUBTRACK_COLUMNS["runtime"] in board:
+        notes.append(subtrack_note(baseline))
+    if not results and record.ranking == "rank-sum" and set(RANK_SUM_COLUMNS) <= set(table.columns):
         notes.append(_published_note(table, board, args.table))
-    title = f"Leaderboard under the {year} rules ({scoring.source})"
-    title += f", baseline {args.baseline}" if args.baseline else ""
-    console.print(report.leaderboard_table(board, title, notes))
-    written = report.write_leaderboard(board, args.out, title, notes)
-    written += plots.tradeoff_plots(board, year, args.out, args.baseline)
+    title = f"Leaderboard under the {record.label} rules ({record.source})"
+    title += f", baseline {baseline}" if baseline else ""
+    counter = record.flops_counter
+    console.print(report.leaderboard_table(board, title, notes, flops_counter=counter))
+    written = report.write_leaderboard(board, args.out, title, notes, flops_counter=counter)
+    written += plots.tradeoff_plots(board, year, args.out, baseline)
     if args.factsheet is not None:
-        if args.factsheet not in results:
+        name = clean_name(args.factsheet)
+        if name not in results:
             raise HarnessError(f"--factsheet {args.factsheet}: no such model in --results (found: "
                                f"{_listed(list(results)) or 'none'}); pass one of them")
-        path = args.out / f"table1_{args.factsheet}.tex"
-        path.write_text(report.factsheet_latex(args.factsheet, results[args.factsheet],
-                                               fvcore=scoring.flops_counter == "fvcore"))
+        flops, published = entry_flops(results[name], name, counter)
+        path = args.out / f"table1_{name}.tex"
+        path.write_text(report.factsheet_latex(name, results[name], flops_counter=counter, flops_g=flops,
+                                               flops_published=published))
         written.append(path)
     if args.visual is not None:
-        written.append(_visual(args, results))
+        written.append(_visual(args, results, {new: old for old, new in renamed.items()}))
     return written
 
 
@@ -253,10 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on a user mistake)."""
     parser = argparse.ArgumentParser(prog="python -m benchmark.compare",
                                      description="Rank models by an NTIRE ESR year's rules; write tables and plots.")
-    parser.add_argument("--results", type=Path, help="results file of test_demo.py (every model is ranked)")
+    parser.add_argument("--results", type=Path, help="results file of test_demo.py, or an organizers' results file "
+                                                      "(every model is ranked)")
     parser.add_argument("--table", type=Path, help="a published table (NTIRE 2023 columns); --results rows are added")
-    parser.add_argument("--scoring", required=True, choices=list(SCORINGS), help="the year whose rules rank")
-    parser.add_argument("--baseline", help="model or team the ratios (and the 2024/2025 scores) are relative to")
+    parser.add_argument("--year", type=int, required=True, metavar="YEAR",
+                        help=f"the challenge year whose ranking rule, FLOPs counter, baseline and PSNR floors "
+                             f"apply ({', '.join(map(str, YEARS))}; records in benchmark/years.toml)")
+    parser.add_argument("--baseline", help="model or team the ratios and scores are relative to (default: the year's "
+                                           "baseline, e.g. 00_SPAN in 2026)")
+    parser.add_argument("--psnr-rounded", action="store_true",
+                        help="apply the PSNR floors to the PSNR printed to 2 decimals (default: the raw PSNR)")
     parser.add_argument("--out", type=Path, required=True, help="folder for leaderboard.csv/.md/.tex and the plots")
     parser.add_argument("--factsheet", metavar="NAME", help="also write OUT/table1_NAME.tex, Table 1 of model NAME")
     parser.add_argument("--visual", metavar="IMAGE", help="also write OUT/visual_IMAGE.png: one image, model by model")

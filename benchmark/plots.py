@@ -19,9 +19,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from benchmark.errors import HarnessError
 from benchmark.images import SCALE, modcrop
 from benchmark.metrics import psnr
-from benchmark.scoring import get_scoring
+from benchmark.scoring import floor_columns
+from benchmark.years import get_year
 
-_AXES = {"ave": ("average runtime [ms]", "psnr_vs_runtime.png"), "flops": ("FLOPs [G]", "psnr_vs_flops.png")}
+_AXES = {"ave": ("average runtime [ms]", "psnr_vs_runtime.png"), "flops": ("FLOPs [G, {counter}]", "psnr_vs_flops.png")}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -30,13 +31,15 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def tradeoff_plots(board: pd.DataFrame, year: str, out_dir: str | Path, baseline: str | None = None) -> list[Path]:
+def tradeoff_plots(board: pd.DataFrame, year: int, out_dir: str | Path, baseline: str | None = None) -> list[Path]:
     """``psnr_vs_runtime.png`` and ``psnr_vs_flops.png``: one panel per PSNR column, marker area by parameters.
 
     The baseline is drawn in red, and each panel carries ``year``'s PSNR floor when that column has
-    one. Rows without PSNR (no checkpoint) are left out; with no PSNR at all nothing is written.
+    one; the FLOPs axis names ``year``'s counter. Rows without PSNR (no checkpoint) are left out; with
+    no PSNR at all nothing is written.
     """
-    floors = get_scoring(year).psnr_floors
+    floors = floor_columns(year)
+    counter = get_year(year).flops_counter
     columns = [c for c in board.columns if c.endswith("_psnr") and board[c].notna().any()]
     if not columns:
         return []
@@ -44,6 +47,7 @@ def tradeoff_plots(board: pd.DataFrame, year: str, out_dir: str | Path, baseline
     is_base = board["team"].astype(str) == baseline
     written = []
     for x, (label, filename) in _AXES.items():
+        label = label.format(counter=counter)
         fig = Figure(figsize=(max(6 * len(columns), 7), 5), layout="constrained")
         for ax, col in zip(fig.subplots(1, len(columns), squeeze=False)[0], columns):
             shown = board[col].notna()
@@ -55,7 +59,7 @@ def tradeoff_plots(board: pd.DataFrame, year: str, out_dir: str | Path, baseline
                             fontweight="bold" if base else "normal", color="tab:red" if base else "black")
             if col in floors:
                 ax.axhline(floors[col], color="gray", linestyle="--", linewidth=1,
-                           label=f"{year} floor {floors[col]:.2f} dB")
+                           label=f"NTIRE {year} floor {floors[col]:.2f} dB")
                 ax.legend(loc="lower right", fontsize=7)
             values = board.loc[shown, x]
             if values.min() > 0 and values.max() / values.min() > 10:

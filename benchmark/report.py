@@ -231,6 +231,7 @@ def profile_view(name: str, result: dict[str, Any], top_ops: int = 8) -> Group:
 _LEADERBOARD_FIGURES = {"ave": ("Runtime [ms]", ".2f"), "params": ("Params [M]", ".3f"), "flops": ("FLOPs [G]", ".2f"),
                         "acts": ("Acts [M]", ".2f"), "mem": ("Mem [M]", ".2f"), "conv": ("Conv", ".0f")}
 _LEADERBOARD_RANKS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc_r", "overall_r")
+_SUBTRACK_HEADERS = {"runtime_rank": "Runtime rank", "flops_rank": "FLOPs rank", "params_rank": "Params rank"}
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -244,7 +245,16 @@ def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series
     return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
 
 
-def _leaderboard_view(board: pd.DataFrame) -> pd.DataFrame:
+def flops_header(flops_counter: str | None) -> str:
+    """The FLOPs column's header, naming the counter its figures are in: ``FLOPs [G, fvcore]``."""
+    return f"FLOPs [G, {flops_counter}]" if flops_counter else "FLOPs [G]"
+
+
+def _rank_cells(ranks: pd.Series) -> pd.Series:
+    return ranks.map(lambda r: "n/a" if pd.isna(r) else str(r))
+
+
+def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> pd.DataFrame:
     """The leaderboard for reading: figures rounded as the reports print them, the baseline ratio beside each."""
     def cells(col: str, spec: str) -> pd.Series:
         return board[col].map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
@@ -256,34 +266,44 @@ def _leaderboard_view(board: pd.DataFrame) -> pd.DataFrame:
                                                       if f"{col}_diff" in board else psnr)
     for col, (header, spec) in _LEADERBOARD_FIGURES.items():
         if col in board:
+            header = flops_header(flops_counter) if col == "flops" else header
             figure = cells(col, spec)
             view[header] = (_with_suffix(figure, board[f"{col}_ratio"], " (×{:.2f})")
                             if f"{col}_ratio" in board else figure)
     view["PSNR ok"] = board["psnr_ok"].map({True: "yes", False: "no"})
+    if "psnr_ok_rounded_only" in board:
+        view["PSNR ok rounded only"] = board["psnr_ok_rounded_only"].map({True: "yes", False: ""})
     view.update({col: board[col].astype(str) for col in _LEADERBOARD_RANKS if col in board})
-    if "score" in board:
-        view["Score"] = cells("score", ".4f")
-        view["Rank"] = board["rank"].map(lambda r: "n/a" if pd.isna(r) else str(r))
+    if "score" in board:  # four decimals, as the reports print scores; far-off scores in powers of ten
+        view["Score"] = board["score"].map(lambda v: "n/a" if pd.isna(v) else format(v, ".4f" if v < 1e5 else ".4e"))
+        view["Rank"] = _rank_cells(board["rank"])
+    view.update({header: _rank_cells(board[col]) for col, header in _SUBTRACK_HEADERS.items() if col in board})
     return pd.DataFrame(view)
 
 
-def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str]) -> Table:
-    """The leaderboard as a rich table, the notes (floors checked, counters, devices) as its caption."""
-    view = _leaderboard_view(board)
+def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], flops_counter: str | None = None) -> Table:
+    """The leaderboard as a rich table, the notes (floors checked, counters, devices) as its caption.
+
+    Cells never lose a character: on a narrow console rich wraps them, or folds them onto more lines.
+    """
+    view = _leaderboard_view(board, flops_counter)
     table = Table(title=escape(title), title_justify="left", caption=escape("\n".join(notes)) or None,
                   caption_justify="left")
-    for column in view.columns:
-        table.add_column(escape(column), justify="left" if column == "Team" else "right", no_wrap=column == "Team")
-    for row in view.itertuples(index=False):
-        table.add_row(*(escape(cell) for cell in row))
+    for column in view.columns:  # headers over several lines, so that the figures set the widths
+        header = column.replace(" [", "\n[").replace(" rank", "\nrank").replace(" rounded only", "\nrounded only")
+        table.add_column(escape(header), justify="left" if column == "Team" else "right", overflow="fold")
+    for row in view.itertuples(index=False):  # each figure above its difference or ratio to the baseline's
+        team, *figures = row
+        table.add_row(escape(team), *(escape(cell.replace(" (", "\n(")) for cell in figures))
     return table
 
 
-def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str]) -> list[Path]:
+def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str],
+                      flops_counter: str | None = None) -> list[Path]:
     """``leaderboard.csv`` (every figure, unrounded), ``.md`` and ``.tex`` (the rounded view) in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = _leaderboard_view(board)
+    view = _leaderboard_view(board, flops_counter)
     paths = [out_dir / f"leaderboard.{ext}" for ext in ("csv", "md", "tex")]
     board.to_csv(paths[0], index=False)
     bullets = "".join(f"- {note}\n" for note in notes)
@@ -296,19 +316,26 @@ def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, note
     return paths
 
 
-def factsheet_latex(name: str, entry: dict[str, Any], fvcore: bool = False) -> str:
+def factsheet_latex(name: str, entry: dict[str, Any], flops_counter: str = "hooks", flops_g: float | None = None,
+                    flops_published: bool = False) -> str:
     """Table 1 of the factsheet template for one model, with ``\\hline`` rules as the template has (no booktabs).
 
-    ``fvcore`` puts fvcore's FLOPs in the FLOPs column, as the NTIRE 2024/2025 organizers count them;
-    a CPU run says so in its memory and runtime headers rather than posing as GPU figures.
+    The FLOPs column holds ``flops_counter``'s figure (``hooks``, the 2022/2023 counter, or ``fvcore``,
+    as the organizers count from 2024): ``flops_g`` when given (``flops_published``: taken as an
+    organizers' file publishes it), else the entry's own. A CPU run says so in its memory and runtime
+    headers rather than posing as GPU figures.
     """
     splits = ordered_splits([entry])
     row = factsheet_row(entry, splits)
     memory, runtime = _memory_label([entry], splits), _runtime_label([entry])
+    if flops_g is None:  # the counter's exact count, else the entry's own figure when it is that counter's
+        exact = entry.get("complexity", {}).get("fvcore_flops" if flops_counter == "fvcore" else "flops")
+        own = entry.get("flops_counter", "hooks") == flops_counter
+        flops_g = exact / 1e9 if exact is not None else row["flops_g"] if own else None
     cells = {_psnr_header(s): format_cell(row["psnr"][s], ".2f") for s in splits}
     cells.update({  # the template's headers, unless the figures are CPU ones
         "Params[M]": format_cell(row["params_m"], ".4f"),
-        "FLOPs[G]": format_cell(row["fvcore_g"] if fvcore else row["flops_g"], ".3f"),
+        "FLOPs[G]": format_cell(flops_g, ".3f"),
         memory if "CPU" in memory else "GPU Mem.[M]": format_cell(row["mem_m"], ".2f"),
         "Activation[M]": format_cell(row["activations_m"], ".3f"),
         runtime if "CPU" in runtime else "Average Runtime[ms]": format_cell(row["runtime_ms"], ".2f"),
@@ -317,7 +344,8 @@ def factsheet_latex(name: str, entry: dict[str, Any], fvcore: bool = False) -> s
     frame = pd.DataFrame([cells])
     styler = (frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
               .set_table_styles([{"selector": rule, "props": ":hline;"} for rule in ("toprule", "midrule", "bottomrule")]))
-    counter = "fvcore" if fvcore else "the official hook counter"
+    counter = "fvcore" if flops_counter == "fvcore" else "the official hook counter"
+    counter += ", as published" if flops_published else ""
     caption = (f"{_latex_text(name)}: FLOPs ({counter}) and activations at a $256\\times256$ input; "
                f"runtime averaged over {_latex_text(', '.join(splits))}")
     return styler.to_latex(column_format="|" + "c|" * len(cells), position="h", position_float="centering",

@@ -1,17 +1,27 @@
 """The NTIRE Efficient Super-Resolution (x4) ranking rules, as pure functions on DataFrames.
 
-Two families of rules are implemented, because the challenge changed its ranking in 2024:
+Every function takes the challenge year as an int (2023, 2024, …) and reads that year's record,
+:func:`benchmark.years.get_year` (``benchmark/years.toml``): baseline, ranking rule, weights, PSNR
+floors, whether the floors are applied, whether there are sub-tracks. Nothing about a year is
+written here, so a new year is a new record in ``years.toml``, not new code. Two rules exist:
 
-- **NTIRE 2023** (RFDN baseline): every efficiency metric is ranked on its own (runtime is the main
-  track), and the "overall" ranking sums five per-metric ranks. :func:`rank_ntire2023` reproduces
-  every rank column of the published results table from the raw values; the tie-breaking rules
+- **rank-sum** (2023, RFDN baseline): every efficiency metric is ranked on its own (runtime is the
+  main track), and the "overall" ranking sums five per-metric ranks. :func:`rank_sum` reproduces
+  every rank column of the published NTIRE 2023 table from the raw values; the tie-breaking rules
   it needs were read off that table and are listed in the function's docstring.
-- **NTIRE 2024 / 2025** (RLFN / EFDN baselines): each metric X in runtime, FLOPs and parameters
-  scores ``exp(2 * X / X_baseline)`` and the final score is their 0.7 / 0.15 / 0.15 weighted sum;
-  lower is better, so the baseline itself scores ``e**2``. See :func:`score_ntire2024`.
+- **exp-score** (2024 on): each figure X in runtime, FLOPs and parameters scores
+  ``exp(2 * X / X_baseline)`` and the final score is their weighted sum with the year's weights
+  (2024/2025: 0.7 / 0.15 / 0.15; 2026: 0.8 / 0.1 / 0.1); lower is better, so the baseline itself
+  scores ``e**2``. Years with sub-tracks also rank runtime, FLOPs and parameters on their own. See
+  :func:`exp_score`.
 
 Column names follow the published tables: ``team``; ``ave`` average runtime [ms]; ``params`` [M];
-``flops`` [G]; ``acts`` activations [M]; ``mem`` GPU memory [M]; ``val_psnr`` / ``test_psnr`` [dB].
+``flops`` [G]; ``acts`` activations [M]; ``mem`` GPU memory [M]; ``val_psnr`` / ``test_psnr`` [dB]
+(the floors of the splits ``valid`` / ``test``).
+
+PSNR floors apply to the raw PSNR; with ``psnr_rounded=True`` to the PSNR as results.txt prints it
+(two decimals, ``format(x, ".2f")``). Which of the two the organizers used is not published, so
+every result also says, in ``psnr_ok_rounded_only``, which rows pass only when rounded.
 
 Every function returns a new DataFrame and leaves its input untouched. Mistakes in the input (a
 missing column, a missing baseline row, an unknown year) raise :class:`ScoringError`, which is both
@@ -22,95 +32,50 @@ message.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
+from benchmark import years
 from benchmark.errors import HarnessError
+from benchmark.years import SCORED_FIGURES, Year
 
 
 class ScoringError(HarnessError, ValueError):
     """The results table cannot be scored as given; the message names the column, row or year."""
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """One year's ranking rules, kept as data so that a new edition is a new entry, not new code.
-
-    ``psnr_floors`` maps a PSNR column to the lowest value [dB] that may be ranked; ``weights`` maps a
-    metric column to its weight in the final score (exp-score years only); ``metrics`` are the
-    efficiency columns the rules use, main-track metric first.
-    """
-
-    year: str
-    method: str  # "rank-sum" (2023) or "exp-score" (2024 onwards)
-    baseline_model: str
-    psnr_floors: Mapping[str, float]
-    metrics: tuple[str, ...]
-    weights: Mapping[str, float]
-    source: str
-    flops_counter: str = "fvcore"
-    """How the organizers counted FLOPs: ``hooks`` (the 2022/2023 module-hook counter) or ``fvcore``
-    (NTIRE2024_ESR ``test_demo.py``: "fvcore is used in NTIRE2024_ESR for FLOPs calculation")."""
-
-
-_NTIRE2024 = Scoring(
-    year="ntire2024",
-    method="exp-score",
-    baseline_model="RLFN",
-    psnr_floors=MappingProxyType({"val_psnr": 26.90, "test_psnr": 26.99}),
-    metrics=("ave", "flops", "params"),
-    weights=MappingProxyType({"ave": 0.7, "flops": 0.15, "params": 0.15}),
-    source="NTIRE 2024 ESR challenge report (arXiv:2404.10343)",
-)
-
-SCORINGS: Mapping[str, Scoring] = MappingProxyType(
-    {
-        # NTIRE 2023 ESR (Li et al., "NTIRE 2023 Challenge on Efficient Super-Resolution: Methods and
-        # Results", CVPRW 2023): RFDN baseline, separate rankings per metric, overall = sum of ranks.
-        # Floors 29.00 dB (DIV2K validation) and 27.00 dB (test) as given for this harness. The
-        # published table nevertheless ranks 15 teams with validation PSNR 28.91-28.99 and 4 with test
-        # PSNR 26.95-26.99, so rank_ntire2023 only reports the floor check as the psnr_ok flag.
-        "ntire2023": Scoring(
-            year="ntire2023",
-            method="rank-sum",
-            baseline_model="RFDN",
-            psnr_floors=MappingProxyType({"val_psnr": 29.00, "test_psnr": 27.00}),
-            metrics=("ave", "params", "flops", "acts", "mem"),
-            weights=MappingProxyType({}),
-            source="NTIRE 2023 ESR challenge report (CVPRW 2023)",
-            flops_counter="hooks",
-        ),
-        # NTIRE 2024 ESR (Ren et al., "The Ninth NTIRE 2024 Efficient Super-Resolution Challenge
-        # Report", CVPRW 2024, arXiv:2404.10343): RLFN baseline; PSNR of at least 26.90 dB on
-        # DIV2K_LSDIR_valid and 26.99 dB on DIV2K_LSDIR_test; Score_X = exp(2 X / X_baseline),
-        # final = 0.7 runtime + 0.15 FLOPs + 0.15 params.
-        "ntire2024": _NTIRE2024,
-        # NTIRE 2025 ESR ("The Tenth NTIRE 2025 Efficient Super-Resolution Challenge Report", CVPRW
-        # 2025): EFDN baseline; same floors, score formula and weights as 2024.
-        "ntire2025": replace(_NTIRE2024, year="ntire2025", baseline_model="EFDN",
-                             source="NTIRE 2025 ESR challenge report (CVPRW 2025)"),
-    }
-)
-
 # Published PSNRs carry two decimals; this only absorbs floating-point noise in a value that
 # equals its floor (26.99 read from text is 26.99 exactly as a float, but a computed mean may not be).
 _PSNR_EPS = 1e-9
 
-RANK_2023_COLUMNS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc", "mc_r", "overall", "overall_r")
-SCORE_COLUMNS = ("score_runtime", "score_flops", "score_params", "score", "rank")
-_SCORE_NAMES = {"ave": "score_runtime", "flops": "score_flops", "params": "score_params"}
+FIGURE_COLUMNS = {"runtime": "ave", "flops": "flops", "params": "params"}
+"""The table column of each scored figure (``years.SCORED_FIGURES``)."""
+SCORE_NAMES = {figure: f"score_{figure}" for figure in SCORED_FIGURES}
+SUBTRACK_COLUMNS = {figure: f"{figure}_rank" for figure in SCORED_FIGURES}
+"""The rank column of each sub-track: ``runtime_rank``, ``flops_rank``, ``params_rank``."""
+RANK_SUM_COLUMNS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc", "mc_r", "overall", "overall_r")
+SCORE_COLUMNS = (*SCORE_NAMES.values(), "score", "rank")
+PSNR_COLUMNS = {"valid": "val_psnr", "test": "test_psnr"}
+"""The table column of each official split's PSNR; a split not named here reads ``<split>_psnr``."""
 
 
-def get_scoring(year: str) -> Scoring:
-    """The rules for ``year`` (e.g. ``"ntire2024"``); an unknown year is a user error, not a KeyError."""
+def year_record(year: int) -> Year:
+    """``get_year(year)``, its error as a :class:`ScoringError` (one line listing the known years)."""
     try:
-        return SCORINGS[year]
-    except KeyError:
-        raise ScoringError(f"unknown challenge year {year!r}; expected one of {', '.join(SCORINGS)}") from None
+        return years.get_year(year)
+    except HarnessError as err:
+        raise ScoringError(str(err)) from None
+
+
+def floor_columns(year: int) -> dict[str, float]:
+    """``year``'s PSNR floors keyed by the table column they apply to, e.g. ``{"val_psnr": 26.9, ...}``."""
+    return {PSNR_COLUMNS.get(split, f"{split}_psnr"): floor for split, floor in year_record(year).psnr_floors.items()}
+
+
+def printed_psnr(value: float) -> float:
+    """The PSNR as results.txt prints it: two decimals, rounded as ``format(value, ".2f")`` rounds."""
+    return value if pd.isna(value) else float(format(value, ".2f"))
 
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], numeric: tuple[str, ...] = ()) -> None:
@@ -143,31 +108,54 @@ def _ordinal_rank(keys: list[pd.Series]) -> pd.Series:
     return pd.Series(ranks, index=index, dtype="int64")
 
 
-def psnr_check(df: pd.DataFrame, year: str) -> pd.Series:
+def _rank_among(eligible: pd.Series, keys: list[pd.Series]) -> pd.Series:
+    """Ordinal ranks (nullable Int64) of the ``eligible`` rows by ``keys``; NA for every other row."""
+    rank = pd.Series(pd.NA, index=eligible.index, dtype="Int64")
+    if eligible.any():
+        rank[eligible] = _ordinal_rank([key[eligible] for key in keys]).astype("Int64")
+    return rank
+
+
+def psnr_check(df: pd.DataFrame, year: int, *, rounded: bool = False) -> pd.Series:
     """True where a row meets every PSNR floor of ``year`` whose column the table has.
 
-    A floor whose column is absent is not checked (an efficiency-only table can still be scored); a
-    missing value in a present column fails, because an unmeasured model cannot be shown to qualify.
+    ``rounded`` compares the PSNR printed to two decimals (:func:`printed_psnr`) instead of the raw
+    value. A floor whose column is absent is not checked (an efficiency-only table can still be
+    scored); a missing value in a present column fails, because an unmeasured model cannot be shown
+    to qualify.
     """
-    scoring = get_scoring(year)
     ok = pd.Series(True, index=df.index, dtype=bool)
-    for col, floor in scoring.psnr_floors.items():
+    for col, floor in floor_columns(year).items():
         if col not in df.columns:
             continue
         if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             raise ScoringError(f"column {col!r} is {df[col].dtype}, not numeric; expected PSNR values in dB")
-        ok &= (df[col] >= floor - _PSNR_EPS).fillna(False).astype(bool)
+        values = df[col].map(printed_psnr) if rounded else df[col]
+        ok &= (values >= floor - _PSNR_EPS).fillna(False).astype(bool)
     return ok
 
 
-def rank_ntire2023(df: pd.DataFrame) -> pd.DataFrame:
-    """Recompute the NTIRE 2023 ranks from raw ``ave, params, flops, acts, mem``; sorted by ``ave_r``.
+def _with_psnr_flags(out: pd.DataFrame, year: int, rounded: bool) -> pd.DataFrame:
+    """``psnr_ok`` by the chosen reading, and ``psnr_ok_rounded_only``: passes rounded, fails raw.
+
+    Rounding to two decimals never lowers a value below a two-decimal floor it met, so the rows
+    whose eligibility depends on the reading are exactly those that pass only when rounded.
+    """
+    raw, printed = psnr_check(out, year), psnr_check(out, year, rounded=True)
+    out["psnr_ok"] = printed if rounded else raw
+    out["psnr_ok_rounded_only"] = printed & ~raw
+    return out
+
+
+def rank_sum(df: pd.DataFrame, year: int, *, psnr_rounded: bool = False) -> pd.DataFrame:
+    """Recompute a rank-sum year's ranks (2023) from raw ``ave, params, flops, acts, mem``; sorted by ``ave_r``.
 
     Returns a copy with ``ave_r, params_r, flops_r, acts_r, mem_r, mc, mc_r, overall, overall_r``
-    (int64, replacing any such columns already present, e.g. the published ones) and ``psnr_ok``
-    (the 2023 floor check, reported only: the published table ranks teams below the floors).
+    (int64, replacing any such columns already present, e.g. the published ones), ``psnr_ok`` (the
+    year's floor check; reported only when the year's ``floors_applied`` is false, as in 2023, whose
+    published table ranks teams below the floors) and ``psnr_ok_rounded_only``.
     All ranks are ordinal (1..n, no shared ranks), lower value = better rank. Rules, which reproduce
-    every rank column of the published table:
+    every rank column of the published 2023 table:
 
     - ``ave_r``: by average runtime ``ave``;
     - ``params_r``, ``flops_r``, ``acts_r``, ``mem_r``: by the metric, ties broken by lower runtime;
@@ -178,6 +166,13 @@ def rank_ntire2023(df: pd.DataFrame) -> pd.DataFrame:
     Ties the published table does not exercise (two rows with the same runtime) are broken by team
     name, then input order, so the result does not depend on how the input rows are ordered.
     """
+    record = year_record(year)
+    if record.ranking != "rank-sum":
+        raise ScoringError(f"{record.label} is not ranked by rank sums; use exp_score, or one of the rank-sum years "
+                           f"{', '.join(str(y) for y, r in years.YEARS.items() if r.ranking == 'rank-sum')}")
+    if record.floors_applied:
+        raise ScoringError(f"{record.label}: rank sums with applied PSNR floors are not implemented; "
+                           "set floors_applied = false in years.toml or implement the rule")
     _require(df, ("team", "ave", "params", "flops", "acts", "mem"), numeric=("ave", "params", "flops", "acts", "mem"))
     out = df.copy()
     team = out["team"].astype(str)
@@ -188,30 +183,37 @@ def rank_ntire2023(df: pd.DataFrame) -> pd.DataFrame:
     ranks["mc_r"] = _ordinal_rank([ranks["mc"], out["ave"], team])
     ranks["overall"] = ranks["ave_r"] + ranks["params_r"] + ranks["flops_r"] + ranks["acts_r"] + ranks["mem_r"]
     ranks["overall_r"] = _ordinal_rank([ranks["overall"], ranks["mc_r"]])
-    for col in RANK_2023_COLUMNS:
+    for col in RANK_SUM_COLUMNS:
         out[col] = ranks[col].astype("int64")
-    out["psnr_ok"] = psnr_check(out, "ntire2023")
+    out = _with_psnr_flags(out, year, psnr_rounded)
     return out.sort_values("ave_r").reset_index(drop=True)
 
 
-def score_ntire2024(df: pd.DataFrame, baseline: str, year: str = "ntire2024") -> pd.DataFrame:
-    """Score every row against the ``baseline`` team's row and rank the rows that meet the PSNR floors.
+def exp_score(df: pd.DataFrame, year: int, baseline: str, *, psnr_rounded: bool = False) -> pd.DataFrame:
+    """Score every row against the ``baseline`` team's row by ``year``'s exp-score rule, and rank them.
 
     ``df`` needs ``team, ave, flops, params`` (``val_psnr`` / ``test_psnr`` optional, checked against
     ``year``'s floors when present). Returns a copy sorted by score (lower is better) with
-    ``score_runtime, score_flops, score_params`` = ``exp(2 * X / X_baseline)``, the weighted ``score``
-    (the baseline scores e**2 ~ 7.389), ``psnr_ok`` and ``rank``: nullable Int64, NA for rows below a
-    floor, which stay in the table but are not ranked. Equal scores are ordered by lower runtime,
-    then team name (a harness choice: the reports publish no rule for exact score ties).
+
+    - ``score_runtime, score_flops, score_params`` = ``exp(2 * X / X_baseline)`` and ``score``, their
+      sum weighted by the year's ``weights`` (the baseline scores e**2 ~ 7.389);
+    - ``psnr_ok`` (raw PSNR, or printed PSNR with ``psnr_rounded``) and ``psnr_ok_rounded_only``;
+    - ``rank``: nullable Int64, NA for rows below a floor (when the year applies its floors), which
+      stay in the table but are not ranked;
+    - in years with sub-tracks, ``runtime_rank``, ``flops_rank``, ``params_rank``: each ranks, by its
+      own score, the rows that are ranked at all and do not exceed the baseline on the other two
+      figures (the runtime sub-track: FLOPs and parameters at most the baseline's); NA otherwise.
+      The baseline itself takes part.
+
+    Equal scores are ordered by lower runtime, then team name; equal sub-track scores by the final
+    score, then runtime, then team name (harness choices: the reports publish no rule for exact ties).
     """
-    scoring = get_scoring(year)
-    if scoring.method != "exp-score":
-        raise ScoringError(
-            f"{year} is not ranked by exp-scores; use rank_ntire2023, or one of "
-            f"{', '.join(y for y, s in SCORINGS.items() if s.method == 'exp-score')}"
-        )
-    metrics = scoring.metrics
-    _require(df, ("team", *metrics), numeric=metrics)
+    record = year_record(year)
+    if record.ranking != "exp-score":
+        raise ScoringError(f"{record.label} is not ranked by exp-scores; use rank_sum, or one of the exp-score years "
+                           f"{', '.join(str(y) for y, r in years.YEARS.items() if r.ranking == 'exp-score')}")
+    columns = tuple(FIGURE_COLUMNS[figure] for figure in SCORED_FIGURES)
+    _require(df, ("team", *columns), numeric=columns)
     is_base = df["team"].astype(str) == baseline
     if not is_base.any():
         raise ScoringError(f"baseline team {baseline!r} is not in the results table's 'team' column")
@@ -220,20 +222,39 @@ def score_ntire2024(df: pd.DataFrame, baseline: str, year: str = "ntire2024") ->
     out = df.copy()
     base_row = out.loc[is_base].iloc[0]
     total = pd.Series(0.0, index=out.index)
-    for metric in metrics:
-        ref = float(base_row[metric])
+    for figure in SCORED_FIGURES:
+        col = FIGURE_COLUMNS[figure]
+        ref = float(base_row[col])
         if not math.isfinite(ref) or ref <= 0:
-            raise ScoringError(f"baseline {baseline!r} has {metric} = {ref}; a baseline metric must be positive")
-        score = np.exp(2.0 * out[metric].astype(float) / ref)
-        out[_SCORE_NAMES[metric]] = score
-        total = total + scoring.weights[metric] * score
+            raise ScoringError(f"baseline {baseline!r} has {col} = {ref}; a baseline figure must be positive")
+        score = np.exp(2.0 * out[col].astype(float) / ref)
+        out[SCORE_NAMES[figure]] = score
+        total = total + record.weights[figure] * score
     out["score"] = total
-    out["psnr_ok"] = psnr_check(out, year)
+    out = _with_psnr_flags(out, year, psnr_rounded)
     team = out["team"].astype(str)
-    ok = out["psnr_ok"]
-    rank = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    if ok.any():
-        rank[ok] = _ordinal_rank([out.loc[ok, "score"], out.loc[ok, "ave"], team[ok]]).astype("Int64")
-    out["rank"] = rank
+    ranked = out["psnr_ok"] if record.floors_applied else pd.Series(True, index=out.index, dtype=bool)
+    out["rank"] = _rank_among(ranked, [out["score"], out["ave"], team])
+    if record.subtracks:
+        for figure in SCORED_FIGURES:
+            eligible = ranked.copy()
+            for other in SCORED_FIGURES:
+                if other != figure:
+                    col = FIGURE_COLUMNS[other]
+                    eligible &= out[col] <= base_row[col]
+            out[SUBTRACK_COLUMNS[figure]] = _rank_among(
+                eligible, [out[SCORE_NAMES[figure]], out["score"], out["ave"], team])
     order = _ordinal_rank([out["score"], out["ave"], team])
     return out.iloc[np.argsort(order.to_numpy())].reset_index(drop=True)
+
+
+def rank_year(df: pd.DataFrame, year: int, baseline: str | None = None, *, psnr_rounded: bool = False
+              ) -> pd.DataFrame:
+    """``df`` ranked by ``year``'s rule: :func:`rank_sum` or :func:`exp_score` (which needs ``baseline``)."""
+    record = year_record(year)
+    if record.ranking == "rank-sum":
+        return rank_sum(df, year, psnr_rounded=psnr_rounded)
+    if baseline is None:
+        raise ScoringError(f"{record.label} scores every model against a baseline; pass one "
+                           f"(the {year} baseline is {record.baseline})")
+    return exp_score(df, year, baseline, psnr_rounded=psnr_rounded)

@@ -1,4 +1,5 @@
-"""benchmark.compare: the published 2023 ranks, the 2024/2025 scores, the exports and the plots."""
+"""benchmark.compare: the published 2023 ranks, the exp-score years (the organizers' 2024 and 2026 files
+included), sub-tracks, PSNR rounding, name cleaning, FLOPs counters, the exports and the plots."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from rich.console import Console
 
-from benchmark.compare import main, results_table
-from benchmark.scoring import RANK_2023_COLUMNS
+from benchmark import compare
+from benchmark.compare import clean_name, main, results_table
+from benchmark.errors import HarnessError
+from benchmark.scoring import RANK_SUM_COLUMNS
 
 from conftest import SHARED
 
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
+OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
+OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -25,7 +31,7 @@ def _entry(runtime: float, psnr: tuple[float, float] | None, params: float, flop
            splits: tuple[str, ...] = ("valid", "test")) -> dict:
     """A results entry as test_demo.py writes it, with only the keys the comparison reads."""
     entry = {"num_parameters": params, "flops": flops, "activations": 10 * params, "num_conv": 20,
-             "complexity": {"fvcore_flops": int(fvcore * 1e9)}, "checkpoint": "x.pth",
+             "complexity": {"flops": round(flops * 1e9), "fvcore_flops": round(fvcore * 1e9)}, "checkpoint": "x.pth",
              "environment": {"device": "cuda:0", "device_name": "Test GPU"}}
     for i, split in enumerate(splits):
         entry.update({f"{split}_ave_runtime": runtime + 2 * i, f"{split}_memory": 100.0 + 10 * i,
@@ -56,29 +62,29 @@ def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tupl
 def test_published_2023_table_ranks_reproduced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not TABLE_2023.is_file():
         pytest.skip(f"published NTIRE 2023 results table not available at {TABLE_2023}")
-    code, out, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--scoring", "ntire2023")
+    code, out, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--year", "2023")
     assert code == 0, err
     published = pd.read_csv(TABLE_2023, sep="\t")
     written = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
-    assert "team" in written.columns and set(RANK_2023_COLUMNS) <= set(written.columns)
+    assert "team" in written.columns and set(RANK_SUM_COLUMNS) <= set(written.columns)
     merged = published.merge(written, on="team", suffixes=("_published", ""), validate="one_to_one")
     assert len(merged) == len(published) == 32
-    for col in RANK_2023_COLUMNS:
+    for col in RANK_SUM_COLUMNS:
         assert (merged[f"{col}_published"] == merged[col]).all(), col
     assert "every published rank" in out and "reproduced (9 rank columns × 32 teams)" in out
 
 
-@pytest.mark.parametrize("year", ["ntire2024", "ntire2025"])
+@pytest.mark.parametrize("year", ["2024", "2025", "2026"])
 def test_exp_score_years_score_the_baseline_e_squared(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path,
                                                       year: str) -> None:
-    code, out, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--scoring", year)
+    code, out, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", year)
     assert code == 0, err
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team")
     assert board.loc["RLFN", "score"] == pytest.approx(math.exp(2), rel=1e-12)
     ratios = ["ave_ratio", "params_ratio", "flops_ratio", "acts_ratio", "mem_ratio", "conv_ratio"]
     assert board.loc["RLFN", ratios].tolist() == [1.0] * 6
     assert board.loc["fast", "ave"] == 8.0 and board.loc["fast", "ave_ratio"] == pytest.approx(8 / 15)
-    assert board.loc["fast", "flops"] == pytest.approx(9.5)  # fvcore's figure: the 2024/2025 organizers' counter
+    assert board.loc["fast", "flops"] == pytest.approx(9.5)  # fvcore's figure: the organizers' counter from 2024
     assert board.loc["fast", "val_psnr_diff"] == pytest.approx(-0.01)
     assert board.loc["fast", "rank"] == 1 and board.loc["RLFN", "rank"] == 2
     assert not board.loc["blurry", "psnr_ok"] and pd.isna(board.loc["blurry", "rank"])  # 26.80 < 26.90: not ranked
@@ -87,10 +93,10 @@ def test_exp_score_years_score_the_baseline_e_squared(tmp_path: Path, capsys: py
 
 def test_results_mapped_to_the_published_columns() -> None:
     official = _entry(10.0, (29.0, 27.0), 0.2, 12.0, 11.0)
-    table = results_table({"a": official}, "ntire2023").iloc[0]
+    table = results_table({"a": official}, 2023).iloc[0]
     assert (table["ave"], table["val_t"], table["test_t"]) == (11.0, 10.0, 12.0)  # official: (valid + test) / 2
     assert (table["val_psnr"], table["test_psnr"], table["mem"], table["flops"]) == (29.0, 27.0, 110.0, 12.0)
-    hybrid = results_table({"h": _entry(20.0, (28.0,), 0.3, 15.0, 14.0, ("hybrid_test",))}, "ntire2024").iloc[0]
+    hybrid = results_table({"h": _entry(20.0, (28.0,), 0.3, 15.0, 14.0, ("hybrid_test",))}, 2024).iloc[0]
     assert (hybrid["test_t"], hybrid["test_psnr"], hybrid["flops"]) == (20.0, 28.0, 14.0)
 
 
@@ -98,7 +104,7 @@ def test_a_split_that_is_not_official_has_no_floor(tmp_path: Path, capsys: pytes
     path = tmp_path / "R.json"
     path.write_text(json.dumps({"base": _entry(20.0, (30.0,), 0.4, 27.0, 27.0, ("Set5",)),
                                 "other": _entry(10.0, (20.0,), 0.2, 15.0, 17.0, ("Set5",))}))
-    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--baseline", "base", "--scoring", "ntire2024")
+    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--baseline", "base", "--year", "2024")
     assert code == 0, err
     assert "Set5: not an official split, so no PSNR floor applies" in out
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
@@ -109,8 +115,8 @@ def test_a_split_that_is_not_official_has_no_floor(tmp_path: Path, capsys: pytes
 def test_table_with_results_appended(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path) -> None:
     if not TABLE_2023.is_file():
         pytest.skip(f"published NTIRE 2023 results table not available at {TABLE_2023}")
-    code, out, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--results", str(results), "--scoring",
-                          "ntire2023", "--baseline", "RLFN")
+    code, _, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--results", str(results), "--year", "2023",
+                          "--baseline", "RLFN")
     assert code == 0, err
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team")
     assert len(board) == 35 and sorted(board["ave_r"]) == list(range(1, 36))
@@ -119,15 +125,19 @@ def test_table_with_results_appended(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_exports_hold_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path) -> None:
-    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--scoring", "ntire2024",
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024",
                         "--factsheet", "fast")
     assert code == 0, err
     out = tmp_path / "out"
     markdown = (out / "leaderboard.md").read_text()
     assert "| fast " in markdown and "8.00 (×0.53)" in markdown and "7.3891" in markdown
-    assert "- PSNR floors of ntire2024 checked" in markdown
+    assert "- PSNR floors of NTIRE 2024 checked on the raw PSNR" in markdown
+    header = [cell.strip() for cell in markdown.splitlines()[2].strip("|").split("|")]
+    assert "FLOPs [G, fvcore]" in header and "PSNR ok rounded only" in header
+    assert header[-3:] == ["Runtime rank", "FLOPs rank", "Params rank"]
     latex = (out / "leaderboard.tex").read_text()
     assert r"\begin{tabular}" in latex and r"8.00 ($\times$0.53)" in latex and "×" not in latex
+    assert "FLOPs [G, fvcore]" in latex
     table1 = (out / "table1_fast.tex").read_text()
     header = ("PSNR[val] & PSNR[test] & Params[M] & FLOPs[G] & GPU Mem.[M] & Activation[M] & Average Runtime[ms] "
               "& Conv2d")
@@ -157,25 +167,26 @@ def test_plots_written(tmp_path: Path, capsys: pytest.CaptureFixture[str], resul
     for name in entries:
         (tmp_path / "S" / name / "valid").mkdir(parents=True)
         cv2.imwrite(str(tmp_path / "S" / name / "valid" / "img.png"), cv2.GaussianBlur(hr, (3, 3), 0))
-    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--scoring", "ntire2024",
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024",
                         "--visual", "img", "--save_dir", str(tmp_path / "S"), "--data", str(data))
     assert code == 2 and "--visual img: in splits valid, test; choose one with --split" in err
-    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--scoring", "ntire2024",
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024",
                         "--visual", "img", "--save_dir", str(tmp_path / "S"), "--data", str(data), "--split", "valid")
     assert code == 0, err
     for name in ("psnr_vs_runtime.png", "psnr_vs_flops.png", "visual_img.png"):
         _assert_png(tmp_path / "out" / name)
-    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--scoring", "ntire2024",
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024",
                         "--visual", "img", "--save_dir", str(tmp_path / "S"), "--data", str(data), "--split", "valid",
                         "--crop", "40,0,32")
     assert code == 2 and "--crop 40,0,32: outside the 64×48 HR" in err
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--scoring", "ntire2024"], "pass --baseline NAME (the ntire2024 baseline was RLFN)"),
-    (["--scoring", "ntire2024", "--baseline", "EFDN"], "--baseline EFDN: no such model or team (found: RLFN, fast"),
-    (["--scoring", "ntire2023", "--factsheet", "nope"], "--factsheet nope: no such model in --results"),
-    (["--scoring", "ntire2023", "--visual", "img"], "--visual needs --results, --save_dir"),
+    (["--year", "2099"], "error: unknown challenge year 2099; known years: 2023, 2024, 2025, 2026\n"),
+    (["--year", "2024"], "the 2024 baseline 00_RLFN_baseline is not in "),
+    (["--year", "2024", "--baseline", "EFDN"], "--baseline EFDN: no such model or team (found: RLFN, fast"),
+    (["--year", "2023", "--factsheet", "nope"], "--factsheet nope: no such model in --results"),
+    (["--year", "2023", "--visual", "img"], "--visual needs --results, --save_dir"),
 ])
 def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path,
                                             argv: list[str], message: str) -> None:
@@ -184,9 +195,245 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Captu
     assert message in err
 
 
+def test_missing_baseline_names_the_year_baseline_and_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               results: Path) -> None:
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2026")
+    assert code == 2
+    assert err == (f"error: the 2026 baseline 00_SPAN is not in {results}; add its results (team 00 of 2026) or pass "
+                   "--baseline NAME\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scoring", "ntire2024"], "the following arguments are required: --year"),
+    (["--year", "2024", "--scoring", "ntire2024"], "unrecognized arguments: --scoring ntire2024"),
+])
+def test_scoring_option_is_gone(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path,
+                                argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--results", str(results), "--baseline", "RLFN", *argv, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_models_timed_on_different_splits_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "R.json"
     path.write_text(json.dumps({"a": _entry(10.0, (29.0, 27.0), 0.2, 12.0, 11.0),
                                 "b": _entry(10.0, (29.0,), 0.2, 12.0, 11.0, ("valid",))}))
-    code, _, err = _run(tmp_path, capsys, "--results", str(path), "--scoring", "ntire2023")
+    code, _, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2023")
     assert code == 2 and "model b has no test run in the results file while others have" in err
+
+
+# --- the organizers' results files, as published ----------------------------------------------------
+
+
+def _official(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"the organizers' results file is not available at {path}")
+    return path
+
+
+def _ranks(ranks: pd.Series) -> dict[str, int | None]:
+    """team → rank, None where the model is not ranked (NA, an empty cell in leaderboard.csv)."""
+    return {team: None if pd.isna(rank) else int(rank) for team, rank in ranks.items()}
+
+
+# The 2026 ranking worked out by hand from the raw values of ntire2026_results.json and RULES.md (plain
+# Python, not this harness): ave = (valid_ave_runtime + test_ave_runtime) / 2; Score_X = exp(2 X / X_SPAN)
+# for ave, flops (as published, fvcore), num_parameters; score = 0.8 Score_runtime + 0.1 Score_flops +
+# 0.1 Score_params; floors valid ≥ 26.90, test ≥ 26.99 dB, on the raw mean or on format(psnr, ".2f").
+#
+#   team (cleaned)               ave [ms]    score               valid PSNR → .2f     test PSNR → .2f
+#   22_SPANV2_ESR_C2              5.24147    3.873283031662049   26.918728 → 26.92    27.003516 → 27.00
+#   01_PDS                        6.70035    5.83519715332204    26.896448 → 26.90    26.993600 → 26.99  rounded only
+#   16_PKDSR_FINAL_CKPT           6.79849    5.989983249869649   26.908662 → 26.91    26.998381 → 27.00
+#   18_DISP                       6.51217    6.066888152692062   26.901709 → 26.90    27.015727 → 27.02
+#   15_DSCF_Fused                 7.88082    7.200658511954577   26.921331 → 26.92    26.985641 → 26.99  rounded only
+#   00_SPAN                       7.73640    7.38905609893065    26.940388 → 26.94    27.012206 → 27.01
+#   20_ERRN2                      9.37256    14.262965245474613  26.900914 → 26.90    27.007830 → 27.01
+#   09_RFDN_SPAN                 16.66009    79.17634353588986   26.912533 → 26.91    26.982053 → 26.98  fails both
+#   17_AMCANet                   18.25874    90.35942267404964   26.897179 → 26.90    27.017596 → 27.02  rounded only
+#   10_HFENet                    33.63885    4785.668862826447   26.918958 → 26.92    27.027774 → 27.03
+#   04_ZenoSR                    45.46066    101647.89161627658  26.897060 → 26.90    27.006071 → 27.01  rounded only
+#   05_SPANMamba_single_1_4T05   38.52759    254331.12796375944  26.902246 → 26.90    27.004362 → 27.00
+#   11_VSCINet                   50.78623    402730.5503162323   26.896725 → 26.90    27.027901 → 27.03  rounded only
+#   06_HAESR                     86.08407    3698373350.8904634  27.076204 → 27.08    27.222649 → 27.22
+#   12_DWMamba                  106.48965    722781173465.0295   26.936981 → 26.94    27.064562 → 27.06
+#   21_SAFMN                    129.69545    291335517497950.6   26.802364 → 26.80    26.914250 → 26.91  fails both
+#
+# Sub-tracks (SPAN: 7.73640 ms, 9.833807872 G, 0.150688 M; the other two figures ≤ SPAN's, floors passed):
+#   runtime (FLOPs ≤ 9.8338 G and params ≤ 0.150688 M): 22_SPANV2, 01_PDS, 16_PKDSR, 15_DSCF, 00_SPAN,
+#     17_AMCANet, 10_HFENet, 04_ZenoSR, 11_VSCINet (18_DISP 10.69 G, 20_ERRN2, 09, 05, 06, 12 exceed);
+#     by Score_runtime, i.e. by runtime: 22 (5.24) < 01 (6.70) < 16 (6.80) < 00 (7.74) < 15 (7.88) < 17 (18.26)
+#     < 10 (33.64) < 04 (45.46) < 11 (50.79)
+#   FLOPs (runtime ≤ 7.7364 ms and params ≤ SPAN's): 22, 01, 16, 00 (15_DSCF 7.88 ms and 18_DISP 0.164 M exceed);
+#     by FLOPs: 22 (1.59) < 01 (9.25) < 16 (9.40) < 00 (9.83)
+#   params (runtime ≤ SPAN's and FLOPs ≤ SPAN's): 22, 01, 16, 00 (18_DISP: 10.69 G); by params:
+#     22 (0.1391) < 01 (0.1417) < 16 (0.1439) < 00 (0.1507)
+# Only models that pass the floors take part: 01_PDS, 15_DSCF, 17_AMCANet, 04_ZenoSR, 11_VSCINet only rounded.
+ORDER_2026 = ["22_SPANV2_ESR_C2", "01_PDS", "16_PKDSR_FINAL_CKPT", "18_DISP", "15_DSCF_Fused", "00_SPAN", "20_ERRN2",
+              "09_RFDN_SPAN", "17_AMCANet", "10_HFENet", "04_ZenoSR", "05_SPANMamba_single_1_4T05", "11_VSCINet",
+              "06_HAESR", "12_DWMamba", "21_SAFMN"]
+SCORES_2026 = [3.873283031662049, 5.83519715332204, 5.989983249869649, 6.066888152692062, 7.200658511954577,
+               7.38905609893065, 14.262965245474613, 79.17634353588986, 90.35942267404964, 4785.668862826447,
+               101647.89161627658, 254331.12796375944, 402730.5503162323, 3698373350.8904634, 722781173465.0295,
+               291335517497950.6]
+ROUNDED_ONLY_2026 = {"01_PDS", "15_DSCF_Fused", "17_AMCANet", "04_ZenoSR", "11_VSCINet"}
+#                      rank  runtime  FLOPs  params     (raw PSNR)
+RAW_2026 = {
+    "22_SPANV2_ESR_C2":    (1,    1,    1,    1),
+    "01_PDS":              (None, None, None, None),
+    "16_PKDSR_FINAL_CKPT": (2,    2,    2,    2),
+    "18_DISP":             (3,    None, None, None),
+    "15_DSCF_Fused":       (None, None, None, None),
+    "00_SPAN":             (4,    3,    3,    3),
+    "20_ERRN2":            (5,    None, None, None),
+    "09_RFDN_SPAN":        (None, None, None, None),
+    "17_AMCANet":          (None, None, None, None),
+    "10_HFENet":           (6,    4,    None, None),
+    "04_ZenoSR":           (None, None, None, None),
+    "05_SPANMamba_single_1_4T05": (7, None, None, None),
+    "11_VSCINet":          (None, None, None, None),
+    "06_HAESR":            (8,    None, None, None),
+    "12_DWMamba":          (9,    None, None, None),
+    "21_SAFMN":            (None, None, None, None),
+}
+#                      rank  runtime  FLOPs  params     (--psnr-rounded)
+ROUNDED_2026 = {
+    "22_SPANV2_ESR_C2":    (1,    1,    1,    1),
+    "01_PDS":              (2,    2,    2,    2),
+    "16_PKDSR_FINAL_CKPT": (3,    3,    3,    3),
+    "18_DISP":             (4,    None, None, None),
+    "15_DSCF_Fused":       (5,    5,    None, None),
+    "00_SPAN":             (6,    4,    4,    4),
+    "20_ERRN2":            (7,    None, None, None),
+    "09_RFDN_SPAN":        (None, None, None, None),
+    "17_AMCANet":          (8,    6,    None, None),
+    "10_HFENet":           (9,    7,    None, None),
+    "04_ZenoSR":           (10,   8,    None, None),
+    "05_SPANMamba_single_1_4T05": (11, None, None, None),
+    "11_VSCINet":          (12,   9,    None, None),
+    "06_HAESR":            (13,   None, None, None),
+    "12_DWMamba":          (14,   None, None, None),
+    "21_SAFMN":            (None, None, None, None),
+}
+
+
+@pytest.mark.parametrize("rounded, expected", [(False, RAW_2026), (True, ROUNDED_2026)], ids=["raw", "rounded"])
+def test_official_2026_ranking(tmp_path: Path, capsys: pytest.CaptureFixture[str], rounded: bool,
+                               expected: dict[str, tuple[int | None, ...]]) -> None:
+    path = _official(OFFICIAL_2026)
+    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2026",
+                          *(["--psnr-rounded"] if rounded else []))
+    assert code == 0, err
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert board["team"].tolist() == ORDER_2026
+    assert board["score"].tolist() == pytest.approx(SCORES_2026, rel=1e-12)
+    board = board.set_index("team")
+    assert abs(board.loc["00_SPAN", "score"] - 7.3890560989306495) < 1e-12  # e²: the baseline against itself
+    assert board.loc["00_SPAN", ["score_runtime", "score_flops", "score_params"]].tolist() == pytest.approx(
+        [math.exp(2)] * 3, abs=1e-12)
+    for i, column in enumerate(("rank", "runtime_rank", "flops_rank", "params_rank")):
+        assert _ranks(board[column]) == {team: ranks[i] for team, ranks in expected.items()}, column
+    assert set(board.index[board["psnr_ok_rounded_only"]]) == ROUNDED_ONLY_2026
+    assert set(board.index[board["psnr_ok"]]) == {team for team, ranks in expected.items() if ranks[0] is not None}
+    assert board.loc["00_SPAN", "ave"] == pytest.approx((8.00402544260025 + 7.468770685791969) / 2, rel=1e-15)
+    assert board.loc["09_RFDN_SPAN", "flops"] == 22.600876032  # as published (fvcore, the 2026 counter)
+    assert ("names cleaned as the organizers' tables print them: '009_RFDN_SPAN' → '09_RFDN_SPAN', "
+            "'         11_VSCINet' → '11_VSCINet'") in " ".join(out.split("\n"))
+    reading = "the PSNR printed to 2 decimals" if rounded else "the raw PSNR"
+    assert f"PSNR floors of NTIRE 2026 checked on {reading}" in out
+    assert "01_PDS, 15_DSCF_Fused, 17_AMCANet, 04_ZenoSR, 11_VSCINet" in out
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert f"- FLOPs of every model of {path}: as published in the file" in markdown
+    assert "- names cleaned as the organizers' tables print them: '009_RFDN_SPAN' → '09_RFDN_SPAN'" in markdown
+    assert "FLOPs [G, fvcore]" in (tmp_path / "out" / "leaderboard.tex").read_text()
+
+
+def test_official_2024_baseline_scores_e_squared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(tmp_path, capsys, "--results", str(_official(OFFICIAL_2024)), "--year", "2024")
+    assert code == 0, err
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team")
+    assert list(board.index) == ["00_RLFN_baseline"]
+    assert abs(board.loc["00_RLFN_baseline", "score"] - 7.3890560989306495) < 1e-12
+    # (14.942999551296234 + 9.486487839221954) / 2, the published table's 12.21 ms
+    assert board.loc["00_RLFN_baseline", "ave"] == pytest.approx(12.214743695259095, rel=1e-15)
+    assert board.loc["00_RLFN_baseline", ["rank", "runtime_rank", "flops_rank", "params_rank"]].tolist() == [1] * 4
+    assert "baseline 00_RLFN_baseline" in out
+
+
+def test_official_2026_factsheet_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(tmp_path, capsys, "--results", str(_official(OFFICIAL_2026)), "--year", "2026",
+                        "--factsheet", "009_RFDN_SPAN")
+    assert code == 0, err
+    table1 = (tmp_path / "out" / "table1_09_RFDN_SPAN.tex").read_text()
+    # valid/test PSNR 26.91/26.98, 0.346152 M, 22.600876032 G as published, max memory 1138.43, 84.54414 M acts,
+    # (17.359219675064086 + 15.960957615375518) / 2 = 16.66 ms, 36 convolutions
+    assert "26.91 & 26.98 & 0.3462 & 22.601 & 1138.43 & 84.541 & 16.66 & 36" in table1
+    assert r"\caption{09\_RFDN\_SPAN: FLOPs (fvcore, as published)" in table1
+    for name in ("psnr_vs_runtime.png", "psnr_vs_flops.png"):
+        _assert_png(tmp_path / "out" / name)
+
+
+def test_console_table_never_cuts_a_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _official(OFFICIAL_2026)
+    monkeypatch.setattr(compare, "Console", lambda **kwargs: Console(**{**kwargs, "width": 100}))
+    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2026")
+    assert code == 0, err
+    assert "…" not in out
+    lines = out.splitlines()
+    body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1:
+                 next(i for i, line in enumerate(lines) if line.startswith("└"))]
+    assert body and all(len(line) <= 100 for line in lines)
+    # Each column's pieces, read top to bottom, are its cells in full: folded, never cut.
+    columns = list(zip(*(line.strip("│").split("│") for line in body)))
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv", keep_default_na=False)
+    assert "".join(piece.strip() for piece in columns[0]) == "".join(ORDER_2026)
+    score = "".join(piece.strip() for piece in columns[-5])
+    assert score == "".join(format(v, ".4f" if v < 1e5 else ".4e") for v in board["score"].astype(float))
+    assert "".join(piece.strip() for piece in columns[-4]) == "".join(
+        "n/a" if rank == "" else str(rank) for rank in board["rank"])
+
+
+# --- names, FLOPs counters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, cleaned", [("009_RFDN_SPAN", "09_RFDN_SPAN"), ("         11_VSCINet", "11_VSCINet"),
+                                          ("00_SPAN", "00_SPAN"), ("0100_X", "100_X"), ("123_Y", "123_Y"),
+                                          ("05_SRneXt ", "05_SRneXt"), ("007", "07")])
+def test_clean_name(raw: str, cleaned: str) -> None:
+    assert clean_name(raw) == cleaned
+
+
+def test_names_that_clean_alike_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps({"base": _entry(10.0, (27.0, 27.1), 0.2, 10.0, 10.0),
+                                "009_A": _entry(10.0, (27.0, 27.1), 0.2, 10.0, 10.0),
+                                " 09_A": _entry(10.0, (27.0, 27.1), 0.2, 10.0, 10.0)}))
+    code, _, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2024", "--baseline", "base")
+    assert code == 2 and err.count("\n") == 1
+    assert "models '009_A' and ' 09_A' are both '09_A' once their names are cleaned" in err
+
+
+def test_flops_by_the_year_counter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    harness = _entry(10.0, (29.0, 27.1), 0.2, 12.0, 11.0)
+    harness.update(flops=11.0, flops_counter="fvcore", year=2026)  # as test_demo.py now writes a 2026 run
+    organizers = {k: v for k, v in _entry(20.0, (29.0, 27.1), 0.3, 14.0, 14.0).items()
+                  if k not in ("complexity", "checkpoint", "environment")}
+    table = results_table({"h": harness, "o": organizers}, 2023).set_index("team")
+    assert table["flops"].to_dict() == {"h": 12.0, "o": 14.0}  # hooks recounted; the organizers' as published
+    table = results_table({"h": harness, "o": organizers}, 2026).set_index("team")
+    assert table["flops"].to_dict() == {"h": 11.0, "o": 14.0}
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps({"h": harness, "o": organizers}))
+    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2023")
+    assert code == 0, err
+    assert "FLOPs of h: the official hook counter, as the NTIRE 2023 organizers counted them" in out
+    assert "FLOPs of o: as published in the file (no exact counts to recount by the official hook counter" in out
+    assert "FLOPs [G, hooks]" in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+def test_flops_of_another_counter_only_are_refused() -> None:
+    entry = {k: v for k, v in _entry(10.0, (29.0, 27.1), 0.2, 12.0, 11.0).items() if k != "complexity"}
+    entry["flops_counter"] = "hooks"
+    with pytest.raises(HarnessError, match="model m has FLOPs by hooks only and the year's figure of record is fvcore"):
+        results_table({"m": entry}, 2026)
