@@ -1,17 +1,19 @@
 """NTIRE Efficient Super-Resolution (x4): evaluate team models as the organizers do.
 
-    python test_demo.py                      # every registered model on the embedded demo set
+    python test_demo.py                      # every registered model of 2023 on the embedded demo set
     python test_demo.py --model_id 5 --data_dir DATA --include_test --ssim
-    python test_demo.py --model_id 5 --dataset ../shared/data/Set5 --checkpoint model_zoo/team05_exnet.pth
-    python test_demo.py --model_id 5 --profile-only
+    python test_demo.py --year 2026 --model_id 0 --dataset ../shared/data/Set5 --runs 5
+    python test_demo.py --list               # the registered teams of every year
 
 Flow: models → splits (checked before any forward) → per model: complexity at 256×256, then per
-split: forward, time, score, save → results file (after each split) → Table 1.
+split: ``--runs`` × (forward, time), the first run scored and saved → results file (after each
+split) → Table 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import sys
 import warnings
@@ -20,16 +22,18 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 import models
 from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError
-from benchmark.inference import TILE_OVERLAP, ImageResult, RunOptions, SplitResult, evaluate, pick_device
+from benchmark.evaluation import ProgressBars, Settings, run_splits
+from benchmark.inference import TILE_OVERLAP, ImageResult, pick_device
 from benchmark.profile import profile_model
-from benchmark.results import (complexity_entry, environment, read_results, split_entry, update_results,
+from benchmark.results import (companion, complexity_entry, environment, read_results, run_record, update_results,
                                write_results_txt)
+from benchmark.years import DEFAULT_YEAR, YEARS, get_year
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("test_demo")
@@ -40,11 +44,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     official = p.add_argument_group("official flags")
     official.add_argument("--data_dir", type=Path, help="challenge data: DIV2K_valid_HR/… (2023) or DIV2K_LSDIR_valid_HR/…")
     official.add_argument("--save_dir", type=Path, default=Path("results"), help="SR images go to SAVE_DIR/<model>/<split>/")
-    official.add_argument("--model_id", type=int, nargs="+", help="team ids (default: every registered model)")
+    official.add_argument("--model_id", type=int, nargs="+", help="team ids of --year (default: every registered one)")
     official.add_argument("--include_test", action="store_true", help="also run the test split")
     official.add_argument("--hybrid_test", action="store_true", help="run the 2023 LSDIR+DIV2K test split instead")
     official.add_argument("--ssim", action="store_true", help="also compute SSIM")
-    p.add_argument("--dataset", type=Path, action="append", default=[], help="a folder with HR/ and LR_bicubic/X4/ (repeatable)")
+    p.add_argument("--year", type=int, default=DEFAULT_YEAR, choices=list(YEARS),
+                   help="challenge year: its teams, --data_dir layout, FLOPs figure of record and runs")
+    p.add_argument("--runs", type=int, help="time each split N times and report the mean (default: the year's, "
+                   "1 in 2023, 5 from 2024)")
+    p.add_argument("--list", action="store_true", help="list the registered teams of every year and stop")
+    p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
+                   help="folders with HR/ and LR_bicubic/X4/")
     p.add_argument("--checkpoint", type=Path, help="checkpoint for the single --model_id (default: model_zoo/<file>)")
     p.add_argument("--model_zoo", type=Path, default=models.registry.MODEL_ZOO, help="folder of teamNN_name.pth files")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow checkpoints holding pickled objects (can run code)")
@@ -52,7 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--zoo-url", metavar="BASE", help="fetch missing checkpoints from BASE/<file> instead of each team's "
                    "official url (default: $ESR_ZOO_URL); every file is checked against its published sha256")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file (merged per model)")
+    p.add_argument("--results", type=Path, default=Path("results/results.json"),
+                   help="results file, one record per model (R.txt and R.log are written beside it)")
     p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split (0: official cold timing)")
     p.add_argument("--repeat", type=int, default=1, help="timed forwards per image; the median is kept")
     p.add_argument("--tile", type=int, help="run in overlapping LR tiles of this size (overlap 32)")
@@ -67,17 +78,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.checkpoint and (not args.model_id or len(args.model_id) > 1):
         p.error("--checkpoint needs exactly one --model_id")
-    if args.reproduce_table1 and args.model_id and 5 not in args.model_id:
-        p.error("--reproduce-table1 compares SRneXt's figures: add --model_id 5")
+    if args.reproduce_table1 and (args.year != 2023 or (args.model_id and 5 not in args.model_id)):
+        p.error("--reproduce-table1 compares SRneXt's figures (team 5 of 2023): add --model_id 5")
     if args.tile is not None and args.tile <= TILE_OVERLAP:
         p.error(f"--tile must be larger than the {TILE_OVERLAP}-pixel overlap")
+    if args.runs is None:
+        args.runs = get_year(args.year).runs
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
     return args
 
 
 def pick_splits(args: argparse.Namespace) -> list[data.Split]:
     splits = [data.benchmark_split(path) for path in args.dataset]
     if args.data_dir is not None:
-        splits += data.official_splits(args.data_dir, args.include_test, args.hybrid_test)
+        splits += data.official_splits(args.data_dir, args.year, args.include_test, args.hybrid_test)
     if not splits:
         splits = [data.demo_split()]
     for split in splits:
@@ -91,33 +106,27 @@ def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | 
     return models.fetch_checkpoint(spec, args.model_zoo, base_url=args.zoo_url, offline=args.offline)
 
 
-def run_split(model: torch.nn.Module, split: data.Split, opts: RunOptions) -> SplitResult:
-    """One split under a progress bar that shows the running PSNR and ms per image."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(split.name, total=len(split.pairs), info="")
-        psnrs: list[float] = []
-
-        def on_image(index: int, result: ImageResult) -> None:
-            if result.psnr is not None:
-                psnrs.append(result.psnr)
-            running = f"PSNR {sum(psnrs) / len(psnrs):.2f} dB  " if psnrs else ""
-            progress.update(task, advance=1, info=f"{running}{result.runtime_ms:.1f} ms/image")
-            log.info("%s %s runtime %.2f ms psnr %s%s", split.name, result.name, result.runtime_ms,
-                     "n/a" if result.psnr is None else f"{result.psnr:.4f}", " (tiled)" if result.tiled else "")
-
-        return evaluate(model, split, opts, on_image)
+def models_table() -> Table:
+    """Every registered team, year by year: what ``--year Y --model_id N`` selects."""
+    table = Table(title="Registered teams (--year Y --model_id N)", title_justify="left")
+    for column in ("year", "id", "results name", "data range", "checkpoint", "official url"):
+        table.add_column(column, justify="right" if column in ("year", "id", "data range") else "left")
+    for spec in models.list_models():
+        table.add_row(str(spec.year), str(spec.team_id), escape(spec.display_name), f"{spec.data_range:g}",
+                      escape(spec.checkpoint), escape(spec.url or "-"))
+    return table
 
 
-def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.Namespace, device: torch.device) -> str:
+def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.Namespace, settings: Settings) -> str:
     """Measure, run and record one model; returns its results name."""
-    name = spec.display_name
+    name, device = spec.display_name, settings.device
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
     fast = args.fast and spec.fast_builder is not None
-    model = models.create_model(spec.team_id, checkpoint, device, fast=fast, trust_checkpoint=args.trust_checkpoint)
-    figures = measure(models.create_model(spec.team_id) if fast else model)  # always the faithful network
-    console.print(report.complexity_table(name, figures))
+    model = models.create_model(spec.team_id, checkpoint, device, year=spec.year, fast=fast,
+                                trust_checkpoint=args.trust_checkpoint)
+    figures = measure(models.create_model(spec.team_id, year=spec.year) if fast else model)  # always the faithful one
+    counter = get_year(spec.year).flops_counter
+    console.print(report.complexity_table(name, figures, counter))
     if args.profile_only:
         for table in (report.unseen_table(figures), report.layers_table(figures)):
             if table is not None:
@@ -127,26 +136,37 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
         console.print(report.profile_view(name, profile_model(model, device=device)))
     if checkpoint is None:
         console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
-    update_results(args.results, name, {
-        **complexity_entry(figures), "variant": "fast" if fast else "faithful",
-        "checkpoint": str(checkpoint) if checkpoint else None, "data_range": spec.data_range,
-        "environment": environment(device),
-    })
-    for split in splits:
-        opts = RunOptions(device=device, data_range=spec.data_range, score=checkpoint is not None, ssim=args.ssim,
-                          y_channel=args.y_channel, tile=args.tile, warmup=args.warmup, repeat=args.repeat,
-                          save_dir=None if args.no_save or checkpoint is None else args.save_dir / name / split.name)
-        result = run_split(model, split, opts)
-        written = update_results(args.results, name, split_entry(result, args.warmup, args.repeat))
-        write_results_txt(written, args.results.with_name("results.txt"))
-        ratio = result.wall_seconds / result.forward_seconds if result.forward_seconds else float("nan")
-        log.info("%s %s done: wall %.2f s, forward %.2f s (ratio %.2f)", name, split.name, result.wall_seconds,
-                 result.forward_seconds, ratio)
+    record = {**complexity_entry(figures, counter),
+              **run_record(checkpoint=checkpoint, variant="fast" if fast else "faithful", year=spec.year,
+                           code=[Path(inspect.getfile(spec.builder))], data_range=spec.data_range,
+                           env=environment(device))}
+    update = update_results(args.results, name, record)
+    if update.replaced:
+        console.print(escape(f"{name}: this run's {', '.join(update.changed)} differ from the recorded run's, so its "
+                             f"splits {', '.join(update.replaced)} were replaced (kept in {update.aside})"))
+
+    def on_image(split: str, run: int, result: ImageResult) -> None:
+        bars(split, run, result)
+        log.info("%s %s run %d runtime %.2f ms psnr %s%s", split, result.name, run + 1, result.runtime_ms,
+                 "n/a" if result.psnr is None else f"{result.psnr:.4f}", " (tiled)" if result.tiled else "")
+
+    def on_split(split: str, keys: dict) -> None:
+        written = update_results(args.results, name, record, {split: keys})
+        write_results_txt(written.results, companion(args.results, ".txt"))
+        log.info("%s %s done: %d run(s), mean %.2f ms, wall %.2f s, forward %.2f s", name, split, args.runs,
+                 keys[f"{split}_ave_runtime"], keys[f"{split}_wall_seconds"], keys[f"{split}_forward_seconds"])
+
+    bars = ProgressBars(console, splits, settings.runs)
+    try:
+        run_splits(model, name, spec.data_range, splits, settings, scored=checkpoint is not None, on_image=on_image,
+                   on_split=on_split)
+    finally:
+        bars.close()
     return name
 
 
 def open_log(path: Path) -> logging.Handler:
-    """Append this run's per-image lines to ``path`` (beside the results file)."""
+    """Append this run's per-image lines to ``path`` (named after the results file)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path)
@@ -155,6 +175,7 @@ def open_log(path: Path) -> logging.Handler:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    log.propagate = False
     return handler
 
 
@@ -164,6 +185,9 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.list:
+        console.print(models_table())
+        return 0
     host.keep_freed_memory()
     warnings.showwarning = _one_line_warning
     handler: logging.Handler | None = None
@@ -171,18 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device(args.device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = False
-        specs = [models.get_spec(i) for i in args.model_id] if args.model_id else models.list_models()
+        specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
         splits = [] if args.profile_only else pick_splits(args)
-        handler = open_log(args.results.with_name("test_demo.log"))
-        log.info("run: %s", " ".join(sys.argv))
-        names = [run_model(spec, splits, args, device) for spec in specs]
+        if not args.profile_only:
+            handler = open_log(companion(args.results, ".log"))
+            log.info("run: %s", " ".join(sys.argv))
+        settings = Settings(device=device, runs=args.runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
+                            y_channel=args.y_channel, tile=args.tile, save_dir=None if args.no_save else args.save_dir)
+        names = [run_model(spec, splits, args, settings) for spec in specs]
         if args.profile_only:
             return 0
         results = read_results(args.results)
         console.print(report.factsheet_table({n: results[n] for n in names}))
         if args.reproduce_table1:
             console.print(report.table1_comparison(results["05_SRneXt"]))
-        console.print(f"results: {args.results} and {args.results.with_name('results.txt')}")
+        console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))
         return 0
     except HarnessError as err:
         if args.debug:

@@ -1,1 +1,4 @@
 """NTIRE Efficient Super-Resolution (x4) evaluation harness."""
+
+__version__ = "0.4.0"
+"""Part of every results record: figures measured by another version of the harness are not merged with these."""

@@ -17,6 +17,7 @@ from PIL import Image
 from benchmark.errors import HarnessError
 from benchmark.images import IMAGE_EXTENSIONS, SCALE, png_header
 from benchmark.prepare import write_pair
+from benchmark.years import DEFAULT_YEAR, YEARS, SplitLayout, get_year
 
 OFFICIAL_SPLITS = ("valid", "test", "hybrid_test")
 """Split names of the official layouts; any other split is a benchmark folder named after itself."""
@@ -39,47 +40,49 @@ class Split:
     pairs: tuple[ImagePair, ...]
 
 
-def _numbered(data_dir: Path, name: str, lr_dir: str, hr_dir: str, first: int, last: int, lr_suffix: str) -> Split:
-    pairs = tuple(
-        ImagePair(f"{i:04}", data_dir / hr_dir / f"{i:04}.png", data_dir / lr_dir / f"{i:04}{lr_suffix}.png")
-        for i in range(first, last + 1)
-    )
-    return Split(name, pairs)
-
-
-def _globbed(data_dir: Path, name: str, hr_dir: str) -> Split:
-    """Sorted ``hr_dir/*.png``; the LR path replaces ``_HR`` with ``_LR`` and ``.png`` with ``x4.png``."""
-    folder = data_dir / hr_dir
+def _layout_split(data_dir: Path, name: str, layout: SplitLayout) -> Split:
+    """One official split: numbered images (``0801.png`` … with the layout's LR suffix), or every HR ``*.png``
+    with the LR at the HR's path with ``_HR`` → ``_LR`` and ``.png`` → ``x4.png``, as the official code globs them."""
+    if layout.first is not None and layout.last is not None:
+        pairs = tuple(ImagePair(f"{i:04}", data_dir / layout.hr / f"{i:04}.png",
+                                data_dir / layout.lr / f"{i:04}{layout.lr_suffix}.png")
+                      for i in range(layout.first, layout.last + 1))
+        return Split(name, pairs)
+    folder = data_dir / layout.hr
     if not folder.is_dir():
         raise HarnessError(f"{folder}: split folder not found; download the challenge data into --data_dir {data_dir}")
     pairs = tuple(
-        ImagePair(hr.stem, hr, Path(str(hr).replace("_HR", "_LR").replace(".png", "x4.png")))
+        ImagePair(hr.stem, hr, Path(str(hr).replace("_HR", "_LR").replace(".png", f"{layout.lr_suffix}.png")))
         for hr in sorted(folder.glob("*.png"))
     )
     return Split(name, pairs)
 
 
-def official_splits(data_dir: str | Path, include_test: bool = False, hybrid_test: bool = False) -> list[Split]:
-    """The official splits under ``data_dir``, with the official flags' meaning.
+def official_splits(data_dir: str | Path, year: int = DEFAULT_YEAR, include_test: bool = False,
+                    hybrid_test: bool = False) -> list[Split]:
+    """``year``'s official splits under ``data_dir``, with the official flags' meaning.
 
-    ``hybrid_test`` alone runs the 2023 LSDIR+DIV2K test set; otherwise ``valid`` runs, and
-    ``include_test`` adds ``test``. The 2024/2025 layout (``DIV2K_LSDIR_valid_HR`` …) is used when
-    present, the 2023 DIV2K layout otherwise.
+    ``valid`` runs, and ``include_test`` adds ``test``; ``hybrid_test`` (2023 only) runs the
+    LSDIR+DIV2K test set alone. Data laid out as another year's gets an error naming that year.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise HarnessError(f"{data_dir}: data folder not found; pass --data_dir with the challenge data, or --dataset PATH")
+    if (data_dir / "HR").is_dir():
+        raise HarnessError(f"--data_dir {data_dir}: a benchmark folder (it has HR/); pass it with --dataset {data_dir}")
+    layouts = get_year(year).splits
     if hybrid_test:
-        return [_globbed(data_dir, "hybrid_test", "LSDIR_DIV2K_test_HR")]
-    if (data_dir / "DIV2K_LSDIR_valid_HR").is_dir():
-        splits = [_globbed(data_dir, "valid", "DIV2K_LSDIR_valid_HR")]
-        if include_test:
-            splits.append(_globbed(data_dir, "test", "DIV2K_LSDIR_test_HR"))
-        return splits
-    splits = [_numbered(data_dir, "valid", "DIV2K_valid_LR", "DIV2K_valid_HR", 801, 900, "x4")]
-    if include_test:
-        splits.append(_numbered(data_dir, "test", "DIV2K_test_LR", "DIV2K_test_HR", 901, 1000, ""))
-    return splits
+        if "hybrid_test" not in layouts:
+            raise HarnessError(f"--hybrid_test: {year} has no hybrid test split (only 2023 had); drop it")
+        return [_layout_split(data_dir, "hybrid_test", layouts["hybrid_test"])]
+    names = ["valid", "test"] if include_test else ["valid"]
+    if not (data_dir / layouts["valid"].hr).is_dir():
+        other = [y for y, record in YEARS.items() if (data_dir / record.splits["valid"].hr).is_dir()]
+        if other:
+            years = ", ".join(map(str, other))
+            raise HarnessError(f"--data_dir {data_dir}: laid out as in {years} ({YEARS[other[-1]].splits['valid'].hr}), "
+                               f"not as in {year} ({layouts['valid'].hr}); pass --year with one of {years}")
+    return [_layout_split(data_dir, name, layouts[name]) for name in names]
 
 
 def benchmark_split(path: str | Path) -> Split:
@@ -95,7 +98,7 @@ def benchmark_split(path: str | Path) -> Split:
     return Split(path.resolve().name, pairs)
 
 
-def find_split(path: str | Path, name: str) -> Split:
+def find_split(path: str | Path, name: str, year: int = DEFAULT_YEAR) -> Split:
     """Split ``name`` as a run found it: ``path`` itself when it holds ``HR/``, else the official layouts under it.
 
     For tools that come after a run (submission, visual comparison) and are given the data again.
@@ -104,7 +107,7 @@ def find_split(path: str | Path, name: str) -> Split:
     if (path / "HR").is_dir():
         split = benchmark_split(path)
     elif name in OFFICIAL_SPLITS:
-        found = official_splits(path, include_test=name == "test", hybrid_test=name == "hybrid_test")
+        found = official_splits(path, year, include_test=name == "test", hybrid_test=name == "hybrid_test")
         split = next(s for s in found if s.name == name)
     else:
         raise HarnessError(f"--data {path}: no HR/ folder, and {name} is not an official split; "

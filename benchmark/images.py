@@ -15,6 +15,7 @@ Policy for files the official reader would silently alter:
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import warnings
 from pathlib import Path
@@ -86,8 +87,11 @@ def png_header(path: str | Path) -> tuple[int, int, int, int] | None:
     return width, height, depth, colour
 
 
-def write_png(path: str | Path, img: np.ndarray) -> None:
-    """Write an H×W×3 RGB uint8 array as PNG, creating the folder; an atomic rename keeps no half file."""
+def write_png(path: str | Path, img: np.ndarray) -> str:
+    """Write an H×W×3 RGB uint8 array as PNG, creating the folder; an atomic rename keeps no half file.
+
+    Returns the sha256 of the bytes written, so a results file can tell its own images from others.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,10 +102,13 @@ def write_png(path: str | Path, img: np.ndarray) -> None:
         raise HarnessError(f"{path}: OpenCV could not encode the image as PNG")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(encoded.tobytes())
+        data = encoded.tobytes()
+        tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as err:
+        tmp.unlink(missing_ok=True)
         raise HarnessError(f"{path}: cannot write ({err.strerror}); choose a writable output folder with free space") from None
+    return hashlib.sha256(data).hexdigest()
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:

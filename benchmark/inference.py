@@ -18,7 +18,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -61,6 +61,8 @@ class ImageResult:
     psnr_y: float | None = None
     ssim_y: float | None = None
     tiled: bool = False
+    saved_sha256: str | None = None
+    """The sha256 of the SR image file this run wrote, when it saved one."""
 
 
 @dataclass
@@ -68,13 +70,22 @@ class SplitResult:
     split: str
     images: list[ImageResult]
     memory_mib: float
+    """The split's own peak: around the forwards on CUDA (as in the official loop), the process's RSS on CPU."""
     memory_kind: str
     wall_seconds: float
     clock: str
+    save_dir: Path | None = None
     forward_seconds: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.forward_seconds = sum(r.runtime_ms for r in self.images) / 1000
+
+    @property
+    def saved(self) -> dict[str, Any] | None:
+        """Where this run wrote its SR images and each file's sha256: what ``submit`` may package."""
+        if self.save_dir is None:
+            return None
+        return {"dir": str(self.save_dir), "sha256": {r.name: r.saved_sha256 for r in self.images}}
 
 
 def forward(model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int = TILE_OVERLAP) -> torch.Tensor:
@@ -101,14 +112,21 @@ def forward(model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap
 
 
 class PeakMemory:
-    """Peak memory over a split: CUDA ``max_memory_allocated``, or the process's peak RSS on CPU."""
+    """Peak memory over a split: CUDA ``max_memory_allocated``, or the process's peak RSS on CPU.
+
+    On CUDA only the forwards count, as in the official loop, which scores on the host: the peak is
+    read after each forward and reset before the next, so the harness's on-device scoring (float64
+    copies of SR and HR) never inflates the figure.
+    """
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.kind = "cuda_max_memory_allocated" if device.type == "cuda" else "cpu_peak_rss"
+        self.peak = 0
 
     def reset(self) -> None:
         if self.device.type == "cuda":
+            self.peak = 0
             torch.cuda.reset_peak_memory_stats(self.device)
             return
         host.release_freed_memory()  # memory kept from earlier work would count in this split's peak
@@ -117,9 +135,15 @@ class PeakMemory:
         except OSError:
             pass
 
+    def after_forward(self) -> None:
+        """Keep the forward's peak (CUDA) and start afresh, so what follows the forward is not counted."""
+        if self.device.type == "cuda":
+            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
+            torch.cuda.reset_peak_memory_stats(self.device)
+
     def read_mib(self) -> float:
         if self.device.type == "cuda":
-            return torch.cuda.max_memory_allocated(self.device) / 1024**2
+            return max(self.peak, torch.cuda.max_memory_allocated(self.device)) / 1024**2
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -173,13 +197,17 @@ def _scores(sr, hr, opts: RunOptions, on_device: bool) -> dict[str, float]:
     return out
 
 
-def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, opts: RunOptions) -> dict[str, float]:
+def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, opts: RunOptions) -> dict[str, Any]:
     """Quantise, score and save one output on a worker thread (host path)."""
     sr = to_uint8(out, opts.data_range)
-    figures = _scores(sr, hr, opts, on_device=False)
+    figures: dict[str, Any] = _scores(sr, hr, opts, on_device=False)
     if opts.save_dir is not None:
-        write_png(opts.save_dir / f"{pair.name}.png", sr)
+        figures["saved_sha256"] = write_png(opts.save_dir / f"{pair.name}.png", sr)
     return figures
+
+
+def _save(path: Path, sr: np.ndarray) -> dict[str, Any]:
+    return {"saved_sha256": write_png(path, sr)}
 
 
 def _check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
@@ -194,8 +222,8 @@ def _check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
 class _Runner:
     """The forward of one image: warm-up, repeats, and a tiled retry when CUDA runs out of memory."""
 
-    def __init__(self, model: nn.Module, opts: RunOptions) -> None:
-        self.model, self.opts = model, opts
+    def __init__(self, model: nn.Module, opts: RunOptions, memory: PeakMemory) -> None:
+        self.model, self.opts, self.memory = model, opts, memory
 
     def run(self, lr: torch.Tensor, pair: ImagePair) -> tuple[torch.Tensor, float, bool]:
         """Median time of ``repeat`` forwards; on CUDA out of memory, retry in tiles half as large each time."""
@@ -206,6 +234,7 @@ class _Runner:
                 for _ in range(max(self.opts.repeat, 1)):
                     with torch.inference_mode():
                         out, ms = timed(lambda: forward(self.model, lr, tile), self.opts.device)
+                    self.memory.after_forward()
                     times.append(ms)
                 return out, statistics.median(times), tile is not None
             except torch.cuda.OutOfMemoryError:
@@ -233,8 +262,8 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
     """
     device = opts.device
     on_device = device.type == "cuda"
-    runner = _Runner(model, opts)
     memory = PeakMemory(device)
+    runner = _Runner(model, opts, memory)
     memory.reset()  # before the warm-up: on CPU it trims the heap, which the warm-up then faults back in
     runner.warm_up(split.pairs[0])
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
@@ -244,8 +273,7 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
 
     def finish_oldest() -> None:
         result, future = pending.popleft()
-        figures = future.result() if future is not None else None  # write_png returns None
-        for key, value in (figures or {}).items():
+        for key, value in (future.result() if future is not None else {}).items():
             setattr(result, key, value)
         results.append(result)
         if on_image is not None:
@@ -269,10 +297,12 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
                 for key, value in _scores(sr, torch.from_numpy(hr_img).to(device), opts, on_device=True).items():
                     setattr(result, key, value)
                 saved = None if opts.save_dir is None else \
-                    workers.submit(write_png, opts.save_dir / f"{pair.name}.png", sr.cpu().numpy())
+                    workers.submit(_save, opts.save_dir / f"{pair.name}.png", sr.cpu().numpy())
                 pending.append((result, saved))
+                del sr  # nothing of this image may stay on the device during the next forward
             else:
                 pending.append((result, workers.submit(_post_cpu, out.cpu(), hr_img, pair, opts)))
+            del out
             while len(pending) > MAX_PENDING or (pending and (pending[0][1] is None or pending[0][1].done())):
                 finish_oldest()
         while pending:
@@ -282,4 +312,4 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
         readers.shutdown(wait=True, cancel_futures=True)
         workers.shutdown(wait=True, cancel_futures=True)
     return SplitResult(split.name, results, memory.read_mib(), memory.kind, wall,
-                       "cuda_events" if on_device else "cpu_perf_counter")
+                       "cuda_events" if on_device else "cpu_perf_counter", opts.save_dir)

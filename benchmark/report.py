@@ -34,17 +34,18 @@ def _g(value: int | float) -> str:
     return f"{value / 1e9:.4f}"
 
 
-def complexity_table(name: str, figures: dict[str, Any]) -> Table:
-    """The three counters side by side for one model, with what the hook counter does not see."""
+def complexity_table(name: str, figures: dict[str, Any], counter: str) -> Table:
+    """The three counters side by side for one model; ``counter`` (hooks or fvcore) is the year's figure of record."""
     shape = "×".join(str(d) for d in figures["input_shape"])
     table = Table(title=escape(f"{name}: complexity at 1×{shape}"), title_justify="left")
-    for column in ("counter", "FLOPs/MACs [G]", "activations [M]", "conv", "params [M]"):
-        table.add_column(escape(column), justify="left" if column == "counter" else "right")
+    for column in ("counter", "FLOPs/MACs [G]", "activations [M]", "conv", "params [M]", ""):
+        table.add_column(escape(column), justify="left" if column in ("counter", "") else "right")
     params = f"{figures['params'] / 1e6:.6f}"
+    record = {"hooks": "", "fvcore": ""} | {counter: "figure of record"}
     table.add_row("official hooks (NTIRE 2022/2023)", _g(figures["flops"]), f"{figures['activations'] / 1e6:.6f}",
-                  str(figures["conv"]), params)
-    table.add_row("fvcore (NTIRE 2024/2025)", _g(figures["fvcore_flops"]), "", "", params)
-    table.add_row("ptflops, aten backend", _g(figures["ptflops_macs"]), "", "", params)
+                  str(figures["conv"]), params, record["hooks"])
+    table.add_row("fvcore (NTIRE 2024 on)", _g(figures["fvcore_flops"]), "", "", params, record["fvcore"])
+    table.add_row("ptflops, aten backend", _g(figures["ptflops_macs"]), "", "", params, "")
     return table
 
 
@@ -90,14 +91,22 @@ def _psnr_header(split: str) -> str:
 
 
 def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
-    """One model's Table 1 figures: PSNR per split, complexity, worst-split memory, mean of split runtimes."""
+    """One model's Table 1 figures: PSNR per split, complexity, worst-split memory, mean of split runtimes.
+
+    ``flops_g`` is the entry's figure of record (its year's counter, ``counter``); ``hooks_g`` and
+    ``fvcore_g`` are the two counters' figures, where the entry has them.
+    """
     runtimes = [entry[f"{s}_ave_runtime"] for s in splits if f"{s}_ave_runtime" in entry]
-    memory = [entry[f"{s}_memory"] for s in splits if f"{s}_memory" in entry]
+    memory = [entry[f"{s}_memory"] for s in splits if entry.get(f"{s}_memory") is not None]
+    complexity = entry.get("complexity", {})
     return {
         "psnr": {s: entry.get(f"{s}_ave_psnr") for s in splits},
+        "ssim": {s: entry.get(f"{s}_ave_ssim") for s in splits},
         "params_m": entry.get("num_parameters"),
         "flops_g": entry.get("flops"),
-        "fvcore_g": entry.get("complexity", {}).get("fvcore_flops", 0) / 1e9 or None,
+        "counter": entry.get("flops_counter", "hooks"),
+        "hooks_g": complexity["flops"] / 1e9 if "flops" in complexity else None,
+        "fvcore_g": complexity["fvcore_flops"] / 1e9 if "fvcore_flops" in complexity else None,
         "mem_m": max(memory) if memory else None,
         "activations_m": entry.get("activations"),
         "runtime_ms": sum(runtimes) / len(runtimes) if runtimes else None,
@@ -107,32 +116,46 @@ def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
     }
 
 
-def factsheet_table(results: dict[str, dict[str, Any]]) -> Table:
-    """Table 1 in the seed factsheet's layout, one row per model, official FLOPs with fvcore's beside them."""
+def _table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
+    """A rich table whose cells are never cut: each column is at least as wide as its widest cell, headers fold."""
+    table = Table(title=escape(title), title_justify="left")
+    for i, header in enumerate(headers):
+        width = max((len(row[i]) for row in rows), default=1)
+        table.add_column(escape(header), justify="left" if i == 0 else "right", min_width=width, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+def factsheet_table(results: dict[str, dict[str, Any]]) -> Group:
+    """Table 1 of the factsheet, one row per model, as two tables (quality per split, then efficiency) so that
+    no cell is ever cut on a narrow console; both FLOPs counters, the figure of record marked."""
     entries = list(results.values())
     splits = ordered_splits(entries)
-    table = Table(title="Factsheet Table 1 (FLOPs and activations at 256×256 input)", title_justify="left")
-    table.add_column("Model")
-    for s in splits:
-        table.add_column(escape(_psnr_header(s)), justify="right")
-    for column in ("Params[M]", "FLOPs[G]", "FLOPs fvcore[G]", _memory_label(entries, splits), "Activation[M]",
-                   _runtime_label(entries), "Conv2d"):
-        table.add_column(escape(column), justify="right")
-    unscored = []
+    with_ssim = [s for s in splits if any(e.get(f"{s}_ave_ssim") is not None for e in entries)]
+    quality, efficiency, unscored = [], [], []
     for name, entry in results.items():
         row = factsheet_row(entry, splits)
         if row["checkpoint"] is None:
             unscored.append(name)
+        quality.append([name, *[format_cell(row["psnr"][s], ".2f") for s in splits],
+                        *[format_cell(row["ssim"][s], ".4f") for s in with_ssim]])
         timed = f" ({row['variant']})" if row["variant"] != "faithful" else ""
-        table.add_row(escape(name), *[format_cell(row["psnr"][s], ".2f") for s in splits],
-                      format_cell(row["params_m"], ".4f"), format_cell(row["flops_g"], ".3f"),
-                      format_cell(row["fvcore_g"], ".3f"),
-                      format_cell(row["mem_m"], ".2f"), format_cell(row["activations_m"], ".3f"),
-                      format_cell(row["runtime_ms"], ".2f") + timed, format_cell(row["conv"], "d"))
+        flops = {c: format_cell(row[f"{c}_g"], ".3f") + ("*" if row["counter"] == c else "") for c in ("hooks", "fvcore")}
+        efficiency.append([name, format_cell(row["params_m"], ".4f"), flops["hooks"], flops["fvcore"],
+                           format_cell(row["mem_m"], ".2f"), format_cell(row["activations_m"], ".3f"),
+                           format_cell(row["runtime_ms"], ".2f") + timed, format_cell(row["conv"], "d")])
+    headers = ["Model", *[_psnr_header(s) for s in splits], *[_psnr_header(s).replace("PSNR", "SSIM") for s in with_ssim]]
+    notes = ["* the FLOPs figure of record of the model's year (official hooks in 2023, fvcore from 2024); "
+             "FLOPs and activations at a 256×256 input"]
     if unscored:
-        table.caption = escape(f"PSNR n/a: no checkpoint in model_zoo/ for {', '.join(unscored)} "
-                               "(timed and profiled with random weights)")
-    return table
+        notes.append(f"PSNR n/a: no checkpoint for {', '.join(unscored)} (timed and profiled with random weights)")
+    return Group(
+        _table("Factsheet Table 1: quality", headers, quality),
+        _table("Factsheet Table 1: efficiency", ["Model", "Params[M]", "FLOPs[G] hooks", "FLOPs[G] fvcore",
+                                                 _memory_label(entries, splits), "Activation[M]",
+                                                 _runtime_label(entries), "Conv2d"], efficiency),
+        Text("\n".join(notes)))
 
 
 def table1_comparison(entry: dict[str, Any]) -> Group:

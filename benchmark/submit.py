@@ -29,7 +29,8 @@ from rich.markup import escape
 from benchmark import data
 from benchmark.errors import HarnessError
 from benchmark.images import PNG_COLOUR_TYPES, SCALE, png_header
-from benchmark.results import read_results
+from benchmark.results import read_results, sha256_of
+from benchmark.years import DEFAULT_YEAR
 
 
 def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: str) -> str:
@@ -92,8 +93,17 @@ def check_images(folder: Path, stems: list[str], lr_sizes: dict[str, tuple[int, 
     return files
 
 
-def _lr_sizes(data_path: Path, split: str, stems: list[str]) -> dict[str, tuple[int, int]]:
-    pairs = {pair.name: pair for pair in data.find_split(data_path, split).pairs}
+def check_written_by_the_run(files: list[Path], saved: dict[str, Any]) -> None:
+    """Every file is the one the record's run wrote (same sha256): images of another run never get submitted."""
+    recorded = saved.get("sha256") or {}
+    for path in files:
+        if recorded.get(path.stem) != sha256_of(path):
+            raise HarnessError(f"{path}: not the image this results entry's run wrote (its sha256 differs); "
+                               "re-run test_demo.py on this split with this --save_dir")
+
+
+def _lr_sizes(data_path: Path, split: str, stems: list[str], year: int) -> dict[str, tuple[int, int]]:
+    pairs = {pair.name: pair for pair in data.find_split(data_path, split, year).pairs}
     absent = [stem for stem in stems if stem not in pairs]
     if absent:
         raise HarnessError(f"--data {data_path}: no image {absent[0]} of split {split} ({len(absent)} absent); "
@@ -137,7 +147,7 @@ def _write_zip(out: Path, files: list[Path], readme: str) -> None:
         raise
 
 
-def package(results_path: str | Path, save_dir: str | Path, model: str | None = None, split: str | None = None,
+def package(results_path: str | Path, save_dir: str | Path | None = None, model: str | None = None, split: str | None = None,
             out: str | Path = "submission.zip", extra_data: bool = False, description: str | None = None,
             data_path: str | Path | None = None) -> Path:
     """Check one model's SR images of one split and write them with ``readme.txt`` to the zip ``out``; returns it.
@@ -156,9 +166,16 @@ def package(results_path: str | Path, save_dir: str | Path, model: str | None = 
     if entry.get("checkpoint") is None:
         raise HarnessError(f"{model} was run without a checkpoint, so no SR images were saved; "
                            "run test_demo.py with its checkpoint first")
+    saved = entry.get(f"{split}_saved")
+    if not isinstance(saved, dict):
+        reason = ("ran with --no-save" if f"{split}_saved" in entry else
+                  "does not record which SR images its run wrote (made by an older harness)")
+        raise HarnessError(f"{results_path}: {model}'s {split} run {reason}; re-run test_demo.py on {split}")
     stems = entry[f"{split}_images"]
-    lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems)
-    files = check_images(Path(save_dir) / model / split, stems, lr_sizes)
+    lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems, entry.get("year", DEFAULT_YEAR))
+    folder = Path(saved["dir"]) if save_dir is None else Path(save_dir) / model / split
+    files = check_images(folder, stems, lr_sizes)
+    check_written_by_the_run(files, saved)
     if description is None:
         env = entry.get("environment", {})
         variant = " (fast variant)" if entry.get("variant", "faithful") != "faithful" else ""
@@ -172,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.submit",
                                      description="Write a checked Codalab zip: a split's SR images and readme.txt.")
     parser.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file")
-    parser.add_argument("--save_dir", type=Path, default=Path("results"), help="test_demo.py's --save_dir")
+    parser.add_argument("--save_dir", type=Path, help="test_demo.py's --save_dir (default: where the run saved them, "
+                        "as its results entry records)")
     parser.add_argument("--model", help="model name in the results file (default: its only model)")
     parser.add_argument("--split", help="split to submit (default: the model's only split)")
     parser.add_argument("--data", type=Path, help="the split's folder or the official data folder: check 4× LR size")

@@ -41,11 +41,20 @@ def test_official_hybrid_test_layout(tmp_path: Path) -> None:
 def test_official_2024_layout(tmp_path: Path) -> None:
     _pair(tmp_path, "DIV2K_LSDIR_valid_HR/0801.png", "DIV2K_LSDIR_valid_LR/0801x4.png")
     _pair(tmp_path, "DIV2K_LSDIR_test_HR/0901.png", "DIV2K_LSDIR_test_LR/0901x4.png")
-    splits = official_splits(tmp_path, include_test=True)
-    assert [(s.name, s.pairs[0].lr.relative_to(tmp_path).as_posix()) for s in splits] == [
-        ("valid", "DIV2K_LSDIR_valid_LR/0801x4.png"), ("test", "DIV2K_LSDIR_test_LR/0901x4.png")]
-    for split in splits:
-        check_split(split)
+    for year in (2024, 2025, 2026):
+        splits = official_splits(tmp_path, year, include_test=True)
+        assert [(s.name, s.pairs[0].lr.relative_to(tmp_path).as_posix()) for s in splits] == [
+            ("valid", "DIV2K_LSDIR_valid_LR/0801x4.png"), ("test", "DIV2K_LSDIR_test_LR/0901x4.png")]
+        for split in splits:
+            check_split(split)
+    with pytest.raises(HarnessError, match="laid out as in 2024, 2025, 2026 .*not as in 2023.*pass --year"):
+        official_splits(tmp_path, 2023)
+    (tmp_path / "DIV2K_LSDIR_test_HR" / "0901.png").unlink()
+    (tmp_path / "DIV2K_LSDIR_test_HR").rmdir()
+    with pytest.raises(HarnessError, match="DIV2K_LSDIR_test_HR: split folder not found"):
+        official_splits(tmp_path, 2024, include_test=True)
+    with pytest.raises(HarnessError, match="2026 has no hybrid test split"):
+        official_splits(tmp_path, 2026, hybrid_test=True)
 
 
 def test_benchmark_folder_takes_its_name_and_any_hr_extension(tmp_path: Path) -> None:

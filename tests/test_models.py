@@ -18,10 +18,9 @@ from models.team05_SRneXt import shift_kernel
 from conftest import Payload, assert_round_off_only, set5_against_reference
 
 def test_registry_discovers_team_files() -> None:
-    names = {spec.team_id: spec.display_name for spec in list_models()}
-    assert names[0] == "00_RFDN_baseline"
-    assert names[5] == "05_SRneXt"
-    assert [s.team_id for s in list_models()] == sorted(names)
+    names = {spec.team_id: spec.display_name for spec in list_models(2023)}
+    assert names == {0: "00_RFDN_baseline", 5: "05_SRneXt"}
+    assert [(s.year, s.team_id) for s in list_models()] == sorted((s.year, s.team_id) for s in list_models())
     assert get_spec(5).checkpoint == "team05_exnet.pth"
     assert get_spec(0).data_range == 255
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from benchmark.errors import HarnessError
 from benchmark.inference import ImageResult, SplitResult
 from benchmark.results import (
     ResultsWarning,
+    companion,
     complexity_entry,
     read_results,
     runtime_stats,
@@ -22,22 +25,24 @@ from benchmark.results import (
 )
 
 
-def _split(name: str = "valid", ssim: bool = True) -> SplitResult:
-    images = [ImageResult("0801", 10.0, psnr=30.0, ssim=0.8 if ssim else None),
-              ImageResult("0802", 20.0, psnr=28.0, ssim=0.7 if ssim else None, tiled=True),
-              ImageResult("0803", 60.0, psnr=29.0, ssim=0.9 if ssim else None)]
-    return SplitResult(name, images, memory_mib=123.5, memory_kind="cuda_max_memory_allocated", wall_seconds=0.1,
+def _split(name: str = "valid", ssim: bool = True, times: tuple[float, ...] = (10.0, 20.0, 60.0),
+           memory: float = 123.5) -> SplitResult:
+    images = [ImageResult("0801", times[0], psnr=30.0, ssim=0.8 if ssim else None),
+              ImageResult("0802", times[1], psnr=28.0, ssim=0.7 if ssim else None, tiled=True),
+              ImageResult("0803", times[2], psnr=29.0, ssim=0.9 if ssim else None)]
+    return SplitResult(name, images, memory_mib=memory, memory_kind="cuda_max_memory_allocated", wall_seconds=0.1,
                        clock="cuda_events")
 
 
 def test_split_entry_has_the_official_keys_and_units() -> None:
-    entry = split_entry(_split(), warmup=3, repeat=1)
+    entry = split_entry([_split()], official_memory=200.0, warmup=3, repeat=1)
     assert entry["valid_runtime"] == [10.0, 20.0, 60.0]
     assert entry["valid_psnr"] == [30.0, 28.0, 29.0]
     assert entry["valid_ave_psnr"] == 29.0
     assert entry["valid_ave_ssim"] == pytest.approx(0.8)
     assert entry["valid_ave_runtime"] == 30.0
-    assert entry["valid_memory"] == 123.5
+    assert entry["valid_memory"] == 200.0  # the official, never-reset figure
+    assert entry["valid_peak_memory"] == 123.5  # the split's own
     assert entry["valid_images"] == ["0801", "0802", "0803"]
     assert entry["valid_tiled"] == ["0802"]
     assert entry["valid_forward_seconds"] == pytest.approx(0.09)
@@ -45,39 +50,138 @@ def test_split_entry_has_the_official_keys_and_units() -> None:
     assert (stats["mean"], stats["median"], stats["first"], stats["mean_without_first"]) == (30.0, 20.0, 10.0, 40.0)
     assert stats["std"] == pytest.approx(math.sqrt(((20**2) + (10**2) + (30**2)) / 3))
     assert "valid_psnr_y" not in entry
+    assert entry["valid_saved"] is None
+
+
+def test_repeated_runs_average_each_image_and_keep_every_run_mean() -> None:
+    runs = [_split(times=(30.0, 20.0, 40.0), memory=100.0), _split(times=(10.0, 20.0, 30.0), memory=110.0),
+            _split(times=(11.0, 21.0, 31.0), memory=90.0)]
+    entry = split_entry(runs, official_memory=110.0, warmup=0, repeat=1)
+    assert entry["valid_runtime"] == pytest.approx([17.0, 20.333333333333332, 33.666666666666664])
+    assert entry["valid_runs_ave_runtime"] == [30.0, 20.0, 21.0]
+    assert entry["valid_ave_runtime"] == pytest.approx(71.0 / 3)  # the mean of the run means
+    assert entry["valid_ave_runtime"] == pytest.approx(sum(entry["valid_runtime"]) / 3)
+    assert entry["valid_peak_memory"] == 110.0
+    assert entry["valid_runtime_stats"]["runs"] == 3
 
 
 def test_ssim_keys_only_when_measured() -> None:
-    entry = split_entry(_split(ssim=False), warmup=0, repeat=1)
+    entry = split_entry([_split(ssim=False)], official_memory=1.0, warmup=0, repeat=1)
     assert "valid_ssim" not in entry and "valid_ave_ssim" not in entry
 
 
 def test_runtime_stats_of_one_image() -> None:
     stats = runtime_stats([5.0])
     assert stats["mean"] == stats["median"] == stats["first"] == 5.0 and stats["std"] == 0.0
-    assert math.isnan(stats["mean_without_first"])
+    assert stats["mean_without_first"] is None
 
 
-def test_complexity_entry_uses_official_units() -> None:
-    figures = {"input_shape": [3, 256, 256], "params": 244558, "flops": 15365898240, "activations": 422903808,
-               "conv": 158, "fvcore_flops": 1, "ptflops_macs": 2,
-               "unseen": [{"op": "aten.convolution", "module": "model (X)", "calls": 2, "macs": 10, "elements": 6},
-                          {"op": "aten.add", "module": "model (X)", "calls": 1, "macs": 0, "elements": 6}]}
-    entry = complexity_entry(figures)
+FIGURES = {"input_shape": [3, 256, 256], "params": 244558, "flops": 15365898240, "activations": 422903808,
+           "conv": 158, "fvcore_flops": 16986144768, "ptflops_macs": 2,
+           "unseen": [{"op": "aten.convolution", "module": "model (X)", "calls": 2, "macs": 10, "elements": 6},
+                      {"op": "aten.add", "module": "model (X)", "calls": 1, "macs": 0, "elements": 6}]}
+
+
+def test_complexity_entry_uses_official_units_and_the_years_figure_of_record() -> None:
+    entry = complexity_entry(FIGURES, "hooks")
     assert (entry["num_parameters"], entry["flops"], entry["activations"], entry["num_conv"]) == (
         0.244558, 15.36589824, 422.903808, 158)
+    assert entry["flops_counter"] == "hooks"
     assert entry["complexity"]["params"] == 244558
     assert [u["op"] for u in entry["complexity"]["unseen"]] == ["aten.convolution"]
+    fvcore = complexity_entry(FIGURES, "fvcore")
+    assert (fvcore["flops"], fvcore["flops_counter"]) == (16.986144768, "fvcore")
+    assert fvcore["complexity"]["flops"] == 15365898240  # the hook figure stays beside it
 
 
 def test_update_merges_one_model_and_leaves_the_others(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    update_results(path, "00_RFDN_baseline", {"valid_ave_psnr": 29.04, "flops": 27.1})
-    update_results(path, "05_SRneXt", {"valid_ave_psnr": 29.02})
-    update_results(path, "00_RFDN_baseline", {"test_ave_psnr": 27.11})
-    assert read_results(path) == {"00_RFDN_baseline": {"valid_ave_psnr": 29.04, "flops": 27.1, "test_ave_psnr": 27.11},
-                                  "05_SRneXt": {"valid_ave_psnr": 29.02}}
+    update_results(path, "00_RFDN_baseline", {"flops": 27.1}, {"valid": {"valid_ave_psnr": 29.04}})
+    update_results(path, "05_SRneXt", {}, {"valid": {"valid_ave_psnr": 29.02}})
+    update_results(path, "00_RFDN_baseline", {"flops": 27.1}, {"test": {"test_ave_psnr": 27.11}})
+    assert read_results(path) == {
+        "00_RFDN_baseline": {"valid_ave_psnr": 29.04, "flops": 27.1, "test_ave_psnr": 27.11, "splits": ["valid", "test"]},
+        "05_SRneXt": {"valid_ave_psnr": 29.02, "splits": ["valid"]}}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.json.lock"]
+
+
+def _record(sha: str | None, device: str = "AMD EPYC") -> dict:
+    return {"checkpoint": None if sha is None else {"path": "x.pth", "sha256": sha}, "variant": "faithful",
+            "year": 2023, "harness_version": "1", "code_sha256": "c", "environment": {"device_name": device}}
+
+
+def test_a_run_with_another_identity_replaces_the_record_and_keeps_the_old_one_aside(tmp_path: Path) -> None:
+    path = tmp_path / "R.json"
+    demo = {"demo_ave_runtime": 900.0, "demo_runtime": [900.0], "demo_images": ["a"]}
+    update_results(path, "05_SRneXt", _record(None), {"demo": demo})  # timing only: no checkpoint
+    update = update_results(path, "05_SRneXt", _record("abc"), {"Set5": {"Set5_ave_runtime": 70.0}})
+    assert update.replaced == ["demo"] and update.changed == ["checkpoint_sha256"]
+    assert update.aside == tmp_path / "R.superseded.json"
+    entry = read_results(path)["05_SRneXt"]
+    assert entry["splits"] == ["Set5"] and not any(k.startswith("demo_") for k in entry)
+    (kept,) = json.loads(update.aside.read_text())
+    assert kept["model"] == "05_SRneXt" and kept["entry"]["demo_ave_runtime"] == 900.0
+    assert "checkpoint_sha256" in kept["reason"]
+    again = update_results(path, "05_SRneXt", _record("abc", device="another CPU"), {})
+    assert again.changed == ["device_name"] and again.replaced == ["Set5"]
+    assert len(json.loads(update.aside.read_text())) == 2  # appended, nothing lost
+
+
+def test_rerunning_a_split_replaces_all_its_keys(tmp_path: Path) -> None:
+    path = tmp_path / "R.json"
+    first = split_entry([_split()], official_memory=1.0, warmup=0, repeat=1)
+    update_results(path, "m", _record("abc"), {"valid": first})
+    again = split_entry([_split(ssim=False)], official_memory=1.0, warmup=0, repeat=1)
+    update_results(path, "m", _record("abc"), {"valid": again})
+    entry = read_results(path)["m"]
+    assert "valid_ssim" not in entry and "valid_ave_ssim" not in entry  # no stale SSIM beside the new PSNR
+    assert entry["valid_psnr"] == [30.0, 28.0, 29.0]
+
+
+def test_no_nan_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "R.json"
+    update_results(path, "m", {"x": float("nan"), "y": [1.0, float("inf")]}, {})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert read_results(path)["m"]["x"] is None and read_results(path)["m"]["y"] == [1.0, None]
+
+
+def test_a_symlinked_file_updates_its_target_and_modes_are_kept(tmp_path: Path) -> None:
+    target = tmp_path / "real" / "R.json"
+    target.parent.mkdir()
+    update_results(target, "a", {"x": 1}, {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # a new file gets the umask's mode
+    target.chmod(0o640)
+    link = tmp_path / "R.json"
+    link.symlink_to(target)
+    update_results(link, "b", {"x": 2}, {})
+    assert link.is_symlink() and set(read_results(target)) == {"a", "b"}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_malformed_entry_is_set_aside_alone(tmp_path: Path) -> None:
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps({"good": {"x": 1}, "bad": [1, 2]}))
+    with pytest.warns(ResultsWarning, match="left out"):
+        assert read_results(path) == {"good": {"x": 1}}
+    with pytest.warns(ResultsWarning, match="malformed entries 'bad' moved to"):
+        update_results(path, "new", {"x": 2}, {})
+    assert set(read_results(path)) == {"good", "new"}
+    assert json.loads((tmp_path / "R.superseded.json").read_text())[0]["entry"] == [1, 2]
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "R.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(HarnessError, match="R.json: not a valid results file \\(nested too deeply\\)"):
+        read_results(path)
+
+
+def test_companion_files_are_named_after_the_results_file() -> None:
+    assert companion("out/R.json", ".txt") == Path("out/R.txt")
+    assert companion("results/results.json", ".log") == Path("results/results.log")
 
 
 def test_corrupt_file_is_kept_aside_with_a_warning(tmp_path: Path) -> None:
@@ -87,7 +191,7 @@ def test_corrupt_file_is_kept_aside_with_a_warning(tmp_path: Path) -> None:
         update_results(path, "05_SRneXt", {"valid_ave_psnr": 29.02})
     (aside,) = tmp_path.glob("results.json.corrupt-*")
     assert aside.read_text().startswith('{"00_RFDN_baseline"')
-    assert read_results(path) == {"05_SRneXt": {"valid_ave_psnr": 29.02}}
+    assert read_results(path) == {"05_SRneXt": {"valid_ave_psnr": 29.02, "splits": []}}
 
 
 def test_read_results_errors_name_the_file(tmp_path: Path) -> None:
@@ -119,17 +223,17 @@ def test_results_txt_official_layout_and_mixed_entries(tmp_path: Path) -> None:
     results = {
         "00_RFDN_baseline": {"valid_ave_psnr": 29.04, "test_ave_psnr": 27.11, "valid_ave_runtime": 42.41,
                              "test_ave_runtime": 28.66, "valid_memory": 788.13, "test_memory": 700.0,
-                             "num_parameters": 0.433448, "flops": 27.10262256, "activations": 112.03424,
-                             "num_conv": 64},
+                             "num_parameters": 0.433448, "flops": 27.10262256, "flops_counter": "hooks",
+                             "activations": 112.03424, "num_conv": 64},
         "05_SRneXt": {"valid_ave_runtime": 331.55, "num_conv": 158},  # no checkpoint, no test split
         "07_Other": {"Set5_ave_psnr": 30.1, "Set5_ave_runtime": 5.0},
     }
     write_results_txt(results, tmp_path / "results.txt")
     lines = [line.split("\t") for line in (tmp_path / "results.txt").read_text().splitlines()]
     assert lines[0] == ["model", "valid_psnr", "test_psnr", "Set5_psnr", "valid_time", "test_time", "Set5_time",
-                        "ave_time", "params", "flops", "acts", "mem", "conv"]
+                        "ave_time", "params", "flops", "flops_counter", "acts", "mem", "conv"]
     assert lines[1] == ["00_RFDN_baseline", "29.04", "27.11", "n/a", "42.41", "28.66", "n/a", "35.53", "0.433",
-                        "27.10", "112.03", "788.13", "64"]
+                        "27.10", "hooks", "112.03", "788.13", "64"]
     assert lines[2][0] == "05_SRneXt" and lines[2][4] == "331.55" and lines[2][7] == "n/a" and lines[2][-1] == "158"
     assert lines[3][:4] == ["07_Other", "n/a", "n/a", "30.10"]
     assert json.dumps(results)  # the input is left untouched and serialisable

@@ -119,10 +119,10 @@ def test_missing_data_folder(workspace: dict) -> None:
                    "nowhere: data folder not found", "--data_dir")
 
 
-def test_missing_split_folder(workspace: dict) -> None:
+def test_data_of_another_year_names_the_year(workspace: dict) -> None:
     (workspace["tmp"] / "DIV2K_LSDIR_valid_HR").mkdir()
     assert_refused(workspace, cli(workspace, "--data_dir", str(workspace["tmp"]), "--include_test", data=()),
-                   "DIV2K_LSDIR_test_HR: split folder not found")
+                   "laid out as in 2024, 2025, 2026", "not as in 2023", "pass --year")
 
 
 def test_hr_without_lr_names_both(workspace: dict) -> None:

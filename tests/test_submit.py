@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from benchmark.errors import HarnessError
+from benchmark.results import sha256_of
 from benchmark.submit import main, package
 
 STEMS = ["bird", "baby", "head"]  # results order, not sorted: the zip follows the results file
@@ -23,9 +24,12 @@ def _write_rgb(path: Path, height: int, width: int, seed: int) -> None:
     assert cv2.imwrite(str(path), img)
 
 
-def _entry(device: str = "cpu", checkpoint: str | None = "model_zoo/x.pth") -> dict:
+def _entry(device: str = "cpu", checkpoint: str | None = "model_zoo/x.pth", saved: Path | None = None) -> dict:
+    """A results entry; ``saved``: the folder of the SR images its run wrote (their sha256 recorded)."""
+    record = None if saved is None else {"dir": str(saved),
+                                          "sha256": {s: sha256_of(saved / f"{s}.png") for s in STEMS}}
     return {"tiny_runtime": [250.0, 300.0, 350.0], "tiny_ave_runtime": 300.0, "tiny_images": STEMS,
-            "tiny_ave_psnr": 28.0, "checkpoint": checkpoint, "variant": "faithful",
+            "tiny_ave_psnr": 28.0, "checkpoint": checkpoint, "variant": "faithful", "tiny_saved": record,
             "environment": {"device": device, "device_name": "Test CPU"}}
 
 
@@ -38,7 +42,8 @@ def run(tmp_path: Path) -> dict:
         _write_rgb(data / "LR_bicubic" / "X4" / f"{stem}x4.png", 6, 8, 10 + i)
         _write_rgb(tmp_path / "S" / "A" / "tiny" / f"{stem}.png", 24, 32, 20 + i)
     results = tmp_path / "R.json"
-    results.write_text(json.dumps({"A": _entry(), "B": _entry("cuda:0", checkpoint=None)}))
+    saved = tmp_path / "S" / "A" / "tiny"
+    results.write_text(json.dumps({"A": _entry(saved=saved), "B": _entry("cuda:0", checkpoint=None)}))
     return {"results": results, "save_dir": tmp_path / "S", "data": data, "out": tmp_path / "out" / "sub.zip"}
 
 
@@ -66,9 +71,9 @@ def test_zip_holds_the_images_at_its_root_and_the_ntire_readme(run: dict, capsys
 
 
 def test_gpu_run_and_default_description(run: dict) -> None:
-    entry = _entry("cuda:0")
+    entry = _entry("cuda:0", saved=run["save_dir"] / "A" / "tiny")
     run["results"].write_text(json.dumps({"A": entry}))
-    out = package(run["results"], run["save_dir"], out=run["out"])  # one model, one split: no need to name them
+    out = package(run["results"], out=run["out"])  # one model, one split, the folder its run recorded
     with zipfile.ZipFile(out) as zf:
         lines = zf.read("readme.txt").decode().splitlines()
     assert lines[1] == "CPU[1] / GPU[0] : 0" and lines[2].endswith(": 0")
@@ -118,6 +123,21 @@ def test_truncated_png_refused(run: dict, capsys: pytest.CaptureFixture[str]) ->
     path = run["save_dir"] / "A" / "tiny" / "bird.png"
     path.write_bytes(path.read_bytes()[:-40])
     assert "bird.png: damaged PNG" in _refused(run, capsys)
+
+
+def test_images_the_run_did_not_write_are_refused(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_rgb(run["save_dir"] / "A" / "tiny" / "baby.png", 24, 32, 99)  # a valid image, from another run
+    assert "baby.png: not the image this results entry's run wrote" in _refused(run, capsys)
+
+
+@pytest.mark.parametrize("saved, reason", [(None, "ran with --no-save"), ("absent", "does not record which SR images")])
+def test_a_run_that_recorded_no_images_is_refused(run: dict, capsys: pytest.CaptureFixture[str], saved: str | None,
+                                                  reason: str) -> None:
+    entry = _entry()
+    if saved == "absent":
+        del entry["tiny_saved"]
+    run["results"].write_text(json.dumps({"A": entry}))
+    assert reason in _refused(run, capsys)
 
 
 def test_failed_check_keeps_the_previous_zip(run: dict) -> None:
