@@ -31,8 +31,8 @@ from benchmark.errors import HarnessError
 from benchmark.evaluation import ProgressBars, Settings, run_splits
 from benchmark.inference import TILE_OVERLAP, ImageResult, pick_device
 from benchmark.profile import profile_model
-from benchmark.results import (companion, complexity_entry, environment, read_results, run_record, update_results,
-                               write_results_txt)
+from benchmark.results import (IDENTITY_LABELS, companion, complexity_entry, environment, read_results, run_record,
+                               update_results, write_results_txt)
 from benchmark.years import DEFAULT_YEAR, YEARS, get_year
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -134,7 +134,7 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
         return name
     if args.profile:
         console.print(report.profile_view(name, profile_model(model, device=device)))
-    if checkpoint is None:
+    if checkpoint is None and spec.url is None:  # fetch_checkpoint has said where the official file comes from
         console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
     record = {**complexity_entry(figures, counter),
               **run_record(checkpoint=checkpoint, variant="fast" if fast else "faithful", year=spec.year,
@@ -142,8 +142,9 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
                            env=environment(device))}
     update = update_results(args.results, name, record)
     if update.replaced:
-        console.print(escape(f"{name}: this run's {', '.join(update.changed)} differ from the recorded run's, so its "
-                             f"splits {', '.join(update.replaced)} were replaced (kept in {update.aside})"))
+        changed = " and ".join(IDENTITY_LABELS[key] for key in update.changed)
+        console.print(escape(f"{name}: measured with another {changed} than its recorded run, so that run's splits "
+                             f"({', '.join(update.replaced)}) were replaced; the old record is kept in {update.aside}"))
 
     def on_image(split: str, run: int, result: ImageResult) -> None:
         bars(split, run, result)

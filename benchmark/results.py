@@ -41,6 +41,8 @@ from benchmark.inference import SplitResult
 PROJECT = Path(__file__).resolve().parents[1]
 IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256")
 """What makes two runs of a model one record; any difference starts a new record."""
+IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "year": "year",
+                   "harness_version": "harness version", "device_name": "device", "code_sha256": "team code"}
 SPLIT_SUFFIXES = ("runtime", "psnr", "ssim", "psnr_y", "ssim_y", "memory", "ave_runtime", "ave_psnr", "ave_ssim",
                   "ave_psnr_y", "ave_ssim_y", "runs_ave_runtime", "peak_memory", "images", "runtime_stats",
                   "memory_kind", "wall_seconds", "forward_seconds", "tiled", "saved")

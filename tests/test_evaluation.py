@@ -143,3 +143,19 @@ def test_profile_flags_host_work_in_the_faithful_srnext_only(shared: Path, tmp_p
         assert read_results(tmp_path / "R.json")["05_SRneXt"]["variant"] == "fast"
     else:
         assert "Host-side work inside forward" in out and "aten.eye" in out and "body.*.mlp.fc1" in out
+
+
+def test_a_scored_run_replaces_a_timing_only_record_and_says_so(shared: Path, tmp_path: Path) -> None:
+    """The README's flow: `make demo` without checkpoints, then Set5 with them: compare must see Set5 only."""
+    common = ["--model_id", "0", "--results", str(tmp_path / "R.json"), "--save_dir", str(tmp_path / "S"),
+              "--warmup", "0", "--device", "cpu"]
+    assert run([*common, "--model_zoo", str(tmp_path)])[0] == 0  # the demo set, random weights
+    code, out, err = run([*common, "--model_zoo", str(shared / "reference" / "model_zoo"),
+                          "--dataset", str(shared / "data" / "Set5")])
+    assert code == 0, err
+    assert "00_RFDN_baseline: measured with another checkpoint than its recorded run, so that run's splits (demo) " \
+           "were replaced" in " ".join(out.split())
+    entry = read_results(tmp_path / "R.json")["00_RFDN_baseline"]
+    assert entry["splits"] == ["Set5"] and not any(key.startswith("demo_") for key in entry)
+    (kept,) = json.loads((tmp_path / "R.superseded.json").read_text())
+    assert kept["entry"]["checkpoint"] is None and len(kept["entry"]["demo_runtime"]) == 4
