@@ -13,7 +13,6 @@ one line says where the official file comes from.
 from __future__ import annotations
 
 import glob
-import hashlib
 import http.client
 import os
 import socket
@@ -26,6 +25,7 @@ from urllib.error import HTTPError, URLError
 import torch.hub
 
 from benchmark.errors import HarnessError
+from benchmark.results import sha256_of
 
 if TYPE_CHECKING:
     from models.registry import ModelSpec
@@ -58,11 +58,6 @@ def _reason(err: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _download(url: str, tmp: Path) -> None:
     """``torch.hub``'s downloader (its own ``.partial`` file, removed on any failure), with a stall timeout."""
     previous = socket.getdefaulttimeout()
@@ -84,9 +79,9 @@ def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
                 print(f"{spec.display_name}: downloading {source}", file=sys.stderr)
             _download(source, tmp)
         except (OSError, http.client.HTTPException, ValueError) as err:  # URLError/HTTPError are OSErrors
-            raise _Unavailable(f"no checkpoint {target} and offline (download failed: {_reason(err)})") from err
+            raise _Unavailable(f"no checkpoint {target} and the download failed ({_reason(err)})") from err
         try:
-            digest, size = _sha256(tmp), tmp.stat().st_size
+            digest, size = sha256_of(tmp), tmp.stat().st_size
             if digest != spec.sha256:
                 aside = target.with_name(target.name + MISMATCH_SUFFIX)
                 os.replace(tmp, aside)

@@ -214,7 +214,7 @@ def test_interrupted_download_leaves_nothing_loadable(shared: Path, tmp_path: Pa
     assert len(err) == 1, err
     assert err[0].endswith(f"; timing only — {OFFICIAL}")
     if handler is CutChunked:  # the transfer fails: nothing is kept
-        assert err[0].startswith(f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and offline (download failed: "
+        assert err[0].startswith(f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and the download failed ("
                                  "IncompleteRead")
         assert zoo_files(tmp_path) == []
     else:  # the file arrives short without an error: its hash says so
@@ -259,7 +259,7 @@ def test_server_down_gives_one_line_and_a_timing_only_run(tiny: Path, tmp_path: 
         code, err, entry = demo(tiny, tmp_path, capsys, "--zoo-url", url)
     assert code == 0
     assert len(err) == 1, err
-    assert err[0].startswith(f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and offline (download failed: ")
+    assert err[0].startswith(f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and the download failed (")
     assert "Connection refused" in err[0] and err[0].endswith(f"); timing only — {OFFICIAL}")
     assert zoo_files(tmp_path) == []
     assert_timing_only(tmp_path, entry)
@@ -272,7 +272,7 @@ def test_mirror_404_is_unreachable_with_the_reason(tmp_path: Path, serve: Callab
     url = serve(recording(SimpleHTTPRequestHandler, [], directory=str(tmp_path / "empty")))
     assert fetch_checkpoint(RFDN, tmp_path / "zoo", base_url=url) is None
     assert capsys.readouterr().err.splitlines() == [
-        (f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and offline (download failed: HTTP 404 File not found); "
+        (f"{NAME}: no checkpoint {tmp_path / 'zoo' / FILE} and the download failed (HTTP 404 File not found); "
          f"timing only — {OFFICIAL}")]
     assert zoo_files(tmp_path) == []
 
