@@ -13,11 +13,13 @@ split) → Table 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import logging
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from rich.console import Console
@@ -29,22 +31,42 @@ from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError
 from benchmark.evaluation import ProgressBars, Settings, run_splits
-from benchmark.inference import TILE_OVERLAP, ImageResult, pick_device
+from benchmark.inference import DEVICE_FORMS, TILE_OVERLAP, ImageResult, forwards_per_image, pick_device
 from benchmark.profile import profile_model
 from benchmark.results import (IDENTITY_LABELS, companion, complexity_entry, environment, read_results, run_record,
-                               update_results, write_results_txt)
+                               splits_of, update_results, write_results_txt)
 from benchmark.years import DEFAULT_YEAR, YEARS, get_year
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("test_demo")
+TILE_WARN_FORWARDS = 1000
+"""A ``--tile`` that means this many forwards for one image is warned about before any forward."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written, and each flag's default after its help (where it has a value to show)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, []) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is a HarnessError: one ``error:`` line, exit 2, like every other mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        raise HarnessError(f"{message}; see python test_demo.py --help")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The flags; a HarnessError (one line) for a value that cannot be run."""
+    p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
     official = p.add_argument_group("official flags")
     official.add_argument("--data_dir", type=Path, help="challenge data: DIV2K_valid_HR/… (2023) or DIV2K_LSDIR_valid_HR/…")
     official.add_argument("--save_dir", type=Path, default=Path("results"), help="SR images go to SAVE_DIR/<model>/<split>/")
-    official.add_argument("--model_id", type=int, nargs="+", help="team ids of --year (default: every registered one)")
+    official.add_argument("--model_id", type=int, nargs="+", action="extend",
+                          help="team ids of --year, each once; repeat the flag to add more (default: every registered one)")
     official.add_argument("--include_test", action="store_true", help="also run the test split")
     official.add_argument("--hybrid_test", action="store_true", help="run the 2023 LSDIR+DIV2K test split instead")
     official.add_argument("--ssim", action="store_true", help="also compute SSIM")
@@ -61,11 +83,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--offline", action="store_true", help="never download; a missing checkpoint means a timing-only run")
     p.add_argument("--zoo-url", metavar="BASE", help="fetch missing checkpoints from BASE/<file> instead of each team's "
                    "official url (default: $ESR_ZOO_URL); every file is checked against its published sha256")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help=f"one of {DEVICE_FORMS}")
     p.add_argument("--results", type=Path, default=Path("results/results.json"),
                    help="results file, one record per model (R.txt and R.log are written beside it)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split (0: official cold timing)")
-    p.add_argument("--repeat", type=int, default=1, help="timed forwards per image; the median is kept")
+    p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split, 0 or more (0: official "
+                   "cold timing)")
+    p.add_argument("--repeat", type=int, default=1, help="timed forwards per image, at least 1; the median is kept")
     p.add_argument("--tile", type=int, help="run in overlapping LR tiles of this size (overlap 32)")
     p.add_argument("--no-save", action="store_true", help="do not write SR images")
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
@@ -76,27 +99,68 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reproduce-table1", action="store_true", help="set SRneXt's figures beside its published Table 1")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
+    repeated = sorted({i for i in args.model_id or [] if args.model_id.count(i) > 1})
+    if repeated:
+        p.error(f"--model_id {repeated[0]} is given twice; list each team once")
     if args.checkpoint and (not args.model_id or len(args.model_id) > 1):
         p.error("--checkpoint needs exactly one --model_id")
     if args.reproduce_table1 and (args.year != 2023 or (args.model_id and 5 not in args.model_id)):
         p.error("--reproduce-table1 compares SRneXt's figures (team 5 of 2023): add --model_id 5")
     if args.tile is not None and args.tile <= TILE_OVERLAP:
-        p.error(f"--tile must be larger than the {TILE_OVERLAP}-pixel overlap")
+        p.error(f"--tile {args.tile}: must be larger than the {TILE_OVERLAP}-pixel overlap")
     if args.runs is None:
         args.runs = get_year(args.year).runs
     if args.runs < 1:
-        p.error("--runs must be at least 1")
+        p.error(f"--runs {args.runs}: must be at least 1")
+    if args.repeat < 1:
+        p.error(f"--repeat {args.repeat}: must be at least 1 (timed forwards per image)")
+    if args.warmup < 0:
+        p.error(f"--warmup {args.warmup}: must be 0 or more (0 is the official cold timing)")
     return args
 
 
-def pick_splits(args: argparse.Namespace) -> list[data.Split]:
+def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:
+    """The splits already recorded in ``results`` for the models ``names`` (split → where, for messages).
+
+    A results file that cannot be read is no obstacle here: the first update keeps it aside and says so.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            entries = read_results(results) if results.is_file() else {}
+    except (HarnessError, OSError):
+        return {}
+    found: dict[str, str] = {}
+    for name in names:
+        for split in splits_of(entries.get(name) or {}):
+            if isinstance(split, str):
+                found.setdefault(split, f"recorded for {name} in {results}")
+    return found
+
+
+def warn_tiles(splits: list[data.Split], sizes: list[list[tuple[int, int]]], tile: int | None) -> None:
+    """One warning line, before any forward, when ``--tile`` means thousands of forwards for an image."""
+    if tile is None:
+        return
+    count, pair, (w, h) = max(((forwards_per_image(h, w, tile), pair, (w, h))
+                               for split, split_sizes in zip(splits, sizes)
+                               for pair, (w, h) in zip(split.pairs, split_sizes)), key=lambda item: item[0])
+    if count >= TILE_WARN_FORWARDS:
+        print(f"warning: --tile {tile}: {count:,} forwards for the largest image ({pair.lr.name}, {w}×{h}); "
+              f"a larger --tile needs far fewer", file=sys.stderr)
+
+
+def pick_splits(args: argparse.Namespace, names: list[str] | tuple[str, ...] = ()) -> list[data.Split]:
+    """The splits to run, checked before any forward: names (against each other and against the splits recorded
+    for the models ``names``), pairs and sizes; warns when ``--tile`` means thousands of forwards."""
     splits = [data.benchmark_split(path) for path in args.dataset]
     if args.data_dir is not None:
         splits += data.official_splits(args.data_dir, args.year, args.include_test, args.hybrid_test)
     if not splits:
         splits = [data.demo_split()]
-    for split in splits:
-        data.check_split(split)
+    data.check_split_names(splits, recorded_splits(args.results, list(names)))
+    sizes = [data.check_split(split, ssim=args.ssim) for split in splits]
+    warn_tiles(splits, sizes, args.tile)
     return splits
 
 
@@ -166,11 +230,30 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
     return name
 
 
+class _LogFile(logging.FileHandler):
+    """The per-image log. It is a convenience: a log that cannot be written (a full disk) says so once, in one
+    line, and the run goes on (the results file is what counts); logging's own traceback is never printed."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # logging's name
+        if not self.failed:
+            self.failed = True
+            err = sys.exc_info()[1]
+            reason = getattr(err, "strerror", None) or (type(err).__name__ if err is not None else "unknown error")
+            print(f"warning: {self.baseFilename}: cannot write the log ({reason}); the run goes on without it",
+                  file=sys.stderr)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # flushing what a full disk refused fails again
+            super().close()
+
+
 def open_log(path: Path) -> logging.Handler:
     """Append this run's per-image lines to ``path`` (named after the results file)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path)
+        handler = _LogFile(path)
     except OSError as err:
         raise HarnessError(f"{path}: cannot write the log ({err.strerror}); choose another --results folder") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -185,7 +268,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except HarnessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.list:
         console.print(models_table())
         return 0
@@ -197,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
-        splits = [] if args.profile_only else pick_splits(args)
+        splits = [] if args.profile_only else pick_splits(args, [spec.display_name for spec in specs])
         if not args.profile_only:
             handler = open_log(companion(args.results, ".log"))
             log.info("run: %s", " ".join(sys.argv))

@@ -8,6 +8,7 @@ fails in a second with the file's name instead of after an hour with a shape err
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from benchmark.errors import HarnessError
 from benchmark.images import IMAGE_EXTENSIONS, SCALE, png_header
-from benchmark.prepare import write_pair
+from benchmark.prepare import find_images, write_pair
 from benchmark.years import DEFAULT_YEAR, YEARS, SplitLayout, get_year
 
 OFFICIAL_SPLITS = ("valid", "test", "hybrid_test")
@@ -24,6 +25,10 @@ OFFICIAL_SPLITS = ("valid", "test", "hybrid_test")
 DEMO_IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 """Colour photographs shipped with scikit-image: a demo set that needs no download."""
 DEMO_ROOT = Path(__file__).resolve().parents[1] / "results" / "demo_data"
+BORDER = SCALE
+"""Pixels the official metrics shave from every side of the HR (and SR) image."""
+SSIM_WINDOW = 11
+"""The official SSIM's Gaussian window: the shaved image must hold at least one window."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class ImagePair:
 class Split:
     name: str
     pairs: tuple[ImagePair, ...]
+    folder: Path | None = None
+    """The ``--dataset`` folder the split was read from (None for the official layouts and the demo set)."""
 
 
 def _layout_split(data_dir: Path, name: str, layout: SplitLayout) -> Split:
@@ -94,8 +101,10 @@ def benchmark_split(path: str | Path) -> Split:
                            "(make them with python -m benchmark.prepare)")
     hrs = sorted(p for p in hr_dir.iterdir()
                  if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file())
+    if hrs:  # one stem, one image (a.png and a.bmp would share the LR ax4.png and the SR a.png): prepare's rule
+        hrs = find_images(hr_dir)
     pairs = tuple(ImagePair(hr.stem, hr, path / "LR_bicubic" / f"X{SCALE}" / f"{hr.stem}x{SCALE}.png") for hr in hrs)
-    return Split(path.resolve().name, pairs)
+    return Split(path.resolve().name, pairs, folder=path)
 
 
 def find_split(path: str | Path, name: str, year: int = DEFAULT_YEAR) -> Split:
@@ -158,10 +167,20 @@ def probe(path: Path) -> tuple[int, int]:
     return size
 
 
-def check_split(split: Split) -> None:
-    """Raise a HarnessError naming the first file that breaks the pairing rules."""
+def smallest_hr(ssim: bool = False) -> int:
+    """The smallest HR side the official metrics can measure, cut to a multiple of 4: PSNR needs a pixel left
+    inside the 4-pixel border (12), SSIM an 11×11 window (2·4 + 11 = 19, so 20)."""
+    need = 2 * BORDER + (SSIM_WINDOW if ssim else 1)
+    return -(-need // SCALE) * SCALE
+
+
+def check_split(split: Split, ssim: bool = False) -> list[tuple[int, int]]:
+    """Raise a HarnessError naming the first file that breaks the pairing rules, or is too small to measure
+    (PSNR, and SSIM when ``ssim``); returns each LR's (width, height) in the split's order."""
     if not split.pairs:
         raise HarnessError(f"split {split.name}: no HR images found; check the data folder")
+    least, metric = smallest_hr(ssim), "SSIM" if ssim else "PSNR"
+    sizes = []
     for pair in split.pairs:
         if not pair.hr.is_file():
             raise HarnessError(f"{pair.hr}: HR image missing (its LR is {pair.lr}); complete the download")
@@ -169,8 +188,60 @@ def check_split(split: Split) -> None:
             raise HarnessError(f"{pair.lr}: LR image missing for {pair.hr}; add it or run python -m benchmark.prepare")
         (hw, hh), (lw, lh) = probe(pair.hr), probe(pair.lr)
         expected = (hw - hw % SCALE, hh - hh % SCALE)
+        if min(expected) < least:
+            raise HarnessError(
+                f"{pair.hr}: HR {hw}×{hh} is too small for the official {metric} (a {BORDER}-pixel border is shaved"
+                f"{f', then an {SSIM_WINDOW}×{SSIM_WINDOW} window' if ssim else ''}); the smallest HR is {least}×{least} "
+                f"(LR {least // SCALE}×{least // SCALE}): drop the image or use larger ones"
+            )
         if (lw * SCALE, lh * SCALE) != expected:
             raise HarnessError(
                 f"{pair.lr}: LR is {lw}×{lh}, so ×{SCALE} gives {lw * SCALE}×{lh * SCALE}, but its HR {pair.hr.name} "
                 f"is {hw}×{hh} ({expected[0]}×{expected[1]} cut to a multiple of {SCALE}); re-create the LR"
             )
+        sizes.append((lw, lh))
+    return sizes
+
+
+def _described(split: Split) -> str:
+    return f"{split.name} (--dataset {split.folder})" if split.folder is not None else split.name
+
+
+def check_split_names(splits: list[Split], recorded: Mapping[str, str] | Iterable[str] = ()) -> None:
+    """Refuse, before any forward, split names that would mix up results keys.
+
+    A split's keys are ``{split}_{suffix}`` (``benchmark.results.SPLIT_SUFFIXES``), so two splits of
+    one name, a ``--dataset`` folder named like an official split, or two names whose keys coincide
+    (``X``'s ``X_ave_runtime`` is ``X_ave``'s runtime list) would overwrite each other's figures.
+    ``recorded`` holds the splits already in the results file for the models about to run (split →
+    where it is recorded, for the message); re-running one of them under its own name is fine.
+    """
+    where = dict(recorded) if isinstance(recorded, Mapping) else {name: "already recorded" for name in recorded}
+    by_name: dict[str, Split] = {}
+    for split in splits:
+        if not split.name or split.name.strip() != split.name:
+            raise HarnessError(f"{_described(split)}: {split.name!r} cannot name a split (its results keys); "
+                               "use a folder with a plain name")
+        if split.folder is not None and split.name in OFFICIAL_SPLITS:
+            raise HarnessError(f"--dataset {split.folder}: named like the official split {split.name}, whose results "
+                               f"keys it would take; rename the folder, or pass the challenge data with --data_dir")
+        if split.name in by_name:
+            raise HarnessError(f"{_described(by_name[split.name])} and {_described(split)}: two splits named "
+                               f"{split.name} (a split is named after its folder) would share their results keys; "
+                               "rename one of the folders")
+        by_name[split.name] = split
+    from benchmark.results import SPLIT_SUFFIXES  # results imports this module
+
+    owner: dict[str, str] = {}
+    for name in [*by_name, *(n for n in where if isinstance(n, str) and n not in by_name)]:
+        for suffix in SPLIT_SUFFIXES:
+            key = f"{name}_{suffix}"
+            other = owner.setdefault(key, name)
+            if other == name or (other not in by_name and name not in by_name):
+                continue
+            first = _described(by_name[other])
+            if name in by_name:
+                raise HarnessError(f"splits {first} and {_described(by_name[name])} would share the results key "
+                                   f"{key} (keys are <split>_<figure>); rename one of the folders")
+            raise HarnessError(f"split {first} would share the results key {key} with split {name}, "
+                               f"{where[name]}; rename the folder, or pass another --results")

@@ -62,7 +62,7 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
             save_dir = settings.save_dir / name / split.name if settings.save_dir and scored and first else None
             opts = RunOptions(device=settings.device, data_range=data_range, score=scored and first,
                               ssim=settings.ssim, y_channel=settings.y_channel, tile=settings.tile,
-                              warmup=settings.warmup, repeat=settings.repeat, save_dir=save_dir)
+                              warmup=settings.warmup, repeat=settings.repeat, save_dir=save_dir, model_name=name)
             report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
             runs.append(evaluate(model, split, opts, report))
         official_memory = max(official_memory, *(r.memory_mib for r in runs))

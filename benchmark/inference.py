@@ -11,6 +11,7 @@ to last image written) against the summed forward times shows what the loop stil
 
 from __future__ import annotations
 
+import re
 import resource
 import statistics
 import time
@@ -34,6 +35,9 @@ PREFETCH = 3
 """Images decoded ahead of the forward."""
 MAX_PENDING = 4
 """Outputs waiting for post-processing before the forward loop waits for them (bounds memory)."""
+PROBE_LIMIT = 128
+"""A forward that fails on an LR whose shorter side is below this is probed for the model's smallest input."""
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class RunOptions:
     repeat: int = 1
     save_dir: Path | None = None
     """Folder for this split's SR images (``<save_dir>/<model>/<split>``), or None to save nothing."""
+    model_name: str | None = None
+    """The model's results name, for messages (its class name when None)."""
 
 
 @dataclass
@@ -88,22 +94,42 @@ class SplitResult:
         return {"dir": str(self.save_dir), "sha256": {r.name: r.saved_sha256 for r in self.images}}
 
 
+def tile_grid(h: int, w: int, tile: int, overlap: int = TILE_OVERLAP) -> tuple[int, list[int], list[int]]:
+    """The official tiling of an ``h``×``w`` LR: the tile side (at most the shorter side), row and column starts."""
+    tile = min(tile, h, w)
+    stride = max(tile - overlap, 1)
+    return tile, list(range(0, h - tile, stride)) + [h - tile], list(range(0, w - tile, stride)) + [w - tile]
+
+
+def forwards_per_image(h: int, w: int, tile: int | None, overlap: int = TILE_OVERLAP) -> int:
+    """How many forwards ``forward`` makes for an ``h``×``w`` LR: 1 untiled or when the tile covers the image."""
+    if tile is None or tile >= max(h, w):
+        return 1
+    _, rows, cols = tile_grid(h, w, tile, overlap)
+    return len(rows) * len(cols)
+
+
 def forward(model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int = TILE_OVERLAP) -> torch.Tensor:
-    """The official ``forward``: whole image, or overlapping ``tile``×``tile`` patches averaged."""
+    """The official ``forward``: whole image, or overlapping ``tile``×``tile`` patches averaged.
+
+    A tile that covers the whole image runs the image whole, so its result is the untiled one.
+    """
     if tile is None:
         return model(lr)
     if tile <= overlap:
         raise HarnessError(f"--tile {tile}: tiles must be larger than their {overlap}-pixel overlap")
     b, c, h, w = lr.shape
-    tile = min(tile, h, w)
-    stride = max(tile - overlap, 1)  # an image smaller than a tile is one tile
-    h_starts = list(range(0, h - tile, stride)) + [h - tile]
-    w_starts = list(range(0, w - tile, stride)) + [w - tile]
+    if tile >= max(h, w):
+        return model(lr)
+    tile, h_starts, w_starts = tile_grid(h, w, tile, overlap)
     total = torch.zeros(b, c, h * SCALE, w * SCALE, dtype=lr.dtype, device=lr.device)
     weight = torch.zeros_like(total)
     for top in h_starts:
         for left in w_starts:
             out = model(lr[..., top : top + tile, left : left + tile])
+            if tuple(out.shape) != (b, c, tile * SCALE, tile * SCALE):
+                raise HarnessError(f"the model returned {tuple(out.shape)} for a {tile}×{tile} tile; an x{SCALE} "
+                                   f"model must return {(b, c, tile * SCALE, tile * SCALE)}")
             rows = slice(top * SCALE, (top + tile) * SCALE)
             cols = slice(left * SCALE, (left + tile) * SCALE)
             total[..., rows, cols].add_(out)
@@ -154,13 +180,24 @@ class PeakMemory:
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` (CUDA when there is one), ``cpu``, ``cuda`` or ``cuda:N``; a HarnessError for an absent GPU."""
+    """``auto`` (CUDA when there is one), ``cpu``, ``cuda`` or ``cuda:N``; a HarnessError for anything else
+    (``mps``, ``cpu:1``, ``cuda:abc`` …) and for a GPU this machine does not have."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if name == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if match is None:
+        raise HarnessError(f"--device {name!r}: not a device this harness runs on; use one of {DEVICE_FORMS}")
+    if not torch.cuda.is_available():
         raise HarnessError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return device
+    if match[1] is None:
+        return torch.device("cuda")
+    index, count = int(match[1]), torch.cuda.device_count()
+    if index >= count:
+        raise HarnessError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
+                           "use one of them")
+    return torch.device("cuda", index)
 
 
 def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
@@ -219,14 +256,31 @@ def _check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
         raise HarnessError(f"{pair.lr}: the model output holds NaN or Inf; check the checkpoint and the data range")
 
 
+def _out_of_memory(err: BaseException) -> str | None:
+    """``"CUDA"`` or ``"CPU"`` when ``err`` says the forward did not fit in that memory, else None."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return "CUDA"
+    if isinstance(err, MemoryError) or (isinstance(err, RuntimeError) and "can't allocate memory" in str(err)):
+        return "CPU"  # MemoryError, or the DefaultCPUAllocator's RuntimeError
+    return None
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error."""
+    text = str(err).strip()
+    line = text.splitlines()[0].strip() if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 class _Runner:
-    """The forward of one image: warm-up, repeats, and a tiled retry when CUDA runs out of memory."""
+    """The forward of one image: warm-up, repeats, and a tiled retry when the device runs out of memory."""
 
     def __init__(self, model: nn.Module, opts: RunOptions, memory: PeakMemory) -> None:
         self.model, self.opts, self.memory = model, opts, memory
+        self.smallest: int | None = None
 
     def run(self, lr: torch.Tensor, pair: ImagePair) -> tuple[torch.Tensor, float, bool]:
-        """Median time of ``repeat`` forwards; on CUDA out of memory, retry in tiles half as large each time."""
+        """Median time of ``repeat`` forwards; out of memory (CUDA or CPU), retry in tiles half as large each time."""
         tile = self.opts.tile
         while True:
             try:
@@ -236,14 +290,52 @@ class _Runner:
                         out, ms = timed(lambda: forward(self.model, lr, tile), self.opts.device)
                     self.memory.after_forward()
                     times.append(ms)
-                return out, statistics.median(times), tile is not None
-            except torch.cuda.OutOfMemoryError:
+                return out, statistics.median(times), tile is not None and tile < max(lr.shape[-2:])
+            except HarnessError as err:  # a tile's output of the wrong size
+                raise HarnessError(f"{pair.lr}: {err}") from None
+            except (RuntimeError, MemoryError, ValueError, IndexError) as err:
+                memory = _out_of_memory(err)
+                if memory is None:
+                    too_small = self._too_small(err, lr, pair)
+                    if too_small is None:
+                        raise
+                    raise too_small from err
+                del err  # its traceback holds the failed forward's tensors
                 if self.opts.device.type == "cuda":
                     torch.cuda.empty_cache()
-                tile = (min(lr.shape[-2:]) if tile is None else min(tile, *lr.shape[-2:])) // 2
+                h, w = lr.shape[-2:]
+                tried = None if tile is None or tile >= max(h, w) else min(tile, h, w)
+                tile = (min(h, w) if tried is None else tried) // 2
                 if tile <= TILE_OVERLAP:
-                    raise HarnessError(f"{pair.lr}: CUDA out of memory even in {2 * tile}-pixel tiles; "
-                                       "free the GPU or run on another device") from None
+                    fix = "free the GPU or run on another device" if memory == "CUDA" else \
+                        "free memory (or add swap), or run on a GPU"
+                    where = f"even in {tried}-pixel tiles" if tried is not None else \
+                        f"and too small to split into tiles larger than their {TILE_OVERLAP}-pixel overlap"
+                    raise HarnessError(f"{pair.lr}: {memory} out of memory on LR {w}×{h} {where}; {fix}") from None
+
+    def _too_small(self, err: BaseException, lr: torch.Tensor, pair: ImagePair) -> HarnessError | None:
+        """The one-line error for an LR below the smallest input the model takes (found by probing square
+        inputs once), or None when the failure is not about size."""
+        h, w = lr.shape[-2:]
+        if min(h, w) >= PROBE_LIMIT:
+            return None
+        if self.smallest is None:
+            self.smallest = PROBE_LIMIT + 1  # none up to the limit: not a size the probe can name
+            for side in range(1, PROBE_LIMIT + 1):
+                try:
+                    with torch.inference_mode():
+                        self.model(lr.new_zeros(1, lr.shape[1], side, side))
+                except Exception:  # noqa: BLE001, S112 - any failure means the model does not take this size
+                    continue
+                self.smallest = side
+                break
+        tile = self.opts.tile
+        side = min(h, w) if tile is None or tile >= max(h, w) else min(tile, h, w)  # what the model was given
+        if self.smallest > PROBE_LIMIT or self.smallest <= side:
+            return None
+        name = self.opts.model_name or type(self.model).__name__
+        return HarnessError(f"{pair.lr}: LR {w}×{h} is too small for {name} (its forward failed: {_reason(err)}); "
+                            f"its smallest LR is {self.smallest}×{self.smallest}")
 
     def warm_up(self, pair: ImagePair) -> None:
         """Untimed forwards on the split's first image (with the same out-of-memory fallback)."""
