@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import shutil
 import statistics
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +38,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from benchmark import data, plots, report
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.images import read_image
-from benchmark.results import ordered_splits, read_results
+from benchmark.results import ordered_splits, read_results, splits_of
 from benchmark.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, rank_year, year_record
+from benchmark.submit import plain_name
 from benchmark.years import YEARS, Year
 
 OFFICIAL_PREFIXES = {"valid": "val", "test": "test", "hybrid_test": "test"}
@@ -47,6 +52,112 @@ COUNTER_KEYS = {"hooks": "flops", "fvcore": "fvcore_flops"}
 """Where each FLOPs counter's exact integer lies in an entry's ``complexity``."""
 COUNTER_NAMES = {"hooks": "the official hook counter", "fvcore": "fvcore"}
 _PADDED_ID = re.compile(r"0\d{2,}(?=_|$)")
+_UNSAFE_IN_NAMES = re.compile("[/\\\\\0]")
+"""What a model name may hold but a file name may not: in ``table1_NAME.tex`` each becomes ``_``."""
+SPLIT_FIGURES = {"ave_runtime": "a runtime in ms", "ave_psnr": "a PSNR in dB", "memory": "a memory figure in MiB"}
+"""The per-split figures the leaderboard reads from a results entry, and what each must be."""
+ENTRY_FIGURES = {"num_parameters": "a parameter count in M", "flops": "a FLOPs figure in G",
+                 "activations": "an activation count in M", "num_conv": "a convolution count"}
+TABLE_FIGURES = ("ave", "val_t", "test_t", "params", "flops", "acts", "mem", "conv")
+"""The published table's columns of figures (with every ``*_psnr`` and ``*_t``): numbers, never negative."""
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _not_a_figure(value: Any) -> str | None:
+    """Why ``value`` is not a figure (a finite number, never negative), or None when it is one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{_shown(value)}, not a number"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{_shown(value)}, too large for a number"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "infinite"
+    return f"negative ({value!r})" if number < 0 else None
+
+
+def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessError:
+    return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}; correct it in the file or re-run "
+                        "test_demo.py for this model")
+
+
+def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] | None = None) -> None:
+    """Every figure of ``name``'s entry that the leaderboard, plots or factsheet read is a finite number ≥ 0, and
+    every field they read has its type: a HarnessError naming the model, the key and the value otherwise.
+
+    The split figures checked are those of the entry's own splits and of ``splits`` (every model's: the
+    leaderboard reads each of them from every entry). A figure that is absent is not checked here: the
+    leaderboard says which model lacks it when it needs it (a model without a checkpoint has no PSNR, shown n/a).
+    """
+    def refuse(key: str, why: str, kind: str) -> HarnessError:
+        return _refuse(name, path, key, why, kind)
+
+    own = entry.get("splits")
+    if "splits" in entry and (not isinstance(own, list) or not all(isinstance(s, str) and s for s in own)):
+        raise refuse("splits", _shown(own), "a list of split names")
+    for split in dict.fromkeys([*splits_of(entry), *(splits or [])]):
+        for suffix, kind in SPLIT_FIGURES.items():
+            key = f"{split}_{suffix}"
+            if key in entry and (why := _not_a_figure(entry[key])) is not None:
+                raise refuse(key, why, kind)
+        kind_key = f"{split}_memory_kind"
+        if entry.get(kind_key) is not None and not isinstance(entry[kind_key], str):
+            raise refuse(kind_key, _shown(entry[kind_key]), "the kind of memory measured")
+        images = entry.get(f"{split}_images")
+        if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
+            raise refuse(f"{split}_images", _shown(images), "a list of image names")
+    for key, kind in ENTRY_FIGURES.items():
+        if key in entry and (why := _not_a_figure(entry[key])) is not None:
+            raise refuse(key, why, kind)
+    if "num_conv" in entry and not float(entry["num_conv"]).is_integer():
+        raise refuse("num_conv", repr(entry["num_conv"]), "a whole number of convolutions")
+    complexity = entry.get("complexity")
+    if "complexity" in entry and not isinstance(complexity, dict):
+        raise refuse("complexity", _shown(complexity), "the object of exact counts test_demo.py writes")
+    for key in COUNTER_KEYS.values():
+        if isinstance(complexity, dict) and key in complexity and (why := _not_a_figure(complexity[key])) is not None:
+            raise refuse(f"complexity.{key}", why, "a FLOPs count")
+    if "flops_counter" in entry and entry["flops_counter"] not in COUNTER_KEYS:
+        raise refuse("flops_counter", _shown(entry["flops_counter"]), f"one of {', '.join(COUNTER_KEYS)}")
+    environment = entry.get("environment")
+    if "environment" in entry and not isinstance(environment, dict):
+        raise refuse("environment", _shown(environment), "an object naming the device")
+    if isinstance(environment, dict) and not isinstance(environment.get("device", ""), str):
+        raise refuse("environment.device", _shown(environment["device"]), "a device name such as 'cuda:0'")
+
+
+def check_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The published table with every figure column numeric: a HarnessError naming the row or team and the
+    column for an empty team name, a figure that is not a number, infinite or negative. Empty cells stay NaN
+    (the ranking names the teams that lack a figure it needs; a missing PSNR shows n/a)."""
+    table = table.copy()
+    for row, team in enumerate(table["team"], start=2):  # line 1 is the header
+        if pd.isna(team) or not str(team).strip():
+            raise HarnessError(f"--table {path}: line {row} has no team name; fill in its team column")
+    table["team"] = table["team"].astype(str).str.strip()
+    columns = [c for c in table.columns if c in TABLE_FIGURES or str(c).endswith(("_psnr", "_t"))]
+    for col in columns:
+        values = pd.to_numeric(table[col], errors="coerce").astype(float)
+        for team, raw, value in zip(table["team"], table[col], values):
+            if pd.isna(value) and not pd.isna(raw):
+                why = f"{_shown(raw)}, not a number"
+            elif math.isinf(value):
+                why = "infinite"
+            elif value < 0:
+                why = f"negative ({value:g})"
+            else:
+                continue
+            raise HarnessError(f"--table {path}: team {team} has {col} = {why}; correct the row")
+        table[col] = values
+    return table
 
 
 def _listed(names: list[str], limit: int = 6) -> str:
@@ -85,6 +196,13 @@ def clean_names(results: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str,
     originals: dict[str, str] = {}
     for name, entry in results.items():
         new = clean_name(name)
+        if not new:
+            raise HarnessError(f"a model of the results file has an empty name ({name!r}); name it in the file")
+        try:
+            new.encode("utf-8")
+        except UnicodeEncodeError:
+            raise HarnessError(f"model {name!r}: its name is not valid Unicode text (it holds a lone surrogate "
+                               "escape); rename it in the results file") from None
         if new in cleaned:
             raise HarnessError(f"models {originals[new]!r} and {name!r} are both {new!r} once their names are cleaned "
                                "(spaces stripped, ids to two digits); rename one in the results file")
@@ -170,8 +288,8 @@ def _versus(board: pd.DataFrame, baseline: str) -> pd.DataFrame:
         columns[col] = board[col]
         if col.endswith("_psnr"):
             columns[f"{col}_diff"] = board[col] - base[col]
-        elif col in BASELINE_RATIOS:
-            columns[f"{col}_ratio"] = board[col] / base[col]
+        elif col in BASELINE_RATIOS:  # no ratio to a baseline figure of 0 (or none): n/a, not inf
+            columns[f"{col}_ratio"] = board[col] / base[col] if base[col] > 0 else board[col] * math.nan
     return pd.DataFrame(columns)
 
 
@@ -203,10 +321,11 @@ def find_baseline(table: pd.DataFrame, year: int, baseline: str | None, sources:
     The year's own must be in the table when the year scores against it (exp-score); a rank-sum year
     ranks without one, and the figures are then shown without ratios.
     """
-    if baseline is not None:
-        return baseline
+    teams = set(table["team"].astype(str))
+    if baseline is not None:  # as the results file names it, or as cleaned (009_RFDN → 09_RFDN)
+        return clean_name(baseline) if baseline not in teams and clean_name(baseline) in teams else baseline
     record = year_record(year)
-    if record.baseline in set(table["team"].astype(str)):
+    if record.baseline in teams:
         return record.baseline
     if record.ranking == "rank-sum":
         return None
@@ -293,16 +412,27 @@ def _crop(text: str) -> tuple[int, int, int]:
     return x, y, size
 
 
-def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]], originals: dict[str, str]) -> Path:
-    """``visual_<image>.png``: the image's crop from bicubic, every model with SR images, and the HR.
+def _visual_inputs(args: argparse.Namespace, results: dict[str, dict[str, Any]], originals: dict[str, str]
+                   ) -> Callable[[Path], Path]:
+    """Check every argument of ``--visual`` and read its images; returns what writes ``visual_<image>.png`` into a
+    folder: the image's crop from bicubic, every model with SR images, and the HR.
 
-    ``originals`` maps a cleaned name to the name in the results file, under which the SR images lie.
+    Run before anything else is computed or written, so that a wrong ``--visual`` costs nothing and leaves no
+    leaderboard behind. ``originals`` maps a cleaned name to the name in the results file, under which the SR
+    images lie.
     """
     if not results or args.save_dir is None or args.data is None:
         raise HarnessError("--visual needs --results, --save_dir (the SR images) and --data (the image's HR and LR)")
     image = args.visual
+    if not plain_name(image):
+        raise HarnessError(f"--visual {image!r}: not an image name; pass an HR file name without .png")
+    if not args.save_dir.is_dir():
+        raise HarnessError(f"--save_dir {args.save_dir}: no such folder; pass the --save_dir of the run")
+    if not args.data.exists():
+        raise HarnessError(f"--data {args.data}: no such folder; pass the data the run used")
     splits = list(dict.fromkeys(key.removesuffix("_images") for entry in results.values()
-                                for key, stems in entry.items() if key.endswith("_images") and image in stems))
+                                for key, stems in entry.items()
+                                if key.endswith("_images") and isinstance(stems, list) and image in stems))
     if not splits:
         raise HarnessError(f"--visual {image}: no such image in {args.results}; pass an HR file name without .png")
     if args.split is not None and args.split not in splits:
@@ -310,28 +440,93 @@ def _visual(args: argparse.Namespace, results: dict[str, dict[str, Any]], origin
     if args.split is None and len(splits) > 1:
         raise HarnessError(f"--visual {image}: in splits {', '.join(splits)}; choose one with --split")
     split = args.split or splits[0]
-    pair = next((p for p in data.find_split(args.data, split).pairs if p.name == image), None)
+    pair = next((p for p in data.find_split(args.data, split, args.year).pairs if p.name == image), None)
     if pair is None:
         raise HarnessError(f"--data {args.data}: no image {image} of split {split}; pass the data the run used")
     sr = {}
     for name, entry in results.items():
-        if entry.get("checkpoint") is not None and image in entry.get(f"{split}_images", []):
-            path = args.save_dir / originals.get(name, name) / split / f"{image}.png"
+        stems = entry.get(f"{split}_images")
+        if entry.get("checkpoint") is not None and isinstance(stems, list) and image in stems:
+            folder = originals.get(name, name)
+            if not plain_name(folder) or not plain_name(split):
+                raise HarnessError(f"model {folder!r}, split {split!r}: not folder names, so no SR images can lie "
+                                   "in --save_dir/MODEL/SPLIT; rename it in the results file")
+            path = args.save_dir / folder / split / f"{image}.png"
             if not path.is_file():
                 raise HarnessError(f"{path}: SR image missing; pass the --save_dir of the run, or re-run test_demo.py")
             sr[name] = read_image(path)
     if not sr:
         raise HarnessError(f"--visual {image}: no model of {args.results} saved SR images (none had a checkpoint)")
-    return plots.visual_comparison(read_image(pair.hr), read_image(pair.lr), sr, args.out / f"visual_{image}.png",
-                                   title=f"{image} ({split}, ×4)", crop=args.crop)
+    hr, lr = read_image(pair.hr), read_image(pair.lr)
+    plots.check_visual(hr, lr, sr, args.crop)
+    return lambda folder: plots.visual_comparison(hr, lr, sr, folder / f"visual_{image}.png",
+                                                  title=f"{image} ({split}, ×4)", crop=args.crop)
+
+
+def check_out(out: Path) -> None:
+    """``--out`` can be the output folder: a folder, or a path under folders (existing or to make)."""
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"--out {out}: a file, not a folder; pass a folder for leaderboard.csv/.md/.tex and the "
+                           "plots")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"--out {out}: {parent} is a file, not a folder; choose another output folder")
+
+
+def write_outputs(out: Path, write: Callable[[Path], list[Path]]) -> list[Path]:
+    """``write`` the outputs into a fresh hidden folder inside ``out``, then move each complete file into ``out``.
+
+    A run that fails while writing (a full disk, an error in a plot) leaves ``out`` as it was: no half-written
+    file, no mix of this run's and the previous run's files, and no ``out`` at all when it did not exist.
+    """
+    created = [p for p in (out, *out.parents) if not p.exists()]  # the folders this run makes, deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".compare-"))
+    except OSError as err:
+        raise HarnessError(f"--out {out}: cannot create the folder ({err.strerror}); choose a writable "
+                           "folder") from None
+    try:
+        files = write(tmp)
+        for path in files:
+            os.replace(path, out / path.name)
+        return [out / path.name for path in files]
+    except BaseException as err:
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)
+        if isinstance(err, OSError):
+            raise HarnessError(f"--out {out}: cannot write ({err.strerror}); choose a writable folder with free "
+                               "space") from None
+        if isinstance(err, UnicodeEncodeError):
+            bad = err.object[err.start:err.end]
+            raise HarnessError(f"--out {out}: a text of the results cannot be written as UTF-8 ({bad!r} is a lone "
+                               "surrogate escape); correct it in the results file") from None
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
+    check_out(args.out)
+    if args.table is not None and args.table.is_dir():
+        raise HarnessError(f"--table {args.table}: a folder, not a table; pass a results table such as "
+                           "../shared/reference/ntire2023_esr_results.tsv")
     year, record = args.year, year_record(args.year)
-    results, renamed = clean_names(read_results(args.results)) if args.results is not None else ({}, {})
-    frames = [load_table(args.table)] if args.table is not None else []
+    results, renamed = clean_names(read_results(args.results, strict=True)) if args.results is not None else ({}, {})
+    originals = {new: old for old, new in renamed.items()}
+    for name, entry in results.items():
+        check_entry(originals.get(name, name), entry, args.results)
+    every_split = ordered_splits(list(results.values()))
+    for name, entry in results.items():  # the leaderboard reads every model's splits from every entry
+        check_entry(originals.get(name, name), entry, args.results, every_split)
+    counter = record.flops_counter
+    if args.factsheet is not None and clean_name(args.factsheet) not in results:
+        raise HarnessError(f"--factsheet {args.factsheet}: no such model in --results (found: "
+                           f"{_listed(list(results)) or 'none'}); pass one of them")
+    visual = _visual_inputs(args, results, originals) if args.visual is not None else None
+    frames = [check_table(load_table(args.table), args.table)] if args.table is not None else []
     notes = _results_notes(results, record, args.results, args.table is not None) if results else []
     if renamed:
         notes.append(names_note(renamed))
@@ -357,29 +552,30 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
         notes.append(_published_note(table, board, args.table))
     title = f"Leaderboard under the {record.label} rules ({record.source})"
     title += f", baseline {baseline}" if baseline else ""
-    counter = record.flops_counter
-    console.print(report.leaderboard_table(board, title, notes, flops_counter=counter))
-    written = report.write_leaderboard(board, args.out, title, notes, flops_counter=counter)
-    written += plots.tradeoff_plots(board, year, args.out, baseline)
-    if args.factsheet is not None:
-        name = clean_name(args.factsheet)
-        if name not in results:
-            raise HarnessError(f"--factsheet {args.factsheet}: no such model in --results (found: "
-                               f"{_listed(list(results)) or 'none'}); pass one of them")
-        flops, published = entry_flops(results[name], name, counter)
-        path = args.out / f"table1_{name}.tex"
-        path.write_text(report.factsheet_latex(name, results[name], flops_counter=counter, flops_g=flops,
-                                               flops_published=published))
-        written.append(path)
-    if args.visual is not None:
-        written.append(_visual(args, results, {new: old for old, new in renamed.items()}))
+
+    def write(folder: Path) -> list[Path]:
+        written = report.write_leaderboard(board, folder, title, notes, flops_counter=counter)
+        written += plots.tradeoff_plots(board, year, folder, baseline)
+        if args.factsheet is not None:
+            name = clean_name(args.factsheet)
+            flops, published = entry_flops(results[name], name, counter)
+            path = folder / f"table1_{_UNSAFE_IN_NAMES.sub('_', name)}.tex"
+            path.write_text(report.factsheet_latex(name, results[name], flops_counter=counter, flops_g=flops,
+                                                   flops_published=published))
+            written.append(path)
+        if visual is not None:
+            written.append(visual(folder))
+        return written
+
+    written = write_outputs(args.out, write)
+    console.print(report.leaderboard_table(board, title, notes, flops_counter=counter), crop=False)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on a user mistake)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark.compare",
-                                     description="Rank models by an NTIRE ESR year's rules; write tables and plots.")
+    parser = OneLineParser(prog="python -m benchmark.compare",
+                           description="Rank models by an NTIRE ESR year's rules; write tables and plots.")
     parser.add_argument("--results", type=Path, help="results file of test_demo.py, or an organizers' results file "
                                                       "(every model is ranked)")
     parser.add_argument("--table", type=Path, help="a published table (NTIRE 2023 columns); --results rows are added")
@@ -402,9 +598,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = _run(args, console)
     except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
-    console.print(escape(f"wrote {', '.join(str(p) for p in written)}"))
+    console.print(escape(f"wrote {', '.join(str(p) for p in written)}"), crop=False)
     return 0
 
 

@@ -6,6 +6,29 @@ The entry points print that line and exit with status 2; anything else is a bug 
 and keeps its traceback.
 """
 
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
 
 class HarnessError(Exception):
     """A user-facing error: its message is one line that says what is wrong and what to do."""
+
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def error_line(err: BaseException | str) -> str:
+    """``error: <message>`` on one line, whatever the message holds: a line break inside a name or path from a
+    user's file is shown escaped (``\\n``), so the error is never split over lines or mistaken for two."""
+    message = "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(err))
+    return f"error: {message}"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one ``error:`` line naming the option and the fix (exit status 2),
+    like every other user mistake, instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{error_line(message)}; see {self.prog} --help\n")

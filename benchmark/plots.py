@@ -6,6 +6,7 @@ backend state, no window, safe on a machine without a display and in tests.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -27,8 +28,15 @@ _AXES = {"ave": ("average runtime [ms]", "psnr_vs_runtime.png"), "flops": ("FLOP
 
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig).print_png(str(path))
+    with warnings.catch_warnings():  # a name in a script the font lacks is drawn as boxes; the tables have it whole
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        FigureCanvasAgg(fig).print_png(str(path))
     return path
+
+
+def _literal(text: object) -> str:
+    """``text`` drawn as written: matplotlib reads ``$…$`` as mathematics (and fails on what does not parse)."""
+    return str(text).replace("$", r"\$")
 
 
 def tradeoff_plots(board: pd.DataFrame, year: int, out_dir: str | Path, baseline: str | None = None) -> list[Path]:
@@ -55,7 +63,7 @@ def tradeoff_plots(board: pd.DataFrame, year: int, out_dir: str | Path, baseline
                        c=np.where(is_base[shown], "tab:red", "tab:blue"), edgecolors="black", linewidths=0.5)
             for team, xv, yv, base in zip(board.loc[shown, "team"], board.loc[shown, x], board.loc[shown, col],
                                           is_base[shown]):
-                ax.annotate(str(team), (xv, yv), xytext=(4, 3), textcoords="offset points", fontsize=6,
+                ax.annotate(_literal(team), (xv, yv), xytext=(4, 3), textcoords="offset points", fontsize=6,
                             fontweight="bold" if base else "normal", color="tab:red" if base else "black")
             if col in floors:
                 ax.axhline(floors[col], color="gray", linestyle="--", linewidth=1,
@@ -71,7 +79,7 @@ def tradeoff_plots(board: pd.DataFrame, year: int, out_dir: str | Path, baseline
             ax.set_ylabel(f"PSNR[{col.removesuffix('_psnr')}] [dB]")
             ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost markers
             ax.grid(alpha=0.3)
-        base_text = f", baseline {baseline} in red" if baseline else ""
+        base_text = f", baseline {_literal(baseline)} in red" if baseline else ""
         fig.suptitle(f"PSNR against {label}\nmarker area ∝ parameters "
                      f"(largest {board['params'].max():.3f} M){base_text}", fontsize=10)
         written.append(_save(fig, Path(out_dir) / filename))
@@ -91,6 +99,24 @@ def detail_crop(hr: np.ndarray, size: int) -> tuple[int, int]:
     return int(x), int(y)
 
 
+def check_visual(hr: np.ndarray, lr: np.ndarray, sr: dict[str, np.ndarray],
+                 crop: tuple[int, int, int] | None = None) -> None:
+    """A HarnessError unless every SR image and the bicubic of ``lr`` have the HR's size (cut to a multiple of
+    4) and ``crop`` lies inside it: what :func:`visual_comparison` needs, checked before anything is drawn."""
+    height, width = modcrop(hr, SCALE).shape[:2]
+    shapes = {"bicubic": (lr.shape[0] * SCALE, lr.shape[1] * SCALE, *lr.shape[2:]),
+              **{label: img.shape for label, img in sr.items()}}
+    for label, shape in shapes.items():
+        if tuple(shape) != (height, width, *hr.shape[2:]):
+            raise HarnessError(f"{label}: its image is {shape[1]}×{shape[0]} but the HR is {width}×{height}; "
+                               "pass the --data the run used")
+    if crop is not None:
+        x, y, size = crop
+        if size <= 0 or x < 0 or y < 0 or x + size > width or y + size > height:
+            raise HarnessError(f"--crop {x},{y},{size}: outside the {width}×{height} HR; choose x + size ≤ {width}, "
+                               f"y + size ≤ {height}")
+
+
 def visual_comparison(hr: np.ndarray, lr: np.ndarray, sr: dict[str, np.ndarray], out: str | Path, title: str,
                       crop: tuple[int, int, int] | None = None) -> Path:
     """One crop of bicubic (cv2, from the LR), each model's SR and the HR side by side, each with its PSNR.
@@ -99,23 +125,17 @@ def visual_comparison(hr: np.ndarray, lr: np.ndarray, sr: dict[str, np.ndarray],
     detail. The PSNR is the whole image's, as the official metric computes it; a first panel shows
     where the crop lies.
     """
+    check_visual(hr, lr, sr, crop)
     hr = modcrop(hr, SCALE)
     height, width = hr.shape[:2]
     bicubic = cv2.resize(lr, (lr.shape[1] * SCALE, lr.shape[0] * SCALE), interpolation=cv2.INTER_CUBIC)
     panels = {"bicubic": bicubic, **sr}
-    for label, img in panels.items():
-        if img.shape != hr.shape:
-            raise HarnessError(f"{label}: its image is {img.shape[1]}×{img.shape[0]} but the HR is {width}×{height}; "
-                               "pass the --data the run used")
     if crop is None:
         size = min(128, height, width)
         x, y = detail_crop(hr, size)
     else:
         x, y, size = crop
-        if size <= 0 or x < 0 or y < 0 or x + size > width or y + size > height:
-            raise HarnessError(f"--crop {x},{y},{size}: outside the {width}×{height} HR; choose x + size ≤ {width}, "
-                               f"y + size ≤ {height}")
-    labelled = [(f"{label}\n{psnr(img, hr):.2f} dB", img) for label, img in panels.items()]
+    labelled = [(f"{_literal(label)}\n{psnr(img, hr):.2f} dB", img) for label, img in panels.items()]
     labelled.append(("HR\n(reference)", hr))
     fig = Figure(figsize=(2.4 * (len(labelled) + 1), 3.0), layout="constrained")
     axes = fig.subplots(1, len(labelled) + 1)
@@ -127,5 +147,5 @@ def visual_comparison(hr: np.ndarray, lr: np.ndarray, sr: dict[str, np.ndarray],
         ax.set_title(label, fontsize=8)
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(_literal(title), fontsize=10)
     return _save(fig, Path(out))

@@ -7,11 +7,14 @@ to files (the leaderboard of ``benchmark.compare``, the factsheet's Table 1 in L
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -90,6 +93,11 @@ def _psnr_header(split: str) -> str:
     return {"valid": "PSNR[val]", "test": "PSNR[test]", "hybrid_test": "PSNR[test]"}.get(split, f"PSNR[{split}]")
 
 
+def _whole(value: Any) -> Any:
+    """A count written as a float (``36.0``) as the int it is, so that it prints as a count."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
     """One model's Table 1 figures: PSNR per split, complexity, worst-split memory, mean of split runtimes.
 
@@ -110,7 +118,7 @@ def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
         "mem_m": max(memory) if memory else None,
         "activations_m": entry.get("activations"),
         "runtime_ms": sum(runtimes) / len(runtimes) if runtimes else None,
-        "conv": entry.get("num_conv"),
+        "conv": _whole(entry.get("num_conv")),
         "variant": entry.get("variant", "faithful"),
         "checkpoint": entry.get("checkpoint"),
     }
@@ -304,21 +312,116 @@ def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> 
     return pd.DataFrame(view)
 
 
-def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], flops_counter: str | None = None) -> Table:
-    """The leaderboard as a rich table, the notes (floors checked, counters, devices) as its caption.
+_TEAM_FOLD = 12
+"""The narrowest a leaderboard's Team column folds to (names are the only cells that ever fold)."""
 
-    Cells never lose a character: on a narrow console rich wraps them, or folds them onto more lines.
+
+def _console_header(column: str) -> str:
+    """A view column's console header, with a space where it may wrap: ``PSNR[val]`` → ``PSNR [val]``."""
+    return re.sub(r"(?<=\w)\[", " [", column)
+
+
+def _words(text: str) -> int:
+    """The terminal cells of ``text``'s longest word (a wide character takes two)."""
+    return max((cell_len(word) for line in text.splitlines() for word in line.split()), default=0)
+
+
+def _lines(text: str) -> int:
+    """The terminal cells of ``text``'s longest line."""
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+class Leaderboard:
+    """The leaderboard for the console: title, one or more tables, notes; no cell or header ever cut.
+
+    Each figure column is exactly as wide as its widest cell (the figure above its difference or ratio to the
+    baseline's) or header word, so figures never wrap, fold or lose a character; headers wrap at their spaces
+    (``PSNR`` over ``[val]``). Team names may fold, to no fewer than ``_TEAM_FOLD`` characters. When the
+    columns do not fit the console's width in one table, they are split into tables of whole groups (quality:
+    PSNR and its floor checks; ranking: score and ranks; efficiency figures), each led by the Team column,
+    a group itself split by columns only when it alone is too wide; a table that cannot fit at all (one
+    column too wide beside the names) is rendered at its own width, wider than the console: print it with
+    ``crop=False``.
     """
+
+    def __init__(self, view: pd.DataFrame, title: str, notes: list[str]) -> None:
+        self.view, self.title, self.notes = view, title, notes
+        names = list(view.iloc[:, 0])
+        self.team_width = max([_lines(name) for name in names] + [_words("Team")])
+        self.columns = list(view.columns[1:])
+        self.widths = {col: max([_lines(cell) for cell in view[col]] + [_words(_console_header(col))])
+                       for col in self.columns}
+
+    def _group(self, column: str) -> str:
+        if column.startswith("PSNR"):
+            return "quality"
+        return "figures" if column.split(" [")[0] in _FIGURE_HEADERS else "ranking"
+
+    def _needed(self, columns: list[str], team: int) -> int:
+        """The width of a table of ``columns`` led by a Team column ``team`` wide: cells, padding, borders."""
+        return team + sum(self.widths[col] for col in columns) + 3 * (len(columns) + 1) + 1
+
+    def layout(self, width: int) -> list[list[str]]:
+        """The view's columns (Team apart) split into the tables that show them at ``width``."""
+        if self._needed(self.columns, min(self.team_width, _TEAM_FOLD)) <= width:
+            return [self.columns]
+        groups: dict[str, list[str]] = {"quality": [], "ranking": [], "figures": []}
+        for col in self.columns:
+            groups[self._group(col)].append(col)
+
+        def pack(team: int) -> list[list[str]]:
+            tables: list[list[str]] = []
+            for group in (g for g in groups.values() if g):
+                if tables and self._needed(tables[-1] + group, team) <= width:
+                    tables[-1] += group
+                    continue
+                tables += self._split(group, team, width)
+            return tables
+
+        whole, folded = pack(self.team_width), pack(min(self.team_width, _TEAM_FOLD))
+        return whole if len(whole) <= len(folded) else folded
+
+    def _split(self, group: list[str], team: int, width: int) -> list[list[str]]:
+        """``group`` in as few tables as fit ``width``, of as even a number of columns as can be (one column per
+        table where even that is too wide)."""
+        for parts in range(1, len(group) + 1):
+            size, extra = divmod(len(group), parts)
+            bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+            tables = [group[a:b] for a, b in itertools.pairwise(bounds)]
+            if all(self._needed(table, team) <= width for table in tables):
+                return tables
+        return [[col] for col in group]
+
+    def _table(self, columns: list[str]) -> Table:
+        table = Table(title_justify="left")
+        table.add_column("Team", justify="left", overflow="fold", min_width=min(self.team_width, _TEAM_FOLD))
+        for col in columns:
+            table.add_column(Text(_console_header(col)), justify="right", width=self.widths[col])
+        for _, row in self.view.iterrows():
+            table.add_row(Text(str(row.iloc[0])), *(Text(row[col]) for col in columns))
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        yield Text(self.title, style="bold")
+        for columns in self.layout(width):
+            needed = self._needed(columns, min(self.team_width, _TEAM_FOLD))
+            yield from console.render(self._table(columns), options.update_width(max(width, needed)))
+        if self.notes:
+            yield Text("\n".join(self.notes))
+
+
+_FIGURE_HEADERS = {header.split(" [")[0] for header, _ in _LEADERBOARD_FIGURES.values()}
+"""The efficiency figures' headers without their units (``FLOPs [G, fvcore]`` → ``FLOPs``)."""
+
+
+def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], flops_counter: str | None = None
+                      ) -> Leaderboard:
+    """The leaderboard for the console (:class:`Leaderboard`): print it with ``crop=False``, so that a table wider
+    than the console is shown whole rather than cut at the console's edge."""
     view = _leaderboard_view(board, flops_counter)
-    table = Table(title=escape(title), title_justify="left", caption=escape("\n".join(notes)) or None,
-                  caption_justify="left")
-    for column in view.columns:  # headers over several lines, so that the figures set the widths
-        header = column.replace(" [", "\n[").replace(" rank", "\nrank").replace(" rounded only", "\nrounded only")
-        table.add_column(escape(header), justify="left" if column == "Team" else "right", overflow="fold")
-    for row in view.itertuples(index=False):  # each figure above its difference or ratio to the baseline's
-        team, *figures = row
-        table.add_row(escape(team), *(escape(cell.replace(" (", "\n(")) for cell in figures))
-    return table
+    view = view.apply(lambda col: col.str.replace(" (", "\n(", regex=False) if col.name != "Team" else col)
+    return Leaderboard(view, title, notes)
 
 
 def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str],

@@ -262,16 +262,22 @@ def _parse(path: Path) -> Any:
         raise HarnessError(f"{path}: cannot be read ({err.strerror}); check the path and its permissions") from None
 
 
-def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
+def read_results(path: str | Path, *, strict: bool = False) -> dict[str, dict[str, Any]]:
     """The results file's valid entries; a HarnessError naming the file if it is missing or not valid JSON.
 
-    Entries that are not JSON objects are left out with a warning (``update_results`` sets them aside).
+    Entries that are not JSON objects are left out with a warning (``update_results`` sets them aside);
+    with ``strict`` (the tools that rank or submit every entry) such an entry is a HarnessError naming it.
     """
     path = Path(path)
     data = _parse(path)
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: expected a JSON object of model name → figures")
     bad = [name for name, entry in data.items() if not isinstance(entry, dict)]
+    if bad and strict:
+        kinds = {type(None): "null", bool: "a boolean", str: "a string", list: "a list"}
+        kind = kinds.get(type(data[bad[0]]), "a number")
+        raise HarnessError(f"{path}: entry {bad[0]!r} is {kind}, not an object of figures; remove it from the file "
+                           "or re-run test_demo.py for it")
     if bad:
         warnings.warn(f"{path}: entry {bad[0]!r} is not an object of figures and was left out", ResultsWarning,
                       stacklevel=2)

@@ -227,7 +227,8 @@ def exp_score(df: pd.DataFrame, year: int, baseline: str, *, psnr_rounded: bool 
         ref = float(base_row[col])
         if not math.isfinite(ref) or ref <= 0:
             raise ScoringError(f"baseline {baseline!r} has {col} = {ref}; a baseline figure must be positive")
-        score = np.exp(2.0 * out[col].astype(float) / ref)
+        with np.errstate(over="ignore"):  # a figure over ~354× the baseline's scores inf: last, as it should
+            score = np.exp(2.0 * out[col].astype(float) / ref)
         out[SCORE_NAMES[figure]] = score
         total = total + record.weights[figure] * score
     out["score"] = total

@@ -13,8 +13,8 @@ half-written zip, and never replaces a good one.
 
 from __future__ import annotations
 
-import argparse
 import collections
+import math
 import os
 import sys
 import tempfile
@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from benchmark import data
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.images import PNG_COLOUR_TYPES, SCALE, png_header
 from benchmark.results import read_results, sha256_of
-from benchmark.years import DEFAULT_YEAR
+from benchmark.years import DEFAULT_YEAR, YEARS
 
 
 def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: str) -> str:
@@ -43,6 +43,94 @@ def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: st
     if value not in choices:
         raise HarnessError(f"{where}: no {kind} {value!r} (found: {listed}); pass one of them with {flag}")
     return value
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` of a value read from the user's file, on one line and at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def plain_name(name: Any) -> bool:
+    """Whether ``name`` is one file or folder name: a non-empty string without a path separator, NUL, ``.`` or
+    ``..``, so that ``folder / name`` always lies directly inside ``folder``."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a finite number (not a bool, not an integer too large for a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def check_entry(results_path: Path, model: str, entry: dict[str, Any], split: str, by_folder: bool) -> None:
+    """The fields of ``model``'s results entry that the submission reads, checked before any image is opened.
+
+    ``{split}_images`` a non-empty list of plain image names (none may lead outside the SR folder),
+    ``{split}_saved`` the record of the images its run wrote, ``{split}_ave_runtime`` a runtime in ms and
+    ``environment.device`` for the readme, ``year`` a challenge year; with ``by_folder`` (``--save_dir``)
+    the model and split names must be folder names.
+    """
+    where, rerun = f"{results_path}: {model}'s", f"re-run test_demo.py on {split}"
+    if by_folder:
+        for kind, name in (("model", model), ("split", split)):
+            if not plain_name(name):
+                raise HarnessError(f"{results_path}: {kind} name {name!r} is not a folder name, so its SR images "
+                                   f"cannot lie in --save_dir/MODEL/SPLIT; rename it in the results file")
+    stems = entry.get(f"{split}_images")
+    if not isinstance(stems, list) or not all(isinstance(stem, str) for stem in stems):
+        raise HarnessError(f"{where} {split}_images is {_shown(stems)}, not a list of image names; {rerun}")
+    if not stems:
+        raise HarnessError(f"{where} {split}_images is empty: its run recorded no image, so there is nothing to "
+                           f"submit; {rerun}")
+    bad = next((stem for stem in stems if not plain_name(stem)), None)
+    if bad is not None:
+        raise HarnessError(f"{where} {split}_images lists {bad!r}, which is not an image name (a file name without "
+                           f"folders) and would be read outside the SR folder; {rerun}")
+    saved = entry.get(f"{split}_saved")
+    if not isinstance(saved, dict):
+        reason = ("ran with --no-save" if saved is None and f"{split}_saved" in entry else
+                  f"has {split}_saved = {_shown(saved)}, not the record of the SR images its run wrote"
+                  if f"{split}_saved" in entry else
+                  "does not record which SR images its run wrote (made by an older harness)")
+        raise HarnessError(f"{results_path}: {model}'s {split} run {reason}; {rerun}")
+    digests = saved.get("sha256")
+    if not isinstance(digests, dict) or not all(isinstance(d, str) for d in digests.values()):
+        raise HarnessError(f"{where} {split}_saved.sha256 is {_shown(digests)}, not the sha256 of each SR image its "
+                           f"run wrote; {rerun}")
+    if not by_folder and not (isinstance(saved.get("dir"), str) and saved["dir"]):
+        raise HarnessError(f"{where} {split}_saved.dir is {_shown(saved.get('dir'))}, not the folder its run saved "
+                           "the SR images in; pass that folder's parent with --save_dir")
+    runtime = entry.get(f"{split}_ave_runtime")
+    if not _number(runtime) or runtime < 0:
+        raise HarnessError(f"{where} {split}_ave_runtime is {_shown(runtime)}, not a runtime in ms (the readme's "
+                           f"runtime per image); {rerun}")
+    environment = entry.get("environment")
+    if not isinstance(environment, dict):
+        raise HarnessError(f"{where} environment is {_shown(environment)}, not an object with the device; "
+                           "re-run test_demo.py to record it")
+    if not isinstance(environment.get("device"), str):
+        raise HarnessError(f"{where} environment.device is {_shown(environment.get('device'))}, not a device name "
+                           "such as 'cuda:0' (the readme's CPU/GPU field); re-run test_demo.py to record it")
+    year = entry.get("year", DEFAULT_YEAR)
+    if not isinstance(year, int) or isinstance(year, bool) or year not in YEARS:
+        raise HarnessError(f"{where} year is {_shown(year)}, not a challenge year ({', '.join(map(str, YEARS))}); "
+                           "re-run test_demo.py to record it")
+
+
+def check_out(out: Path) -> None:
+    """``--out`` can take the zip: a ``.zip`` name that is not a folder, under folders (existing or to make)."""
+    if out.suffix.lower() != ".zip":
+        raise HarnessError(f"--out {out}: Codalab takes a .zip file; name it {out.with_suffix('.zip').name}")
+    if out.is_dir():
+        raise HarnessError(f"--out {out}: a folder; pass the zip file to write, e.g. {out / 'submission.zip'}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"--out {out}: {parent} is a file, not a folder; choose another path for the zip")
 
 
 def _png_rgb8_size(path: Path) -> tuple[int, int]:
@@ -97,6 +185,9 @@ def check_written_by_the_run(files: list[Path], saved: dict[str, Any]) -> None:
     """Every file is the one the record's run wrote (same sha256): images of another run never get submitted."""
     recorded = saved.get("sha256") or {}
     for path in files:
+        if recorded.get(path.stem) is None:
+            raise HarnessError(f"{path}: the results entry records no sha256 for it, so it cannot be shown to be "
+                               "the image its run wrote; re-run test_demo.py on this split with this --save_dir")
         if recorded.get(path.stem) != sha256_of(path):
             raise HarnessError(f"{path}: not the image this results entry's run wrote (its sha256 differs); "
                                "re-run test_demo.py on this split with this --save_dir")
@@ -117,10 +208,11 @@ def _lr_sizes(data_path: Path, split: str, stems: list[str], year: int) -> dict[
 
 def readme_text(entry: dict[str, Any], split: str, extra_data: bool, description: str) -> str:
     """``readme.txt`` in the NTIRE format: the split's mean runtime in seconds and the device the run used."""
-    device = entry.get("environment", {}).get("device")
-    if device is None:
+    environment = entry.get("environment")
+    device = environment.get("device") if isinstance(environment, dict) else None
+    if not isinstance(device, str):
         raise HarnessError("the results entry has no environment.device; re-run test_demo.py to record it")
-    if "\n" in description or "\r" in description:
+    if len(description.splitlines()) > 1 or description.endswith(("\n", "\r")):
         raise HarnessError("--description must be one line; the readme's last field ends at the line break")
     return (f"runtime per image [s] : {entry[f'{split}_ave_runtime'] / 1000:.4f}\n"
             f"CPU[1] / GPU[0] : {1 if device.startswith('cpu') else 0}\n"
@@ -130,8 +222,12 @@ def readme_text(entry: dict[str, Any], split: str, extra_data: bool, description
 
 def _write_zip(out: Path, files: list[Path], readme: str) -> None:
     """Images and readme at the zip's root, written beside ``out`` and renamed over it only when complete."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    check_out(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as err:
+        raise HarnessError(f"--out {out}: cannot write there ({err.strerror}); choose a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:  # PNG is compressed already
@@ -142,6 +238,10 @@ def _write_zip(out: Path, files: list[Path], readme: str) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise HarnessError(f"--out {out}: cannot write the zip ({err.strerror}); choose a writable folder with "
+                           "free space") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -156,9 +256,8 @@ def package(results_path: str | Path, save_dir: str | Path | None = None, model:
     split's folder or the official data folder) adds the check against each LR's size.
     """
     out = Path(out)
-    if out.suffix.lower() != ".zip":
-        raise HarnessError(f"--out {out}: Codalab takes a .zip file; name it {out.with_suffix('.zip').name}")
-    results = read_results(results_path)
+    check_out(out)
+    results = read_results(results_path, strict=True)
     model = _pick("model", model, list(results), str(results_path), "--model")
     entry = results[model]
     splits = [key.removesuffix("_images") for key in entry if key.endswith("_images")]
@@ -166,28 +265,32 @@ def package(results_path: str | Path, save_dir: str | Path | None = None, model:
     if entry.get("checkpoint") is None:
         raise HarnessError(f"{model} was run without a checkpoint, so no SR images were saved; "
                            "run test_demo.py with its checkpoint first")
-    saved = entry.get(f"{split}_saved")
-    if not isinstance(saved, dict):
-        reason = ("ran with --no-save" if f"{split}_saved" in entry else
-                  "does not record which SR images its run wrote (made by an older harness)")
-        raise HarnessError(f"{results_path}: {model}'s {split} run {reason}; re-run test_demo.py on {split}")
+    check_entry(Path(results_path), model, entry, split, by_folder=save_dir is not None)
+    saved = entry[f"{split}_saved"]
     stems = entry[f"{split}_images"]
     lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems, entry.get("year", DEFAULT_YEAR))
     folder = Path(saved["dir"]) if save_dir is None else Path(save_dir) / model / split
     files = check_images(folder, stems, lr_sizes)
     check_written_by_the_run(files, saved)
     if description is None:
-        env = entry.get("environment", {})
+        env = entry["environment"]
         variant = " (fast variant)" if entry.get("variant", "faithful") != "faithful" else ""
         description = f"{model}{variant}, runtime measured with the NTIRE ESR harness on {env.get('device_name')}"
-    _write_zip(out, files, readme_text(entry, split, extra_data, description))
+        description = " ".join(description.splitlines())  # a line break in a name would end the readme's field
+    readme = readme_text(entry, split, extra_data, description)
+    try:
+        readme.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise HarnessError(f"readme.txt: {err.object[err.start:err.end]!r} in its description is not valid Unicode "
+                           "text (a lone surrogate escape); pass another --description") from None
+    _write_zip(out, files, readme)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on a user mistake)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark.submit",
-                                     description="Write a checked Codalab zip: a split's SR images and readme.txt.")
+    parser = OneLineParser(prog="python -m benchmark.submit",
+                           description="Write a checked Codalab zip: a split's SR images and readme.txt.")
     parser.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file")
     parser.add_argument("--save_dir", type=Path, help="test_demo.py's --save_dir (default: where the run saved them, "
                         "as its results entry records)")
@@ -202,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         out = package(args.results, args.save_dir, args.model, args.split, args.out, bool(args.extra_data),
                       args.description, args.data)
     except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     console = Console(highlight=False, soft_wrap=True)
     with zipfile.ZipFile(out) as zf:

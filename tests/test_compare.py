@@ -3,6 +3,7 @@ included), sub-tracks, PSNR rounding, name cleaning, FLOPs counters, the exports
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from benchmark import compare
+from benchmark import compare, report
 from benchmark.compare import clean_name, main, results_table
 from benchmark.errors import HarnessError
 from benchmark.scoring import RANK_SUM_COLUMNS
@@ -373,25 +374,279 @@ def test_official_2026_factsheet_and_plots(tmp_path: Path, capsys: pytest.Captur
         _assert_png(tmp_path / "out" / name)
 
 
-def test_console_table_never_cuts_a_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _official(OFFICIAL_2026)
-    monkeypatch.setattr(compare, "Console", lambda **kwargs: Console(**{**kwargs, "width": 100}))
-    code, out, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2026")
-    assert code == 0, err
+def _console_tables(out: str) -> list[dict[str, list[str]]]:
+    """Each table printed in ``out`` as {header: the column's body pieces, top to bottom, stripped}; the header is its
+    pieces joined by spaces, as it reads."""
+    lines, tables = out.splitlines(), []
+    for top in (i for i, line in enumerate(lines) if line.startswith("┏")):
+        rule = next(i for i in range(top, len(lines)) if lines[i].startswith("┡"))
+        bottom = next(i for i in range(rule, len(lines)) if lines[i].startswith("└"))
+        heads = list(zip(*(line.strip("┃").split("┃") for line in lines[top + 1:rule])))
+        body = list(zip(*(line.strip("│").split("│") for line in lines[rule + 1:bottom])))
+        assert len(heads) == len(body)
+        tables.append({" ".join(p.strip() for p in head if p.strip()): [p.strip() for p in column]
+                       for head, column in zip(heads, body)})
+    return tables
+
+
+def _assert_shown_whole(out: str, board: pd.DataFrame, counter: str, width: int | None) -> None:
+    """Every column of the leaderboard's view is in exactly one table, under its whole header (``PSNR [val]``, never
+    ``PSNR[…``), and its pieces are its cells' lines in full: a figure is never folded or cut (no ``7.3…``), only a
+    team name may fold; Team leads every table; no line is wider than ``width`` (when given)."""
     assert "…" not in out
-    lines = out.splitlines()
-    body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1:
-                 next(i for i, line in enumerate(lines) if line.startswith("└"))]
-    assert body and all(len(line) <= 100 for line in lines)
-    # Each column's pieces, read top to bottom, are its cells in full: folded, never cut.
-    columns = list(zip(*(line.strip("│").split("│") for line in body)))
-    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv", keep_default_na=False)
-    assert "".join(piece.strip() for piece in columns[0]) == "".join(ORDER_2026)
-    score = "".join(piece.strip() for piece in columns[-5])
-    assert score == "".join(format(v, ".4f" if v < 1e5 else ".4e") for v in board["score"].astype(float))
-    assert "".join(piece.strip() for piece in columns[-4]) == "".join(
-        "n/a" if rank == "" else str(rank) for rank in board["rank"])
+    if width is not None:
+        assert max(len(line) for line in out.splitlines()) <= width
+    view = report._leaderboard_view(board, counter)
+    tables = _console_tables(out)
+    assert tables
+    names = "".join(view["Team"])
+    for table in tables:
+        assert next(iter(table)) == "Team" and "".join(table["Team"]) == names
+    for column in view.columns[1:]:
+        header = report._console_header(column)
+        holding = [table for table in tables if header in table]
+        assert len(holding) == 1, f"{header!r} in {len(holding)} tables: {[list(t) for t in tables]}"
+        expected = [line for cell in view[column] for line in cell.replace(" (", "\n(").split("\n") if line]
+        assert [piece for piece in holding[0][header] if piece] == expected, column
+    assert sum(len(table) - 1 for table in tables) == len(view.columns) - 1
+
+
+def _board_2026() -> pd.DataFrame:
+    results, _ = compare.clean_names(compare.read_results(_official(OFFICIAL_2026)))
+    return compare.leaderboard(compare.results_table(results, 2026), 2026, "00_SPAN")
+
+
+@pytest.mark.parametrize("width", [80, 100, 160, 200])
+def test_console_tables_never_cut_a_cell_or_a_header(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    monkeypatch.setattr(compare, "Console", lambda **kwargs: Console(**{**kwargs, "width": width}))
+    code, out, err = _run(tmp_path, capsys, "--results", str(_official(OFFICIAL_2026)), "--year", "2026")
+    assert code == 0, err
+    _assert_shown_whole(out, _board_2026(), "fvcore", width)
+    assert len(_console_tables(out)) == {80: 3, 100: 2, 160: 2, 200: 1}[width]  # split into tables of whole groups
+    assert "| 05_SPANMamba_single_1_4T05 " in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_console_tables_of_the_2023_table_never_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    if not TABLE_2023.is_file():
+        pytest.skip(f"published NTIRE 2023 results table not available at {TABLE_2023}")
+    monkeypatch.setattr(compare, "Console", lambda **kwargs: Console(**{**kwargs, "width": width}))
+    code, out, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--year", "2023")
+    assert code == 0, err
+    board = compare.leaderboard(compare.check_table(compare.load_table(TABLE_2023), TABLE_2023), 2023)
+    _assert_shown_whole(out, board, "hooks", width)
+
+
+def test_a_table_too_wide_for_the_console_is_printed_at_its_own_width() -> None:
+    board = _board_2026()
+    console = Console(width=20, file=io.StringIO(), highlight=False)
+    console.print(report.leaderboard_table(board, "title", ["a note"], "fvcore"), crop=False)
+    out = console.file.getvalue()
+    _assert_shown_whole(out, board, "fvcore", None)
+    assert max(len(line) for line in out.splitlines()) > 20  # wider than the console, rather than cut
+
+
+def test_markup_in_names_and_paths_prints_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "[bold]R.json"
+    path.write_text(json.dumps({"[red]x[/red]": _entry(14.0, (26.96, 27.07), 0.317, 19.67, 19.60),
+                                "a[b]": _entry(7.0, (26.95, 27.00), 0.150, 10.00, 9.50),
+                                "[/]": _entry(8.0, (26.95, 27.00), 0.150, 10.00, 9.50)}))
+    out_dir = tmp_path / "a[b]" / "[bold]out"
+    code = main(["--results", str(path), "--baseline", "[red]x[/red]", "--year", "2024", "--out", str(out_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    tables = _console_tables(out)
+    assert [piece for piece in tables[0]["Team"] if piece] == ["a[b]", "[/]", "[red]x[/red]"]
+    assert "baseline [red]x[/red]" in out and f"wrote {out_dir / 'leaderboard.csv'}" in out
+
+
+# --- every bad input: one line, nothing written -----------------------------------------------------------------
+
+
+def _refused_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """``main`` refuses: exit 2, one ``error:`` line, nothing on stdout, no --out folder; returns the line."""
+    code, out, err = _run(tmp_path, capsys, *argv)
+    assert code == 2 and out == "", out
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+    return err.removeprefix("error: ").removesuffix("\n")
+
+
+def _results_with(tmp_path: Path, key: str, value: object, model: str = "fast") -> Path:
+    entries = {"RLFN": _entry(14.0, (26.96, 27.07), 0.317, 19.67, 19.60),
+               "fast": _entry(7.0, (26.95, 27.00), 0.150, 10.00, 9.50)}
+    target = entries[model]
+    *parents, last = key.split(".")
+    for part in parents:
+        target = target[part]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps(entries))  # NaN and Infinity as Python's json writes and reads them
+    return path
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("valid_ave_runtime", None, ("model fast: valid_ave_runtime is null in {R}, not a runtime in ms; correct it in the "
+                                "file or re-run test_demo.py for this model")),
+    ("test_ave_runtime", -3.0, "model fast: test_ave_runtime is negative (-3.0) in {R}, not a runtime in ms"),
+    ("valid_ave_runtime", "7", "model fast: valid_ave_runtime is '7', not a number in {R}, not a runtime in ms"),
+    ("valid_ave_psnr", math.nan, "model fast: valid_ave_psnr is NaN in {R}, not a PSNR in dB"),
+    ("test_ave_psnr", math.inf, "model fast: test_ave_psnr is infinite in {R}, not a PSNR in dB"),
+    ("valid_memory", True, "model fast: valid_memory is True, not a number in {R}, not a memory figure in MiB"),
+    ("num_parameters", -0.1, "model fast: num_parameters is negative (-0.1) in {R}, not a parameter count in M"),
+    ("flops", -math.inf, "model fast: flops is infinite in {R}, not a FLOPs figure in G"),
+    ("activations", [1], "model fast: activations is [1], not a number in {R}, not an activation count in M"),
+    ("num_conv", 20.5, "model fast: num_conv is 20.5 in {R}, not a whole number of convolutions"),
+    ("complexity.fvcore_flops", -1, "model fast: complexity.fvcore_flops is negative (-1) in {R}, not a FLOPs count"),
+    ("complexity", [1, 2], ("model fast: complexity is [1, 2] in {R}, not the object of exact counts test_demo.py "
+                           "writes")),
+    ("environment", "gpu", "model fast: environment is 'gpu' in {R}, not an object naming the device"),
+    ("splits", ["valid", None], "model fast: splits is ['valid', None] in {R}, not a list of split names"),
+    ("valid_images", "img", "model fast: valid_images is 'img' in {R}, not a list of image names"),
+    ("flops_counter", "thop", "model fast: flops_counter is 'thop' in {R}, not one of hooks, fvcore"),
+])
+def test_bad_figures_name_the_model_and_the_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str,
+                                                   value: object, message: str) -> None:
+    path = _results_with(tmp_path, key, value)
+    line = _refused_line(tmp_path, capsys, "--results", str(path), "--year", "2024", "--baseline", "RLFN")
+    assert line.startswith(message.format(R=path)), line
+
+
+def test_a_baseline_figure_of_zero_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _results_with(tmp_path, "num_parameters", 0, model="RLFN")
+    assert _refused_line(tmp_path, capsys, "--results", str(path), "--year", "2024", "--baseline", "RLFN") == (
+        "baseline 'RLFN' has params = 0.0; a baseline figure must be positive")
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_model_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps({"RLFN": _entry(14.0, (26.96, 27.07), 0.317, 19.67, 19.60),
+                                name: _entry(7.0, (26.95, 27.00), 0.150, 10.00, 9.50)}))
+    assert _refused_line(tmp_path, capsys, "--results", str(path), "--year", "2023") == (
+        f"a model of the results file has an empty name ({name!r}); name it in the file")
+
+
+def test_an_entry_that_is_not_an_object_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps({"RLFN": _entry(14.0, (26.96, 27.07), 0.317, 19.67, 19.60), "fast": None}))
+    assert _refused_line(tmp_path, capsys, "--results", str(path), "--year", "2023") == (
+        f"{path}: entry 'fast' is null, not an object of figures; remove it from the file or re-run test_demo.py "
+        "for it")
+
+
+def _tsv(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "t.tsv"
+    path.write_text("team\tave\tval_psnr\ttest_psnr\tparams\tflops\tacts\tmem\tconv\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("row, message", [
+    ("\t5.0\t29.0\t27.0\t0.2\t10\t20\t100\t30", "--table {T}: line 3 has no team name; fill in its team column"),
+    ("B\tinf\t29.0\t27.0\t0.2\t10\t20\t100\t30", "--table {T}: team B has ave = infinite; correct the row"),
+    ("B\t5.0\t29.0\t27.0\t-0.2\t10\t20\t100\t30", "--table {T}: team B has params = negative (-0.2); correct the row"),
+    ("B\t5.0\t29.0\t27.0\t0.2\tmany\t20\t100\t30", ("--table {T}: team B has flops = 'many', not a number; "
+                                                      "correct the row")),
+    ("B\t5.0\tnan\t27.0\t0.2\t10\t20\t100\t30", None),  # an empty or NaN PSNR is shown n/a, and not ranked
+])
+def test_bad_table_rows_name_the_row_and_the_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str,
+                                                    message: str | None) -> None:
+    path = _tsv(tmp_path, ["A\t6.0\t29.1\t27.1\t0.3\t11\t21\t110\t31", row])
+    if message is None:
+        code, _, err = _run(tmp_path, capsys, "--table", str(path), "--year", "2024", "--baseline", "A")
+        assert code == 0, err
+        assert not pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team").loc["B", "psnr_ok"]
+        return
+    assert _refused_line(tmp_path, capsys, "--table", str(path), "--year", "2023") == message.format(T=path)
+
+
+def test_out_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path) -> None:
+    out = tmp_path / "out"
+    out.write_text("mine")
+    code, stdout, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")
+    assert code == 2 and stdout == "" and out.read_text() == "mine"
+    assert err == (f"error: --out {out}: a file, not a folder; pass a folder for leaderboard.csv/.md/.tex and the "
+                   "plots\n")
+
+
+def test_table_that_is_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _refused_line(tmp_path, capsys, "--table", str(tmp_path), "--year", "2023") == (
+        f"--table {tmp_path}: a folder, not a table; pass a results table such as "
+        "../shared/reference/ntire2023_esr_results.tsv")
+
+
+def test_a_failed_write_leaves_out_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "leaderboard.csv").write_text("previous")
+
+    def broken(*args: object, **kwargs: object) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(compare.plots, "tradeoff_plots", broken)  # after the leaderboard files are written
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")
+    assert code == 2 and err == (f"error: --out {out}: cannot write (No space left on device); choose a writable "
+                                 "folder with free space\n")
+    assert [p.name for p in out.iterdir()] == ["leaderboard.csv"]
+    assert (out / "leaderboard.csv").read_text() == "previous"
+
+
+@pytest.fixture()
+def visual(tmp_path: Path, results: Path) -> dict:
+    """SR images of the ``results`` models for image ``img`` of split valid, and its data folder."""
+    rng = np.random.default_rng(0)
+    hr = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 0)
+    data = tmp_path / "tiny"
+    (data / "HR").mkdir(parents=True)
+    (data / "LR_bicubic" / "X4").mkdir(parents=True)
+    cv2.imwrite(str(data / "HR" / "img.png"), hr)
+    cv2.imwrite(str(data / "LR_bicubic" / "X4" / "imgx4.png"), cv2.resize(hr, (16, 12), interpolation=cv2.INTER_AREA))
+    for name in json.loads(results.read_text()):
+        (tmp_path / "S" / name / "valid").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "S" / name / "valid" / "img.png"), cv2.GaussianBlur(hr, (3, 3), 0))
+    return {"args": ["--results", str(results), "--baseline", "RLFN", "--year", "2024", "--split", "valid"],
+            "save_dir": tmp_path / "S", "data": data}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--save_dir": "nowhere"}, "--save_dir {tmp}/nowhere: no such folder; pass the --save_dir of the run"),
+    ({"--data": "nowhere"}, "--data {tmp}/nowhere: no such folder; pass the data the run used"),
+    ({"--visual": "nope"}, "--visual nope: no such image in {results}; pass an HR file name without .png"),
+    ({"--visual": "../img"}, "--visual '../img': not an image name; pass an HR file name without .png"),
+    ({"--crop": "40,0,32"}, "--crop 40,0,32: outside the 64×48 HR; choose x + size ≤ 64, y + size ≤ 48"),
+    ({"--factsheet": "nope"}, ("--factsheet nope: no such model in --results (found: RLFN, fast, blurry); pass one "
+                              "of them")),
+])
+def test_visual_checks_every_argument_before_any_output(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        results: Path, visual: dict, change: dict[str, str],
+                                                        message: str) -> None:
+    options = {"--visual": "img", "--save_dir": str(visual["save_dir"]), "--data": str(visual["data"])}
+    options.update({k: str(tmp_path / v) if k in ("--save_dir", "--data") else v for k, v in change.items()})
+    argv = [*visual["args"], *(item for pair in options.items() for item in pair)]
+    assert _refused_line(tmp_path, capsys, *argv) == message.format(tmp=tmp_path, results=results)
+
+
+def test_visual_missing_sr_image_is_refused_before_any_output(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              visual: dict) -> None:
+    (visual["save_dir"] / "fast" / "valid" / "img.png").unlink()
+    line = _refused_line(tmp_path, capsys, *visual["args"], "--visual", "img", "--save_dir", str(visual["save_dir"]),
+                         "--data", str(visual["data"]))
+    assert line == (f"{visual['save_dir'] / 'fast' / 'valid' / 'img.png'}: SR image missing; pass the --save_dir of "
+                    "the run, or re-run test_demo.py")
+
+
+def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--results", str(results), "--year", "2024", "--crop", "1,2", "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("error: argument --crop: '1,2': expected x,y,size in HR pixels, e.g. 64,32,96; "
+                                       "see python -m benchmark.compare --help\n")
 
 
 # --- names, FLOPs counters ---------------------------------------------------------------------------

@@ -190,3 +190,124 @@ def test_prepare_unreadable_image(tmp_path: Path, capsys: pytest.CaptureFixture[
     (src / "broken.png").write_bytes(b"not a png")
     err = _run_main_expect_error(["--hr", str(src), "--out", str(tmp_path / "out")], capsys)
     assert "broken.png" in err.strip().splitlines()[-1]
+
+
+# --- prepare: built beside --out, renamed into place only when complete ------------------------------------------
+
+
+def _sources(folder: Path, names: str = "abcd") -> Path:
+    folder.mkdir(parents=True)
+    for i, name in enumerate(names):
+        cv2.imwrite(str(folder / f"{name}.png"), np.random.default_rng(i).integers(0, 256, (12, 16, 3), np.uint8))
+    return folder
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    return captured.err.removeprefix("error: ").removesuffix("\n")
+
+
+def test_a_run_that_fails_on_the_third_image_leaves_no_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _sources(tmp_path / "src")
+    (src / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")  # the third image, in name order
+    out = tmp_path / "sets" / "Mine"
+    line = _refused(["--hr", str(src), "--out", str(out)], capsys)
+    assert line.startswith(f"{src / 'c.png'}: ")
+    assert not out.exists() and list((tmp_path / "sets").iterdir()) == []  # nothing beside it either
+
+
+def test_a_failed_run_leaves_an_earlier_set_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _sources(tmp_path / "src")
+    out = tmp_path / "Mine"
+    assert main(["--hr", str(src), "--out", str(out)]) == 0
+    before = _tree(out)
+    assert sorted(before) == ["HR/a.png", "HR/b.png", "HR/c.png", "HR/d.png", "LR_bicubic/X4/ax4.png",
+                              "LR_bicubic/X4/bx4.png", "LR_bicubic/X4/cx4.png", "LR_bicubic/X4/dx4.png"]
+    capsys.readouterr()
+    cv2.imwrite(str(src / "a.png"), np.zeros((12, 16, 3), np.uint8))  # a change that must not land half-way
+    (src / "c.png").write_bytes(b"")
+    assert _refused(["--hr", str(src), "--out", str(out)], capsys) == (f"{src / 'c.png'}: the file is empty; "
+                                                                      "re-download or re-create it")
+    assert _tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["Mine", "src"]
+
+
+def test_a_rerun_replaces_the_whole_set(tmp_path: Path) -> None:
+    out = tmp_path / "Mine"
+    assert main(["--hr", str(_sources(tmp_path / "src1")), "--out", str(out)]) == 0
+    assert main(["--hr", str(_sources(tmp_path / "src2", "xy")), "--out", str(out)]) == 0
+    assert sorted(_tree(out)) == ["HR/x.png", "HR/y.png", "LR_bicubic/X4/xx4.png", "LR_bicubic/X4/yx4.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Mine", "src1", "src2"]
+
+
+def test_an_interrupted_run_leaves_no_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmark.prepare as prepare_module
+
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    original = prepare_module.write_pair
+    monkeypatch.setattr(prepare_module, "write_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(_sources(tmp_path / "src"), tmp_path / "Mine", show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+@pytest.mark.parametrize("kind", ["file", "parent file", "other files"])
+def test_an_out_that_cannot_be_replaced_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   kind: str) -> None:
+    src = _sources(tmp_path / "src")
+    out = tmp_path / "Mine"
+    if kind == "file":
+        out.write_text("mine")
+        message = f"--out {out}: a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
+    elif kind == "parent file":
+        out.write_text("mine")
+        out = out / "set"
+        message = f"--out {out}: {out.parent} is a file, not a folder; choose another output folder"
+    else:
+        (out / "HR").mkdir(parents=True)
+        (out / "notes.txt").write_text("mine")
+        message = (f"--out {out}: holds 'notes.txt' besides HR/ and LR_bicubic/ (1 other entries), so it is not "
+                   "replaced; choose a new or empty folder")
+    before = _tree(tmp_path)
+    assert _refused(["--hr", str(src), "--out", str(out)], capsys) == message
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("folder", ["[red]x", "a[b]", "[bold]x[i]"])
+def test_paths_with_markup_print_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str], folder: str) -> None:
+    src = _sources(tmp_path / folder)
+    out = tmp_path / f"{folder}out"
+    assert main(["--hr", str(src), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"wrote 4 HR/LR pairs to {out}\n" and "error" not in captured.err
+    assert sorted(_tree(out))[:2] == ["HR/a.png", "HR/b.png"]
+
+
+def test_progress_description_is_escaped(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    import benchmark.prepare as prepare_module
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100)
+    original = prepare_module.Console
+    try:
+        prepare_module.Console = lambda **kwargs: console  # a terminal: the bar is drawn, its description read
+        prepare(_sources(tmp_path / "[bold]x[i]"), tmp_path / "out")
+    finally:
+        prepare_module.Console = original
+    assert "prepare\x1b[0m [bold]x[i] " in stream.getvalue()

@@ -237,3 +237,157 @@ def test_results_txt_official_layout_and_mixed_entries(tmp_path: Path) -> None:
     assert lines[2][0] == "05_SRneXt" and lines[2][4] == "331.55" and lines[2][7] == "n/a" and lines[2][-1] == "158"
     assert lines[3][:4] == ["07_Other", "n/a", "n/a", "30.10"]
     assert json.dumps(results)  # the input is left untouched and serialisable
+
+
+# --- any results file through the tools that read it: exit 0, or exit 2 with one error line and nothing written -
+
+
+import contextlib
+import io
+import tempfile
+import warnings
+
+import cv2
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmark import compare, submit
+
+ODD_NAMES = ["00_base", "fast", "009_RFDN_SPAN", " 11_VSCINet", "a b", "[red]x[/red]", "a[b]", "[/]", "ü名🙂", "",
+             "   ", "x\ny", "../up", "a/b", "$x^^$", "-x", "a|b", "tab\tname", "\ud800x"]
+BAD_VALUES = [None, math.nan, math.inf, -math.inf, -1.0, 0, "12", True, [1], {"a": 1}, 10**400]
+SPLIT_KEYS = ("ave_runtime", "ave_psnr", "memory", "images", "saved")
+ENTRY_KEYS = ("num_parameters", "flops", "activations", "num_conv", "complexity", "environment", "checkpoint",
+              "splits", "flops_counter", "year")
+STEMS = ["img0", "img1"]
+
+
+def _valid_entry(draw: st.DrawFn, splits: list[str], saved: dict | None) -> dict:
+    figure = st.floats(min_value=0.01, max_value=1e3, allow_nan=False, allow_infinity=False)
+    entry = {"num_parameters": draw(figure), "flops": draw(figure), "activations": draw(figure),
+             "num_conv": draw(st.integers(1, 500)), "checkpoint": "x.pth", "splits": splits,
+             "environment": {"device": draw(st.sampled_from(["cpu", "cuda:0"])), "device_name": "Test"}}
+    if draw(st.booleans()):
+        entry["complexity"] = {"flops": round(entry["flops"] * 1e9), "fvcore_flops": round(entry["flops"] * 9e8)}
+    for split in splits:
+        entry.update({f"{split}_ave_runtime": draw(figure), f"{split}_memory": draw(figure),
+                      f"{split}_ave_psnr": draw(st.floats(20, 35)), f"{split}_images": list(STEMS),
+                      f"{split}_saved": saved})
+    return entry
+
+
+@st.composite
+def results_files(draw: st.DrawFn, saved: dict | None = None) -> dict:
+    """A results file: one to three entries, valid or with keys dropped or given a wrong type, null, NaN, an
+    infinity, a negative or huge number, odd names; now and then an entry that is not an object at all."""
+    splits = draw(st.sampled_from([["valid", "test"], ["valid"], ["tiny"]]))
+    names = draw(st.lists(st.one_of(st.sampled_from(ODD_NAMES), st.text(max_size=6)), min_size=1, max_size=3,
+                          unique=True))
+    results: dict = {}
+    for name in names:
+        if draw(st.integers(0, 20)) == 0:
+            results[name] = draw(st.sampled_from([None, 3, "entry", [1, 2]]))
+            continue
+        entry = _valid_entry(draw, splits, saved)
+        for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+            key = draw(st.sampled_from([f"{s}_{k}" for s in splits for k in SPLIT_KEYS] + list(ENTRY_KEYS)
+                                       + ["complexity.flops", "complexity.fvcore_flops", "environment.device"]))
+            *parents, last = key.split(".")
+            target = entry
+            for part in parents:
+                target = target.get(part) if isinstance(target, dict) else None
+            if not isinstance(target, dict):
+                continue
+            if draw(st.booleans()):
+                target.pop(last, None)
+            else:
+                target[last] = draw(st.one_of(st.sampled_from(BAD_VALUES),
+                                              st.lists(st.sampled_from(["img0", "../x", "", "/abs", 3]), max_size=3)))
+        results[name] = entry
+    return results
+
+
+def _outcome(run, out: Path) -> tuple[int, str, str, list]:
+    """Run a tool's ``main``: exit status, stdout, stderr, and the warnings it raised."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout), \
+            contextlib.redirect_stderr(stderr):
+        warnings.simplefilter("always")
+        try:
+            code = run()
+        except SystemExit as exit_:  # an argparse mistake, e.g. a name taken for an option
+            code = exit_.code
+    return code, stdout.getvalue(), stderr.getvalue(), [str(w.message) for w in caught]
+
+
+def _assert_one_line_or_success(code: int, out: str, err: str, caught: list, written: Path,
+                                before: dict[str, bytes]) -> None:
+    assert not caught, caught
+    if code == 0:
+        assert err == "", err
+        return
+    assert code == 2, (code, err)
+    assert err.startswith("error: ") and err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+    now = {str(p.relative_to(written)): p.read_bytes() for p in written.rglob("*") if p.is_file()} \
+        if written.exists() else {}
+    assert now == before, f"a failed run changed {written}"
+
+
+_FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@_FAST
+@given(results=results_files(), year=st.sampled_from([2023, 2024, 2026]), earlier=st.booleans(),
+       pick=st.integers(0, 2), factsheet=st.booleans())
+def test_any_results_file_through_compare(results: dict, year: int, earlier: bool, pick: int,
+                                          factsheet: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "R.json", Path(tmp) / "out"
+        path.write_text(json.dumps(results))  # NaN and Infinity as Python's json writes (and reads) them
+        before = {}
+        if earlier:  # a previous run's leaderboard, which a failed run must leave as it was
+            out.mkdir()
+            (out / "leaderboard.csv").write_text("earlier")
+            before = {"leaderboard.csv": b"earlier"}
+        names = list(results)
+        argv = ["--results", str(path), "--year", str(year), "--out", str(out),
+                f"--baseline={names[pick % len(names)].strip()}", *([f"--factsheet={names[-1]}"] if factsheet else [])]
+        code, stdout, err, caught = _outcome(lambda: compare.main(argv), out)
+        _assert_one_line_or_success(code, stdout, err, caught, out, before)
+        if code == 0:
+            assert (out / "leaderboard.csv").read_text() != "earlier"
+
+
+@pytest.fixture(scope="module")
+def sr_images() -> dict:
+    """Two SR images (8-bit RGB PNG, 32×24) in a save folder, and the record of them a run writes."""
+    folder = Path(tempfile.mkdtemp())
+    saved = folder / "S" / "run"
+    saved.mkdir(parents=True)
+    for i, stem in enumerate(STEMS):
+        cv2.imwrite(str(saved / f"{stem}.png"), np.random.default_rng(i).integers(0, 256, (24, 32, 3), np.uint8))
+    yield {"dir": str(saved), "sha256": {stem: submit.sha256_of(saved / f"{stem}.png") for stem in STEMS}}
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@_FAST
+@given(data=st.data(), pick=st.integers(0, 2))
+def test_any_results_file_through_submit(sr_images: dict, data: st.DataObject, pick: int) -> None:
+    results = data.draw(results_files(saved=sr_images))
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "R.json", Path(tmp) / "zips" / "sub.zip"
+        path.write_text(json.dumps(results))
+        names = list(results)
+        entry = results[names[pick % len(names)]]
+        split = next((key.removesuffix("_images") for key in entry if key.endswith("_images")), None) \
+            if isinstance(entry, dict) else None
+        argv = ["--results", str(path), "--out", str(out), f"--model={names[pick % len(names)]}",
+                *([f"--split={split}"] if split else [])]
+        code, stdout, err, caught = _outcome(lambda: submit.main(argv), out.parent)
+        _assert_one_line_or_success(code, stdout, err, caught, out.parent, {})
+        if code == 0:
+            assert sorted(p.name for p in out.parent.iterdir()) == ["sub.zip"]

@@ -163,3 +163,137 @@ def test_user_mistakes_name_the_fix(run: dict, kwargs: dict, message: str) -> No
     with pytest.raises(HarnessError) as err:
         package(run["results"], run["save_dir"], **kwargs)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+# --- every bad input: one line, nothing written ---------------------------------------------------------------
+
+
+def _refused_line(run: dict, capsys: pytest.CaptureFixture[str], entry: dict, *extra: str, model: str = "A") -> str:
+    """Submit ``entry`` as ``model`` (the only model of the results file): exit 2, one ``error:`` line, no zip and
+    no temporary file anywhere under the zip's folder; returns the line without ``error: ``."""
+    run["results"].write_text(json.dumps({model: entry}))
+    code = main(["--results", str(run["results"]), "--save_dir", str(run["save_dir"]), "--out", str(run["out"]),
+                 *extra])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+    assert not run["out"].parent.exists() or not any(run["out"].parent.iterdir())
+    return captured.err.removeprefix("error: ").removesuffix("\n")
+
+
+def _saved(run: dict) -> dict:
+    return _entry(saved=run["save_dir"] / "A" / "tiny")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("tiny_images", "bird", "A's tiny_images is 'bird', not a list of image names; re-run test_demo.py on tiny"),
+    ("tiny_images", ["bird", 3], ("A's tiny_images is ['bird', 3], not a list of image names; "
+                                 "re-run test_demo.py on tiny")),
+    ("tiny_images", None, "A's tiny_images is None, not a list of image names; re-run test_demo.py on tiny"),
+    ("tiny_ave_runtime", "300", ("A's tiny_ave_runtime is '300', not a runtime in ms (the readme's runtime per image); "
+                                "re-run test_demo.py on tiny")),
+    ("tiny_ave_runtime", None, "A's tiny_ave_runtime is None, not a runtime in ms"),
+    ("tiny_ave_runtime", -1.0, "A's tiny_ave_runtime is -1.0, not a runtime in ms"),
+    ("tiny_ave_runtime", float("nan"), "A's tiny_ave_runtime is nan, not a runtime in ms"),
+    ("tiny_ave_runtime", True, "A's tiny_ave_runtime is True, not a runtime in ms"),
+    ("environment", ["cpu"], ("A's environment is ['cpu'], not an object with the device; "
+                             "re-run test_demo.py to record it")),
+    ("environment", {"device": 0}, ("A's environment.device is 0, not a device name such as 'cuda:0' (the readme's "
+                                   "CPU/GPU field); re-run test_demo.py to record it")),
+    ("tiny_saved", "S/A/tiny", ("A's tiny run has tiny_saved = 'S/A/tiny', not the record of the SR images its run "
+                               "wrote; re-run test_demo.py on tiny")),
+    ("tiny_saved", {"dir": "S/A/tiny", "sha256": ["x"]}, ("A's tiny_saved.sha256 is ['x'], not the sha256 of each SR "
+                                                         "image its run wrote; re-run test_demo.py on tiny")),
+    ("tiny_saved", {"dir": "S/A/tiny"}, "A's tiny_saved.sha256 is None, not the sha256 of each SR image"),
+    ("year", "2024", ("A's year is '2024', not a challenge year (2023, 2024, 2025, 2026); "
+                     "re-run test_demo.py to record it")),
+])
+def test_entry_fields_of_the_wrong_type_are_one_line(run: dict, capsys: pytest.CaptureFixture[str], key: str,
+                                                     value: object, message: str) -> None:
+    entry = _saved(run)
+    entry[key] = value
+    assert _refused_line(run, capsys, entry).startswith(f"{run['results']}: {message}")
+
+
+def test_saved_dir_must_be_a_folder_name_when_no_save_dir_is_given(run: dict, capsys: pytest.CaptureFixture[str]
+                                                                   ) -> None:
+    entry = _saved(run)
+    entry["tiny_saved"]["dir"] = 5
+    run["results"].write_text(json.dumps({"A": entry}))
+    assert main(["--results", str(run["results"]), "--out", str(run["out"])]) == 2
+    assert capsys.readouterr().err == (f"error: {run['results']}: A's tiny_saved.dir is 5, not the folder its run "
+                                       "saved the SR images in; pass that folder's parent with --save_dir\n")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "sub/bird", "..\\bird", "", "..", "bi\0rd"])
+def test_image_names_outside_the_save_folder_are_refused(run: dict, capsys: pytest.CaptureFixture[str],
+                                                         name: str) -> None:
+    (run["save_dir"] / "sub").mkdir()
+    _write_rgb(run["save_dir"] / "sub" / "bird.png", 24, 32, 0)  # would pass every other check
+    entry = _saved(run)
+    entry["tiny_images"] = ["baby", name]
+    entry["tiny_saved"]["sha256"][name] = "0" * 64
+    assert _refused_line(run, capsys, entry) == (
+        f"{run['results']}: A's tiny_images lists {name!r}, which is not an image name (a file name without folders) "
+        "and would be read outside the SR folder; re-run test_demo.py on tiny")
+
+
+def test_empty_image_list_is_refused(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    entry = _saved(run)
+    entry["tiny_images"] = []
+    assert _refused_line(run, capsys, entry) == (f"{run['results']}: A's tiny_images is empty: its run recorded no "
+                                                 "image, so there is nothing to submit; re-run test_demo.py on tiny")
+
+
+@pytest.mark.parametrize("model", ["..", "a/b"])
+def test_model_names_that_are_not_folder_names_are_refused(run: dict, capsys: pytest.CaptureFixture[str],
+                                                           model: str) -> None:
+    assert _refused_line(run, capsys, _saved(run), model=model) == (
+        f"{run['results']}: model name {model!r} is not a folder name, so its SR images cannot lie in "
+        "--save_dir/MODEL/SPLIT; rename it in the results file")
+
+
+def test_an_entry_that_is_not_an_object_is_refused(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    run["results"].write_text(json.dumps({"A": _saved(run), "B": [1, 2]}))
+    code, _, err = _main(run, capsys, "--model", "A")
+    assert code == 2 and err == (f"error: {run['results']}: entry 'B' is a list, not an object of figures; remove it "
+                                 "from the file or re-run test_demo.py for it\n")
+
+
+def test_out_whose_parent_is_a_file_is_refused(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = run["out"].parent
+    blocker.write_bytes(b"a file")
+    run["out"] = blocker / "deeper" / "sub.zip"
+    code, out, err = _main(run, capsys, "--model", "A")
+    assert code == 2 and out == ""
+    assert err == f"error: --out {run['out']}: {blocker} is a file, not a folder; choose another path for the zip\n"
+    assert blocker.read_bytes() == b"a file"
+
+
+def test_out_that_is_a_folder_is_refused(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    run["out"].mkdir(parents=True)
+    (run["out"] / "keep.txt").write_text("kept")
+    code, out, err = _main(run, capsys, "--model", "A")
+    assert code == 2 and out == ""
+    assert err == (f"error: --out {run['out']}: a folder; pass the zip file to write, e.g. "
+                   f"{run['out'] / 'submission.zip'}\n")
+    assert [p.name for p in run["out"].iterdir()] == ["keep.txt"]
+
+
+def test_bad_option_is_one_line(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--results", str(run["results"]), "--out", str(run["out"]), "--extra-data", "2"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err == ("error: argument --extra-data: invalid choice: 2 (choose from 0, 1); "
+                   "see python -m benchmark.submit --help\n")
+
+
+@pytest.mark.parametrize("folder", ["[red]x[/red]", "a[b]", "[/]"])
+def test_paths_print_literally(run: dict, capsys: pytest.CaptureFixture[str], folder: str) -> None:
+    run["out"] = run["out"].parent / folder / "sub.zip"
+    code, out, err = _main(run, capsys, "--model", "A", "--description", "[bold]team[/bold]")
+    assert code == 0, err
+    assert f"wrote {run['out']}: 3 SR images" in out
+    assert "Other description : [bold]team[/bold]" in out
