@@ -19,7 +19,6 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
 
 import torch
 from rich.console import Console
@@ -29,7 +28,7 @@ from rich.table import Table
 import models
 from benchmark import data, host, report
 from benchmark.complexity import measure
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.evaluation import ProgressBars, Settings, run_splits
 from benchmark.inference import DEVICE_FORMS, TILE_OVERLAP, ImageResult, forwards_per_image, pick_device
 from benchmark.profile import profile_model
@@ -52,16 +51,9 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
         return super()._get_help_string(action)
 
 
-class _Parser(argparse.ArgumentParser):
-    """A bad flag is a HarnessError: one ``error:`` line, exit 2, like every other mistake."""
-
-    def error(self, message: str) -> NoReturn:
-        raise HarnessError(f"{message}; see python test_demo.py --help")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The flags; a HarnessError (one line) for a value that cannot be run."""
-    p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
+    p = OneLineParser(prog="python test_demo.py", description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
     official = p.add_argument_group("official flags")
     official.add_argument("--data_dir", type=Path, help="challenge data: DIV2K_valid_HR/… (2023) or DIV2K_LSDIR_valid_HR/…")
     official.add_argument("--save_dir", type=Path, default=Path("results"), help="SR images go to SAVE_DIR/<model>/<split>/")
@@ -271,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
     except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     if args.list:
         console.print(models_table())
@@ -302,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted: completed splits are kept in {args.results}; the split in progress was not recorded",

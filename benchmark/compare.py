@@ -593,9 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="with --visual: the split's folder or the official data folder")
     parser.add_argument("--split", help="with --visual: the split of the image, when several hold its name")
     parser.add_argument("--crop", type=_crop, help="with --visual: x,y,size in HR pixels (default: most detail)")
-    args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
     try:
+        args = parser.parse_args(argv)
         written = _run(args, console)
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)

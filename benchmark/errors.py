@@ -27,8 +27,8 @@ def error_line(err: BaseException | str) -> str:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are one ``error:`` line naming the option and the fix (exit status 2),
-    like every other user mistake, instead of the usage block."""
+    """An argument parser whose mistakes are HarnessErrors naming the option and the fix, so that the entry
+    point prints them as every other user mistake (one ``error:`` line, exit status 2), not the usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{error_line(message)}; see {self.prog} --help\n")
+        raise HarnessError(f"{message}; see {self.prog} --help")

@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hr", required=True, type=Path, help="folder of high-resolution images")
     parser.add_argument("--out", required=True, type=Path, help="output folder (HR/ and LR_bicubic/X4/)")
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         written = prepare(args.hr, args.out)
     except HarnessError as exc:
         print(error_line(exc), file=sys.stderr)

@@ -300,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the zip to write")
     parser.add_argument("--extra-data", type=int, choices=(0, 1), default=0, help="1 if trained with extra data")
     parser.add_argument("--description", help="readme's 'Other description' (default: model and device)")
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         out = package(args.results, args.save_dir, args.model, args.split, args.out, bool(args.extra_data),
                       args.description, args.data)
     except HarnessError as err:
