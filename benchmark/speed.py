@@ -2,6 +2,7 @@
 
     python -m benchmark.speed                     # on ../shared/data/B100 when present, else the demo set
     python -m benchmark.speed --data DIR --rounds 7 --out results/speed.md
+    python -m benchmark.speed --sweep             # organizer mode (benchmark.sweep) against single test_demo.py runs
 
 Prints two tables and writes them to ``results/speed.md`` (and ``speed.json``):
 
@@ -20,7 +21,6 @@ A benchmark, not a test: the numbers depend on the machine, and the table says w
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -36,7 +36,7 @@ from rich.table import Table
 
 import models
 from benchmark import data, host, metrics
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.images import SCALE, modcrop, read_image, to_tensor, to_uint8, write_png
 from benchmark.inference import RunOptions, evaluate, forward, pick_device, timed
 from benchmark.results import environment
@@ -124,14 +124,24 @@ def _rich(frame: pd.DataFrame, title: str) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.speed", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m benchmark.speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="benchmark folder for the loop (default: ../shared/data/B100 "
                                                   "if present, else the demo set)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--rounds", type=int, default=7, help="timed forwards per variant and size (median kept)")
     parser.add_argument("--model_zoo", type=Path, default=models.registry.MODEL_ZOO, help="checkpoints, if any")
     parser.add_argument("--out", type=Path, default=Path("results/speed.md"), help="Markdown report (+ .json)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--sweep", action="store_true", help="instead: organizer mode's wall time over the same teams' "
+                        "single test_demo.py runs, local and on Ray (benchmark.sweep_speed; OUT stem + _sweep.md)")
+    try:
+        args = parser.parse_args(argv)
+    except HarnessError as err:
+        print(error_line(err), file=sys.stderr)
+        return 2
+    if args.sweep:
+        from benchmark.sweep_speed import main as sweep_speed
+
+        return sweep_speed(args)
     host.keep_freed_memory()
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
@@ -146,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         loops = loop_table(device, split, args.model_zoo)
         console.print(_rich(loops, "Evaluation loop, RFDN, SR images saved"))
     except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(f"# Speed benchmark\n\n{json.dumps(env)}\n\n## Forward time (median of {args.rounds})\n\n"

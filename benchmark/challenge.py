@@ -1,0 +1,256 @@
+"""A challenge repository as its organizers have it, read in place: its teams, their ``select_model`` branches,
+its year.
+
+Every official NTIRE ESR repository (2023–2026) builds a team in ``test_demo.py``'s
+``select_model(args, device) -> (model, name, data_range, tile)``: one ``if``/``elif model_id == N``
+branch per team. The team ids are read from that function with :mod:`ast` (nothing is imported
+or run here), and each branch's text is kept: with the statements every branch shares, it is part
+of what a team's figures were measured with, so a changed branch makes that team run again.
+
+The repository is never copied and never written to; what its team code does when it runs is
+another matter (see ``benchmark.worker``).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import HarnessError
+from benchmark.years import YEARS
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".pkl", ".safetensors", ".bin", ".tar")
+_YEAR = re.compile(r"NTIRE[\s_-]?(20\d\d)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One team's part of ``select_model``."""
+
+    team_id: int
+    first_line: int
+    last_line: int
+    text: str
+    """The team's own branch (its ``if``/``elif`` line and body), then the statements all branches share."""
+    checkpoints: tuple[str, ...]
+    """Checkpoint paths the branch spells out (``model_zoo/team05_x.pth``), relative to the repository."""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def where(self) -> str:
+        return f"test_demo.py:{self.first_line}-{self.last_line}"
+
+
+@dataclass(frozen=True)
+class Repository:
+    root: Path
+    year: int | None
+    """The year the repository names (``NTIRE2026`` in its test_demo.py, folder name or README), if any."""
+    branches: dict[int, Branch]
+    """Team id → its branch, in id order."""
+
+    @property
+    def test_demo(self) -> Path:
+        return self.root / "test_demo.py"
+
+    @property
+    def team_ids(self) -> list[int]:
+        return list(self.branches)
+
+
+def _is_model_id(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "model_id") or (
+        isinstance(node, ast.Attribute) and node.attr == "model_id")
+
+
+def _int(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def compared_ids(node: ast.AST) -> list[int]:
+    """The N of every ``model_id == N`` (either side; also ``model_id in (N, M)``) inside ``node``."""
+    ids: list[int] = []
+    for compare in (n for n in ast.walk(node) if isinstance(n, ast.Compare)):
+        operands = [compare.left, *compare.comparators]
+        for op, left, right in zip(compare.ops, operands, operands[1:], strict=False):
+            if isinstance(op, ast.Eq):
+                for a, b in ((left, right), (right, left)):
+                    if _is_model_id(a) and _int(b) is not None:
+                        ids.append(_int(b))
+            elif isinstance(op, ast.In) and _is_model_id(left) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+                ids += [v for v in map(_int, right.elts) if v is not None]
+    return ids
+
+
+def _string_value(node: ast.AST, team_id: int) -> str | None:
+    """A string expression of the branch evaluated where it can be statically: constants, f-strings of
+    ``model_id``, ``+`` and ``os.path.join``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue) and _is_model_id(value.value):
+                spec = _string_value(value.format_spec, team_id) if value.format_spec else ""
+                if spec is None:
+                    return None
+                parts.append(format(team_id, spec))
+            else:
+                part = _string_value(value, team_id)
+                if part is None:
+                    return None
+                parts.append(part)
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _string_value(node.left, team_id), _string_value(node.right, team_id)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        if name == "join" and node.args and not node.keywords:
+            parts = [_string_value(a, team_id) for a in node.args]
+            return None if None in parts else os.path.join(*parts)
+    return None
+
+
+def _checkpoints(nodes: list[ast.AST], team_id: int) -> tuple[str, ...]:
+    found: list[str] = []
+    walked = [n for top in nodes for n in ast.walk(top)]
+    parts = {id(v) for n in walked if isinstance(n, ast.JoinedStr) for v in n.values}  # pieces of an f-string
+    for node in walked:
+        if id(node) in parts:
+            continue
+        value = _string_value(node, team_id)
+        if value and value.lower().endswith(CHECKPOINT_SUFFIXES):
+            found.append(os.path.normpath(value))
+    longest = [p for p in dict.fromkeys(found) if not any(o != p and o.endswith(os.sep + p) for o in found)]
+    return tuple(longest)
+
+
+def _select_model(tree: ast.Module) -> ast.FunctionDef | None:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "select_model":
+            return node
+    return None
+
+
+def read_repository(path: str | Path) -> Repository:
+    """The repository's teams from its ``test_demo.py``; a HarnessError (one line) when it is not one."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise HarnessError(f"--challenge-repo {path}: no such folder; pass the challenge repository "
+                           "(with test_demo.py)")
+    root = root.resolve()
+    test_demo = root / "test_demo.py"
+    try:
+        source = test_demo.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise HarnessError(f"{root}: no test_demo.py; --challenge-repo is the folder of an official challenge "
+                           "repository (test_demo.py with select_model)") from None
+    except OSError as err:
+        raise HarnessError(f"{test_demo}: cannot be read ({err.strerror})") from None
+    try:
+        tree = ast.parse(source, filename=str(test_demo))
+    except SyntaxError as err:
+        raise HarnessError(f"{test_demo}:{err.lineno}: not valid Python ({err.msg})") from None
+    function = _select_model(tree)
+    if function is None:
+        raise HarnessError(f"{test_demo}: no select_model function at the top level; this is not a challenge "
+                           "repository's test_demo.py")
+    lines = source.splitlines()
+    ranges: dict[int, tuple[int, int, list[ast.AST]]] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.If):
+            for team_id in compared_ids(node.test):
+                last = node.body[-1].end_lineno or node.lineno
+                ranges.setdefault(team_id, (node.lineno, last, [node.test, *node.body]))
+    for team_id in compared_ids(function):  # compared outside any if: the whole function is the branch
+        ranges.setdefault(team_id, (function.lineno, function.end_lineno or function.lineno, [function]))
+    if not ranges:
+        raise HarnessError(f"{test_demo}: select_model compares model_id with no team id (no `model_id == N`)")
+    owned = {n for first, last, _ in ranges.values() if (first, last) != (function.lineno, function.end_lineno)
+             for n in range(first, last + 1)}
+    shared = "\n".join(lines[n - 1] for n in range(function.lineno, (function.end_lineno or function.lineno) + 1)
+                       if n not in owned)
+    branches = {}
+    for team_id in sorted(ranges):
+        first, last, nodes = ranges[team_id]
+        own = "\n".join(lines[first - 1:last])
+        branches[team_id] = Branch(team_id, first, last, f"{own}\n# shared by every branch:\n{shared}\n",
+                                   _checkpoints(nodes, team_id))
+    return Repository(root, repository_year(root, source), branches)
+
+
+def repository_year(root: Path, test_demo_source: str) -> int | None:
+    """The challenge year the repository names: in its test_demo.py, else its folder name, else its README."""
+    readme = next((p for p in (root / "README.md", root / "README.rst", root / "README") if p.is_file()), None)
+    texts = [test_demo_source, root.name]
+    if readme is not None:
+        texts.append(readme.read_text(encoding="utf-8", errors="replace"))
+    for text in texts:
+        years = [int(y) for y in _YEAR.findall(text)]
+        if years:
+            return Counter(years).most_common(1)[0][0]
+    return None
+
+
+def namespace_folders(root: Path) -> list[str]:
+    """Top-level folders of the repository holding Python files but no ``__init__.py`` (``models``, ``utils``):
+    namespace packages, which any regular package of the same name elsewhere on ``sys.path`` would shadow."""
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name.isidentifier()):
+        if not (folder / "__init__.py").exists() and any(folder.glob("*.py")):
+            found.append(folder.name)
+    return found
+
+
+def missing_imports(path: Path, local: set[str] = frozenset()) -> list[str]:
+    """Top-level packages that ``path`` imports at module level and that cannot be found here, in file order."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import):
+                names.extend(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module.split(".")[0])
+            elif isinstance(node, (ast.If, ast.Try)):  # module-level conditional imports
+                for block in (getattr(node, "body", []), getattr(node, "orelse", []), getattr(node, "finalbody", [])):
+                    visit(block)
+
+    visit(tree.body)
+    missing = []
+    for name in dict.fromkeys(names):
+        if name in local:
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def known_year(year: int | None, root: Path) -> int:
+    """The repository's year, checked against the years the harness knows."""
+    if year is None:
+        raise HarnessError(f"{root}: the repository names no challenge year (no NTIRE20YY in its test_demo.py, "
+                           f"folder name or README); pass --year with one of {', '.join(map(str, YEARS))}")
+    if year not in YEARS:
+        raise HarnessError(f"{root}: names NTIRE {year}, a year the harness does not know; pass --year with one of "
+                           f"{', '.join(map(str, YEARS))}")
+    return year

@@ -1,0 +1,242 @@
+"""One team's job: its worker process, watched from outside — time limit, memory cap, crash — on this machine or
+as a Ray task.
+
+:func:`execute` starts ``python -m benchmark.worker JOBFILE`` in a session of its own (so that the
+team's code and anything it starts can be killed together), polls it, and returns the outcome as a
+dict: ``ok`` with the entry (``name``, ``record``, ``splits``), or ``ok: False`` with one line of
+``reason``. A worker past ``timeout`` seconds, or whose processes together hold more than
+``memory_cap_gb`` of resident memory (read from ``/proc``), is killed with its process group. The
+same function runs inside a Ray task (:func:`execute_remote`), so both paths isolate a team alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+POLL_SECONDS = 0.1
+MEMORY_POLL_SECONDS = 0.25
+LOG_TAIL = 1 << 20
+"""A Ray task returns at most this much of the worker's log (its end)."""
+_PHASE = "[sweep] "
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS",)
+"""Ray sets these to a task's CPU count; a Ray task gives its worker the driver's values instead, so that the
+worker runs (and rounds) exactly as it would on the driver's machine."""
+
+
+def worker_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The worker's environment: the harness importable, no bytecode written into the repository, logs unbuffered;
+    ``extra`` sets variables (None removes one)."""
+    env = dict(os.environ)
+    paths = [str(PROJECT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PROJECT)]
+    env.update({"PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                "PYTHONIOENCODING": "utf-8", "ESR_SWEEP_PARENT": str(os.getpid())})
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group ``pgid`` (the worker and whatever it started)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if int(fields[2]) != pgid:  # fields after the name: state, ppid, pgrp, ...
+                continue
+            with open(f"/proc/{entry.name}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL to every process of the group (a worker and whatever it started)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(path: Path, size: int = 16384) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - size, 0))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _last_phase(log: str) -> str | None:
+    phases = [line[len(_PHASE):].strip() for line in log.splitlines() if line.startswith(_PHASE)
+              and not line[len(_PHASE):].startswith("note:")]
+    return phases[-1] if phases else None
+
+
+def _last_line(log: str) -> str | None:
+    lines = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith(_PHASE)
+             and not line.startswith("Extension modules:")]
+    if not lines:
+        return None
+    line = lines[-1]
+    return line if len(line) <= 200 else line[:199] + "…"
+
+
+def _crash_site(log: str, repo: str | None) -> str | None:
+    """Where a fatal signal struck, from faulthandler's dump: the innermost frame in the repository
+    (``test_demo.py:33``), else the innermost frame."""
+    dump = log[log.rfind("Current thread"):] if "Current thread" in log else ""
+    frames = re.findall(r'File "(.+?)", line (\d+)', dump)
+    for file, line in frames:
+        if repo and Path(file).resolve().is_relative_to(repo):
+            return f"{Path(file).resolve().relative_to(repo)}:{line}"
+    return f"{Path(frames[0][0]).name}:{frames[0][1]}" if frames else None
+
+
+def _while(log: str) -> str:
+    current = _last_phase(log)
+    return f" while {current}" if current else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb: float | None = None,
+            log_path: str | Path | None = None, env: dict[str, str | None] | None = None,
+            started: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run ``job`` in a worker process and return its outcome; never raises for anything the team does.
+
+    The worker's output goes to ``log_path`` (or, when None, to a temporary file whose end is
+    returned as the outcome's ``log``). ``env`` adds to the worker's environment (``CUDA_VISIBLE_DEVICES``);
+    ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C.
+    """
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
+        tmp_dir = Path(tmp)
+        output = tmp_dir / "outcome.json"
+        job_file = tmp_dir / "job.json"
+        job_file.write_text(json.dumps({**job, "output": str(output)}))
+        log_file = Path(log_path) if log_path is not None else tmp_dir / "worker.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        reason = None
+        with open(log_file, "w", encoding="utf-8") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(job_file)], cwd=PROJECT,
+                                    env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            if started is not None:
+                started(proc.pid)
+            try:
+                next_memory = 0.0
+                while True:
+                    try:
+                        proc.wait(timeout=POLL_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+                    elapsed = time.perf_counter() - begin
+                    if timeout is not None and elapsed > timeout:
+                        kill_group(proc.pid)
+                        proc.wait()
+                        reason = (f"no result within the --timeout of {timeout:g} s (killed"
+                                  f"{_while(_tail(log_file))})")
+                        break
+                    if memory_cap_gb is not None and elapsed >= next_memory:
+                        next_memory = elapsed + MEMORY_POLL_SECONDS
+                        rss = group_rss(proc.pid)
+                        if rss > memory_cap_gb * 1e9:
+                            kill_group(proc.pid)
+                            proc.wait()
+                            reason = (f"used {rss / 1e9:.1f} GB of memory, over the --memory-cap of "
+                                      f"{memory_cap_gb:g} GB (killed{_while(_tail(log_file))})")
+                            break
+            except BaseException:
+                kill_group(proc.pid)
+                proc.wait()
+                raise
+            finally:
+                kill_group(proc.pid)  # whatever the team's code left running in the worker's group
+        log_text = _tail(log_file, LOG_TAIL) if log_path is None else None
+        if reason is None and output.is_file():
+            try:
+                outcome = json.loads(output.read_text())
+            except (OSError, ValueError) as err:
+                outcome = {"ok": False, "reason": f"the worker's result could not be read ({err})"}
+        elif reason is None:
+            tail = _tail(log_file)
+            last = _last_line(tail)
+            code = proc.returncode
+            site = _crash_site(tail, str(Path(job["repo"]).resolve()) if job.get("repo") else None)
+            what = f"crashed with {_signal_name(-code)}" if code < 0 else f"exited with status {code} and no result"
+            detail = f" in {site}" if site else ""
+            last = None if site else last
+            quoted = f" (last output: {last!r})" if last else ""
+            outcome = {"ok": False, "reason": what + detail + _while(tail) + quoted}
+        else:
+            outcome = {"ok": False, "reason": reason}
+    outcome["wall_seconds"] = time.perf_counter() - begin
+    if log_text is not None:
+        outcome["log"] = log_text
+    return outcome
+
+
+def driver_threads() -> dict[str, str | None]:
+    """The thread settings of this (the driver's) environment, for :func:`execute_remote`."""
+    return {key: os.environ.get(key) for key in THREAD_VARIABLES}
+
+
+def execute_remote(job: dict[str, Any], timeout: float | None, memory_cap_gb: float | None,
+                   threads: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """:func:`execute` as a Ray task runs it: on the node Ray chose, with the driver's thread settings (``threads``,
+    from :func:`driver_threads`) rather than Ray's, the log returned with the outcome."""
+    outcome = execute(job, timeout=timeout, memory_cap_gb=memory_cap_gb, env=threads)
+    outcome["node"] = os.uname().nodename
+    return outcome
+
+
+def device_name(device: str) -> str:
+    """The name a worker records for ``device`` here (``environment()['device_name']``); ``cuda:N`` is the N-th
+    GPU this process sees. Asked of ``nvidia-smi`` first, so that the driver opens no CUDA context of its own."""
+    import torch
+
+    from benchmark.results import environment
+
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return environment(dev)["device_name"]
+    index = dev.index or 0
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    physical = visible[index] if index < len(visible) else str(index)
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "-i", physical],
+                             capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+        if out:
+            return out.splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return torch.cuda.get_device_name(index)

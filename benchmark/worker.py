@@ -1,0 +1,397 @@
+"""One team's evaluation in a process of its own: ``python -m benchmark.worker JOBFILE``.
+
+Started by ``benchmark.sweep`` (on this machine, or inside a Ray task on another), one process per
+team, so that a team's import error, CUDA crash, hang or memory blow-up ends that team only. The
+job file (JSON) says which team, from where (a challenge repository's ``select_model``, or this
+project's registry), on which splits and device; the worker builds the model, measures it exactly
+as ``test_demo.py`` measures a registered team — ``benchmark.complexity.measure``, then
+``benchmark.evaluation.run_splits`` — and writes the finished entry (or one line saying why there
+is none) to the job's ``output`` file. It never writes the results file: the sweep's driver does,
+so that file only ever holds complete entries. What the worker prints goes to the team's log.
+
+A challenge repository's ``models/`` has no ``__init__.py`` (a namespace package) while this
+project's ``models/`` is a regular package, and a regular package anywhere on ``sys.path`` wins. So
+the harness is imported first; then this project's root leaves ``sys.path``, ``models`` leaves
+``sys.modules``, the repository's namespace folders are pinned to the repository, the repository
+goes first on ``sys.path`` and becomes the working directory, and its ``test_demo.py`` is imported
+under a private name. Running its ``select_model`` runs the team's own code, with this process's
+rights: that is what evaluating a submission means.
+"""
+
+from __future__ import annotations
+
+# Everything the harness needs is imported here, while this project's root is still on sys.path.
+import argparse
+import ast
+import contextlib
+import ctypes
+import ctypes.util
+import faulthandler
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import re
+import signal
+import sys
+import traceback
+import types
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+with warnings.catch_warnings():  # measure() imports these lazily: import them before the repository is on sys.path
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import fvcore.nn  # noqa: F401
+    import ptflops  # noqa: F401
+
+from benchmark import host
+from benchmark.challenge import Branch, missing_imports, namespace_folders, read_repository
+from benchmark.complexity import measure
+from benchmark.data import ImagePair, Split
+from benchmark.errors import HarnessError
+from benchmark.evaluation import Settings, run_splits
+from benchmark.inference import ImageResult
+from benchmark.results import complexity_entry, environment, run_record, sha256_of
+from benchmark.years import get_year
+
+PROJECT = Path(__file__).resolve().parents[1]
+PHASE = "[sweep] "
+"""Lines of the log that say what the worker is doing; the driver quotes the last one when it has to kill it."""
+TEST_DEMO_MODULE = "_esr_challenge_test_demo"
+PARENT_ENV = "ESR_SWEEP_PARENT"
+_phase = "starting"
+
+
+def phase(text: str) -> None:
+    global _phase
+    _phase = text
+    print(PHASE + text, flush=True)
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the process that started this one dies (a driver killed with SIGKILL leaves no
+    orphan timing a team beside the next run)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    expected = os.environ.get(PARENT_ENV)
+    if expected and expected.isdigit() and os.getppid() != int(expected):
+        os._exit(3)  # the parent is already gone
+
+
+@dataclass
+class Built:
+    """What the worker needs after building a team."""
+
+    model: torch.nn.Module
+    name: str
+    data_range: float
+    tile: int | None
+    checkpoints: list[Path]
+    code: list[Path]
+    scored: bool
+    sweep: dict[str, Any]
+    """The entry's ``sweep`` block: where the team came from and the sha256 of every input."""
+
+
+# --- the repository's side -------------------------------------------------------------------------------------
+
+
+class Loads:
+    """``torch.load`` while ``select_model`` runs: the checkpoint files the team's code actually opened."""
+
+    def __init__(self, trust: bool) -> None:
+        self.trust = trust
+        self.loaded: list[Path] = []
+        self.attempted: list[str] = []
+
+    @contextlib.contextmanager
+    def recording(self):
+        original = torch.load
+
+        def load(f, *args, **kwargs):  # torch.load's signature
+            path = Path(os.fspath(f)).resolve() if isinstance(f, (str, os.PathLike)) else None
+            if path is not None:
+                self.attempted.append(os.fspath(f))
+            if self.trust:
+                kwargs.setdefault("weights_only", False)
+            obj = original(f, *args, **kwargs)
+            if path is not None and path.is_file() and path not in self.loaded:
+                self.loaded.append(path)
+            return obj
+
+        torch.load = load
+        try:
+            yield self
+        finally:
+            torch.load = original
+
+
+def isolate(repo: Path) -> None:
+    """Make ``models`` (and the repository's other namespace folders) mean the repository's, and work inside it."""
+    root = str(PROJECT)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != root]
+    for name in list(sys.modules):
+        if name == "models" or name.startswith("models."):
+            del sys.modules[name]
+    for folder in namespace_folders(repo):
+        if folder in sys.modules and folder != "models":
+            print(f"{PHASE}note: the repository's {folder}/ has the name of a module the harness uses; not pinned",
+                  flush=True)
+            continue
+        spec = importlib.machinery.ModuleSpec(folder, None, is_package=True)
+        spec.submodule_search_locations = [str(repo / folder)]
+        sys.modules[folder] = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(repo))
+    os.chdir(repo)
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.asname or a.name.split(".")[0] for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        return [a.asname or a.name for a in node.names]
+    return []
+
+
+def load_test_demo(repo: Path) -> tuple[types.ModuleType, dict[str, str]]:
+    """The repository's test_demo.py as a private module; returns it and the names its failed imports left unbound.
+
+    An import that fails at module level (the repository's ``utils`` needing ``torchvision``, say)
+    matters only if ``select_model`` uses it: the file is then run statement by statement (line
+    numbers kept), each failing import noted and skipped, every other statement as written.
+    """
+    path = repo / "test_demo.py"
+    spec = importlib.util.spec_from_file_location(TEST_DEMO_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[TEST_DEMO_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+        return module, {}
+    except ImportError as err:
+        print(f"{PHASE}note: test_demo.py's imports fail here ({type(err).__name__}: {err}); loading it with the "
+              "imports that work", flush=True)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[TEST_DEMO_MODULE] = module
+    tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+    unbound: dict[str, str] = {}
+    for node in tree.body:
+        code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec")
+        try:
+            exec(code, module.__dict__)  # noqa: S102 - the repository's own module code, as importing it would run it
+        except ImportError as err:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                raise
+            for name in _bound_names(node):
+                unbound[name] = (err.name or str(err)).split(".")[0]
+    return module, unbound
+
+
+def _repo_files(repo: Path, before: set[str]) -> list[Path]:
+    """The repository's module files this process imported: all under models/, and any other loaded since ``before``."""
+    files = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name == TEST_DEMO_MODULE:
+            continue
+        path = Path(file).resolve()
+        if path.is_file() and path.is_relative_to(repo) and (
+                path.is_relative_to(repo / "models") or name not in before):
+            files.add(path)
+    return sorted(files)
+
+
+def _relative(path: Path, repo: Path | None) -> str:
+    return str(path.relative_to(repo)) if repo is not None and path.is_relative_to(repo) else str(path)
+
+
+def build_challenge(job: dict[str, Any], device: torch.device, loads: Loads, workdir: Path) -> Built:
+    repo = Path(job["repo"]).resolve()
+    branch: Branch = read_repository(repo).branches[job["team_id"]]
+    isolate(repo)
+    phase("loading test_demo.py")
+    module, unbound = load_test_demo(repo)
+    job["_unbound"] = unbound
+    args = argparse.Namespace(model_id=job["team_id"], data_dir=job.get("data_dir") or "../",
+                              save_dir=job["settings"].get("save_dir") or "../results",
+                              include_test=job.get("include_test", False), ssim=job["settings"]["ssim"],
+                              hybrid_test=False)
+    before = set(sys.modules)
+    phase(f"building team {job['team_id']:02} with select_model ({branch.where})")
+    with loads.recording():
+        model, name, data_range, tile = module.select_model(args, device)
+    if not isinstance(model, torch.nn.Module):
+        raise HarnessError(f"select_model returned {type(model).__name__} instead of a torch module")
+    code = _repo_files(repo, before)
+    branch_file = workdir / "select_model_branch.py"
+    branch_file.write_text(branch.text)
+    inputs = {_relative(p, repo): sha256_of(p) for p in [*loads.loaded, *code]}
+    sweep = {"source": "challenge", "repository": str(repo), "team_id": job["team_id"], "select_model": branch.where,
+             "select_model_sha256": branch.sha256, "select_model_text": branch.text, "inputs": inputs,
+             "tile": tile, "name_as_written": str(name)}
+    return Built(model, str(name).strip(), float(data_range), None if tile is None else int(tile), list(loads.loaded),
+                 [*code, branch_file], True, sweep)
+
+
+# --- this project's registry --------------------------------------------------------------------------------------
+
+
+def build_registered(job: dict[str, Any], device: torch.device) -> Built:
+    import models
+
+    spec = models.get_spec(job["team_id"], job["year"])
+    phase(f"building {spec.display_name} ({spec.year}) with models.create_model")
+    checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
+                                         offline=job.get("offline", False))
+    model = models.create_model(spec.team_id, checkpoint, device, year=spec.year,
+                                trust_checkpoint=job.get("trust_checkpoint", False))
+    code = [Path(inspect.getfile(spec.builder)).resolve()]
+    checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
+    inputs = {str(p): sha256_of(p) for p in [*checkpoints, *code]}
+    sweep = {"source": "registered", "team_id": spec.team_id, "model_zoo": str(Path(job["model_zoo"]).resolve()),
+             "inputs": inputs, "tile": None}
+    return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
+
+
+# --- why a team has no entry, in one line ----------------------------------------------------------------------
+
+
+def _where(err: BaseException, repo: Path | None) -> str | None:
+    """The deepest frame of the traceback inside the repository (``models/team00_SPAN.py:490``), else the deepest."""
+    frames = traceback.extract_tb(err.__traceback__)
+    for frame in reversed(frames):
+        path = Path(frame.filename).resolve()
+        if repo is not None and path.is_relative_to(repo):
+            return f"{path.relative_to(repo)}:{frame.lineno}"
+    if frames and repo is None:
+        frame = frames[-1]
+        return f"{Path(frame.filename).name}:{frame.lineno}"
+    return None
+
+
+def summary(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line: a long message keeps its first and last lines."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}" if lines else ""
+    text = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(names: list[str]) -> str:
+    return ("the package " if len(names) == 1 else "the packages ") + ", ".join(f"'{n}'" for n in names)
+
+
+def explain(err: BaseException, job: dict[str, Any], loads: Loads) -> str:
+    """One line saying why the team has no entry, naming what it needs and where its code asked for it."""
+    repo = Path(job["repo"]).resolve() if job.get("repo") else None
+    where = _where(err, repo)
+    at = f" in {where}" if where else ""
+    missing_ckpt = ""
+    if repo is not None and job["source"] == "challenge":
+        with contextlib.suppress(Exception):
+            branch = read_repository(repo).branches[job["team_id"]]
+            absent = [c for c in branch.checkpoints if not (repo / c).is_file()]
+            if absent:
+                missing_ckpt = f"; its checkpoint {', '.join(absent)} is missing too"
+    if isinstance(err, HarnessError):
+        return str(err)
+    if isinstance(err, ModuleNotFoundError) and err.name:
+        top = err.name.split(".")[0]
+        if repo is not None and (repo / top).is_dir():
+            return f"imports {err.name}, which is not in the repository (ModuleNotFoundError{at})"
+        names = [top]
+        if repo is not None and where:
+            local = set(namespace_folders(repo))
+            names += [n for n in missing_imports(repo / where.rsplit(":", 1)[0], local) if n != top]
+        return f"needs {_quoted(names)} (ModuleNotFoundError{at}){missing_ckpt}"
+    if isinstance(err, NameError) and getattr(err, "name", None) in job.get("_unbound", {}):
+        package = job["_unbound"][err.name]
+        return f"needs {_quoted([package])} (test_demo.py imports {err.name} from it; NameError{at})"
+    if isinstance(err, FileNotFoundError) and err.filename is not None:
+        name = os.fspath(err.filename)
+        if name in loads.attempted or name.lower().endswith((".pth", ".pt", ".ckpt", ".pkl", ".safetensors")):
+            return f"checkpoint {os.path.normpath(name)} not found"
+    if job["device"] == "cpu" and re.search(r"cuda|nvidia", str(err), re.IGNORECASE):
+        return f"needs CUDA ({summary(err)}{',' if where else ''}{at})"
+    if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return f"out of memory while {_phase} ({summary(err)}{at})"
+    return f"{summary(err)} ({'while ' + _phase}{';' if where else ''}{at})"
+
+
+# --- the job -----------------------------------------------------------------------------------------------------
+
+
+def _splits(job: dict[str, Any]) -> list[Split]:
+    return [Split(s["name"], tuple(ImagePair(n, Path(hr), Path(lr)) for n, hr, lr in s["pairs"]))
+            for s in job["splits"]]
+
+
+def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
+    """Build, measure and run one team; returns its complete entry (record and every split's keys)."""
+    device = torch.device(job["device"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+    s = job["settings"]
+    settings = Settings(device=device, runs=s["runs"], warmup=s["warmup"], repeat=s["repeat"], ssim=s["ssim"],
+                        y_channel=s["y_channel"], save_dir=Path(s["save_dir"]) if s.get("save_dir") else None)
+    splits = _splits(job)
+    built = build_challenge(job, device, loads, workdir) if job["source"] == "challenge" else \
+        build_registered(job, device)
+    if built.tile is not None:
+        settings = replace(settings, tile=built.tile)
+    phase(f"measuring {built.name}'s complexity")
+    figures = measure(built.model)
+    year = job["year"]
+    checkpoint = built.checkpoints[0] if built.checkpoints else None
+    record = {**complexity_entry(figures, get_year(year).flops_counter),
+              **run_record(checkpoint=checkpoint, variant="faithful", year=year, code=built.code,
+                           data_range=built.data_range, env=environment(device))}
+    if len(built.checkpoints) > 1:
+        record["checkpoint"]["all"] = [{"path": str(p), "sha256": sha256_of(p)} for p in built.checkpoints]
+    record["sweep"] = {**built.sweep, "settings": {k: s[k] for k in ("runs", "warmup", "repeat", "ssim", "y_channel")},
+                       "host": os.uname().nodename, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+    def on_image(split: str, run_index: int, result: ImageResult) -> None:
+        psnr = "n/a" if result.psnr is None else f"{result.psnr:.4f}"
+        print(f"{split} {result.name} run {run_index + 1} runtime {result.runtime_ms:.2f} ms psnr {psnr}"
+              f"{' (tiled)' if result.tiled else ''}", flush=True)
+
+    phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
+    recorded = run_splits(built.model, built.name, built.data_range, splits, settings, scored=built.scored,
+                          on_image=on_image)
+    phase(f"done: {built.name}")
+    return {"ok": True, "name": built.name, "record": record, "splits": recorded}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m benchmark.worker JOBFILE", file=sys.stderr)
+        return 2
+    _die_with_parent()
+    faulthandler.enable()
+    host.keep_freed_memory()
+    job_file = Path(argv[0]).resolve()
+    job = json.loads(job_file.read_text())
+    output = Path(job["output"])
+    loads = Loads(job.get("trust_checkpoint", False))
+    try:
+        outcome = run(job, loads, job_file.parent)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # noqa: BLE001 - whatever the team's code raises (SystemExit included) ends this team only
+        traceback.print_exc()
+        outcome = {"ok": False, "reason": explain(err, job, loads)}
+        print(PHASE + "failed: " + outcome["reason"], flush=True)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(json.dumps(outcome, default=str))
+    os.replace(tmp, output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

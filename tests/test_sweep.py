@@ -1,0 +1,471 @@
+"""Organizer mode (``python -m benchmark.sweep``): a challenge repository's whole zoo, each team in its own process,
+resumable, locally and on Ray; and this project's registered teams through the same mechanism.
+
+The official 2026 repository is read in place from ``../shared/challenges/NTIRE2026_ESR`` (skipped, with the reason,
+when absent); the behaviours no real team shows on demand (a hang, a memory blow-up, a segfault, a changed file) come
+from a tiny challenge repository each test writes into its tmp_path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import test_demo
+from benchmark import sweep as sweep_module
+from benchmark.challenge import read_repository
+from benchmark.results import read_results
+
+from conftest import SHARED
+
+PROJECT = Path(__file__).resolve().parents[1]
+CHALLENGE = SHARED / "challenges" / "NTIRE2026_ESR"
+FAST = ["--runs", "1", "--warmup", "0", "--device", "cpu"]
+
+
+def sweep(*args: object, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python -m benchmark.sweep ARGS`` as a user runs it (from the project's root)."""
+    return subprocess.run([sys.executable, "-m", "benchmark.sweep", *map(str, args)], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+class Swept:
+    """What an in-process sweep returned and printed (the driver runs here; each team still has its own process)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def sweep_here(*args: object) -> Swept:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = sweep_module.main([str(a) for a in args])
+    return Swept(code, out.getvalue(), err.getvalue())
+
+
+def ran(proc: subprocess.CompletedProcess | Swept) -> set[int]:
+    """The teams a sweep ran (measured), from its one line per finished team."""
+    return {int(m) for m in re.findall(r"^team (\d+): ran ", proc.stdout, re.MULTILINE)}
+
+
+def failures(results: Path) -> dict[str, str]:
+    return json.loads(results.with_name(results.stem + ".failures.json").read_text())
+
+
+# --- the official 2026 repository -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def challenge(shared: Path) -> Path:
+    if not (CHALLENGE / "test_demo.py").is_file():
+        pytest.skip(f"{CHALLENGE} not found: the official 2026 repository lives beside the checkout")
+    return CHALLENGE
+
+
+@pytest.fixture(scope="module")
+def repo_sweep(challenge: Path, shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every team of the 2026 repository on Set5, on this machine's CPU."""
+    results = tmp_path_factory.mktemp("sweep2026") / "ntire2026.json"
+    proc = sweep("--challenge-repo", challenge, "--dataset", shared / "data" / "Set5", "--results", results, *FAST)
+    return {"proc": proc, "results": results}
+
+
+# The official steps of the repository's run(): imread_uint → uint2tensor4 → forward → tensor2uint, HR modcrop,
+# calculate_psnr with a 4-pixel border, all from its own utils/utils_image.py, the team built by its select_model.
+OFFICIAL_PSNR = r"""
+import argparse, importlib.util, json, sys, types
+import torch
+if importlib.util.find_spec("torchvision") is None:  # utils_image imports make_grid, which none of these steps uses
+    tv = types.ModuleType("torchvision"); tv.utils = types.ModuleType("torchvision.utils"); tv.utils.make_grid = None
+    sys.modules.update({"torchvision": tv, "torchvision.utils": tv.utils})
+from utils import utils_image as util
+spec = importlib.util.spec_from_file_location("official_test_demo", "test_demo.py")
+demo = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(demo)
+team, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
+args = argparse.Namespace(model_id=team, data_dir="../", save_dir="../results", include_test=False, ssim=False,
+                          hybrid_test=False)
+model, name, data_range, tile = demo.select_model(args, torch.device("cpu"))
+psnr = {}
+for image, lr, hr in pairs:
+    img_lr = util.uint2tensor4(util.imread_uint(lr, n_channels=3), data_range)
+    img_sr = util.tensor2uint(demo.forward(img_lr, model, tile), data_range)
+    img_hr = util.modcrop(util.imread_uint(hr, n_channels=3).squeeze(), 4)
+    psnr[image] = util.calculate_psnr(img_sr, img_hr, border=4)
+print(json.dumps({"name": name, "psnr": psnr}))
+"""
+
+
+def official_psnr(repo: Path, team: int, dataset: Path) -> dict:
+    """The team's per-image PSNR as the repository's own code computes it, in a process of its own (cwd = repo)."""
+    pairs = [[hr.stem, str(dataset / "LR_bicubic" / "X4" / f"{hr.stem}x4.png"), str(hr)]
+             for hr in sorted((dataset / "HR").glob("*.png"))]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # nothing is written into the repository
+    proc = subprocess.run([sys.executable, "-c", OFFICIAL_PSNR, str(team), json.dumps(pairs)], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_repository_sweep_runs_every_team_it_can_and_names_why_not_the_others(repo_sweep: dict, challenge: Path,
+                                                                                shared: Path) -> None:
+    proc, results = repo_sweep["proc"], repo_sweep["results"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    ids = sorted({int(n) for n in re.findall(r"model_id == (\d+)", (challenge / "test_demo.py").read_text())})
+    entries = read_results(results)
+    built = {e["sweep"]["team_id"]: name for name, e in entries.items()}
+    failed = failures(results)
+    assert sorted([*built, *map(int, failed)]) == ids  # every team: an entry or a reason, never both
+    assert not set(built) & set(map(int, failed))
+    assert len(built) >= 3, failed
+    names = {img.stem for img in (shared / "data" / "Set5" / "HR").glob("*.png")}
+    for name, entry in entries.items():
+        assert name == name.strip() and entry["year"] == 2026 and entry["flops_counter"] == "fvcore"
+        assert sorted(entry["Set5_images"]) == sorted(names) and len(entry["Set5_psnr"]) == len(names)
+        assert entry["num_parameters"] > 0 and entry["complexity"]["fvcore_flops"] > 0
+        assert entry["checkpoint"]["path"].startswith(str(challenge / "model_zoo"))
+        assert any(p.startswith("models/") for p in entry["sweep"]["inputs"])
+    if 9 in built:
+        assert built[9] == "009_RFDN_SPAN"  # as the repository writes it
+    for team, reason in failed.items():
+        assert reason and "\n" not in reason
+        assert re.search(rf"^team {team}: ", proc.stdout, re.MULTILINE)
+        assert (results.with_name(results.stem + ".sweep") / f"{team}.log").is_file()
+    if not torch.cuda.is_available():
+        assert failed["00"].startswith("needs CUDA (") and "models/team00_SPAN.py:" in failed["00"]
+    assert "mamba_ssm" in failed["05"] or "model_zoo/team05_1_4mamba_single_arch.pth not found" in failed["05"]
+    if importlib.util.find_spec("timm") is None:
+        assert failed["19"].startswith("needs the package") and "'timm'" in failed["19"]
+        assert "models/team19_BVIESR.py:" in failed["19"]
+
+
+def test_repository_entries_equal_the_repositorys_own_psnr(repo_sweep: dict, challenge: Path, shared: Path) -> None:
+    entries = {e["sweep"]["team_id"]: e for e in read_results(repo_sweep["results"]).values()}
+    checked = [team for team in (9, 15, 20, 21, 18) if team in entries][:3]
+    assert len(checked) == 3, sorted(entries)
+    for team in checked:
+        official = official_psnr(challenge, team, shared / "data" / "Set5")
+        entry = entries[team]
+        ours = dict(zip(entry["Set5_images"], entry["Set5_psnr"], strict=True))
+        assert ours.keys() == official["psnr"].keys()
+        for image, value in official["psnr"].items():
+            assert ours[image] == pytest.approx(value, abs=1e-9), (team, image)
+        assert official["name"].strip() in read_results(repo_sweep["results"])
+
+
+def test_a_rerun_skips_the_teams_that_are_up_to_date(repo_sweep: dict, challenge: Path, shared: Path) -> None:
+    results = repo_sweep["results"]
+    before = results.read_text()
+    built = sorted(e["sweep"]["team_id"] for e in read_results(results).values())
+    proc = sweep_here("--challenge-repo", challenge, "--dataset", shared / "data" / "Set5", "--results", results,
+                      "--model_id", *built, *FAST)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ran(proc) == set()
+    assert proc.stdout.count("skipped") == len(built)
+    assert results.read_text() == before
+
+
+def test_ray_sweep_gives_the_local_entries(repo_sweep: dict, challenge: Path, shared: Path,
+                                           tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r requirements.txt")
+
+    local = {e["sweep"]["team_id"]: (n, e) for n, e in read_results(repo_sweep["results"]).items()}
+    teams = [t for t in (9, 20, 15) if t in local][:2] + [0]
+    environ = dict(os.environ)  # ray.init sets variables (its auth mode …) that the sweep's driver must see
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        address = ray.get_runtime_context().gcs_address
+        results = tmp_path / "ray.json"
+        proc = sweep("--challenge-repo", challenge, "--dataset", shared / "data" / "Set5", "--results", results,
+                     "--model_id", *teams, "--runs", "1", "--warmup", "0", "--device", "cpu", "--ray", address)
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(environ)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert ran(proc) == set(teams[:-1])
+    remote = read_results(results)
+    for team in teams[:-1]:
+        name, entry = local[team]
+        for key in ("Set5_images", "Set5_psnr", "complexity", "num_parameters", "flops", "activations", "num_conv",
+                    "checkpoint", "code_sha256", "data_range"):
+            assert remote[name][key] == entry[key], (team, key)
+        assert remote[name]["sweep"]["inputs"] == entry["sweep"]["inputs"]
+    assert failures(results) == {"00": failures(repo_sweep["results"])["00"]}
+    assert (results.with_name("ray.sweep") / "00.log").read_text().strip()  # the log came back from the task
+
+
+# --- a made-up challenge repository -------------------------------------------------------------------------------
+
+
+class Tiny(nn.Module):
+    def __init__(self, feats: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(3, feats, 3, padding=1)
+        self.act = nn.ReLU()
+        self.tail = nn.Conv2d(feats, 48, 3, padding=1)
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up(self.tail(self.act(self.body(x))))
+
+
+TINY = '''\
+import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self, feats=8):
+        super().__init__()
+        self.body = nn.Conv2d(3, feats, 3, padding=1)
+        self.act = nn.ReLU()
+        self.tail = nn.Conv2d(feats, 48, 3, padding=1)
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x):
+        return self.up(self.tail(self.act(self.body(x))))
+'''
+
+TEST_DEMO = '''\
+# NTIRE2025-EfficientSR: a made-up repository laid out as the official ones
+import os
+import time
+
+import torch
+
+
+def select_model(args, device):
+    model_id = args.model_id
+    if model_id == 0:
+        from models.team00_Tiny import Tiny
+        name, data_range = f"{model_id:02}_Tiny", 1.0
+        model = Tiny()
+        model.load_state_dict(torch.load(os.path.join("model_zoo", "team00_tiny.pth")), strict=True)
+    elif model_id == 1:
+        from models.team01_Slow import Tiny
+        name, data_range = f"{model_id:5}_Spaced", 255.0
+        time.sleep(float(os.environ.get("FAKE_SLOW", "0")))
+        model = Tiny(feats=4)
+        model.load_state_dict(torch.load("./model_zoo/team01_slow.pth"), strict=True)
+    elif model_id == 2:
+        from models.team02_Other import Tiny
+        name, data_range = f"{model_id:03}_Other", 1.0
+        model = Tiny()
+        model.load_state_dict(torch.load(f"model_zoo/team{model_id:02}_other.pth"), strict=True)
+    elif model_id == 3:
+        time.sleep(3600)
+    elif model_id == 4:
+        hog = [torch.ones(2**26) for _ in range(12)]  # 12 x 256 MB, every page written
+        time.sleep(3600)
+    elif model_id == 6:
+        import ctypes
+        ctypes.string_at(0)
+    elif model_id == 7:
+        from models.team07_Needs import Net
+    else:
+        raise NotImplementedError(f"Model {model_id} is not implemented.")
+    model.eval()
+    tile = None
+    return model, name, data_range, tile
+'''
+
+
+def make_repo(root: Path) -> Path:
+    """A challenge repository: test_demo.py with a select_model chain, models/ without __init__.py, model_zoo/."""
+    (root / "models").mkdir(parents=True)
+    (root / "model_zoo").mkdir()
+    (root / "test_demo.py").write_text(TEST_DEMO)
+    for module in ("team00_Tiny", "team01_Slow", "team02_Other"):
+        (root / "models" / f"{module}.py").write_text(TINY)
+    (root / "models" / "team07_Needs.py").write_text("import torch\nimport no_such_package_here\n\nNet = None\n")
+    for seed, (file, feats) in enumerate((("team00_tiny.pth", 8), ("team01_slow.pth", 4), ("team02_other.pth", 8))):
+        torch.manual_seed(seed)
+        torch.save(Tiny(feats).state_dict(), root / "model_zoo" / file)
+    return root
+
+
+@pytest.fixture
+def fake(tmp_path: Path, shared: Path) -> dict:
+    repo = make_repo(tmp_path / "NTIRE_fake_ESR")
+    results = tmp_path / "out" / "fake.json"
+    return {"repo": repo, "results": results, "args": ["--challenge-repo", repo, "--dataset", shared / "data" / "Set5",
+                                                       "--results", results, *FAST]}
+
+
+def test_made_up_repository_ids_year_and_branches(fake: dict) -> None:
+    repo = read_repository(fake["repo"])
+    assert repo.team_ids == [0, 1, 2, 3, 4, 6, 7]
+    assert repo.year == 2025
+    assert repo.branches[1].checkpoints == ("model_zoo/team01_slow.pth",)
+    assert repo.branches[2].checkpoints == ("model_zoo/team02_other.pth",)
+    assert "elif model_id == 1:" in repo.branches[1].text and "model_id == 2" not in repo.branches[1].text
+
+
+def test_resume_force_and_changed_inputs(fake: dict) -> None:
+    results, teams = fake["results"], ["--model_id", "0", "1", "2"]
+    first = sweep_here(*fake["args"], *teams)
+    assert first.returncode == 0, first.stderr
+    assert ran(first) == {0, 1, 2}
+    entries = read_results(results)
+    assert set(entries) == {"00_Tiny", "1_Spaced", "002_Other"}  # stray spaces gone, 002 as written
+    assert entries["1_Spaced"]["data_range"] == 255.0 and entries["1_Spaced"]["year"] == 2025
+    assert entries["1_Spaced"]["sweep"]["inputs"].keys() == {"model_zoo/team01_slow.pth", "models/team01_Slow.py"}
+
+    assert ran(sweep_here(*fake["args"], *teams)) == set()
+    assert read_results(results) == entries
+    assert ran(sweep_here(*fake["args"], *teams[:2], "--force")) == {0}
+
+    torch.manual_seed(99)
+    torch.save(Tiny(4).state_dict(), fake["repo"] / "model_zoo" / "team01_slow.pth")
+    with open(fake["repo"] / "models" / "team02_Other.py", "a") as f:
+        f.write("# a comment changes the team's code\n")
+    assert ran(sweep_here(*fake["args"], *teams)) == {1, 2}
+    now = read_results(results)
+    assert now["1_Spaced"]["sweep"]["inputs"]["model_zoo/team01_slow.pth"] != \
+        entries["1_Spaced"]["sweep"]["inputs"]["model_zoo/team01_slow.pth"]
+    assert now["002_Other"]["code_sha256"] != entries["002_Other"]["code_sha256"]
+
+    demo = fake["repo"] / "test_demo.py"
+    demo.write_text(demo.read_text().replace('f"{model_id:02}_Tiny", 1.0', 'f"{model_id:02}_Tiny", 1.00'))
+    assert ran(sweep_here(*fake["args"], *teams)) == {0}
+
+
+def _workers_of(driver_pid: int) -> list[int]:
+    """Worker processes the driver ``driver_pid`` started (they carry its pid in ESR_SWEEP_PARENT)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f"ESR_SWEEP_PARENT={driver_pid}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_sweep_started_again_runs_only_the_missing_teams(fake: dict, tmp_path: Path) -> None:
+    results = fake["results"]
+    cmd = [sys.executable, "-m", "benchmark.sweep", *map(str, fake["args"]), "--model_id", "0", "1", "2"]
+    (tmp_path / "tmp").mkdir()  # the killed driver's job folder stays behind: here, not in /tmp
+    driver = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "FAKE_SLOW": "120", "TMPDIR": str(tmp_path / "tmp")})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (results.is_file() and "00_Tiny" in read_results(results)):
+            time.sleep(0.2)
+        assert "00_Tiny" in read_results(results)
+        while time.monotonic() < deadline and not _workers_of(driver.pid):  # team 01's worker, asleep in select_model
+            time.sleep(0.1)
+        assert _workers_of(driver.pid)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.monotonic() + 10
+    while _workers_of(driver.pid) and time.monotonic() < deadline:  # the worker dies with its driver
+        time.sleep(0.1)
+    assert not _workers_of(driver.pid)
+    assert set(read_results(results)) == {"00_Tiny"}  # only complete entries
+
+    again = sweep_here(*fake["args"], "--model_id", "0", "1", "2")
+    assert again.returncode == 0, again.stderr
+    assert ran(again) == {1, 2}
+    assert set(read_results(results)) == {"00_Tiny", "1_Spaced", "002_Other"}
+
+
+def test_hang_memory_crash_and_missing_package_end_one_team_each(fake: dict) -> None:
+    results = fake["results"]
+    proc = sweep_here(*fake["args"], "--model_id", "0", "3", "4", "6", "7", "2", "--timeout", "20",
+                      "--memory-cap", "1.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert ran(proc) == {0, 2}
+    assert set(read_results(results)) == {"00_Tiny", "002_Other"}
+    failed = failures(results)
+    assert set(failed) == {"03", "04", "06", "07"}
+    assert failed["03"].startswith("no result within the --timeout of 20 s (killed while building team 03")
+    assert re.match(r"used \d+\.\d GB of memory, over the --memory-cap of 1\.5 GB \(killed while building team 04",
+                    failed["04"])
+    assert failed["06"].startswith("crashed with SIGSEGV in test_demo.py:33 while building team 06")
+    assert failed["07"] == ("needs the package 'no_such_package_here' (ModuleNotFoundError in "
+                            "models/team07_Needs.py:2)")
+    for team, reason in failed.items():
+        assert f"team {team}: {reason}" in proc.stdout.splitlines()  # one line each
+    log = results.with_name("fake.sweep") / "07.log"
+    assert "Traceback" in log.read_text()  # the worker's own output goes to the team's log
+
+    (fake["repo"] / "models" / "team07_Needs.py").write_text(TINY.replace("class Tiny", "class Net"))
+    demo = fake["repo"] / "test_demo.py"
+    demo.write_text(demo.read_text().replace("        from models.team07_Needs import Net\n",
+                                             "        from models.team07_Needs import Net\n"
+                                             "        name, data_range, model = '07_Fixed', 1.0, Net()\n"))
+    fixed = sweep_here(*fake["args"], "--model_id", "7")  # a team that later succeeds leaves the failures file
+    assert fixed.returncode == 0
+    assert ran(fixed) == {7}
+    assert "07" not in failures(results) and "07_Fixed" in read_results(results)
+
+
+def test_several_device_slots_share_the_teams(fake: dict) -> None:
+    """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
+    args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
+    splits = sweep_module.pick_splits(args, 2025)
+    jobs = sweep_module.repository_jobs(args, read_repository(fake["repo"]), 2025, splits)
+    driver = sweep_module.Driver(fake["results"].resolve(), {job.label: sweep_module.Row(job) for job in jobs})
+    slots = [sweep_module.Slot("slot-a", "cpu"), sweep_module.Slot("slot-b", "cpu")]
+    with contextlib.redirect_stdout(io.StringIO()):
+        sweep_module.run_local(jobs, slots, driver, args)
+    assert {label: row.status for label, row in driver.rows.items()} == {"00": "ran", "01": "ran", "02": "ran"}
+    assert set(read_results(fake["results"])) == {"00_Tiny", "1_Spaced", "002_Other"}
+
+
+def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, shared: Path) -> None:
+    (tmp_path / "norepo").mkdir()
+    (tmp_path / "norepo" / "test_demo.py").write_text("def main():\n    pass\n")
+    for args, words in ((["--challenge-repo", tmp_path / "absent"], "no such folder"),
+                        (["--challenge-repo", tmp_path / "norepo"], "no select_model"),
+                        (["--challenge-repo", make_repo(tmp_path / "r"), "--model_id", "5"], "no such team"),
+                        (["--devices", "cpu,cpu"], "named twice")):
+        proc = sweep_here(*args, "--dataset", shared / "data" / "Set5", "--results", tmp_path / "x.json")
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
+
+
+# --- this project's registered teams, through the same mechanism ---------------------------------------------------
+
+
+def test_registered_teams_sweep_equals_test_demo(shared: Path, tmp_path: Path) -> None:
+    zoo, set5 = shared / "reference" / "model_zoo", shared / "data" / "Set5"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = test_demo.main(["--year", "2023", "--dataset", str(set5), "--model_zoo", str(zoo), "--results",
+                               str(tmp_path / "demo.json"), "--runs", "1", "--warmup", "0", "--no-save",
+                               "--device", "cpu"])
+    assert code == 0, err.getvalue()
+    proc = sweep_here("--year", "2023", "--dataset", set5, "--model_zoo", zoo, "--results", tmp_path / "sweep.json",
+                      *FAST)
+    assert proc.returncode == 0, proc.stderr
+    demo, swept = read_results(tmp_path / "demo.json"), read_results(tmp_path / "sweep.json")
+    assert set(swept) == set(demo) == {"00_RFDN_baseline", "05_SRneXt"}
+    for name, entry in demo.items():
+        for key in ("Set5_images", "Set5_psnr", "complexity", "num_parameters", "flops", "activations", "num_conv",
+                    "code_sha256", "data_range", "year", "variant"):
+            assert swept[name][key] == entry[key], (name, key)
+        assert swept[name]["checkpoint"]["sha256"] == entry["checkpoint"]["sha256"]
+    again = sweep_here("--year", "2023", "--dataset", set5, "--model_zoo", zoo, "--results", tmp_path / "sweep.json",
+                       *FAST)
+    assert again.returncode == 0 and "0 to run, 2 up to date" in again.stdout
