@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile_only:
             return 0
         results = read_results(args.results)
-        console.print(report.factsheet_table({n: results[n] for n in names}))
+        console.print(report.factsheet_table({n: results[n] for n in names}), crop=False)  # never cut a figure
         if args.reproduce_table1:
             console.print(report.table1_comparison(results["05_SRneXt"]))
         console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))

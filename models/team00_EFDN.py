@@ -11,43 +11,14 @@ clamps its own output.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models.registry import ModelSpec, register
+from models.team00_RFDN import ESA  # EFDN's ESA is RFDN's, module for module
 
 
 def _conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int | None = None) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2 if padding is None else padding)
-
-
-class ESA(nn.Module):
-    """Enhanced spatial attention, as in RFDN: a strided, pooled branch that gates the features."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        f = channels // 4
-        self.conv1 = _conv(channels, f, 1)
-        self.conv_f = _conv(f, f, 1)
-        self.conv_max = _conv(f, f, 3)
-        self.conv2 = _conv(f, f, 3, stride=2, padding=0)
-        self.conv3 = _conv(f, f, 3)
-        self.conv3_ = _conv(f, f, 3)
-        self.conv4 = _conv(f, channels, 1)
-        self.sigmoid = nn.Sigmoid()
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c1_ = self.conv1(x)
-        c1 = self.conv2(c1_)
-        v_max = F.max_pool2d(c1, kernel_size=7, stride=3)
-        v_range = self.relu(self.conv_max(v_max))
-        c3 = self.relu(self.conv3(v_range))
-        c3 = self.conv3_(c3)
-        c3 = F.interpolate(c3, (x.size(2), x.size(3)), mode="bilinear", align_corners=False)
-        cf = self.conv_f(c1_)
-        c4 = self.conv4(c3 + cf)
-        return x * self.sigmoid(c4)
 
 
 class Conv1x1PReLU(nn.Module):
