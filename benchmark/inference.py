@@ -141,8 +141,8 @@ class PeakMemory:
     """Peak memory over a split: CUDA ``max_memory_allocated``, or the process's peak RSS on CPU.
 
     On CUDA only the forwards count, as in the official loop, which scores on the host: the peak is
-    read after each forward and reset before the next, so the harness's on-device scoring (float64
-    copies of SR and HR) never inflates the figure.
+    reset before each forward and read after it, so the harness's on-device scoring (float64 copies
+    of SR and HR) never inflates the figure.
     """
 
     def __init__(self, device: torch.device) -> None:
@@ -161,15 +161,19 @@ class PeakMemory:
         except OSError:
             pass
 
-    def after_forward(self) -> None:
-        """Keep the forward's peak (CUDA) and start afresh, so what follows the forward is not counted."""
+    def before_forward(self) -> None:
+        """CUDA: start the peak afresh at what is allocated now, so the scoring of earlier images is not counted."""
         if self.device.type == "cuda":
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
             torch.cuda.reset_peak_memory_stats(self.device)
 
-    def read_mib(self) -> float:
+    def after_forward(self) -> None:
+        """CUDA: keep the forward's peak."""
         if self.device.type == "cuda":
-            return max(self.peak, torch.cuda.max_memory_allocated(self.device)) / 1024**2
+            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
+
+    def read_mib(self) -> float:
+        if self.device.type == "cuda":  # the forwards' peak: what the scoring after the last forward took is not in it
+            return self.peak / 1024**2
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -286,6 +290,7 @@ class _Runner:
             try:
                 times = []
                 for _ in range(max(self.opts.repeat, 1)):
+                    self.memory.before_forward()
                     with torch.inference_mode():
                         out, ms = timed(lambda: forward(self.model, lr, tile), self.opts.device)
                     self.memory.after_forward()

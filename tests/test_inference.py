@@ -15,7 +15,7 @@ from benchmark.data import benchmark_split, check_split
 from benchmark.errors import HarnessError
 from benchmark.images import modcrop, read_image, write_png
 from benchmark.imresize import downscale_x4
-from benchmark.inference import RunOptions, evaluate, forward
+from benchmark.inference import PeakMemory, RunOptions, evaluate, forward
 
 CPU = torch.device("cpu")
 
@@ -103,3 +103,34 @@ def test_output_of_the_wrong_size_names_the_image(split) -> None:
 def test_nan_output_names_the_image(split) -> None:
     with pytest.raises(HarnessError, match=r"ax4\.png: the model output holds NaN or Inf"):
         evaluate(Nearest(offset=float("nan")), split, RunOptions(device=CPU, warmup=0))
+
+
+class _FakeCudaMemory:
+    """What torch.cuda reports of allocated memory, driven by hand: ``use(n)`` allocates n bytes and frees them."""
+
+    def __init__(self) -> None:
+        self.current, self.high = 10, 10
+
+    def use(self, size: int) -> None:
+        self.high = max(self.high, self.current + size)
+
+    def reset(self, device: object = None) -> None:
+        self.high = self.current
+
+    def peak(self, device: object = None) -> int:
+        return self.high
+
+
+def test_cuda_memory_counts_the_forwards_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The official loop scores on the host: the harness's on-device scoring must not show in the figure."""
+    fake = _FakeCudaMemory()
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", fake.reset)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", fake.peak)
+    memory = PeakMemory(torch.device("cuda"))
+    memory.reset()
+    for forward_bytes, scoring_bytes in ((90, 500), (50, 700)):
+        memory.before_forward()
+        fake.use(forward_bytes)  # the forward
+        memory.after_forward()
+        fake.use(scoring_bytes)  # quantise and score on the device
+    assert memory.read_mib() == 100 / 1024**2  # weights (10) + the larger forward (90)
