@@ -156,18 +156,8 @@ def _assert_png(path: Path) -> None:
         assert img.width > 200 and img.height > 200
 
 
-def test_plots_written(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path) -> None:
-    rng = np.random.default_rng(0)
-    hr = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 0)
-    data = tmp_path / "tiny"
-    (data / "HR").mkdir(parents=True)
-    (data / "LR_bicubic" / "X4").mkdir(parents=True)
-    cv2.imwrite(str(data / "HR" / "img.png"), hr)
-    cv2.imwrite(str(data / "LR_bicubic" / "X4" / "imgx4.png"), cv2.resize(hr, (16, 12), interpolation=cv2.INTER_AREA))
-    entries = json.loads(results.read_text())
-    for name in entries:
-        (tmp_path / "S" / name / "valid").mkdir(parents=True)
-        cv2.imwrite(str(tmp_path / "S" / name / "valid" / "img.png"), cv2.GaussianBlur(hr, (3, 3), 0))
+def test_plots_written(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path, visual: dict) -> None:
+    data = visual["data"]
     code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024",
                         "--visual", "img", "--save_dir", str(tmp_path / "S"), "--data", str(data))
     assert code == 2 and "--visual img: in splits valid, test; choose one with --split" in err
