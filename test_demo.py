@@ -29,11 +29,10 @@ import models
 from benchmark import data, host, report
 from benchmark.complexity import measure
 from benchmark.errors import HarnessError, OneLineParser, error_line
-from benchmark.evaluation import ProgressBars, Settings, run_splits
+from benchmark.evaluation import ProgressBars, Settings, image_line, run_splits
 from benchmark.inference import DEVICE_FORMS, TILE_OVERLAP, ImageResult, forwards_per_image, pick_device
 from benchmark.profile import profile_model
-from benchmark.results import (IDENTITY_LABELS, companion, complexity_entry, environment, read_results, run_record,
-                               splits_of, update_results, write_results_txt)
+from benchmark.results import companion, read_results, run_record, splits_of, update_results, write_results_txt
 from benchmark.years import DEFAULT_YEAR, YEARS, get_year
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -145,13 +144,8 @@ def warn_tiles(splits: list[data.Split], sizes: list[list[tuple[int, int]]], til
 def pick_splits(args: argparse.Namespace, names: list[str] | tuple[str, ...] = ()) -> list[data.Split]:
     """The splits to run, checked before any forward: names (against each other and against the splits recorded
     for the models ``names``), pairs and sizes; warns when ``--tile`` means thousands of forwards."""
-    splits = [data.benchmark_split(path) for path in args.dataset]
-    if args.data_dir is not None:
-        splits += data.official_splits(args.data_dir, args.year, args.include_test, args.hybrid_test)
-    if not splits:
-        splits = [data.demo_split()]
-    data.check_split_names(splits, recorded_splits(args.results, list(names)))
-    sizes = [data.check_split(split, ssim=args.ssim) for split in splits]
+    splits, sizes = data.select_splits(args.dataset, args.data_dir, args.year, args.include_test, args.hybrid_test,
+                                       ssim=args.ssim, recorded=recorded_splits(args.results, list(names)))
     warn_tiles(splits, sizes, args.tile)
     return splits
 
@@ -192,20 +186,15 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
         console.print(report.profile_view(name, profile_model(model, device=device)))
     if checkpoint is None and spec.url is None:  # fetch_checkpoint has said where the official file comes from
         console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
-    record = {**complexity_entry(figures, counter),
-              **run_record(checkpoint=checkpoint, variant="fast" if fast else "faithful", year=spec.year,
-                           code=[Path(inspect.getfile(spec.builder))], data_range=spec.data_range,
-                           env=environment(device))}
-    update = update_results(args.results, name, record)
-    if update.replaced:
-        changed = " and ".join(IDENTITY_LABELS[key] for key in update.changed)
-        console.print(escape(f"{name}: measured with another {changed} than its recorded run, so that run's splits "
-                             f"({', '.join(update.replaced)}) were replaced; the old record is kept in {update.aside}"))
+    record = run_record(figures, checkpoint=checkpoint, variant="fast" if fast else "faithful", year=spec.year,
+                        code=[Path(inspect.getfile(spec.builder))], data_range=spec.data_range, device=device)
+    replaced = update_results(args.results, name, record).replaced_line(name)
+    if replaced:
+        console.print(escape(replaced))
 
     def on_image(split: str, run: int, result: ImageResult) -> None:
         bars(split, run, result)
-        log.info("%s %s run %d runtime %.2f ms psnr %s%s", split, result.name, run + 1, result.runtime_ms,
-                 "n/a" if result.psnr is None else f"{result.psnr:.4f}", " (tiled)" if result.tiled else "")
+        log.info("%s", image_line(split, run, result))
 
     def on_split(split: str, keys: dict) -> None:
         written = update_results(args.results, name, record, {split: keys})

@@ -40,7 +40,7 @@ from rich.markup import escape
 from benchmark import data, plots, report
 from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.images import read_image
-from benchmark.results import ordered_splits, read_results, splits_of
+from benchmark.results import ordered_splits, read_results, shown, splits_of, why_not_a_figure
 from benchmark.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, rank_year, year_record
 from benchmark.submit import plain_name
 from benchmark.years import YEARS, Year
@@ -62,28 +62,6 @@ TABLE_FIGURES = ("ave", "val_t", "test_t", "params", "flops", "acts", "mem", "co
 """The published table's columns of figures (with every ``*_psnr`` and ``*_t``): numbers, never negative."""
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _not_a_figure(value: Any) -> str | None:
-    """Why ``value`` is not a figure (a finite number, never negative), or None when it is one."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"{_shown(value)}, not a number"
-    try:
-        number = float(value)
-    except OverflowError:
-        return f"{_shown(value)}, too large for a number"
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "infinite"
-    return f"negative ({value!r})" if number < 0 else None
-
-
 def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessError:
     return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}; correct it in the file or re-run "
                         "test_demo.py for this model")
@@ -102,36 +80,36 @@ def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] 
 
     own = entry.get("splits")
     if "splits" in entry and (not isinstance(own, list) or not all(isinstance(s, str) and s for s in own)):
-        raise refuse("splits", _shown(own), "a list of split names")
+        raise refuse("splits", shown(own), "a list of split names")
     for split in dict.fromkeys([*splits_of(entry), *(splits or [])]):
         for suffix, kind in SPLIT_FIGURES.items():
             key = f"{split}_{suffix}"
-            if key in entry and (why := _not_a_figure(entry[key])) is not None:
+            if key in entry and (why := why_not_a_figure(entry[key])) is not None:
                 raise refuse(key, why, kind)
         kind_key = f"{split}_memory_kind"
         if entry.get(kind_key) is not None and not isinstance(entry[kind_key], str):
-            raise refuse(kind_key, _shown(entry[kind_key]), "the kind of memory measured")
+            raise refuse(kind_key, shown(entry[kind_key]), "the kind of memory measured")
         images = entry.get(f"{split}_images")
         if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
-            raise refuse(f"{split}_images", _shown(images), "a list of image names")
+            raise refuse(f"{split}_images", shown(images), "a list of image names")
     for key, kind in ENTRY_FIGURES.items():
-        if key in entry and (why := _not_a_figure(entry[key])) is not None:
+        if key in entry and (why := why_not_a_figure(entry[key])) is not None:
             raise refuse(key, why, kind)
     if "num_conv" in entry and not float(entry["num_conv"]).is_integer():
         raise refuse("num_conv", repr(entry["num_conv"]), "a whole number of convolutions")
     complexity = entry.get("complexity")
     if "complexity" in entry and not isinstance(complexity, dict):
-        raise refuse("complexity", _shown(complexity), "the object of exact counts test_demo.py writes")
+        raise refuse("complexity", shown(complexity), "the object of exact counts test_demo.py writes")
     for key in COUNTER_KEYS.values():
-        if isinstance(complexity, dict) and key in complexity and (why := _not_a_figure(complexity[key])) is not None:
+        if isinstance(complexity, dict) and key in complexity and (why := why_not_a_figure(complexity[key])) is not None:
             raise refuse(f"complexity.{key}", why, "a FLOPs count")
     if "flops_counter" in entry and entry["flops_counter"] not in COUNTER_KEYS:
-        raise refuse("flops_counter", _shown(entry["flops_counter"]), f"one of {', '.join(COUNTER_KEYS)}")
+        raise refuse("flops_counter", shown(entry["flops_counter"]), f"one of {', '.join(COUNTER_KEYS)}")
     environment = entry.get("environment")
     if "environment" in entry and not isinstance(environment, dict):
-        raise refuse("environment", _shown(environment), "an object naming the device")
+        raise refuse("environment", shown(environment), "an object naming the device")
     if isinstance(environment, dict) and not isinstance(environment.get("device", ""), str):
-        raise refuse("environment.device", _shown(environment["device"]), "a device name such as 'cuda:0'")
+        raise refuse("environment.device", shown(environment["device"]), "a device name such as 'cuda:0'")
 
 
 def check_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -148,7 +126,7 @@ def check_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         values = pd.to_numeric(table[col], errors="coerce").astype(float)
         for team, raw, value in zip(table["team"], table[col], values):
             if pd.isna(value) and not pd.isna(raw):
-                why = f"{_shown(raw)}, not a number"
+                why = f"{shown(raw)}, not a number"
             elif math.isinf(value):
                 why = "infinite"
             elif value < 0:

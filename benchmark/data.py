@@ -245,3 +245,20 @@ def check_split_names(splits: list[Split], recorded: Mapping[str, str] | Iterabl
                                    f"{key} (keys are <split>_<figure>); rename one of the folders")
             raise HarnessError(f"split {first} would share the results key {key} with split {name}, "
                                f"{where[name]}; rename the folder, or pass another --results")
+
+
+def select_splits(datasets: Iterable[str | Path], data_dir: str | Path | None, year: int | None,
+                  include_test: bool = False, hybrid_test: bool = False, *, ssim: bool = False,
+                  recorded: Mapping[str, str] | Iterable[str] = ()) -> tuple[list[Split], list[list[tuple[int, int]]]]:
+    """The splits a run evaluates, all checked before any forward: the ``datasets`` folders, ``year``'s
+    official splits under ``data_dir``, or the demo set when neither is given; their names (against each
+    other and the ``recorded`` ones), pairs and sizes. Returns them and each split's LR sizes."""
+    splits = [benchmark_split(path) for path in datasets]
+    if data_dir is not None:
+        if year is None:
+            raise HarnessError("--data_dir reads a year's official layout; add --year")
+        splits += official_splits(data_dir, year, include_test, hybrid_test)
+    if not splits:
+        splits = [demo_split()]
+    check_split_names(splits, recorded)
+    return splits, [check_split(split, ssim=ssim) for split in splits]

@@ -72,6 +72,13 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
     return recorded
 
 
+def image_line(split: str, run: int, result: ImageResult) -> str:
+    """One image of one run, as the logs keep it: ``Set5 baby run 1 runtime 70.12 ms psnr 32.2519``."""
+    psnr = "n/a" if result.psnr is None else f"{result.psnr:.4f}"
+    return (f"{split} {result.name} run {run + 1} runtime {result.runtime_ms:.2f} ms psnr {psnr}"
+            f"{' (tiled)' if result.tiled else ''}")
+
+
 class ProgressBars:
     """A progress bar per split on ``console``: running PSNR and the running mean ms/image, as the table will show."""
 

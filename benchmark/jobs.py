@@ -28,7 +28,8 @@ POLL_SECONDS = 0.1
 MEMORY_POLL_SECONDS = 0.25
 LOG_TAIL = 1 << 20
 """A Ray task returns at most this much of the worker's log (its end)."""
-_PHASE = "[sweep] "
+PHASE = "[sweep] "
+"""Lines of the worker's log that say what it is doing; the driver quotes the last one when it has to kill it."""
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -90,13 +91,13 @@ def _tail(path: Path, size: int = 16384) -> str:
 
 
 def _last_phase(log: str) -> str | None:
-    phases = [line[len(_PHASE):].strip() for line in log.splitlines() if line.startswith(_PHASE)
-              and not line[len(_PHASE):].startswith("note:")]
+    phases = [line[len(PHASE):].strip() for line in log.splitlines() if line.startswith(PHASE)
+              and not line[len(PHASE):].startswith("note:")]
     return phases[-1] if phases else None
 
 
 def _last_line(log: str) -> str | None:
-    lines = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith(_PHASE)
+    lines = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith(PHASE)
              and not line.startswith("Extension modules:")]
     if not lines:
         return None
@@ -224,11 +225,11 @@ def device_name(device: str) -> str:
     GPU this process sees. Asked of ``nvidia-smi`` first, so that the driver opens no CUDA context of its own."""
     import torch
 
-    from benchmark.results import environment
+    from benchmark import results
 
     dev = torch.device(device)
     if dev.type != "cuda":
-        return environment(dev)["device_name"]
+        return results.device_name(dev)
     index = dev.index or 0
     visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
     physical = visible[index] if index < len(visible) else str(index)

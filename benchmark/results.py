@@ -37,6 +37,7 @@ from benchmark import __version__, host
 from benchmark.data import OFFICIAL_SPLITS
 from benchmark.errors import HarnessError
 from benchmark.inference import SplitResult
+from benchmark.years import get_year
 
 PROJECT = Path(__file__).resolve().parents[1]
 IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256")
@@ -66,6 +67,29 @@ def companion(results: str | Path, suffix: str) -> Path:
     """A file named after the results file (``R.json`` → ``R.txt``, ``R.log``), so two results files never share one."""
     results = Path(results)
     return results.with_name(results.stem + suffix)
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` of a value read from a user's file, on one line and at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def why_not_a_figure(value: Any) -> str | None:
+    """Why ``value`` read from a results file is not a figure (a finite number ≥ 0), or None when it is one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{shown(value)}, not a number"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{shown(value)}, too large for a number"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "infinite"
+    return f"negative ({value!r})" if number < 0 else None
 
 
 def _finite(value: float) -> float | None:
@@ -168,12 +192,17 @@ def _nvidia_driver() -> str | None:
         return None
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's: what a runtime is measured on, and part of a record's identity."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     """What a runtime figure depends on: the device, its driver and libraries, and the harness version."""
     cuda = device.type == "cuda"
     return {
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
+        "device_name": device_name(device),
         "driver": _nvidia_driver() if cuda else None,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
@@ -187,20 +216,22 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
-def run_record(*, checkpoint: Path | None, variant: str, year: int, code: list[Path], data_range: float,
-               env: dict[str, Any]) -> dict[str, Any]:
-    """What a model was measured with: the keys that make its entry one record (see ``IDENTITY_KEYS``)."""
+def run_record(figures: dict[str, Any], *, checkpoint: Path | None, variant: str, year: int, code: list[Path],
+               data_range: float, device: torch.device) -> dict[str, Any]:
+    """A model's record before any split: its complexity (``year``'s FLOPs of record) and what it was measured
+    with, the keys that make its entry one record (see ``IDENTITY_KEYS``)."""
     digest = hashlib.sha256()
     for path in sorted(code):
         digest.update(Path(path).read_bytes())
     return {
+        **complexity_entry(figures, get_year(year).flops_counter),
         "checkpoint": None if checkpoint is None else {"path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "variant": variant,
         "year": year,
         "harness_version": __version__,
         "code_sha256": digest.hexdigest(),
         "data_range": data_range,
-        "environment": env,
+        "environment": environment(device),
     }
 
 
@@ -295,7 +326,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Replace ``path``'s target with ``text``: through a symlink, keeping the mode (umask's for a new file)."""
     target = path.resolve()
     try:
@@ -329,6 +360,14 @@ class Update:
     """The identity keys that differed."""
     aside: Path | None = None
 
+    def replaced_line(self, name: str) -> str | None:
+        """What the console says when this update replaced ``name``'s earlier record; None when it did not."""
+        if not self.replaced:
+            return None
+        changed = " and ".join(IDENTITY_LABELS[key] for key in self.changed)
+        return (f"{name}: measured with another {changed} than its recorded run, so that run's splits "
+                f"({', '.join(self.replaced)}) were replaced; the old record is kept in {self.aside}")
+
 
 def _set_aside(path: Path, items: dict[str, Any], why: str) -> Path:
     """Append ``items`` (name → entry) to ``<stem>.superseded.json`` with the time and the reason."""
@@ -340,7 +379,7 @@ def _set_aside(path: Path, items: dict[str, Any], why: str) -> Path:
             kept = previous if isinstance(previous, list) else [previous]
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     kept += [{"model": name, "set_aside": now, "reason": why, "entry": entry} for name, entry in items.items()]
-    _write_atomic(aside, json.dumps(_json_safe(kept), indent=2, allow_nan=False) + "\n")
+    write_atomic(aside, json.dumps(_json_safe(kept), indent=2, allow_nan=False) + "\n")
     return aside
 
 
@@ -397,7 +436,7 @@ def _update(path: Path, name: str, record: dict[str, Any], splits: dict[str, dic
         order = [s for s in order if s != split] + [split]
     entry["splits"] = order
     results[name] = entry
-    _write_atomic(path, json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
     return update
 
 
@@ -444,6 +483,6 @@ def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> N
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, "\n".join(lines) + "\n")
+        write_atomic(path, "\n".join(lines) + "\n")
     except OSError as err:
         raise HarnessError(f"{path}: cannot write ({err.strerror}); choose another --results folder") from None

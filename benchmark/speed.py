@@ -114,7 +114,8 @@ def loop_table(device: torch.device, split: data.Split, model_zoo: Path) -> pd.D
     return pd.DataFrame(rows)
 
 
-def _rich(frame: pd.DataFrame, title: str) -> Table:
+def frame_table(frame: pd.DataFrame, title: str) -> Table:
+    """A benchmark's DataFrame as a rich table: floats to three decimals, everything else as text."""
     table = Table(title=escape(title), title_justify="left")
     for column in frame.columns:
         table.add_column(escape(column), justify="right" if frame[column].dtype.kind == "f" else "left")
@@ -151,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         data.check_split(split)
         env = environment(device)
         forwards = forward_table(device, args.rounds, args.model_zoo)
-        console.print(_rich(forwards, f"Forward time, median of {args.rounds} ({env['device_name']}, "
+        console.print(frame_table(forwards, f"Forward time, median of {args.rounds} ({env['device_name']}, "
                                       f"{env['cpu_threads']} threads, torch {env['torch']})"))
         loops = loop_table(device, split, args.model_zoo)
-        console.print(_rich(loops, "Evaluation loop, RFDN, SR images saved"))
+        console.print(frame_table(loops, "Evaluation loop, RFDN, SR images saved"))
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2

@@ -14,7 +14,6 @@ half-written zip, and never replaces a good one.
 from __future__ import annotations
 
 import collections
-import math
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from rich.markup import escape
 from benchmark import data
 from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.images import PNG_COLOUR_TYPES, SCALE, png_header
-from benchmark.results import read_results, sha256_of
+from benchmark.results import read_results, sha256_of, shown, why_not_a_figure
 from benchmark.years import DEFAULT_YEAR, YEARS
 
 
@@ -45,26 +44,10 @@ def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: st
     return value
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """``repr(value)`` of a value read from the user's file, on one line and at most ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def plain_name(name: Any) -> bool:
     """Whether ``name`` is one file or folder name: a non-empty string without a path separator, NUL, ``.`` or
     ``..``, so that ``folder / name`` always lies directly inside ``folder``."""
     return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
-
-
-def _number(value: Any) -> bool:
-    """Whether ``value`` is a finite number (not a bool, not an integer too large for a float)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def check_entry(results_path: Path, model: str, entry: dict[str, Any], split: str, by_folder: bool) -> None:
@@ -83,7 +66,7 @@ def check_entry(results_path: Path, model: str, entry: dict[str, Any], split: st
                                    f"cannot lie in --save_dir/MODEL/SPLIT; rename it in the results file")
     stems = entry.get(f"{split}_images")
     if not isinstance(stems, list) or not all(isinstance(stem, str) for stem in stems):
-        raise HarnessError(f"{where} {split}_images is {_shown(stems)}, not a list of image names; {rerun}")
+        raise HarnessError(f"{where} {split}_images is {shown(stems)}, not a list of image names; {rerun}")
     if not stems:
         raise HarnessError(f"{where} {split}_images is empty: its run recorded no image, so there is nothing to "
                            f"submit; {rerun}")
@@ -94,31 +77,31 @@ def check_entry(results_path: Path, model: str, entry: dict[str, Any], split: st
     saved = entry.get(f"{split}_saved")
     if not isinstance(saved, dict):
         reason = ("ran with --no-save" if saved is None and f"{split}_saved" in entry else
-                  f"has {split}_saved = {_shown(saved)}, not the record of the SR images its run wrote"
+                  f"has {split}_saved = {shown(saved)}, not the record of the SR images its run wrote"
                   if f"{split}_saved" in entry else
                   "does not record which SR images its run wrote (made by an older harness)")
         raise HarnessError(f"{results_path}: {model}'s {split} run {reason}; {rerun}")
     digests = saved.get("sha256")
     if not isinstance(digests, dict) or not all(isinstance(d, str) for d in digests.values()):
-        raise HarnessError(f"{where} {split}_saved.sha256 is {_shown(digests)}, not the sha256 of each SR image its "
+        raise HarnessError(f"{where} {split}_saved.sha256 is {shown(digests)}, not the sha256 of each SR image its "
                            f"run wrote; {rerun}")
     if not by_folder and not (isinstance(saved.get("dir"), str) and saved["dir"]):
-        raise HarnessError(f"{where} {split}_saved.dir is {_shown(saved.get('dir'))}, not the folder its run saved "
+        raise HarnessError(f"{where} {split}_saved.dir is {shown(saved.get('dir'))}, not the folder its run saved "
                            "the SR images in; pass that folder's parent with --save_dir")
     runtime = entry.get(f"{split}_ave_runtime")
-    if not _number(runtime) or runtime < 0:
-        raise HarnessError(f"{where} {split}_ave_runtime is {_shown(runtime)}, not a runtime in ms (the readme's "
+    if why_not_a_figure(runtime) is not None:
+        raise HarnessError(f"{where} {split}_ave_runtime is {shown(runtime)}, not a runtime in ms (the readme's "
                            f"runtime per image); {rerun}")
     environment = entry.get("environment")
     if not isinstance(environment, dict):
-        raise HarnessError(f"{where} environment is {_shown(environment)}, not an object with the device; "
+        raise HarnessError(f"{where} environment is {shown(environment)}, not an object with the device; "
                            "re-run test_demo.py to record it")
     if not isinstance(environment.get("device"), str):
-        raise HarnessError(f"{where} environment.device is {_shown(environment.get('device'))}, not a device name "
+        raise HarnessError(f"{where} environment.device is {shown(environment.get('device'))}, not a device name "
                            "such as 'cuda:0' (the readme's CPU/GPU field); re-run test_demo.py to record it")
     year = entry.get("year", DEFAULT_YEAR)
     if not isinstance(year, int) or isinstance(year, bool) or year not in YEARS:
-        raise HarnessError(f"{where} year is {_shown(year)}, not a challenge year ({', '.join(map(str, YEARS))}); "
+        raise HarnessError(f"{where} year is {shown(year)}, not a challenge year ({', '.join(map(str, YEARS))}); "
                            "re-run test_demo.py to record it")
 
 

@@ -40,7 +40,7 @@ from benchmark import __version__, data, jobs
 from benchmark.challenge import Repository, known_year, read_repository
 from benchmark.errors import HarnessError, OneLineParser, error_line
 from benchmark.results import (companion, read_results, sha256_of, splits_of, update_results, write_results_txt,
-                               _write_atomic)
+                               write_atomic)
 from benchmark.years import get_year
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -137,20 +137,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- what to run ----------------------------------------------------------------------------------------------------
-
-
-def pick_splits(args: argparse.Namespace, year: int | None) -> list[data.Split]:
-    splits = [data.benchmark_split(path) for path in args.dataset]
-    if args.data_dir is not None:
-        if year is None:
-            raise HarnessError("--data_dir reads a year's official layout; add --year")
-        splits += data.official_splits(args.data_dir, year, args.include_test)
-    if not splits:
-        splits = [data.demo_split()]
-    data.check_split_names(splits)
-    for split in splits:
-        data.check_split(split, ssim=args.ssim)
-    return splits
 
 
 def _split_payload(splits: list[data.Split]) -> list[dict[str, Any]]:
@@ -301,7 +287,7 @@ class Driver:
 
     def _write_failures(self) -> None:
         self.failures_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.failures_path, json.dumps(dict(sorted(self.failures.items())), indent=2) + "\n")
+        write_atomic(self.failures_path, json.dumps(dict(sorted(self.failures.items())), indent=2) + "\n")
 
     def finish(self, job: Job, outcome: dict[str, Any]) -> None:
         with self.lock:
@@ -315,10 +301,9 @@ class Driver:
                 if reason is None:
                     update = update_results(self.results, outcome["name"], outcome["record"], outcome["splits"])
                     write_results_txt(update.results, companion(self.results, ".txt"))
-                    if update.replaced:
-                        console.print(escape(f"{job.title}: {outcome['name']}'s earlier entry had another "
-                                             f"{', '.join(update.changed)}; it was kept in {update.aside}"),
-                                      soft_wrap=True)
+                    replaced = update.replaced_line(outcome["name"])
+                    if replaced:
+                        console.print(escape(f"{job.title}: {replaced}"), soft_wrap=True)
                     self.failures.pop(job.label, None)
                     self._write_failures()
                     row.status, row.name = "ran", outcome["name"]
@@ -502,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
         if year is not None:
             get_year(year)
-        splits = pick_splits(args, year)
+        splits = data.select_splits(args.dataset, args.data_dir, year, args.include_test, ssim=args.ssim)[0]
         job_list = repository_jobs(args, repo, year, splits) if repo else registered_jobs(args, splits)
         results = args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")
         results = results.resolve()

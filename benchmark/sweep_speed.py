@@ -113,7 +113,7 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
     from benchmark.errors import HarnessError, error_line
     from benchmark.inference import pick_device
     from benchmark.results import environment
-    from benchmark.speed import B100, _rich
+    from benchmark.speed import B100, frame_table
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
@@ -133,7 +133,7 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
     names = ", ".join(f"{year}/{team:02}" for year, team in teams)
     title = (f"Organizer sweep against single test_demo.py runs: teams {names} on {split.name} "
              f"({len(split.pairs)} images), {env['device_name']}, 1 run, warm-up 3, 2 rounds")
-    console.print(_rich(frame, title))
+    console.print(frame_table(frame, title))
     out = args.out.with_name(args.out.stem + "_sweep.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"# {title}\n\n{json.dumps(env)}\n\n{frame.to_markdown(index=False, floatfmt='.3f')}\n")

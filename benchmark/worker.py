@@ -54,14 +54,12 @@ from benchmark.challenge import Branch, missing_imports, namespace_folders, read
 from benchmark.complexity import measure
 from benchmark.data import ImagePair, Split
 from benchmark.errors import HarnessError
-from benchmark.evaluation import Settings, run_splits
+from benchmark.jobs import PHASE
+from benchmark.evaluation import Settings, image_line, run_splits
 from benchmark.inference import ImageResult
-from benchmark.results import complexity_entry, environment, run_record, sha256_of
-from benchmark.years import get_year
+from benchmark.results import run_record, sha256_of
 
 PROJECT = Path(__file__).resolve().parents[1]
-PHASE = "[sweep] "
-"""Lines of the log that say what the worker is doing; the driver quotes the last one when it has to kill it."""
 TEST_DEMO_MODULE = "_esr_challenge_test_demo"
 PARENT_ENV = "ESR_SWEEP_PARENT"
 _phase = "starting"
@@ -347,18 +345,15 @@ def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
     figures = measure(built.model)
     year = job["year"]
     checkpoint = built.checkpoints[0] if built.checkpoints else None
-    record = {**complexity_entry(figures, get_year(year).flops_counter),
-              **run_record(checkpoint=checkpoint, variant="faithful", year=year, code=built.code,
-                           data_range=built.data_range, env=environment(device))}
+    record = run_record(figures, checkpoint=checkpoint, variant="faithful", year=year, code=built.code,
+                        data_range=built.data_range, device=device)
     if len(built.checkpoints) > 1:
         record["checkpoint"]["all"] = [{"path": str(p), "sha256": sha256_of(p)} for p in built.checkpoints]
     record["sweep"] = {**built.sweep, "settings": {k: s[k] for k in ("runs", "warmup", "repeat", "ssim", "y_channel")},
                        "host": os.uname().nodename, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
-        psnr = "n/a" if result.psnr is None else f"{result.psnr:.4f}"
-        print(f"{split} {result.name} run {run_index + 1} runtime {result.runtime_ms:.2f} ms psnr {psnr}"
-              f"{' (tiled)' if result.tiled else ''}", flush=True)
+        print(image_line(split, run_index, result), flush=True)
 
     phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
     recorded = run_splits(built.model, built.name, built.data_range, splits, settings, scored=built.scored,

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 import test_demo
+from benchmark import data
 from benchmark import sweep as sweep_module
 from benchmark.challenge import read_repository
 from benchmark.results import read_results
@@ -422,7 +423,7 @@ def test_hang_memory_crash_and_missing_package_end_one_team_each(fake: dict) -> 
 def test_several_device_slots_share_the_teams(fake: dict) -> None:
     """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
     args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
-    splits = sweep_module.pick_splits(args, 2025)
+    splits, _ = data.select_splits(args.dataset, args.data_dir, 2025, ssim=args.ssim)
     jobs = sweep_module.repository_jobs(args, read_repository(fake["repo"]), 2025, splits)
     driver = sweep_module.Driver(fake["results"].resolve(), {job.label: sweep_module.Row(job) for job in jobs})
     slots = [sweep_module.Slot("slot-a", "cpu"), sweep_module.Slot("slot-b", "cpu")]
