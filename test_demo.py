@@ -26,28 +26,30 @@ from rich.markup import escape
 from rich.table import Table
 
 import models
-from benchmark import data, host, report
-from benchmark.complexity import measure
-from benchmark.errors import HarnessError, OneLineParser, error_line
-from benchmark.evaluation import ProgressBars, Settings, image_line, run_splits
-from benchmark.inference import DEVICE_FORMS, TILE_OVERLAP, ImageResult, forwards_per_image, pick_device
-from benchmark.profile import profile_model
-from benchmark.results import companion, read_results, run_record, splits_of, update_results, write_results_txt
-from benchmark.years import DEFAULT_YEAR, YEARS, get_year
+from benchmark.cli import _HelpFormatter, pick_splits
+from benchmark.core import host
+from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark.core.files import companion
+from benchmark.core.years import DEFAULT_YEAR, YEARS, get_year
+from benchmark.data.splits import Split
+from benchmark.measure.complexity import measure
+from benchmark.measure.loop import DEVICE_FORMS, TILE_OVERLAP, ImageResult, pick_device
+from benchmark.measure.profiler import profile_model
+from benchmark.measure.runs import ProgressBars, Settings, image_line, run_splits
+from benchmark.record.entry import run_record
+from benchmark.record.store import read_results, update_results
+from benchmark.report.results_txt import write_results_txt
+from benchmark.report.tables import (
+    complexity_table,
+    factsheet_table,
+    layers_table,
+    profile_view,
+    table1_comparison,
+    unseen_table,
+)
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("test_demo")
-TILE_WARN_FORWARDS = 1000
-"""A ``--tile`` that means this many forwards for one image is warned about before any forward."""
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The description as written, and each flag's default after its help (where it has a value to show)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False, []) or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
                    help="folders with HR/ and LR_bicubic/X4/")
     p.add_argument("--checkpoint", type=Path, help="checkpoint for the single --model_id (default: model_zoo/<file>)")
-    p.add_argument("--model_zoo", type=Path, default=models.registry.MODEL_ZOO, help="folder of teamNN_name.pth files")
+    p.add_argument("--model_zoo", type=Path, default=models.spec.MODEL_ZOO, help="folder of teamNN_name.pth files")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow checkpoints holding pickled objects (can run code)")
     p.add_argument("--offline", action="store_true", help="never download; a missing checkpoint means a timing-only run")
     p.add_argument("--zoo-url", metavar="BASE", help="fetch missing checkpoints from BASE/<file> instead of each team's "
@@ -110,46 +112,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:
-    """The splits already recorded in ``results`` for the models ``names`` (split → where, for messages).
-
-    A results file that cannot be read is no obstacle here: the first update keeps it aside and says so.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            entries = read_results(results) if results.is_file() else {}
-    except (HarnessError, OSError):
-        return {}
-    found: dict[str, str] = {}
-    for name in names:
-        for split in splits_of(entries.get(name) or {}):
-            if isinstance(split, str):
-                found.setdefault(split, f"recorded for {name} in {results}")
-    return found
-
-
-def warn_tiles(splits: list[data.Split], sizes: list[list[tuple[int, int]]], tile: int | None) -> None:
-    """One warning line, before any forward, when ``--tile`` means thousands of forwards for an image."""
-    if tile is None:
-        return
-    count, pair, (w, h) = max(((forwards_per_image(h, w, tile), pair, (w, h))
-                               for split, split_sizes in zip(splits, sizes)
-                               for pair, (w, h) in zip(split.pairs, split_sizes)), key=lambda item: item[0])
-    if count >= TILE_WARN_FORWARDS:
-        print(f"warning: --tile {tile}: {count:,} forwards for the largest image ({pair.lr.name}, {w}×{h}); "
-              f"a larger --tile needs far fewer", file=sys.stderr)
-
-
-def pick_splits(args: argparse.Namespace, names: list[str] | tuple[str, ...] = ()) -> list[data.Split]:
-    """The splits to run, checked before any forward: names (against each other and against the splits recorded
-    for the models ``names``), pairs and sizes; warns when ``--tile`` means thousands of forwards."""
-    splits, sizes = data.select_splits(args.dataset, args.data_dir, args.year, args.include_test, args.hybrid_test,
-                                       ssim=args.ssim, recorded=recorded_splits(args.results, list(names)))
-    warn_tiles(splits, sizes, args.tile)
-    return splits
-
-
 def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | None:
     if args.checkpoint is not None:
         return args.checkpoint
@@ -167,7 +129,7 @@ def models_table() -> Table:
     return table
 
 
-def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.Namespace, settings: Settings) -> str:
+def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namespace, settings: Settings) -> str:
     """Measure, run and record one model; returns its results name."""
     name, device = spec.display_name, settings.device
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
@@ -176,14 +138,14 @@ def run_model(spec: models.ModelSpec, splits: list[data.Split], args: argparse.N
                                 trust_checkpoint=args.trust_checkpoint)
     figures = measure(models.create_model(spec.team_id, year=spec.year) if fast else model)  # always the faithful one
     counter = get_year(spec.year).flops_counter
-    console.print(report.complexity_table(name, figures, counter))
+    console.print(complexity_table(name, figures, counter))
     if args.profile_only:
-        for table in (report.unseen_table(figures), report.layers_table(figures)):
+        for table in (unseen_table(figures), layers_table(figures)):
             if table is not None:
                 console.print(table)
         return name
     if args.profile:
-        console.print(report.profile_view(name, profile_model(model, device=device)))
+        console.print(profile_view(name, profile_model(model, device=device)))
     if checkpoint is None and spec.url is None:  # fetch_checkpoint has said where the official file comes from
         console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
     record = run_record(figures, checkpoint=checkpoint, variant="fast" if fast else "faithful", year=spec.year,
@@ -265,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
-        splits = [] if args.profile_only else pick_splits(args, [spec.display_name for spec in specs])
+        splits = [] if args.profile_only else pick_splits(args, args.year, [spec.display_name for spec in specs])
         if not args.profile_only:
             handler = open_log(companion(args.results, ".log"))
             log.info("run: %s", " ".join(sys.argv))
@@ -275,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile_only:
             return 0
         results = read_results(args.results)
-        console.print(report.factsheet_table({n: results[n] for n in names}), crop=False)  # never cut a figure
+        console.print(factsheet_table({n: results[n] for n in names}), crop=False)  # never cut a figure
         if args.reproduce_table1:
-            console.print(report.table1_comparison(results["05_SRneXt"]))
+            console.print(table1_comparison(results["05_SRneXt"]))
         console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))
         return 0
     except HarnessError as err:

@@ -9,7 +9,7 @@ process of its own, resumable, on this machine, on several GPUs, or on a Ray clu
 
 The teams are the ids ``select_model`` compares ``model_id`` with in the repository's test_demo.py
 (read with ``ast``); each is built by that ``select_model`` in a worker process
-(``benchmark.worker``) with the repository as working directory, then measured as
+(``benchmark.organizer.worker``) with the repository as working directory, then measured as
 ``test_demo.py`` measures a registered team. A team whose code cannot be imported here, needs
 CUDA, lacks its checkpoint, crashes, outlives ``--timeout`` or outgrows ``--memory-cap`` ends
 with one line, kept in ``<results stem>.failures.json``; the sweep goes on. Only the driver
@@ -21,60 +21,25 @@ complete for the same splits and settings and whose inputs (checkpoint and code 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from benchmark import __version__, data, jobs
-from benchmark.challenge import Repository, known_year, read_repository
-from benchmark.errors import HarnessError, OneLineParser, error_line
-from benchmark.results import (companion, read_results, sha256_of, splits_of, update_results, write_results_txt,
-                               write_atomic)
-from benchmark.years import get_year
+from benchmark.cli import pick_splits
+from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark.core.years import get_year
+from benchmark.organizer import jobs
+from benchmark.organizer.challenge import known_year, read_repository
+from benchmark.organizer.dispatch import connect_ray, local_slots, ray_device_names, run_local, run_ray
+from benchmark.organizer.driver import Driver, Row, figures, summary_table
+from benchmark.organizer.plan import Freshness, entry_of, registered_jobs, repository_jobs
+from benchmark.record.store import read_results
 
 console = Console(width=None if sys.stdout.isatty() else 160)
-SETTING_KEYS = ("runs", "warmup", "repeat", "ssim", "y_channel")
-
-
-@dataclass
-class Job:
-    label: str
-    """The team's key in the failures file and its log's name: ``09`` (a repository's), ``2023-05`` (registered)."""
-    title: str
-    """How the console names the team: ``team 09``, ``2023 team 05``."""
-    team_id: int
-    year: int
-    payload: dict[str, Any]
-    """What the worker is given (``benchmark.worker``), less the device."""
-
-
-@dataclass
-class Row:
-    job: Job
-    status: str = "pending"
-    name: str = ""
-    detail: str = ""
-    wall: float | None = None
-
-
-@dataclass
-class Slot:
-    """One device that runs one team at a time: the device the worker is told and the environment it gets."""
-
-    label: str
-    worker_device: str
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -139,340 +104,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- what to run ----------------------------------------------------------------------------------------------------
 
 
-def _split_payload(splits: list[data.Split]) -> list[dict[str, Any]]:
-    return [{"name": s.name, "pairs": [[p.name, str(p.hr.resolve()), str(p.lr.resolve())] for p in s.pairs]}
-            for s in splits]
-
-
-def _settings(args: argparse.Namespace, runs: int) -> dict[str, Any]:
-    return {"runs": runs, "warmup": args.warmup, "repeat": args.repeat, "ssim": args.ssim,
-            "y_channel": args.y_channel, "save_dir": str(args.save_dir.resolve()) if args.save_dir else None}
-
-
-def repository_jobs(args: argparse.Namespace, repo: Repository, year: int, splits: list[data.Split]) -> list[Job]:
-    ids = args.model_id or repo.team_ids
-    unknown = [i for i in ids if i not in repo.branches]
-    if unknown:
-        raise HarnessError(f"--model_id {unknown[0]}: {repo.test_demo}'s select_model has no such team; its teams: "
-                           f"{', '.join(map(str, repo.team_ids))}")
-    runs = args.runs or get_year(year).runs
-    common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
-              "settings": _settings(args, runs), "trust_checkpoint": args.trust_checkpoint,
-              "data_dir": str(args.data_dir.resolve()) if args.data_dir else None, "include_test": args.include_test}
-    return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
-
-
-def registered_jobs(args: argparse.Namespace, splits: list[data.Split]) -> list[Job]:
-    import models
-
-    specs = models.list_models(args.year)
-    if args.model_id:
-        specs = [s for s in specs if s.team_id in args.model_id]
-        found = {s.team_id for s in specs}
-        missing = [i for i in args.model_id if i not in found]
-        if missing:
-            where = f"{args.year}" if args.year else "any year"
-            raise HarnessError(f"--model_id {missing[0]}: no registered team of {where} has this id; see "
-                               "python test_demo.py --list")
-    if not specs:
-        raise HarnessError(f"no registered team for {args.year}; see python test_demo.py --list")
-    zoo = (args.model_zoo or models.registry.MODEL_ZOO).resolve()
-    out = []
-    for spec in specs:
-        runs = args.runs or get_year(spec.year).runs
-        payload = {"source": "registered", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
-                   "settings": _settings(args, runs), "model_zoo": str(zoo), "offline": args.offline,
-                   "zoo_url": args.zoo_url, "trust_checkpoint": args.trust_checkpoint,
-                   "name": spec.display_name}
-        out.append(Job(f"{spec.year}-{spec.team_id:02}", f"{spec.year} team {spec.team_id:02}", spec.team_id,
-                       spec.year, payload))
-    return out
-
-
 # --- resume: is a team's entry complete and its inputs unchanged? ---------------------------------------------------
 
 
-def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The results entry this job wrote before, if any."""
-    p = job.payload
-    for name, entry in results.items():
-        sweep = entry.get("sweep")
-        if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or sweep.get("team_id") != job.team_id \
-                or entry.get("year") != job.year:
-            continue
-        if p["source"] == "challenge" and sweep.get("repository") == p["repo"]:
-            return name, entry
-        if p["source"] == "registered" and name == p["name"]:
-            return name, entry
-    return None
-
-
-class Freshness:
-    """Decides whether a team's recorded entry still stands (hashes are computed once per file)."""
-
-    def __init__(self, repo: Repository | None, device_names: Callable[[], set[str]]) -> None:
-        self.repo, self._device_names, self._names, self._hashes = repo, device_names, None, {}
-
-    def device_names(self) -> set[str]:
-        if self._names is None:
-            self._names = self._device_names()
-        return self._names
-
-    def _sha(self, path: Path) -> str | None:
-        if path not in self._hashes:
-            self._hashes[path] = sha256_of(path) if path.is_file() else None
-        return self._hashes[path]
-
-    def stale(self, job: Job, entry: dict[str, Any]) -> str | None:
-        """Why ``entry`` must be measured again, or None when it is complete and its inputs are unchanged."""
-        p, sweep = job.payload, entry.get("sweep") or {}
-        if entry.get("harness_version") != __version__:
-            return "another harness version"
-        want = {k: p["settings"][k] for k in SETTING_KEYS}
-        if {k: (sweep.get("settings") or {}).get(k) for k in SETTING_KEYS} != want:
-            return "other settings"
-        recorded = splits_of(entry)
-        for split in p["splits"]:
-            s = split["name"]
-            stats = entry.get(f"{s}_runtime_stats") or {}
-            if s not in recorded or entry.get(f"{s}_images") != [n for n, _, _ in split["pairs"]] \
-                    or stats.get("runs") != want["runs"] or f"{s}_ave_runtime" not in entry:
-                return f"split {s} missing"
-        inputs = sweep.get("inputs")
-        if not isinstance(inputs, dict) or not inputs:
-            return "no record of its inputs"
-        if p["source"] == "challenge":
-            branch = self.repo.branches.get(job.team_id)
-            if branch is None or sweep.get("select_model_sha256") != branch.sha256:
-                return "its select_model branch changed"
-            base = self.repo.root
-        else:
-            import models
-
-            spec = models.get_spec(job.team_id, job.year)
-            checkpoint = spec.checkpoint_in(Path(p["model_zoo"]))
-            expected = {str(Path(checkpoint).resolve())} if checkpoint else set()
-            if {k for k in inputs if not k.endswith(".py")} != expected:
-                return "another checkpoint"
-            base = Path("/")
-        for name, digest in inputs.items():
-            if self._sha(base / name) != digest:
-                return f"{name} changed"
-        if (entry.get("environment") or {}).get("device_name") not in self.device_names():
-            return "another device"
-        return None
-
-
 # --- the driver -------------------------------------------------------------------------------------------------------
-
-
-class Driver:
-    """Merges each finished team into the results and failures files, the console and the final table."""
-
-    def __init__(self, results: Path, rows: dict[str, Row]) -> None:
-        self.results, self.rows = results, rows
-        self.failures_path = companion(results, ".failures.json")
-        self.logs = companion(results, ".sweep")
-        self.lock = threading.Lock()
-        self.failures: dict[str, str] = {}
-        if self.failures_path.is_file():
-            try:
-                loaded = json.loads(self.failures_path.read_text())
-                self.failures = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self.failures = {}
-
-    def log_path(self, job: Job) -> Path:
-        return self.logs / f"{job.label}.log"
-
-    def _write_failures(self) -> None:
-        self.failures_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.failures_path, json.dumps(dict(sorted(self.failures.items())), indent=2) + "\n")
-
-    def finish(self, job: Job, outcome: dict[str, Any]) -> None:
-        with self.lock:
-            row = self.rows[job.label]
-            row.wall = outcome.get("wall_seconds")
-            if "log" in outcome:
-                self.logs.mkdir(parents=True, exist_ok=True)
-                self.log_path(job).write_text(outcome["log"], encoding="utf-8")
-            if outcome.get("ok"):
-                reason = self._clash(job, outcome["name"])
-                if reason is None:
-                    update = update_results(self.results, outcome["name"], outcome["record"], outcome["splits"])
-                    write_results_txt(update.results, companion(self.results, ".txt"))
-                    replaced = update.replaced_line(outcome["name"])
-                    if replaced:
-                        console.print(escape(f"{job.title}: {replaced}"), soft_wrap=True)
-                    self.failures.pop(job.label, None)
-                    self._write_failures()
-                    row.status, row.name = "ran", outcome["name"]
-                    row.detail = figures(outcome["splits"], [s["name"] for s in job.payload["splits"]])
-                    console.print(escape(f"{job.title}: ran {row.name} ({row.detail}) in {row.wall:.1f} s"),
-                                  soft_wrap=True)
-                    return
-                outcome = {"ok": False, "reason": reason}
-            self.failures[job.label] = outcome["reason"]
-            self._write_failures()
-            row.status, row.detail = "failed", outcome["reason"]
-            console.print(escape(f"{job.title}: {outcome['reason']}"), soft_wrap=True)
-
-    def _clash(self, job: Job, name: str) -> str | None:
-        if not self.results.is_file():
-            return None
-        try:
-            entry = read_results(self.results).get(name)
-        except HarnessError:
-            return None
-        sweep = (entry or {}).get("sweep") or {}
-        other = sweep.get("team_id")
-        if entry is not None and sweep.get("source") == job.payload["source"] and \
-                sweep.get("repository") == job.payload.get("repo") and other is not None and other != job.team_id:
-            return (f"select_model names it {name}, the name of team {other:02}'s entry; give it its own name in its "
-                    "select_model branch")
-        return None
-
-
-def figures(entry: dict[str, Any], splits: list[str]) -> str:
-    """``Set5 32.17 dB 41.2 ms``: PSNR and mean runtime per split, from split keys or an entry."""
-    parts = []
-    for s in splits:
-        keys = entry.get(s, entry) if isinstance(entry.get(s), dict) else entry
-        psnr, ms = keys.get(f"{s}_ave_psnr"), keys.get(f"{s}_ave_runtime")
-        psnr_text = "PSNR n/a" if psnr is None else f"{psnr:.2f} dB"
-        parts.append(f"{s} {psnr_text} {'n/a' if ms is None else f'{ms:.1f}'} ms")
-    return "; ".join(parts)
-
-
-def _slot(device: str) -> Slot:
-    from benchmark.inference import pick_device
-
-    dev = pick_device(device)
-    if dev.type == "cpu":
-        return Slot("cpu", "cpu")
-    index = dev.index or 0
-    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
-    physical = visible[index] if index < len(visible) else str(index)
-    return Slot(f"cuda:{index}", "cuda", {"CUDA_VISIBLE_DEVICES": physical})
-
-
-def local_slots(args: argparse.Namespace) -> list[Slot]:
-    if args.devices:
-        names = [d.strip() for d in args.devices.split(",") if d.strip()]
-        slots = [_slot(name) for name in names]
-        labels = [s.label for s in slots]
-        if len(set(labels)) != len(labels):
-            raise HarnessError(f"--devices {args.devices}: a device is named twice; one timed team per device")
-        return slots
-    return [_slot(args.device)]
-
-
-def run_local(pending: list[Job], slots: list[Slot], driver: Driver, args: argparse.Namespace) -> None:
-    """One thread per device, each running its next team's worker process until none is left."""
-    queue: deque[Job] = deque(pending)
-    stop = threading.Event()
-    active: dict[str, int] = {}
-
-    def serve(slot: Slot) -> None:
-        while not stop.is_set():
-            with driver.lock:
-                if not queue:
-                    return
-                job = queue.popleft()
-            outcome = jobs.execute({**job.payload, "device": slot.worker_device}, timeout=args.timeout,
-                                   memory_cap_gb=args.memory_cap, log_path=driver.log_path(job), env=slot.env,
-                                   started=lambda pid, s=slot.label: active.__setitem__(s, pid))
-            active.pop(slot.label, None)
-            if not stop.is_set():
-                driver.finish(job, outcome)
-
-    if len(slots) == 1:
-        serve(slots[0])
-        return
-    threads = [threading.Thread(target=serve, args=(slot,), name=f"slot-{slot.label}", daemon=True) for slot in slots]
-    for thread in threads:
-        thread.start()
-    try:
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        for pid in list(active.values()):
-            jobs.kill_group(pid)
-        raise
-
-
-def run_ray(pending: list[Job], device: str, driver: Driver, args: argparse.Namespace) -> None:
-    """Each team a Ray task holding one whole GPU (one CPU on cpu) that runs the same worker process."""
-    import ray
-
-    resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}
-    task = ray.remote(jobs.execute_remote).options(max_retries=0, runtime_env=ray_runtime_env(), **resources)
-    threads = jobs.driver_threads()
-    refs = {task.remote({**job.payload, "device": device}, args.timeout, args.memory_cap, threads): job
-            for job in pending}
-    try:
-        waiting = list(refs)
-        while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            for ref in done:
-                try:
-                    outcome = ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - a lost node or task is that team's failure
-                    lines = [line for line in str(err).splitlines() if line.strip()]
-                    outcome = {"ok": False, "reason": f"the Ray task failed ({type(err).__name__}: "
-                                                      f"{lines[-1].strip() if lines else ''})"}
-                driver.finish(refs[ref], outcome)
-    except KeyboardInterrupt:
-        for ref in refs:
-            ray.cancel(ref, force=True)
-        raise
-
-
-def ray_runtime_env() -> dict[str, Any]:
-    """What a Ray worker needs to import ``benchmark``: this checkout on its PYTHONPATH (same path on every node)."""
-    path = [str(jobs.PROJECT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}}
-
-
-def connect_ray(address: str) -> tuple[bool, str]:
-    """Join the Ray cluster at ``address``; returns whether this call connected, and the device tasks get."""
-    try:
-        import ray
-    except ImportError:
-        raise HarnessError("--ray needs the ray package: pip install -r requirements.txt") from None
-    started = False
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, log_to_driver=False, runtime_env=ray_runtime_env(), logging_level="warning")
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise HarnessError(f"--ray {address}: no Ray cluster there ({str(err).splitlines()[0]}); start one with "
-                               "ray start --head (and ray start --address HEAD:6379 on the other machines); a cluster "
-                               "with token authentication also needs its RAY_AUTH_MODE and token here") from None
-        started = True
-    gpus = ray.cluster_resources().get("GPU", 0)
-    return started, "cuda" if gpus else "cpu"
-
-
-def ray_device_names(device: str) -> set[str]:
-    import ray
-
-    probe = ray.remote(jobs.device_name).options(max_retries=0, runtime_env=ray_runtime_env(),
-                                                 **({"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}))
-    return {ray.get(probe.remote(device))}
-
-
-def summary_table(rows: list[Row], title: str) -> Table:
-    table = Table(title=escape(title), title_justify="left")
-    for column in ("team", "name", "status", "reason / figures", "wall [s]"):
-        table.add_column(column, justify="right" if column == "wall [s]" else "left",
-                         overflow="fold" if column == "reason / figures" else "ellipsis")
-    style = {"ran": "green", "skipped": "cyan", "failed": "red"}
-    for row in rows:
-        table.add_row(escape(row.job.title), escape(row.name or "-"), f"[{style.get(row.status, '')}]{row.status}[/]",
-                      escape(row.detail), "-" if row.wall is None else f"{row.wall:.1f}")
-    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
         if year is not None:
             get_year(year)
-        splits = data.select_splits(args.dataset, args.data_dir, year, args.include_test, ssim=args.ssim)[0]
+        splits = pick_splits(args, year)
         job_list = repository_jobs(args, repo, year, splits) if repo else registered_jobs(args, splits)
         results = args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")
         results = results.resolve()
@@ -508,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             def names() -> set[str]:
                 return {jobs.device_name(s.label) for s in slots}
         rows = {job.label: Row(job) for job in job_list}
-        driver = Driver(results, rows)
+        driver = Driver(results, rows, console)
         existing: dict[str, dict[str, Any]] = {}
         if results.is_file():
             try:

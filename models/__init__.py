@@ -1,16 +1,20 @@
 """Team networks. Each ``team*.py`` file in this package registers one team when imported.
 
-Public API: ``create_model``, ``list_models``, ``get_spec``, ``load_state_dict``, ``fetch_checkpoint``.
+Public API: ``create_model``, ``list_models``, ``get_spec``, ``load_state_dict``, ``fetch_checkpoint``, and for a
+team that exists only for a while (a test, a one-off evaluation), ``registered``.
 """
 
 import importlib
 import pkgutil
 
-from models.registry import ModelSpec, create_model, get_spec, list_models, load_state_dict, register
+from models.factory import create_model, load_state_dict
+from models.registry import get_spec, list_models, register, registered
+from models.spec import ModelSpec
 from models.zoo import fetch_checkpoint
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name.startswith("team"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["ModelSpec", "create_model", "fetch_checkpoint", "get_spec", "list_models", "load_state_dict", "register"]
+__all__ = ["ModelSpec", "create_model", "fetch_checkpoint", "get_spec", "list_models", "load_state_dict", "register",
+           "registered"]

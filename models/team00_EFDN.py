@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.registry import ModelSpec, register
+from models.registry import register
+from models.spec import ModelSpec
 from models.team00_RFDN import ESA  # EFDN's ESA is RFDN's, module for module
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.registry import ModelSpec, register
+from models.registry import register
+from models.spec import ModelSpec
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 """RGB mean subtracted from the [0, 1] input before scaling by ``img_range``."""

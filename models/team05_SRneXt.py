@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.registry import ModelSpec, register
+from models.registry import register
+from models.spec import ModelSpec
 
 DF2K_MEAN = (0.4690, 0.4490, 0.4036)
 """RGB mean of DF2K, removed before the network and added back after it (data range 255)."""

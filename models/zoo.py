@@ -19,16 +19,13 @@ import socket
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.error import HTTPError, URLError
 
 import torch.hub
 
-from benchmark.errors import HarnessError
-from benchmark.results import sha256_of
-
-if TYPE_CHECKING:
-    from models.registry import ModelSpec
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import sha256_of
+from models.spec import ModelSpec
 
 OFFLINE_ENV = "ESR_OFFLINE"
 """Set to 1 (or true/yes/on) to never download, like ``HF_HUB_OFFLINE``."""

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.images import read_image, to_tensor, to_uint8
+from benchmark.imaging.images import read_image, to_tensor, to_uint8
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 """``../shared`` beside the checkout: real test sets and figures measured with the official harness."""

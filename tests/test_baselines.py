@@ -16,19 +16,18 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 import torch
+from conftest import AT_HALF, SET5, assert_round_off_only, set5_against_reference
 from torch import nn
 
-from benchmark.complexity import measure
-from benchmark.data import benchmark_split
-from benchmark.images import read_image, to_tensor, to_uint8
-from benchmark.inference import RunOptions, SplitResult, evaluate
+from benchmark.data.splits import benchmark_split
+from benchmark.imaging.images import read_image, to_tensor, to_uint8
+from benchmark.measure.complexity import measure
+from benchmark.measure.loop import RunOptions, SplitResult, evaluate
 from models import create_model, get_spec, list_models, load_state_dict
 from models.team00_EFDN import EFDN
 from models.team00_RFDN import RFDN
 from models.team00_RLFN import RLFN_Prune
 from models.team00_SPAN import SPAN
-
-from conftest import AT_HALF, SET5, assert_round_off_only, set5_against_reference
 
 
 class Baseline(NamedTuple):

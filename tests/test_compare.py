@@ -12,15 +12,16 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED
 from PIL import Image
 from rich.console import Console
 
-from benchmark import compare, report
-from benchmark.compare import clean_name, main, results_table
-from benchmark.errors import HarnessError
-from benchmark.scoring import RANK_SUM_COLUMNS
-
-from conftest import SHARED
+from benchmark import compare
+from benchmark.compare import main
+from benchmark.core.errors import HarnessError
+from benchmark.rank.board import clean_name, results_table
+from benchmark.rank.scoring import RANK_SUM_COLUMNS
+from benchmark.report.leaderboard import _console_header, _leaderboard_view, leaderboard_table
 
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
 OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
@@ -385,14 +386,14 @@ def _assert_shown_whole(out: str, board: pd.DataFrame, counter: str, width: int 
     assert "…" not in out
     if width is not None:
         assert max(len(line) for line in out.splitlines()) <= width
-    view = report._leaderboard_view(board, counter)
+    view = _leaderboard_view(board, counter)
     tables = _console_tables(out)
     assert tables
     names = "".join(view["Team"])
     for table in tables:
         assert next(iter(table)) == "Team" and "".join(table["Team"]) == names
     for column in view.columns[1:]:
-        header = report._console_header(column)
+        header = _console_header(column)
         holding = [table for table in tables if header in table]
         assert len(holding) == 1, f"{header!r} in {len(holding)} tables: {[list(t) for t in tables]}"
         expected = [line for cell in view[column] for line in cell.replace(" (", "\n(").split("\n") if line]
@@ -431,7 +432,7 @@ def test_console_tables_of_the_2023_table_never_cut(tmp_path: Path, capsys: pyte
 def test_a_table_too_wide_for_the_console_is_printed_at_its_own_width() -> None:
     board = _board_2026()
     console = Console(width=20, file=io.StringIO(), highlight=False)
-    console.print(report.leaderboard_table(board, "title", ["a note"], "fvcore"), crop=False)
+    console.print(leaderboard_table(board, "title", ["a note"], "fvcore"), crop=False)
     out = console.file.getvalue()
     _assert_shown_whole(out, board, "fvcore", None)
     assert max(len(line) for line in out.splitlines()) > 20  # wider than the console, rather than cut

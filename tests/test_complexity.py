@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import hooks_left
 from torch import nn
 
-from benchmark.complexity import measure
+from benchmark.measure.complexity import measure
 from models import create_model
-
-from conftest import hooks_left
 
 COUNTERS = ("params", "flops", "activations", "conv", "fvcore_flops", "ptflops_macs")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.data import benchmark_split, check_split, demo_split, official_splits
-from benchmark.errors import HarnessError
-from benchmark.images import read_image, write_png
-from benchmark.imresize import downscale_x4
+from benchmark.core.errors import HarnessError
+from benchmark.data.splits import benchmark_split, check_split, demo_split, official_splits
+from benchmark.imaging.images import read_image, write_png
+from benchmark.imaging.imresize import downscale_x4
 
 
 def _pair(root: Path, hr_rel: str, lr_rel: str, size: tuple[int, int] = (16, 12)) -> None:

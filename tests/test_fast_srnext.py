@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.images import read_image, to_tensor, to_uint8
 import models.team05_SRneXt as team05
+from benchmark.imaging.images import read_image, to_tensor, to_uint8
 from models import create_model, get_spec
 from models.team05_SRneXt import SRneXt, SRneXtFast
 

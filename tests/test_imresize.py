@@ -8,11 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from benchmark.imresize import downscale_x4, imresize
-from benchmark.prepare import main, prepare
-
 from conftest import SHARED
+
+from benchmark.data.folders import prepare
+from benchmark.imaging.imresize import downscale_x4, imresize
+from benchmark.prepare import main
+
 DATA = SHARED / "data"
 
 # Image names of the reference sets, so that the parametrisation does not depend on the data being present.
@@ -246,7 +247,7 @@ def test_a_rerun_replaces_the_whole_set(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_run_leaves_no_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import benchmark.prepare as prepare_module
+    import benchmark.data.folders as prepare_module
 
     calls = []
 
@@ -300,7 +301,7 @@ def test_progress_description_is_escaped(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    import benchmark.prepare as prepare_module
+    import benchmark.data.folders as prepare_module
 
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=100)

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark import metrics
-from benchmark.data import benchmark_split, check_split
-from benchmark.errors import HarnessError
-from benchmark.images import modcrop, read_image, write_png
-from benchmark.imresize import downscale_x4
-from benchmark.inference import PeakMemory, RunOptions, evaluate, forward
+from benchmark.core.errors import HarnessError
+from benchmark.data.splits import benchmark_split, check_split
+from benchmark.imaging import metrics
+from benchmark.imaging.images import modcrop, read_image, write_png
+from benchmark.imaging.imresize import downscale_x4
+from benchmark.measure.loop import PeakMemory, RunOptions, evaluate, forward
 
 CPU = torch.device("cpu")
 

@@ -1,4 +1,4 @@
-"""benchmark.metrics against the official NTIRE figures and a literal copy of the official SSIM."""
+"""benchmark.imaging.metrics against the official NTIRE figures and a literal copy of the official SSIM."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from benchmark.images import modcrop, read_image
-from benchmark.metrics import psnr, psnr_torch, rgb_to_y, rgb_to_y_torch, ssim, ssim_torch
-
 from conftest import SHARED
+
+from benchmark.imaging.images import modcrop, read_image
+from benchmark.imaging.metrics import psnr, psnr_torch, rgb_to_y, rgb_to_y_torch, ssim, ssim_torch
+
 REFERENCE = SHARED / "reference" / "metrics.json"
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

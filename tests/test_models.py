@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import Payload, assert_round_off_only, set5_against_reference
 from torch import nn
 
-import models
-from benchmark.errors import HarnessError
+from benchmark.core.errors import HarnessError
 from models import ModelSpec, create_model, get_spec, list_models, load_state_dict, register
+from models.registry import registered
 from models.team05_SRneXt import shift_kernel
 
-from conftest import Payload, assert_round_off_only, set5_against_reference
 
 def test_registry_discovers_team_files() -> None:
     names = {spec.team_id: spec.display_name for spec in list_models(2023)}
@@ -39,15 +39,15 @@ def test_adding_a_team_needs_only_a_spec() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return F.pixel_shuffle(self.conv(x), 4)
 
-    spec = register(ModelSpec(team_id=97, name="Tiny", builder=Tiny, checkpoint="team97_tiny.pth", kwargs={"width": 1}))
-    try:
+    with registered(ModelSpec(team_id=97, name="Tiny", builder=Tiny, checkpoint="team97_tiny.pth",
+                              kwargs={"width": 1})) as spec:
         model = create_model(97)
         assert spec.display_name == "97_Tiny"
         assert model(torch.zeros(1, 3, 5, 6)).shape == (1, 3, 20, 24)
         with pytest.raises(HarnessError, match="registered twice"):
             register(ModelSpec(team_id=97, name="Other", builder=nn.Identity, checkpoint="x.pth"))
-    finally:
-        models.registry._REGISTRY.pop((2023, 97))
+    with pytest.raises(HarnessError, match="unknown model id 97"):
+        get_spec(97)
 
 
 def test_create_model_is_frozen_and_in_eval_mode() -> None:

@@ -1,4 +1,4 @@
-"""benchmark.profile: module rows from torch.profiler scopes, and host-side work found inside forward."""
+"""benchmark.measure.profiler: module rows from torch.profiler scopes, and host-side work found inside forward."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import io
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import hooks_left
 from rich.console import Console
 from torch import nn
 
-from benchmark.profile import KIND_BUILT, KIND_DTOH, KIND_HTOD, profile_model
-from benchmark.report import profile_view
+from benchmark.measure.profiler import KIND_BUILT, KIND_DTOH, KIND_HTOD, profile_model
+from benchmark.report.tables import profile_view
 from models import create_model
-
-from conftest import hooks_left
 
 
 class _BuildsConstant(nn.Module):

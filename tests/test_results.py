@@ -11,18 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import HarnessError
-from benchmark.inference import ImageResult, SplitResult
-from benchmark.results import (
-    ResultsWarning,
-    companion,
-    complexity_entry,
-    read_results,
-    runtime_stats,
-    split_entry,
-    update_results,
-    write_results_txt,
-)
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import companion, sha256_of
+from benchmark.measure.loop import ImageResult, SplitResult
+from benchmark.record.entry import complexity_entry, runtime_stats, split_entry
+from benchmark.record.store import ResultsWarning, read_results, update_results
+from benchmark.report.results_txt import write_results_txt
 
 
 def _split(name: str = "valid", ssim: bool = True, times: tuple[float, ...] = (10.0, 20.0, 60.0),
@@ -369,7 +363,7 @@ def sr_images() -> dict:
     saved.mkdir(parents=True)
     for i, stem in enumerate(STEMS):
         cv2.imwrite(str(saved / f"{stem}.png"), np.random.default_rng(i).integers(0, 256, (24, 32, 3), np.uint8))
-    yield {"dir": str(saved), "sha256": {stem: submit.sha256_of(saved / f"{stem}.png") for stem in STEMS}}
+    yield {"dir": str(saved), "sha256": {stem: sha256_of(saved / f"{stem}.png") for stem in STEMS}}
     import shutil
     shutil.rmtree(folder, ignore_errors=True)
 

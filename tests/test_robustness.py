@@ -16,21 +16,21 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import Payload
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 import models
 import test_demo
-from benchmark.data import OFFICIAL_SPLITS, benchmark_split, check_split
-from benchmark.errors import HarnessError
-from benchmark.images import read_image, write_png
-from benchmark.imresize import downscale_x4
-from benchmark.inference import forward
-from benchmark.results import read_results
-from models import ModelSpec, register
-
-from conftest import Payload
+from benchmark.core.errors import HarnessError
+from benchmark.data.splits import OFFICIAL_SPLITS, benchmark_split, check_split
+from benchmark.imaging.images import read_image, write_png
+from benchmark.imaging.imresize import downscale_x4
+from benchmark.measure.loop import forward
+from benchmark.record.store import read_results
+from models import ModelSpec
+from models.registry import registered
 
 EARLIER = {"99_Earlier": {"valid_ave_psnr": 29.0, "num_conv": 1}}
 CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -109,12 +109,12 @@ def tiny_teams(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     torch.manual_seed(0)
     torch.save(TinySR().state_dict(), zoo / "team91_tiny.pth")
     torch.save(TinySR("wide").state_dict(), zoo / "team98_wide.pth")
-    for team_id, mode in MODES.items():
-        register(ModelSpec(team_id=team_id, name=f"Tiny_{mode}", builder=TinySR, kwargs={"mode": mode},
-                           checkpoint="team98_wide.pth" if mode == "wide" else "team91_tiny.pth"))
-    yield zoo
-    for team_id in MODES:
-        models.registry._REGISTRY.pop((2023, team_id))
+    with contextlib.ExitStack() as stack:
+        for team_id, mode in MODES.items():
+            stack.enter_context(registered(ModelSpec(
+                team_id=team_id, name=f"Tiny_{mode}", builder=TinySR, kwargs={"mode": mode},
+                checkpoint="team98_wide.pth" if mode == "wide" else "team91_tiny.pth")))
+        yield zoo
 
 
 def _write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:

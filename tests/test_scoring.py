@@ -1,5 +1,5 @@
-"""Tests for benchmark.scoring: the published NTIRE 2023 table is reproduced, the exp-score years (2024 on)
-score and rank as their records in benchmark/years.toml say, sub-tracks and the PSNR rounding included."""
+"""Tests for benchmark.rank.scoring: the published NTIRE 2023 table is reproduced, the exp-score years (2024 on)
+score and rank as their records in benchmark/core/years.toml say, sub-tracks and the PSNR rounding included."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from types import MappingProxyType
 
 import pandas as pd
 import pytest
+from conftest import SHARED
 
-from benchmark import years
-from benchmark.scoring import (
+from benchmark.core import years
+from benchmark.core.years import get_year
+from benchmark.rank.scoring import (
     RANK_SUM_COLUMNS,
     ScoringError,
     exp_score,
@@ -21,9 +23,7 @@ from benchmark.scoring import (
     rank_sum,
     rank_year,
 )
-from benchmark.years import get_year
 
-from conftest import SHARED
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
 
 
@@ -328,7 +328,7 @@ def test_score_missing_column_baseline_and_year() -> None:
 
 
 def test_errors_are_harness_errors() -> None:
-    from benchmark.errors import HarnessError
+    from benchmark.core.errors import HarnessError
 
     with pytest.raises(HarnessError):
         rank_sum(pd.DataFrame({"team": ["a"]}), 2023)

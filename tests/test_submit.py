@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.errors import HarnessError
-from benchmark.results import sha256_of
-from benchmark.submit import main, package
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import sha256_of
+from benchmark.report.submission import package
+from benchmark.submit import main
 
 STEMS = ["bird", "baby", "head"]  # results order, not sorted: the zip follows the results file
 

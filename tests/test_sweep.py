@@ -22,15 +22,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import SHARED
+from rich.console import Console
+from rich.console import Console
 from torch import nn
 
 import test_demo
-from benchmark import data
 from benchmark import sweep as sweep_module
-from benchmark.challenge import read_repository
-from benchmark.results import read_results
-
-from conftest import SHARED
+from benchmark.cli import pick_splits
+from benchmark.organizer.challenge import read_repository
+from benchmark.organizer.dispatch import Slot, run_local
+from benchmark.organizer.driver import Driver, Row
+from benchmark.organizer.plan import repository_jobs
+from benchmark.record.store import read_results
 
 PROJECT = Path(__file__).resolve().parents[1]
 CHALLENGE = SHARED / "challenges" / "NTIRE2026_ESR"
@@ -423,12 +427,12 @@ def test_hang_memory_crash_and_missing_package_end_one_team_each(fake: dict) -> 
 def test_several_device_slots_share_the_teams(fake: dict) -> None:
     """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
     args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
-    splits, _ = data.select_splits(args.dataset, args.data_dir, 2025, ssim=args.ssim)
-    jobs = sweep_module.repository_jobs(args, read_repository(fake["repo"]), 2025, splits)
-    driver = sweep_module.Driver(fake["results"].resolve(), {job.label: sweep_module.Row(job) for job in jobs})
-    slots = [sweep_module.Slot("slot-a", "cpu"), sweep_module.Slot("slot-b", "cpu")]
-    with contextlib.redirect_stdout(io.StringIO()):
-        sweep_module.run_local(jobs, slots, driver, args)
+    splits = pick_splits(args, 2025)
+    jobs = repository_jobs(args, read_repository(fake["repo"]), 2025, splits)
+    quiet = Console(file=io.StringIO())
+    driver = Driver(fake["results"].resolve(), {job.label: Row(job) for job in jobs}, quiet)
+    slots = [Slot("slot-a", "cpu"), Slot("slot-b", "cpu")]
+    run_local(jobs, slots, driver, args)
     assert {label: row.status for label, row in driver.rows.items()} == {"00": "ran", "01": "ran", "02": "ran"}
     assert set(read_results(fake["results"])) == {"00_Tiny", "1_Spaced", "002_Other"}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import test_demo
-from benchmark.errors import HarnessError
-from benchmark.results import read_results
-from benchmark.years import RECORDS, YEARS, _record, get_year
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import RECORDS, YEARS, _record, get_year
+from benchmark.record.store import read_results
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

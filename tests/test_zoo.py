@@ -24,10 +24,10 @@ from torch import nn
 
 import models
 import test_demo
-from benchmark.errors import HarnessError
-from benchmark.images import write_png
-from benchmark.imresize import downscale_x4
-from benchmark.results import read_results
+from benchmark.core.errors import HarnessError
+from benchmark.imaging.images import write_png
+from benchmark.imaging.imresize import downscale_x4
+from benchmark.record.store import read_results
 from models import ModelSpec, create_model, fetch_checkpoint, get_spec, load_state_dict
 
 RFDN = get_spec(0)

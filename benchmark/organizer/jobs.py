@@ -1,7 +1,7 @@
 """One team's job: its worker process, watched from outside — time limit, memory cap, crash — on this machine or
 as a Ray task.
 
-:func:`execute` starts ``python -m benchmark.worker JOBFILE`` in a session of its own (so that the
+:func:`execute` starts ``python -m benchmark.organizer.worker JOBFILE`` in a session of its own (so that the
 team's code and anything it starts can be killed together), polls it, and returns the outcome as a
 dict: ``ok`` with the entry (``name``, ``record``, ``splits``), or ``ok: False`` with one line of
 ``reason``. A worker past ``timeout`` seconds, or whose processes together hold more than
@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.1
 MEMORY_POLL_SECONDS = 0.25
 LOG_TAIL = 1 << 20
@@ -147,7 +147,7 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         reason = None
         with open(log_file, "w", encoding="utf-8") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(job_file)], cwd=PROJECT,
+            proc = subprocess.Popen([sys.executable, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
                                     env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             if started is not None:
@@ -225,11 +225,11 @@ def device_name(device: str) -> str:
     GPU this process sees. Asked of ``nvidia-smi`` first, so that the driver opens no CUDA context of its own."""
     import torch
 
-    from benchmark import results
+    from benchmark.record.environment import device_name as name_of
 
     dev = torch.device(device)
     if dev.type != "cuda":
-        return results.device_name(dev)
+        return name_of(dev)
     index = dev.index or 0
     visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
     physical = visible[index] if index < len(visible) else str(index)

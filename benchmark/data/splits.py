@@ -8,23 +8,23 @@ fails in a second with the file's name instead of after an hour with a shape err
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from benchmark.errors import HarnessError
-from benchmark.images import IMAGE_EXTENSIONS, SCALE, png_header
-from benchmark.prepare import find_images, write_pair
-from benchmark.years import DEFAULT_YEAR, YEARS, SplitLayout, get_year
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import DEFAULT_YEAR, YEARS, SplitLayout, get_year
+from benchmark.data.folders import find_images, write_pair
+from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, png_header
 
 OFFICIAL_SPLITS = ("valid", "test", "hybrid_test")
 """Split names of the official layouts; any other split is a benchmark folder named after itself."""
 DEMO_IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 """Colour photographs shipped with scikit-image: a demo set that needs no download."""
-DEMO_ROOT = Path(__file__).resolve().parents[1] / "results" / "demo_data"
+DEMO_ROOT = Path(__file__).resolve().parents[2] / "results" / "demo_data"
 BORDER = SCALE
 """Pixels the official metrics shave from every side of the HR (and SR) image."""
 SSIM_WINDOW = 11
@@ -141,7 +141,7 @@ def probe(path: Path) -> tuple[int, int]:
 
     Catches a half-downloaded or mislabelled data set before any forward: unreadable or truncated
     files (a PNG's chunks are checked to its end, a JPEG must end with its end-of-image marker),
-    and 16-bit or floating-point pixels (see ``benchmark.images`` for why those are refused).
+    and 16-bit or floating-point pixels (see ``benchmark.imaging.images`` for why those are refused).
     """
     try:
         if path.stat().st_size == 0:
@@ -203,62 +203,13 @@ def check_split(split: Split, ssim: bool = False) -> list[tuple[int, int]]:
     return sizes
 
 
-def _described(split: Split) -> str:
-    return f"{split.name} (--dataset {split.folder})" if split.folder is not None else split.name
-
-
-def check_split_names(splits: list[Split], recorded: Mapping[str, str] | Iterable[str] = ()) -> None:
-    """Refuse, before any forward, split names that would mix up results keys.
-
-    A split's keys are ``{split}_{suffix}`` (``benchmark.results.SPLIT_SUFFIXES``), so two splits of
-    one name, a ``--dataset`` folder named like an official split, or two names whose keys coincide
-    (``X``'s ``X_ave_runtime`` is ``X_ave``'s runtime list) would overwrite each other's figures.
-    ``recorded`` holds the splits already in the results file for the models about to run (split →
-    where it is recorded, for the message); re-running one of them under its own name is fine.
-    """
-    where = dict(recorded) if isinstance(recorded, Mapping) else {name: "already recorded" for name in recorded}
-    by_name: dict[str, Split] = {}
-    for split in splits:
-        if not split.name or split.name.strip() != split.name:
-            raise HarnessError(f"{_described(split)}: {split.name!r} cannot name a split (its results keys); "
-                               "use a folder with a plain name")
-        if split.folder is not None and split.name in OFFICIAL_SPLITS:
-            raise HarnessError(f"--dataset {split.folder}: named like the official split {split.name}, whose results "
-                               f"keys it would take; rename the folder, or pass the challenge data with --data_dir")
-        if split.name in by_name:
-            raise HarnessError(f"{_described(by_name[split.name])} and {_described(split)}: two splits named "
-                               f"{split.name} (a split is named after its folder) would share their results keys; "
-                               "rename one of the folders")
-        by_name[split.name] = split
-    from benchmark.results import SPLIT_SUFFIXES  # results imports this module
-
-    owner: dict[str, str] = {}
-    for name in [*by_name, *(n for n in where if isinstance(n, str) and n not in by_name)]:
-        for suffix in SPLIT_SUFFIXES:
-            key = f"{name}_{suffix}"
-            other = owner.setdefault(key, name)
-            if other == name or (other not in by_name and name not in by_name):
-                continue
-            first = _described(by_name[other])
-            if name in by_name:
-                raise HarnessError(f"splits {first} and {_described(by_name[name])} would share the results key "
-                                   f"{key} (keys are <split>_<figure>); rename one of the folders")
-            raise HarnessError(f"split {first} would share the results key {key} with split {name}, "
-                               f"{where[name]}; rename the folder, or pass another --results")
-
-
-def select_splits(datasets: Iterable[str | Path], data_dir: str | Path | None, year: int | None,
-                  include_test: bool = False, hybrid_test: bool = False, *, ssim: bool = False,
-                  recorded: Mapping[str, str] | Iterable[str] = ()) -> tuple[list[Split], list[list[tuple[int, int]]]]:
-    """The splits a run evaluates, all checked before any forward: the ``datasets`` folders, ``year``'s
-    official splits under ``data_dir``, or the demo set when neither is given; their names (against each
-    other and the ``recorded`` ones), pairs and sizes. Returns them and each split's LR sizes."""
+def gather_splits(datasets: Iterable[str | Path], data_dir: str | Path | None, year: int | None,
+                  include_test: bool = False, hybrid_test: bool = False) -> list[Split]:
+    """The splits a run evaluates: the ``datasets`` folders, then ``year``'s official splits under ``data_dir``, or
+    the demo set when neither is given. Not yet checked: see ``check_split`` and ``record.keys.check_split_names``."""
     splits = [benchmark_split(path) for path in datasets]
     if data_dir is not None:
         if year is None:
             raise HarnessError("--data_dir reads a year's official layout; add --year")
         splits += official_splits(data_dir, year, include_test, hybrid_test)
-    if not splits:
-        splits = [demo_split()]
-    check_split_names(splits, recorded)
-    return splits, [check_split(split, ssim=ssim) for split in splits]
+    return splits or [demo_split()]

@@ -8,7 +8,7 @@ or run here), and each branch's text is kept: with the statements every branch s
 of what a team's figures were measured with, so a changed branch makes that team run again.
 
 The repository is never copied and never written to; what its team code does when it runs is
-another matter (see ``benchmark.worker``).
+another matter (see ``benchmark.organizer.worker``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import HarnessError
-from benchmark.years import YEARS
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import YEARS
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".pkl", ".safetensors", ".bin", ".tar")
 _YEAR = re.compile(r"NTIRE[\s_-]?(20\d\d)", re.IGNORECASE)

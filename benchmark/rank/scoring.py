@@ -1,7 +1,7 @@
 """The NTIRE Efficient Super-Resolution (x4) ranking rules, as pure functions on DataFrames.
 
 Every function takes the challenge year as an int (2023, 2024, …) and reads that year's record,
-:func:`benchmark.years.get_year` (``benchmark/years.toml``): baseline, ranking rule, weights, PSNR
+:func:`benchmark.core.years.get_year` (``benchmark/core/years.toml``): baseline, ranking rule, weights, PSNR
 floors, whether the floors are applied, whether there are sub-tracks. Nothing about a year is
 written here, so a new year is a new record in ``years.toml``, not new code. Two rules exist:
 
@@ -25,7 +25,7 @@ every result also says, in ``psnr_ok_rounded_only``, which rows pass only when r
 
 Every function returns a new DataFrame and leaves its input untouched. Mistakes in the input (a
 missing column, a missing baseline row, an unknown year) raise :class:`ScoringError`, which is both
-the harness's :class:`~benchmark.errors.HarnessError` and a :class:`ValueError`, with a one-line
+the harness's :class:`~benchmark.core.errors.HarnessError` and a :class:`ValueError`, with a one-line
 message.
 """
 
@@ -36,9 +36,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmark import years
-from benchmark.errors import HarnessError
-from benchmark.years import SCORED_FIGURES, Year
+from benchmark.core import years
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import SCORED_FIGURES, Year
 
 
 class ScoringError(HarnessError, ValueError):

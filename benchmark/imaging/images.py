@@ -24,8 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchmark.errors import HarnessError
-
+from benchmark.core.errors import HarnessError
 
 SCALE = 4
 """The challenge's upscaling factor: HR sizes are cut to a multiple of it, LR files are 1/SCALE."""

@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from benchmark.data import Split
-from benchmark.inference import ImageResult, RunOptions, SplitResult, evaluate
-from benchmark.results import split_entry
+from benchmark.data.splits import Split
+from benchmark.measure.loop import ImageResult, RunOptions, SplitResult, evaluate
+from benchmark.record.entry import split_entry
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 class HarnessError(Exception):
@@ -32,3 +32,9 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise HarnessError(f"{message}; see {self.prog} --help")
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` of a value read from a user's file, on one line and at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -109,11 +109,12 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
 
     from rich.console import Console
 
-    from benchmark import data
-    from benchmark.errors import HarnessError, error_line
-    from benchmark.inference import pick_device
-    from benchmark.results import environment
-    from benchmark.speed import B100, frame_table
+    from benchmark.core.errors import HarnessError, error_line
+    from benchmark.data.splits import benchmark_split, check_split
+    from benchmark.measure.loop import pick_device
+    from benchmark.measure.speed import B100
+    from benchmark.record.environment import environment
+    from benchmark.report.tables import frame_table
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
@@ -121,8 +122,8 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
         folder = args.data or (B100 if B100.is_dir() else None)
         if folder is None:
             raise HarnessError("--sweep needs a benchmark folder: --data DIR (../shared/data/B100 is not here)")
-        split = data.benchmark_split(folder)
-        data.check_split(split)
+        split = benchmark_split(folder)
+        check_split(split)
         env = environment(device)
         teams = default_teams()
         frame = sweep_overhead(Path(folder).resolve(), teams, Path(args.model_zoo).resolve(), str(device), runs=1,

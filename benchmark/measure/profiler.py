@@ -43,7 +43,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from benchmark.complexity import fold_indices
+from benchmark.measure.complexity import fold_indices
 
 SCOPE_PREFIX = "module::"
 """Name of the ``record_function`` scope opened around a module call: prefix + module path."""
@@ -54,7 +54,7 @@ KIND_DTOH = "device-to-host copy"
 
 _COPY_OPS = {"to", "_to_copy", "copy_", "_local_scalar_dense"}
 _SKIP_FILES = (str(Path(torch.__file__).parent), __file__, str(Path(nn.__file__).parent))
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _source_line() -> str:

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark import host, metrics
-from benchmark.data import ImagePair, Split
-from benchmark.errors import HarnessError
-from benchmark.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
+from benchmark.core import host
+from benchmark.core.errors import HarnessError
+from benchmark.data.splits import ImagePair, Split
+from benchmark.imaging import metrics
+from benchmark.imaging.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
 
 TILE_OVERLAP = 32
 PREFETCH = 3

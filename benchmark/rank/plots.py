@@ -17,11 +17,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from benchmark.errors import HarnessError
-from benchmark.images import SCALE, modcrop
-from benchmark.metrics import psnr
-from benchmark.scoring import floor_columns
-from benchmark.years import get_year
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import get_year
+from benchmark.imaging.images import SCALE, modcrop
+from benchmark.imaging.metrics import psnr
+from benchmark.rank.scoring import floor_columns
 
 _AXES = {"ave": ("average runtime [ms]", "psnr_vs_runtime.png"), "flops": ("FLOPs [G, {counter}]", "psnr_vs_flops.png")}
 

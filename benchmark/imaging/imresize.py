@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmark.images import SCALE, modcrop
+from benchmark.imaging.images import SCALE, modcrop
 
 _KERNEL_WIDTH = 4.0  # support of the bicubic kernel, before antialiasing widens it
 

@@ -1,11 +1,11 @@
-"""One team's evaluation in a process of its own: ``python -m benchmark.worker JOBFILE``.
+"""One team's evaluation in a process of its own: ``python -m benchmark.organizer.worker JOBFILE``.
 
 Started by ``benchmark.sweep`` (on this machine, or inside a Ray task on another), one process per
 team, so that a team's import error, CUDA crash, hang or memory blow-up ends that team only. The
 job file (JSON) says which team, from where (a challenge repository's ``select_model``, or this
 project's registry), on which splits and device; the worker builds the model, measures it exactly
-as ``test_demo.py`` measures a registered team — ``benchmark.complexity.measure``, then
-``benchmark.evaluation.run_splits`` — and writes the finished entry (or one line saying why there
+as ``test_demo.py`` measures a registered team — ``benchmark.measure.complexity.measure``, then
+``benchmark.measure.runs.run_splits`` — and writes the finished entry (or one line saying why there
 is none) to the job's ``output`` file. It never writes the results file: the sweep's driver does,
 so that file only ever holds complete entries. What the worker prints goes to the team's log.
 
@@ -49,17 +49,18 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
     import fvcore.nn  # noqa: F401
     import ptflops  # noqa: F401
 
-from benchmark import host
-from benchmark.challenge import Branch, missing_imports, namespace_folders, read_repository
-from benchmark.complexity import measure
-from benchmark.data import ImagePair, Split
-from benchmark.errors import HarnessError
-from benchmark.jobs import PHASE
-from benchmark.evaluation import Settings, image_line, run_splits
-from benchmark.inference import ImageResult
-from benchmark.results import run_record, sha256_of
+from benchmark.core import host
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import sha256_of
+from benchmark.data.splits import ImagePair, Split
+from benchmark.measure.complexity import measure
+from benchmark.measure.loop import ImageResult
+from benchmark.measure.runs import Settings, image_line, run_splits
+from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
+from benchmark.organizer.jobs import PHASE
+from benchmark.record.entry import run_record
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 TEST_DEMO_MODULE = "_esr_challenge_test_demo"
 PARENT_ENV = "ESR_SWEEP_PARENT"
 _phase = "starting"
@@ -365,7 +366,7 @@ def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m benchmark.worker JOBFILE", file=sys.stderr)
+        print("usage: python -m benchmark.organizer.worker JOBFILE", file=sys.stderr)
         return 2
     _die_with_parent()
     faulthandler.enable()

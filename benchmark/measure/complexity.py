@@ -25,11 +25,16 @@ import math
 import re
 import warnings
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import RECORDS, YEARS
 
 CONV_TYPES = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 RELU_TYPES = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6)
@@ -182,6 +187,48 @@ def _ptflops_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return int(macs)
 
 
+
+@dataclass(frozen=True)
+class Counter:
+    """One FLOPs counter: where its exact count lies (``field``, in ``measure()``'s figures and in a record's
+    ``complexity``), how it is labelled, and what it does not count, so that every table can say why they differ."""
+
+    key: str
+    """The name a year's record uses for its figure of record (``flops_counter`` in years.toml)."""
+    field: str
+    label: str
+    name: str
+    """In a sentence: ``FLOPs of the organizers: {name}``."""
+    misses: str
+    count: Callable[[nn.Module, torch.Tensor], int] | None
+    """None for the hook counter, whose figure comes from the same forward as activations and conv count."""
+
+
+COUNTERS: Mapping[str, Counter] = MappingProxyType({c.key: c for c in (
+    Counter("hooks", "flops", "official hooks (NTIRE 2022/2023)", "the official hook counter",
+            "functional convolutions and matmuls outside nn.Linear (listed as unseen), element-wise operations and "
+            "biases; it reads a >2-D nn.Linear input's first two dimensions only", None),
+    Counter("fvcore", "fvcore_flops", "fvcore (NTIRE 2024 on)", "fvcore",
+            "element-wise operations (activations, additions, normalisation) and biases; one FLOP per MAC",
+            lambda model, x: _fvcore_flops(model, x)),
+    Counter("ptflops", "ptflops_macs", "ptflops, aten backend", "ptflops (aten backend)",
+            "operators outside its aten table; it counts biases and sees functional convolutions",
+            lambda model, x: _ptflops_macs(model, tuple(x.shape[1:]))),
+)})
+"""Every FLOPs counter the harness runs; ``hooks`` and ``fvcore`` are the figures of record of the years."""
+RECORD_COUNTERS = tuple(k for k in COUNTERS if any(y.flops_counter == k for y in YEARS.values()))
+"""The counters some year takes its figure of record from (Table 1 shows these)."""
+
+
+def counter(key: str) -> Counter:
+    """The counter a year names as its figure of record; an unknown one is a mistake in years.toml."""
+    try:
+        return COUNTERS[key]
+    except KeyError:
+        raise HarnessError(f"{RECORDS}: flops_counter {key!r} is not a counter of the harness; use one of "
+                           f"{', '.join(COUNTERS)}") from None
+
+
 def measure(model: nn.Module, input_shape: tuple[int, ...] = (3, 256, 256)) -> dict[str, Any]:
     """Complexity figures of ``model`` for one batch-1 input of ``input_shape``.
 
@@ -203,8 +250,7 @@ def measure(model: nn.Module, input_shape: tuple[int, ...] = (3, 256, 256)) -> d
             "flops": figures["flops"],
             "activations": figures["activations"],
             "conv": figures["conv"],
-            "fvcore_flops": _fvcore_flops(model, x),
-            "ptflops_macs": _ptflops_macs(model, tuple(input_shape)),
+            **{c.field: c.count(model, x) for c in COUNTERS.values() if c.count is not None},
             "layers": figures["layers"],
             "unseen": figures["unseen"],
         }

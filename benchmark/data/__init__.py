@@ -1,0 +1,1 @@
+"""Which images a run evaluates, and how benchmark folders are made."""

@@ -1,0 +1,156 @@
+"""Benchmark folders (HR plus MATLAB-bicubic x4 LR) made from a folder of high-resolution images.
+
+``OUT/HR/<stem>.png`` is the image cut to a multiple of 4 and ``OUT/LR_bicubic/X4/<stem>x4.png`` is
+``imresize(HR, 1/4, 'bicubic')`` as MATLAB computes it, the layout of the official benchmark sets.
+Images are written as 3-channel RGB PNG; a grayscale source gives three equal channels, whose LR
+equals the LR of the gray image. The set is built beside its destination and moved in place whole."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from benchmark.core.errors import HarnessError
+from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
+from benchmark.imaging.imresize import downscale_x4
+
+
+def find_images(hr_dir: Path) -> list[Path]:
+    """The image files directly in ``hr_dir``, sorted by name; HarnessError if there are none."""
+    hr_dir = Path(hr_dir)
+    if not hr_dir.exists():
+        raise HarnessError(f"{hr_dir}: no such folder; pass the folder of HR images with --hr")
+    if not hr_dir.is_dir():
+        raise HarnessError(f"{hr_dir}: not a folder; pass the folder of HR images with --hr")
+    files = sorted(
+        p
+        for p in hr_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not files:
+        raise HarnessError(
+            f"{hr_dir}: no images found (looked for {', '.join(e[1:] for e in IMAGE_EXTENSIONS)})"
+        )
+    stems: dict[str, Path] = {}
+    for p in files:
+        if p.stem in stems:
+            raise HarnessError(
+                f"{p}: same name as {stems[p.stem].name}, both would be written as {p.stem}.png; rename one"
+            )
+        stems[p.stem] = p
+    return files
+
+
+def write_pair(stem: str, img: np.ndarray, out_dir: Path, source: Path | None = None) -> Path:
+    """Write ``out_dir/HR/<stem>.png`` (``img`` cut to a multiple of 4) and its MATLAB-bicubic x4 LR."""
+    out_dir = Path(out_dir)
+    hr = modcrop(img, SCALE)
+    if hr.shape[0] == 0 or hr.shape[1] == 0:
+        raise HarnessError(
+            f"{source or stem}: {img.shape[1]}×{img.shape[0]} pixels is too small; both sides must be at least {SCALE}"
+        )
+    hr_path = out_dir / "HR" / f"{stem}.png"
+    write_png(hr_path, hr)  # write_png turns a failed write into a HarnessError naming the file
+    write_png(out_dir / "LR_bicubic" / f"X{SCALE}" / f"{stem}x{SCALE}.png", downscale_x4(hr))
+    return hr_path
+
+
+OUTPUTS = ("HR", "LR_bicubic")
+"""What a prepared folder holds; an existing ``--out`` with anything else in it is never replaced."""
+
+
+def check_out(hr_dir: Path, out_dir: Path) -> None:
+    """``out_dir`` may be made or replaced: a new path, an empty folder, or a folder prepared before (holding only
+    ``HR/`` and ``LR_bicubic/``), whose HR folder is not the input; a HarnessError naming the fix otherwise."""
+    if (out_dir / "HR").resolve() == hr_dir.resolve():
+        raise HarnessError(f"{out_dir}: its HR folder is the input folder itself; choose another --out")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HarnessError(f"--out {out_dir}: a file, not a folder; choose a new folder for HR/ and LR_bicubic/")
+    parent = next((p for p in out_dir.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"--out {out_dir}: {parent} is a file, not a folder; choose another output folder")
+    if out_dir.is_dir():
+        others = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUTS)
+        if others:
+            raise HarnessError(f"--out {out_dir}: holds {others[0]!r} besides HR/ and LR_bicubic/ ({len(others)} other "
+                               "entries), so it is not replaced; choose a new or empty folder")
+
+
+def _publish(tmp: Path, out_dir: Path) -> None:
+    """Rename the complete set ``tmp`` to ``out_dir``, replacing a set prepared there before (moved aside first and
+    removed only once the new one is in place)."""
+    old = None
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+        try:
+            os.replace(out_dir, old)  # onto the empty folder just made: the previous set, whole
+        except BaseException:
+            old.rmdir()
+            raise
+    try:
+        os.replace(tmp, out_dir)  # a missing or empty out_dir is replaced by the complete set
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[Path]:
+    """Write ``out_dir/HR`` and ``out_dir/LR_bicubic/X4`` from the images in ``hr_dir``.
+
+    The set is built in a hidden folder beside ``out_dir`` and renamed to ``out_dir`` only once every
+    pair is written, so a failed or interrupted run leaves no half-built set that a run would take for
+    the data (and an earlier set at ``out_dir`` as it was). Returns the HR paths written, in order; the
+    LR of ``HR/<stem>.png`` is ``LR_bicubic/X4/<stem>x4.png``.
+    """
+    hr_dir, out_dir = Path(hr_dir), Path(out_dir)
+    out = out_dir
+    files = find_images(hr_dir)
+    check_out(hr_dir, out_dir)
+    if out_dir.is_symlink():  # the set is built beside, and renamed to, the folder the link points to
+        out_dir = out_dir.resolve()
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.prepare-"))
+    except OSError as err:
+        raise HarnessError(f"--out {out_dir}: cannot create a folder there ({err.strerror}); choose a writable "
+                           "folder") from None
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]prepare[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress or not console.is_terminal,  # a log gets no bar, only the outcome's line
+        transient=True,  # on a terminal too, a failed run's only output is its error line
+    )
+    try:
+        with progress:
+            task = progress.add_task(escape(hr_dir.name), total=len(files))
+            for src in files:
+                write_pair(src.stem, read_image(src), tmp, source=src)
+                progress.advance(task)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the set is as any folder made here
+        _publish(tmp, out_dir)
+    except OSError as err:
+        raise HarnessError(f"--out {out_dir}: cannot write the set ({err.strerror}); choose a writable folder with "
+                           "free space") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [Path(out) / "HR" / f"{src.stem}.png" for src in files]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

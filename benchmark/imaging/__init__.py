@@ -1,0 +1,1 @@
+"""Images as the official code reads, resizes and scores them."""

@@ -1,0 +1,1 @@
+"""Measuring a model: complexity counters, the timed loop, backends, repeated runs."""

@@ -1,0 +1,153 @@
+"""What a sweep runs: one job per team (a challenge repository's or this project's registered ones), and whether a
+team's recorded entry is still up to date (complete, same settings, same inputs, harness and device)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark import __version__
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import sha256_of
+from benchmark.core.years import get_year
+from benchmark.data.splits import Split
+from benchmark.organizer.challenge import Repository
+from benchmark.record.keys import splits_of
+
+SETTING_KEYS = ("runs", "warmup", "repeat", "ssim", "y_channel")
+
+
+@dataclass
+class Job:
+    label: str
+    """The team's key in the failures file and its log's name: ``09`` (a repository's), ``2023-05`` (registered)."""
+    title: str
+    """How the console names the team: ``team 09``, ``2023 team 05``."""
+    team_id: int
+    year: int
+    payload: dict[str, Any]
+    """What the worker is given (``benchmark.organizer.worker``), less the device."""
+
+
+def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
+    return [{"name": s.name, "pairs": [[p.name, str(p.hr.resolve()), str(p.lr.resolve())] for p in s.pairs]}
+            for s in splits]
+
+
+def _settings(args: argparse.Namespace, runs: int) -> dict[str, Any]:
+    return {"runs": runs, "warmup": args.warmup, "repeat": args.repeat, "ssim": args.ssim,
+            "y_channel": args.y_channel, "save_dir": str(args.save_dir.resolve()) if args.save_dir else None}
+
+
+def repository_jobs(args: argparse.Namespace, repo: Repository, year: int, splits: list[Split]) -> list[Job]:
+    ids = args.model_id or repo.team_ids
+    unknown = [i for i in ids if i not in repo.branches]
+    if unknown:
+        raise HarnessError(f"--model_id {unknown[0]}: {repo.test_demo}'s select_model has no such team; its teams: "
+                           f"{', '.join(map(str, repo.team_ids))}")
+    runs = args.runs or get_year(year).runs
+    common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
+              "settings": _settings(args, runs), "trust_checkpoint": args.trust_checkpoint,
+              "data_dir": str(args.data_dir.resolve()) if args.data_dir else None, "include_test": args.include_test}
+    return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
+
+
+def registered_jobs(args: argparse.Namespace, splits: list[Split]) -> list[Job]:
+    import models
+
+    specs = models.list_models(args.year)
+    if args.model_id:
+        specs = [s for s in specs if s.team_id in args.model_id]
+        found = {s.team_id for s in specs}
+        missing = [i for i in args.model_id if i not in found]
+        if missing:
+            where = f"{args.year}" if args.year else "any year"
+            raise HarnessError(f"--model_id {missing[0]}: no registered team of {where} has this id; see "
+                               "python test_demo.py --list")
+    if not specs:
+        raise HarnessError(f"no registered team for {args.year}; see python test_demo.py --list")
+    zoo = (args.model_zoo or models.spec.MODEL_ZOO).resolve()
+    out = []
+    for spec in specs:
+        runs = args.runs or get_year(spec.year).runs
+        payload = {"source": "registered", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
+                   "settings": _settings(args, runs), "model_zoo": str(zoo), "offline": args.offline,
+                   "zoo_url": args.zoo_url, "trust_checkpoint": args.trust_checkpoint,
+                   "name": spec.display_name}
+        out.append(Job(f"{spec.year}-{spec.team_id:02}", f"{spec.year} team {spec.team_id:02}", spec.team_id,
+                       spec.year, payload))
+    return out
+
+
+def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """The results entry this job wrote before, if any."""
+    p = job.payload
+    for name, entry in results.items():
+        sweep = entry.get("sweep")
+        if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or sweep.get("team_id") != job.team_id \
+                or entry.get("year") != job.year:
+            continue
+        if p["source"] == "challenge" and sweep.get("repository") == p["repo"]:
+            return name, entry
+        if p["source"] == "registered" and name == p["name"]:
+            return name, entry
+    return None
+
+
+class Freshness:
+    """Decides whether a team's recorded entry still stands (hashes are computed once per file)."""
+
+    def __init__(self, repo: Repository | None, device_names: Callable[[], set[str]]) -> None:
+        self.repo, self._device_names, self._names, self._hashes = repo, device_names, None, {}
+
+    def device_names(self) -> set[str]:
+        if self._names is None:
+            self._names = self._device_names()
+        return self._names
+
+    def _sha(self, path: Path) -> str | None:
+        if path not in self._hashes:
+            self._hashes[path] = sha256_of(path) if path.is_file() else None
+        return self._hashes[path]
+
+    def stale(self, job: Job, entry: dict[str, Any]) -> str | None:
+        """Why ``entry`` must be measured again, or None when it is complete and its inputs are unchanged."""
+        p, sweep = job.payload, entry.get("sweep") or {}
+        if entry.get("harness_version") != __version__:
+            return "another harness version"
+        want = {k: p["settings"][k] for k in SETTING_KEYS}
+        if {k: (sweep.get("settings") or {}).get(k) for k in SETTING_KEYS} != want:
+            return "other settings"
+        recorded = splits_of(entry)
+        for split in p["splits"]:
+            s = split["name"]
+            stats = entry.get(f"{s}_runtime_stats") or {}
+            if s not in recorded or entry.get(f"{s}_images") != [n for n, _, _ in split["pairs"]] \
+                    or stats.get("runs") != want["runs"] or f"{s}_ave_runtime" not in entry:
+                return f"split {s} missing"
+        inputs = sweep.get("inputs")
+        if not isinstance(inputs, dict) or not inputs:
+            return "no record of its inputs"
+        if p["source"] == "challenge":
+            branch = self.repo.branches.get(job.team_id)
+            if branch is None or sweep.get("select_model_sha256") != branch.sha256:
+                return "its select_model branch changed"
+            base = self.repo.root
+        else:
+            import models
+
+            spec = models.get_spec(job.team_id, job.year)
+            checkpoint = spec.checkpoint_in(Path(p["model_zoo"]))
+            expected = {str(Path(checkpoint).resolve())} if checkpoint else set()
+            if {k for k in inputs if not k.endswith(".py")} != expected:
+                return "another checkpoint"
+            base = Path("/")
+        for name, digest in inputs.items():
+            if self._sha(base / name) != digest:
+                return f"{name} changed"
+        if (entry.get("environment") or {}).get("device_name") not in self.device_names():
+            return "another device"
+        return None

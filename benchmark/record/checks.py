@@ -1,0 +1,118 @@
+"""Checks of records read back from a file (a hand-edited or foreign results file): every figure a table reads is a finite number ≥ 0."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.core.errors import HarnessError, shown
+from benchmark.measure.complexity import COUNTERS, RECORD_COUNTERS
+from benchmark.record.keys import splits_of
+
+
+def why_not_a_figure(value: Any) -> str | None:
+    """Why ``value`` read from a results file is not a figure (a finite number ≥ 0), or None when it is one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{shown(value)}, not a number"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{shown(value)}, too large for a number"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "infinite"
+    return f"negative ({value!r})" if number < 0 else None
+
+
+SPLIT_FIGURES = {"ave_runtime": "a runtime in ms", "ave_psnr": "a PSNR in dB", "memory": "a memory figure in MiB"}
+"""The per-split figures the leaderboard reads from a results entry, and what each must be."""
+
+
+ENTRY_FIGURES = {"num_parameters": "a parameter count in M", "flops": "a FLOPs figure in G",
+                 "activations": "an activation count in M", "num_conv": "a convolution count"}
+
+
+TABLE_FIGURES = ("ave", "val_t", "test_t", "params", "flops", "acts", "mem", "conv")
+"""The published table's columns of figures (with every ``*_psnr`` and ``*_t``): numbers, never negative."""
+
+
+def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessError:
+    return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}; correct it in the file or re-run "
+                        "test_demo.py for this model")
+
+
+def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] | None = None) -> None:
+    """Every figure of ``name``'s entry that the leaderboard, plots or factsheet read is a finite number ≥ 0, and
+    every field they read has its type: a HarnessError naming the model, the key and the value otherwise.
+
+    The split figures checked are those of the entry's own splits and of ``splits`` (every model's: the
+    leaderboard reads each of them from every entry). A figure that is absent is not checked here: the
+    leaderboard says which model lacks it when it needs it (a model without a checkpoint has no PSNR, shown n/a).
+    """
+    def refuse(key: str, why: str, kind: str) -> HarnessError:
+        return _refuse(name, path, key, why, kind)
+
+    own = entry.get("splits")
+    if "splits" in entry and (not isinstance(own, list) or not all(isinstance(s, str) and s for s in own)):
+        raise refuse("splits", shown(own), "a list of split names")
+    for split in dict.fromkeys([*splits_of(entry), *(splits or [])]):
+        for suffix, kind in SPLIT_FIGURES.items():
+            key = f"{split}_{suffix}"
+            if key in entry and (why := why_not_a_figure(entry[key])) is not None:
+                raise refuse(key, why, kind)
+        kind_key = f"{split}_memory_kind"
+        if entry.get(kind_key) is not None and not isinstance(entry[kind_key], str):
+            raise refuse(kind_key, shown(entry[kind_key]), "the kind of memory measured")
+        images = entry.get(f"{split}_images")
+        if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
+            raise refuse(f"{split}_images", shown(images), "a list of image names")
+    for key, kind in ENTRY_FIGURES.items():
+        if key in entry and (why := why_not_a_figure(entry[key])) is not None:
+            raise refuse(key, why, kind)
+    if "num_conv" in entry and not float(entry["num_conv"]).is_integer():
+        raise refuse("num_conv", repr(entry["num_conv"]), "a whole number of convolutions")
+    complexity = entry.get("complexity")
+    if "complexity" in entry and not isinstance(complexity, dict):
+        raise refuse("complexity", shown(complexity), "the object of exact counts test_demo.py writes")
+    for key in (c.field for c in COUNTERS.values()):
+        if isinstance(complexity, dict) and key in complexity and (why := why_not_a_figure(complexity[key])) is not None:
+            raise refuse(f"complexity.{key}", why, "a FLOPs count")
+    if "flops_counter" in entry and entry["flops_counter"] not in RECORD_COUNTERS:
+        raise refuse("flops_counter", shown(entry["flops_counter"]), f"one of {', '.join(RECORD_COUNTERS)}")
+    environment = entry.get("environment")
+    if "environment" in entry and not isinstance(environment, dict):
+        raise refuse("environment", shown(environment), "an object naming the device")
+    if isinstance(environment, dict) and not isinstance(environment.get("device", ""), str):
+        raise refuse("environment.device", shown(environment["device"]), "a device name such as 'cuda:0'")
+
+
+def check_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The published table with every figure column numeric: a HarnessError naming the row or team and the
+    column for an empty team name, a figure that is not a number, infinite or negative. Empty cells stay NaN
+    (the ranking names the teams that lack a figure it needs; a missing PSNR shows n/a)."""
+    table = table.copy()
+    for row, team in enumerate(table["team"], start=2):  # line 1 is the header
+        if pd.isna(team) or not str(team).strip():
+            raise HarnessError(f"--table {path}: line {row} has no team name; fill in its team column")
+    table["team"] = table["team"].astype(str).str.strip()
+    columns = [c for c in table.columns if c in TABLE_FIGURES or str(c).endswith(("_psnr", "_t"))]
+    for col in columns:
+        values = pd.to_numeric(table[col], errors="coerce").astype(float)
+        for team, raw, value in zip(table["team"], table[col], values):
+            if pd.isna(value) and not pd.isna(raw):
+                why = f"{shown(raw)}, not a number"
+            elif math.isinf(value):
+                why = "infinite"
+            elif value < 0:
+                why = f"negative ({value:g})"
+            else:
+                continue
+            raise HarnessError(f"--table {path}: team {team} has {col} = {why}; correct the row")
+        table[col] = values
+    return table

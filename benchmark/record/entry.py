@@ -1,0 +1,129 @@
+"""Building a model's entry: its identity and complexity (the record), and each split's keys from its runs.
+
+As the organizers publish repeated runs: each image's time is its mean over the runs, and
+``{split}_ave_runtime`` the mean of the run means. The identity keys (``record.keys.IDENTITY_KEYS``)
+decide whether two runs belong to one record."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark import __version__
+from benchmark.core.files import sha256_of
+from benchmark.core.years import get_year
+from benchmark.measure.complexity import COUNTERS, counter
+from benchmark.measure.loop import SplitResult
+from benchmark.record.environment import environment
+from benchmark.record.keys import IDENTITY_KEYS
+
+
+def runtime_stats(runtimes_ms: list[float]) -> dict[str, float | None]:
+    """Mean (the official figure), median, standard deviation, and the first (cold) image apart."""
+    rest = runtimes_ms[1:]
+    return {
+        "mean": statistics.fmean(runtimes_ms),
+        "median": statistics.median(runtimes_ms),
+        "std": statistics.pstdev(runtimes_ms),
+        "first": runtimes_ms[0],
+        "mean_without_first": statistics.fmean(rest) if rest else None,
+    }
+
+
+def split_entry(runs: list[SplitResult], official_memory: float, warmup: int, repeat: int) -> dict[str, Any]:
+    """The keys of one split measured ``len(runs)`` times, the first run scored: official keys first.
+
+    As the organizers publish repeated runs: each image's time is its mean over the runs, and
+    ``{split}_ave_runtime`` the mean of the run means, which ``{split}_runs_ave_runtime`` lists.
+    ``official_memory`` is the organizers' never-reset peak (this model's earlier splits included);
+    ``{split}_peak_memory`` is this split's own.
+    """
+    first = runs[0]
+    s = first.split
+    per_run = [[r.runtime_ms for r in run.images] for run in runs]
+    runtimes = [statistics.fmean(times) for times in zip(*per_run)]
+    entry: dict[str, Any] = {f"{s}_runtime": runtimes}
+    for metric in ("psnr", "ssim", "psnr_y", "ssim_y"):
+        values = [getattr(r, metric) for r in first.images]
+        if all(v is not None for v in values):
+            entry[f"{s}_{metric}"] = values
+            entry[f"{s}_ave_{metric}"] = statistics.fmean(values)
+    entry[f"{s}_memory"] = official_memory
+    entry[f"{s}_ave_runtime"] = statistics.fmean(statistics.fmean(times) for times in per_run)
+    entry.update({
+        f"{s}_runs_ave_runtime": [statistics.fmean(times) for times in per_run],
+        f"{s}_peak_memory": max(run.memory_mib for run in runs),
+        f"{s}_images": [r.name for r in first.images],
+        f"{s}_runtime_stats": {**runtime_stats(per_run[0]), "clock": first.clock, "warmup": warmup, "repeat": repeat,
+                               "runs": len(runs), "of": "the first run"},
+        f"{s}_memory_kind": first.memory_kind,
+        f"{s}_wall_seconds": sum(run.wall_seconds for run in runs),
+        f"{s}_forward_seconds": sum(run.forward_seconds for run in runs),
+        f"{s}_tiled": sorted({r.name for run in runs for r in run.images if r.tiled}),
+        f"{s}_saved": first.saved,
+    })
+    return entry
+
+
+def complexity_entry(figures: dict[str, Any], flops_counter: str) -> dict[str, Any]:
+    """Official units (params [M], FLOPs [G], activations [M]) and the exact integers of every counter.
+
+    ``flops`` holds the year's figure of record, as that year's organizers' files do: the official
+    hook counter's (2023) or fvcore's (from 2024); ``flops_counter`` says which.
+    """
+    record = figures[counter(flops_counter).field]
+    return {
+        "num_parameters": figures["params"] / 1e6,
+        "flops": record / 1e9,
+        "activations": figures["activations"] / 1e6,
+        "num_conv": figures["conv"],
+        "flops_counter": flops_counter,
+        "complexity": {
+            **{k: figures[k] for k in ("input_shape", "params", "flops", "activations", "conv",
+                                       *(c.field for c in COUNTERS.values() if c.field != "flops"))},
+            "unseen": [u for u in figures["unseen"] if u["macs"]],
+        },
+    }
+
+
+def run_record(figures: dict[str, Any], *, checkpoint: Path | None, variant: str, year: int, code: list[Path],
+               data_range: float, device: torch.device) -> dict[str, Any]:
+    """A model's record before any split: its complexity (``year``'s FLOPs of record) and what it was measured
+    with, the keys that make its entry one record (see ``IDENTITY_KEYS``)."""
+    digest = hashlib.sha256()
+    for path in sorted(code):
+        digest.update(Path(path).read_bytes())
+    return {
+        **complexity_entry(figures, get_year(year).flops_counter),
+        "checkpoint": None if checkpoint is None else {"path": str(checkpoint), "sha256": sha256_of(checkpoint)},
+        "variant": variant,
+        "year": year,
+        "harness_version": __version__,
+        "code_sha256": digest.hexdigest(),
+        "data_range": data_range,
+        "environment": environment(device),
+    }
+
+
+def identity(entry: dict[str, Any]) -> dict[str, Any]:
+    """The identity of a record; entries written before records had one have an empty identity."""
+    checkpoint = entry.get("checkpoint")
+    values = {
+        "checkpoint_sha256": checkpoint.get("sha256") if isinstance(checkpoint, dict) else checkpoint,
+        "variant": entry.get("variant"),
+        "year": entry.get("year"),
+        "harness_version": entry.get("harness_version"),
+        "device_name": (entry.get("environment") or {}).get("device_name"),
+        "code_sha256": entry.get("code_sha256"),
+    }
+    return {k: values[k] for k in IDENTITY_KEYS}
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The identity keys on which two records differ, for the console (``checkpoint_sha256``, ``device_name`` …)."""
+    a, b = identity(old), identity(new)
+    return [k for k in IDENTITY_KEYS if a[k] != b[k]]
