@@ -1,4 +1,9 @@
-"""What every command shares: flag groups, the one-line error wrapper, the console, and the splits to run."""
+"""What every command shares: the console, the one-line error wrapper, flag groups, settings and the splits to run.
+
+Each command (``test_demo.py``, ``python -m benchmark.{compare,submit,prepare,speed,sweep,site}``)
+parses its own flags with these groups and hands plain values to the packages below; nothing
+below imports this module.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,17 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable
 
-from benchmark.core.errors import HarnessError
+import torch
+from rich.console import Console
+
+from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.data.splits import Split, check_split, gather_splits
-from benchmark.measure.loop import forwards_per_image
+from benchmark.measure.backend import DEVICE_FORMS
+from benchmark.measure.loop import TILE_OVERLAP, forwards_per_image
+from benchmark.measure.settings import Settings
 from benchmark.record.keys import check_split_names, splits_of
 from benchmark.record.store import read_results
 
@@ -17,13 +29,107 @@ TILE_WARN_FORWARDS = 1000
 """A ``--tile`` that means this many forwards for one image is warned about before any forward."""
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+def console(width: int = 160) -> Console:
+    """The console every command prints to: the terminal's width, or ``width`` columns when piped to a file."""
+    return Console(width=None if sys.stdout.isatty() else width, highlight=False)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The description as written, and each flag's default after its help (where it has a value to show)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default in (None, False, []) or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def parser(prog: str, doc: str) -> OneLineParser:
+    """A command's parser: its docstring's first paragraph as the description, defaults shown, mistakes one line."""
+    return OneLineParser(prog=prog, description=doc.split("\n\n")[0], formatter_class=HelpFormatter)
+
+
+def run(p: argparse.ArgumentParser, argv: list[str] | None, body: Callable[[argparse.Namespace], int],
+        interrupted: str | None = None) -> int:
+    """Parse ``argv`` and run ``body``: a user's mistake (a HarnessError) is one ``error:`` line and exit status 2
+    (its traceback with ``--debug``); Ctrl-C prints ``interrupted: …`` and exits 130 when ``interrupted`` says
+    what was kept."""
+    try:
+        args = p.parse_args(argv)
+    except HarnessError as err:
+        print(error_line(err), file=sys.stderr)
+        return 2
+    try:
+        return body(args)
+    except HarnessError as err:
+        if getattr(args, "debug", False):
+            raise
+        print(error_line(err), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if interrupted is None:
+            raise
+        print(f"interrupted: {interrupted}", file=sys.stderr)
+        return 130
+
+
+def add_official(p: argparse.ArgumentParser, save_dir: Path | None) -> None:
+    """The official harness's flags, with their meaning: ``--data_dir --save_dir --model_id --include_test
+    --hybrid_test --ssim``."""
+    g = p.add_argument_group("official flags")
+    g.add_argument("--data_dir", type=Path, help="challenge data: DIV2K_valid_HR/… (2023) or DIV2K_LSDIR_valid_HR/…")
+    g.add_argument("--save_dir", type=Path, default=save_dir, help="SR images go to SAVE_DIR/<model>/<split>/")
+    g.add_argument("--model_id", type=int, nargs="+", action="extend",
+                   help="team ids of --year, each once; repeat the flag to add more (default: every one)")
+    g.add_argument("--include_test", action="store_true", help="also run the test split")
+    g.add_argument("--hybrid_test", action="store_true", help="run the 2023 LSDIR+DIV2K test split instead")
+    g.add_argument("--ssim", action="store_true", help="also compute SSIM")
+
+
+def add_measurement(p: argparse.ArgumentParser) -> None:
+    """How a run measures: the data folders, device, runs, warm-up, repeats, Y channel, and the results file."""
+    p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
+                   help="folders with HR/ and LR_bicubic/X4/")
+    p.add_argument("--device", default="auto", help=f"one of {DEVICE_FORMS}")
+    p.add_argument("--runs", type=int, help="time each split N times and report the mean (default: the year's, "
+                   "1 in 2023, 5 from 2024)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split, 0 or more (0: "
+                   "official cold timing)")
+    p.add_argument("--repeat", type=int, default=1, help="timed forwards per image, at least 1; the median is kept")
+    p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def add_checkpoints(p: argparse.ArgumentParser, model_zoo: Path | None) -> None:
+    """Where registered teams' checkpoints come from."""
+    p.add_argument("--model_zoo", type=Path, default=model_zoo, help="folder of teamNN_name.pth files")
+    p.add_argument("--offline", action="store_true", help="never download; a missing checkpoint means a timing-only run")
+    p.add_argument("--zoo-url", metavar="BASE", help="fetch missing checkpoints from BASE/<file> instead of each team's "
+                   "official url (default: $ESR_ZOO_URL); every file is checked against its published sha256")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="let checkpoints hold pickled objects (as torch.load did before 2.6); they can run code")
+
+
+def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, values of the shared flags that cannot be run."""
+    repeated = sorted({i for i in args.model_id or [] if args.model_id.count(i) > 1})
+    if repeated:
+        p.error(f"--model_id {repeated[0]} is given twice; list each team once")
+    if args.runs is not None and args.runs < 1:
+        p.error(f"--runs {args.runs}: must be at least 1")
+    if args.repeat < 1:
+        p.error(f"--repeat {args.repeat}: must be at least 1 (timed forwards per image)")
+    if args.warmup < 0:
+        p.error(f"--warmup {args.warmup}: must be 0 or more (0 is the official cold timing)")
+    if getattr(args, "tile", None) is not None and args.tile <= TILE_OVERLAP:
+        p.error(f"--tile {args.tile}: must be larger than the {TILE_OVERLAP}-pixel overlap")
+
+
+def settings_of(args: argparse.Namespace, device: torch.device = Settings.device, year: int | None = None) -> Settings:
+    """The run's settings from the shared flags; ``--runs`` defaults to ``year``'s number of runs."""
+    runs = args.runs if args.runs is not None else get_year(year if year is not None else DEFAULT_YEAR).runs
+    save_dir = None if getattr(args, "no_save", False) or args.save_dir is None else args.save_dir
+    return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
+                    y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir)
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

@@ -31,7 +31,7 @@ import models
 from benchmark.core import host
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
 from benchmark.data.splits import benchmark_split, check_split, demo_split
-from benchmark.measure.loop import pick_device
+from benchmark.measure.backend import pick_device
 from benchmark.measure.speed import B100, forward_table, loop_table
 from benchmark.record.environment import environment
 from benchmark.report.tables import frame_table

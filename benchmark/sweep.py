@@ -23,61 +23,50 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
-from benchmark.cli import pick_splits
-from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark import cli
+from benchmark.core.errors import HarnessError
 from benchmark.core.years import get_year
+from benchmark.measure.backend import DEVICE_FORMS
 from benchmark.organizer import jobs
 from benchmark.organizer.challenge import known_year, read_repository
-from benchmark.organizer.dispatch import connect_ray, local_slots, ray_device_names, run_local, run_ray
+from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Row, figures, summary_table
-from benchmark.organizer.plan import Freshness, entry_of, registered_jobs, repository_jobs
+from benchmark.organizer.plan import Freshness, registered_jobs, repository_jobs, triage
 from benchmark.record.store import read_results
 
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = cli.console()
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = OneLineParser(prog="python -m benchmark.sweep", description=__doc__.split("\n\n")[0],
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser("python -m benchmark.sweep", __doc__)
     p.add_argument("--challenge-repo", type=Path, metavar="PATH",
                    help="an official challenge repository (test_demo.py with select_model), read in place; "
                         "without it, this project's registered teams are swept")
-    p.add_argument("--model_id", type=int, nargs="+", help="only these team ids (default: every team)")
-    p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
-                   help="folders with HR/ and LR_bicubic/X4/")
-    p.add_argument("--data_dir", type=Path, help="challenge data in the year's official layout (valid split)")
-    p.add_argument("--include_test", action="store_true", help="with --data_dir: also the test split")
-    p.add_argument("--results", type=Path, help="results file (default: results/<repository>.json, or "
-                                                "results/results.json for registered teams)")
-    p.add_argument("--save_dir", type=Path, help="write SR images to SAVE_DIR/<model>/<split>/ (default: none)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N: one team at a time on it")
-    p.add_argument("--devices", help="comma-separated devices (cuda:0,cuda:1): one team per device at a time")
-    p.add_argument("--runs", type=int, help="time each split N times (default: the year's)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split (0: cold timing)")
-    p.add_argument("--repeat", type=int, default=1, help="timed forwards per image; the median is kept")
-    p.add_argument("--ssim", action="store_true", help="also compute SSIM")
-    p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
+    cli.add_official(p, save_dir=None)
     p.add_argument("--year", type=int, help="challenge year (default: the one the repository names; without "
                                             "--challenge-repo: every year's registered teams)")
+    cli.add_measurement(p)
+    p.add_argument("--results", type=Path, help="results file (default: results/<repository>.json, or "
+                                                "results/results.json for registered teams)")
+    p.add_argument("--devices", help="comma-separated devices (cuda:0,cuda:1): one team per device at a time")
     p.add_argument("--timeout", type=float, metavar="S", help="kill a team's worker after S seconds (default: none)")
     p.add_argument("--memory-cap", type=float, metavar="GB",
                    help="kill a team's worker whose processes hold more than GB of memory (default: none)")
     p.add_argument("--force", action="store_true", help="run every team, even those whose entry is up to date")
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
-    p.add_argument("--model_zoo", type=Path, help="registered teams: folder of checkpoints (default: model_zoo/)")
-    p.add_argument("--offline", action="store_true", help="registered teams: never download a checkpoint")
-    p.add_argument("--zoo-url", metavar="BASE", help="registered teams: fetch missing checkpoints from BASE/<file>")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="let checkpoints hold pickled objects (as torch.load did before 2.6); they can run code")
-    p.add_argument("--debug", action="store_true", help="show the driver's tracebacks")
-    args = p.parse_args(argv)
+    cli.add_checkpoints(p, model_zoo=None)
+    return p
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    cli.check_measurement(p, args)
     if args.include_test and args.data_dir is None:
         p.error("--include_test needs --data_dir")
     if args.devices and args.device != "auto":
@@ -85,12 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.ray and args.devices:
         p.error("--ray places each team on a GPU of the cluster itself; drop --devices")
     if args.ray and args.device not in ("auto", "cpu", "cuda"):
-        p.error("with --ray, --device is auto, cpu or cuda (Ray picks the GPU)")
-    for flag, value in (("--runs", args.runs), ("--repeat", args.repeat)):
-        if value is not None and value < 1:
-            p.error(f"{flag} must be at least 1")
-    if args.warmup < 0:
-        p.error("--warmup must be 0 or more")
+        p.error(f"with --ray, --device is auto, cpu or cuda (Ray picks the GPU), not one of {DEVICE_FORMS}")
     if args.timeout is not None and args.timeout <= 0:
         p.error("--timeout must be a positive number of seconds")
     if args.memory_cap is not None and args.memory_cap <= 0:
@@ -101,31 +85,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- what to run ----------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = build_parser()
+    return check_args(p, p.parse_args(argv))
 
 
-# --- resume: is a team's entry complete and its inputs unchanged? ---------------------------------------------------
-
-
-# --- the driver -------------------------------------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except HarnessError as err:
-        print(error_line(err), file=sys.stderr)
-        return 2
+def sweep(args: argparse.Namespace) -> int:
     ray_started = False
     try:
         repo = read_repository(args.challenge_repo) if args.challenge_repo is not None else None
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
         if year is not None:
             get_year(year)
-        splits = pick_splits(args, year)
-        job_list = repository_jobs(args, repo, year, splits) if repo else registered_jobs(args, splits)
-        results = args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")
-        results = results.resolve()
+        splits = cli.pick_splits(args, year)
+        settings = cli.settings_of(args, year=year)  # each worker is told its device where it is started
+        if settings.save_dir is not None:  # workers run inside the challenge repository
+            settings = replace(settings, save_dir=settings.save_dir.resolve())
+        if repo:
+            job_list = repository_jobs(repo, year, splits, settings, model_ids=args.model_id,
+                                       trust_checkpoint=args.trust_checkpoint, data_dir=args.data_dir,
+                                       include_test=args.include_test)
+        else:
+            job_list = registered_jobs(splits, settings, year=year, model_ids=args.model_id, runs=args.runs,
+                                       model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,
+                                       trust_checkpoint=args.trust_checkpoint)
+        results = (args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")).resolve()
+        limits = Limits(args.timeout, args.memory_cap)
         if args.ray:
             ray_started, device = connect_ray(args.ray)
             if args.device == "cpu":
@@ -137,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             def names() -> set[str]:
                 return ray_device_names(device)
         else:
-            slots = local_slots(args)
+            slots = local_slots(args.device, args.devices)
             where = ", ".join(s.label for s in slots)
 
             def names() -> set[str]:
@@ -150,19 +135,11 @@ def main(argv: list[str] | None = None) -> int:
                 existing = read_results(results)
             except HarnessError as err:
                 console.print(escape(f"note: {err}; every team runs"))
-        freshness = Freshness(repo, names)
-        pending, again = [], []
-        for job in job_list:
-            found = None if args.force else entry_of(job, existing)
-            why = freshness.stale(job, found[1]) if found else "no entry"
-            if found and why is None:
-                row = rows[job.label]
-                row.status, row.name = "skipped", found[0]
-                row.detail = "up to date: " + figures(found[1], [s.name for s in splits])
-            else:
-                pending.append(job)
-                if found:
-                    again.append(f"{job.title}: {found[0]}'s entry is out of date ({why}); it runs again")
+        pending, fresh, again = triage(job_list, existing, Freshness(repo, names), args.force)
+        for label, (name, entry) in fresh.items():
+            row = rows[label]
+            row.status, row.name = "skipped", name
+            row.detail = "up to date: " + figures(entry, [s.name for s in splits])
         source = f"{repo.root} (NTIRE {year})" if repo else f"registered teams of {year or 'every year'}"
         console.print(escape(f"sweep: {len(job_list)} team(s) of {source}; {len(pending)} to run, "
                              f"{len(job_list) - len(pending)} up to date; on {', '.join(s.name for s in splits)}; "
@@ -172,28 +149,26 @@ def main(argv: list[str] | None = None) -> int:
         begin = time.perf_counter()
         if pending:
             if args.ray:
-                run_ray(pending, device, driver, args)
+                run_ray(pending, device, driver, limits)
             else:
-                run_local(pending, slots, driver, args)
+                run_local(pending, slots, driver, limits)
         wall = time.perf_counter() - begin
         counts = {s: sum(r.status == s for r in rows.values()) for s in ("ran", "skipped", "failed")}
         console.print(summary_table(list(rows.values()), f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} "
                                     f"up to date, {counts['failed']} failed, {wall:.1f} s"))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
         return 0
-    except HarnessError as err:
-        if args.debug:
-            raise
-        print(error_line(err), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished teams are kept in the results file; a re-run runs the others", file=sys.stderr)
-        return 130
     finally:
         if ray_started:
             import ray
 
             ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    return cli.run(p, argv, lambda args: sweep(check_args(p, args)),
+                   interrupted="finished teams are kept in the results file; a re-run runs the others")
 
 
 if __name__ == "__main__":

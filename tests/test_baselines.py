@@ -22,7 +22,8 @@ from torch import nn
 from benchmark.data.splits import benchmark_split
 from benchmark.imaging.images import read_image, to_tensor, to_uint8
 from benchmark.measure.complexity import measure
-from benchmark.measure.loop import RunOptions, SplitResult, evaluate
+from benchmark.measure.loop import SplitResult, Target, evaluate
+from benchmark.measure.settings import Settings
 from models import create_model, get_spec, list_models, load_state_dict
 from models.team00_EFDN import EFDN
 from models.team00_RFDN import RFDN
@@ -97,9 +98,9 @@ def figures(shared: Path, built: Callable[[str], nn.Module]) -> Callable[[str, s
 
     def get(key: str, dataset: str) -> SplitResult:
         if (key, dataset) not in cache:
-            opts = RunOptions(device=torch.device("cpu"), data_range=get_spec(0, BASELINES[key].year).data_range,
-                              ssim=True, y_channel=True, warmup=0)
-            cache[key, dataset] = evaluate(built(key), benchmark_split(shared / "data" / dataset), opts)
+            settings = Settings(ssim=True, y_channel=True, warmup=0)
+            target = Target(key, data_range=get_spec(0, BASELINES[key].year).data_range)
+            cache[key, dataset] = evaluate(built(key), benchmark_split(shared / "data" / dataset), settings, target)
         return cache[key, dataset]
     return get
 
@@ -192,7 +193,7 @@ def test_per_image_figures_are_the_official_ones(reference: dict, figures: Calla
     result = figures(key, dataset)
     assert [r.name for r in result.images] == sorted(official["images"])
     for metric, tolerance in TOLERANCE.items():
-        worst = max(abs(getattr(r, metric) - official["images"][r.name][metric]) for r in result.images)
+        worst = max(abs(r.scores[metric] - official["images"][r.name][metric]) for r in result.images)
         assert worst <= tolerance, (metric, worst)
     mean_psnr = sum(r.psnr for r in result.images) / len(result.images)
     assert mean_psnr == pytest.approx(official["mean_psnr"], abs=TOLERANCE["psnr"])

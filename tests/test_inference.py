@@ -15,7 +15,9 @@ from benchmark.data.splits import benchmark_split, check_split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
-from benchmark.measure.loop import PeakMemory, RunOptions, evaluate, forward
+from benchmark.measure.backend import PeakMemory
+from benchmark.measure.loop import Target, evaluate, forward
+from benchmark.measure.settings import Settings
 
 CPU = torch.device("cpu")
 
@@ -71,8 +73,9 @@ def test_tile_must_exceed_the_overlap() -> None:
 
 def test_evaluate_scores_every_image_in_order_and_saves_them(split, tmp_path: Path) -> None:
     seen = []
-    opts = RunOptions(device=CPU, ssim=True, y_channel=True, warmup=1, repeat=2, save_dir=tmp_path / "sr")
-    result = evaluate(Nearest(offset=0.4), split, opts, on_image=lambda i, r: seen.append((i, r.name)))
+    settings = Settings(device=CPU, ssim=True, y_channel=True, warmup=1, repeat=2)
+    result = evaluate(Nearest(offset=0.4), split, settings, Target("Nearest", save_dir=tmp_path / "sr"),
+                      on_image=lambda i, r: seen.append((i, r.name)))
     assert seen == [(0, "a"), (1, "b"), (2, "c")]
     assert [r.name for r in result.images] == ["a", "b", "c"]
     for pair, r in zip(split.pairs, result.images):
@@ -82,8 +85,9 @@ def test_evaluate_scores_every_image_in_order_and_saves_them(split, tmp_path: Pa
         assert np.array_equal(saved, expected)
         hr = modcrop(read_image(pair.hr), 4)
         assert r.psnr == metrics.psnr(expected, hr)
-        assert r.ssim == metrics.ssim(expected, hr)
-        assert r.psnr_y == metrics.psnr(metrics.rgb_to_y(expected), metrics.rgb_to_y(hr))
+        assert r.scores["ssim"] == metrics.ssim(expected, hr)
+        assert r.scores["psnr_y"] == metrics.psnr(metrics.rgb_to_y(expected), metrics.rgb_to_y(hr))
+        assert r.scores["ssim_y"] == metrics.ssim(metrics.rgb_to_y(expected), metrics.rgb_to_y(hr))
         assert r.runtime_ms > 0 and not r.tiled
     assert result.memory_kind == "cpu_peak_rss" and result.memory_mib > 0
     assert result.clock == "cpu_perf_counter"
@@ -91,18 +95,18 @@ def test_evaluate_scores_every_image_in_order_and_saves_them(split, tmp_path: Pa
 
 
 def test_timing_only_run_scores_and_saves_nothing(split, tmp_path: Path) -> None:
-    result = evaluate(Nearest(), split, RunOptions(device=CPU, score=False, warmup=0, save_dir=None))
+    result = evaluate(Nearest(), split, Settings(device=CPU, warmup=0), Target("Nearest", score=False))
     assert all(r.psnr is None and r.runtime_ms > 0 for r in result.images)
 
 
 def test_output_of_the_wrong_size_names_the_image(split) -> None:
     with pytest.raises(HarnessError, match=r"ax4\.png: the model returned \(1, 3, 16, 14\) .* must return \(1, 3, 32, 28\)"):
-        evaluate(Nearest(scale=2), split, RunOptions(device=CPU, warmup=0))
+        evaluate(Nearest(scale=2), split, Settings(device=CPU, warmup=0), Target("Nearest"))
 
 
 def test_nan_output_names_the_image(split) -> None:
     with pytest.raises(HarnessError, match=r"ax4\.png: the model output holds NaN or Inf"):
-        evaluate(Nearest(offset=float("nan")), split, RunOptions(device=CPU, warmup=0))
+        evaluate(Nearest(offset=float("nan")), split, Settings(device=CPU, warmup=0), Target("Nearest"))
 
 
 class _FakeCudaMemory:

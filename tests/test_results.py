@@ -21,9 +21,12 @@ from benchmark.report.results_txt import write_results_txt
 
 def _split(name: str = "valid", ssim: bool = True, times: tuple[float, ...] = (10.0, 20.0, 60.0),
            memory: float = 123.5) -> SplitResult:
-    images = [ImageResult("0801", times[0], psnr=30.0, ssim=0.8 if ssim else None),
-              ImageResult("0802", times[1], psnr=28.0, ssim=0.7 if ssim else None, tiled=True),
-              ImageResult("0803", times[2], psnr=29.0, ssim=0.9 if ssim else None)]
+    def scores(psnr: float, value: float) -> dict[str, float]:
+        return {"psnr": psnr, "ssim": value} if ssim else {"psnr": psnr}
+
+    images = [ImageResult("0801", times[0], scores(30.0, 0.8)),
+              ImageResult("0802", times[1], scores(28.0, 0.7), tiled=True),
+              ImageResult("0803", times[2], scores(29.0, 0.9))]
     return SplitResult(name, images, memory_mib=memory, memory_kind="cuda_max_memory_allocated", wall_seconds=0.1,
                        clock="cuda_events")
 

@@ -627,6 +627,7 @@ def test_half_precision_weights_still_load(workspace: dict) -> None:
 
 
 @pytest.mark.parametrize("trust", [False, True])
+@pytest.mark.filterwarnings("ignore:BuiltinImporter.module_repr:DeprecationWarning")  # pytest-xdist's __main__
 def test_model_pickled_from_a_script_is_one_line(workspace: dict, monkeypatch: pytest.MonkeyPatch, trust: bool) -> None:
     class Net(TinySR):
         pass

@@ -24,14 +24,13 @@ import pytest
 import torch
 from conftest import SHARED
 from rich.console import Console
-from rich.console import Console
 from torch import nn
 
 import test_demo
 from benchmark import sweep as sweep_module
-from benchmark.cli import pick_splits
+from benchmark.cli import pick_splits, settings_of
 from benchmark.organizer.challenge import read_repository
-from benchmark.organizer.dispatch import Slot, run_local
+from benchmark.organizer.dispatch import Limits, Slot, run_local
 from benchmark.organizer.driver import Driver, Row
 from benchmark.organizer.plan import repository_jobs
 from benchmark.record.store import read_results
@@ -428,11 +427,12 @@ def test_several_device_slots_share_the_teams(fake: dict) -> None:
     """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
     args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
     splits = pick_splits(args, 2025)
-    jobs = repository_jobs(args, read_repository(fake["repo"]), 2025, splits)
+    jobs = repository_jobs(read_repository(fake["repo"]), 2025, splits, settings_of(args, year=2025),
+                           model_ids=args.model_id)
     quiet = Console(file=io.StringIO())
     driver = Driver(fake["results"].resolve(), {job.label: Row(job) for job in jobs}, quiet)
     slots = [Slot("slot-a", "cpu"), Slot("slot-b", "cpu")]
-    run_local(jobs, slots, driver, args)
+    run_local(jobs, slots, driver, Limits())
     assert {label: row.status for label, row in driver.rows.items()} == {"00": "ran", "01": "ran", "02": "ran"}
     assert set(read_results(fake["results"])) == {"00_Tiny", "1_Spaced", "002_Other"}
 

@@ -35,8 +35,9 @@ float64, for evaluation loops that keep the images on the GPU.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar
+from typing import Callable, TypeVar
 
 import cv2
 import numpy as np
@@ -204,4 +205,48 @@ def rgb_to_y_torch(img: torch.Tensor) -> torch.Tensor:
     if bool(near.any()):
         fixed = _y_from_dot(dot[near].cpu().numpy(), img[near].cpu().numpy())
         out[near] = torch.from_numpy(fixed).to(out.device)
+    return out
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One image-quality figure as the harness records and prints it: the results key (``{split}_{key}`` per
+    image, ``{split}_ave_{key}`` their mean), how to compute it on the host and on a device, and when it is asked for."""
+
+    key: str
+    label: str
+    unit: str
+    decimals: int
+    """As the reports print it: PSNR to 2 decimals, SSIM to 4."""
+    on_host: Callable[[np.ndarray, np.ndarray, int], float]
+    on_device: Callable[[torch.Tensor, torch.Tensor, int], float]
+    y_channel: bool = False
+    """Computed on the Y channel of both images (``--y-channel``)."""
+    with_ssim: bool = False
+    """Computed only when SSIM is asked for (``--ssim``)."""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("psnr", "PSNR", "dB", 2, psnr, psnr_torch),
+    Metric("ssim", "SSIM", "", 4, ssim, ssim_torch, with_ssim=True),
+    Metric("psnr_y", "PSNR-Y", "dB", 2, psnr, psnr_torch, y_channel=True),
+    Metric("ssim_y", "SSIM-Y", "", 4, ssim, ssim_torch, y_channel=True, with_ssim=True),
+)
+"""Every figure a run can score, in the order the records list them; PSNR is always scored."""
+
+
+def wanted(ssim: bool, y_channel: bool) -> tuple[Metric, ...]:
+    """The metrics a run with these flags scores."""
+    return tuple(m for m in METRICS if (ssim or not m.with_ssim) and (y_channel or not m.y_channel))
+
+
+def score(sr: _Image, hr: _Image, metrics: tuple[Metric, ...], border: int) -> dict[str, float]:
+    """``metrics`` of one uint8 SR image against its HR (arrays on the host, or tensors on a device)."""
+    on_device = isinstance(sr, torch.Tensor)
+    to_y = rgb_to_y_torch if on_device else rgb_to_y
+    y_pair = (to_y(sr), to_y(hr)) if any(m.y_channel for m in metrics) else None
+    out = {}
+    for m in metrics:
+        a, b = y_pair if m.y_channel else (sr, hr)
+        out[m.key] = (m.on_device if on_device else m.on_host)(a, b, border)
     return out

@@ -1,4 +1,4 @@
-"""Run a model over a split: tiled forward, synchronised timing, peak memory, and a loop that keeps it busy.
+"""Run a model over a split once: tiled forward, timed and measured through the backend, and a loop that keeps it busy.
 
 The official loop reads, runs, scores and saves each image in turn, so the model waits for the disk
 and for the metrics. Here the main thread only uploads, runs and times the forward; reader threads
@@ -11,8 +11,6 @@ to last image written) against the summed forward times shows what the loop stil
 
 from __future__ import annotations
 
-import re
-import resource
 import statistics
 import time
 from collections import deque
@@ -25,11 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.core import host
 from benchmark.core.errors import HarnessError
 from benchmark.data.splits import ImagePair, Split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
+from benchmark.measure.backend import Backend, PeakMemory, out_of_memory
+from benchmark.measure.settings import Settings
 
 TILE_OVERLAP = 32
 PREFETCH = 3
@@ -38,24 +37,6 @@ MAX_PENDING = 4
 """Outputs waiting for post-processing before the forward loop waits for them (bounds memory)."""
 PROBE_LIMIT = 128
 """A forward that fails on an LR whose shorter side is below this is probed for the model's smallest input."""
-DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    device: torch.device
-    data_range: float = 255.0
-    score: bool = True
-    """False when the model has no checkpoint: forwards are timed, nothing is scored or saved."""
-    ssim: bool = False
-    y_channel: bool = False
-    tile: int | None = None
-    warmup: int = 3
-    repeat: int = 1
-    save_dir: Path | None = None
-    """Folder for this split's SR images (``<save_dir>/<model>/<split>``), or None to save nothing."""
-    model_name: str | None = None
-    """The model's results name, for messages (its class name when None)."""
 
 
 @dataclass
@@ -63,13 +44,27 @@ class ImageResult:
     name: str
     runtime_ms: float
     """Median of the ``repeat`` timed forwards of this image."""
-    psnr: float | None = None
-    ssim: float | None = None
-    psnr_y: float | None = None
-    ssim_y: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    """Each scored metric (``imaging.metrics.METRICS`` keys); empty when the run is timed only."""
     tiled: bool = False
     saved_sha256: str | None = None
     """The sha256 of the SR image file this run wrote, when it saved one."""
+
+    @property
+    def psnr(self) -> float | None:
+        return self.scores.get("psnr")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one pass over a split measures besides the settings: the model's results name and data range, whether
+    it is scored (a model without weights is timed only), and where its SR images go."""
+
+    name: str
+    data_range: float = 255.0
+    score: bool = True
+    save_dir: Path | None = None
+    """Folder for this split's SR images, or None to save nothing."""
 
 
 @dataclass
@@ -138,113 +133,18 @@ def forward(model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap
     return total.div_(weight)
 
 
-class PeakMemory:
-    """Peak memory over a split: CUDA ``max_memory_allocated``, or the process's peak RSS on CPU.
-
-    On CUDA only the forwards count, as in the official loop, which scores on the host: the peak is
-    reset before each forward and read after it, so the harness's on-device scoring (float64 copies
-    of SR and HR) never inflates the figure.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.kind = "cuda_max_memory_allocated" if device.type == "cuda" else "cpu_peak_rss"
-        self.peak = 0
-
-    def reset(self) -> None:
-        if self.device.type == "cuda":
-            self.peak = 0
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return
-        host.release_freed_memory()  # memory kept from earlier work would count in this split's peak
-        try:  # Linux: writing 5 resets the VmHWM high-water mark of this process
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
-
-    def before_forward(self) -> None:
-        """CUDA: start the peak afresh at what is allocated now, so the scoring of earlier images is not counted."""
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-
-    def after_forward(self) -> None:
-        """CUDA: keep the forward's peak."""
-        if self.device.type == "cuda":
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
-
-    def read_mib(self) -> float:
-        if self.device.type == "cuda":  # the forwards' peak: what the scoring after the last forward took is not in it
-            return self.peak / 1024**2
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` (CUDA when there is one), ``cpu``, ``cuda`` or ``cuda:N``; a HarnessError for anything else
-    (``mps``, ``cpu:1``, ``cuda:abc`` …) and for a GPU this machine does not have."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    match = re.fullmatch(r"cuda(?::([0-9]+))?", name)
-    if match is None:
-        raise HarnessError(f"--device {name!r}: not a device this harness runs on; use one of {DEVICE_FORMS}")
-    if not torch.cuda.is_available():
-        raise HarnessError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    if match[1] is None:
-        return torch.device("cuda")
-    index, count = int(match[1]), torch.cuda.device_count()
-    if index >= count:
-        raise HarnessError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
-                           "use one of them")
-    return torch.device("cuda", index)
-
-
-def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
-    """Run ``fn`` once; milliseconds from CUDA events (then synchronise), or ``perf_counter`` on CPU."""
-    if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        out = fn()
-        end.record()
-        torch.cuda.synchronize(device)
-        return out, start.elapsed_time(end)
-    begin = time.perf_counter()
-    out = fn()
-    return out, (time.perf_counter() - begin) * 1000
-
-
 def _read(pair: ImagePair, score: bool) -> tuple[np.ndarray, np.ndarray | None]:
     lr = read_image(pair.lr)
     return lr, modcrop(read_image(pair.hr), SCALE) if score else None
 
 
-def _scores(sr, hr, opts: RunOptions, on_device: bool) -> dict[str, float]:
-    """Official PSNR (and SSIM, Y-channel figures) of one image, on the device or on the host."""
-    psnr, ssim, to_y = (metrics.psnr_torch, metrics.ssim_torch, metrics.rgb_to_y_torch) if on_device else (
-        metrics.psnr, metrics.ssim, metrics.rgb_to_y)
-    out = {"psnr": psnr(sr, hr, SCALE)}
-    if opts.ssim:
-        out["ssim"] = ssim(sr, hr, SCALE)
-    if opts.y_channel:
-        sr_y, hr_y = to_y(sr), to_y(hr)
-        out["psnr_y"] = psnr(sr_y, hr_y, SCALE)
-        if opts.ssim:
-            out["ssim_y"] = ssim(sr_y, hr_y, SCALE)
-    return out
-
-
-def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, opts: RunOptions) -> dict[str, Any]:
+def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, target: Target,
+              wanted: tuple[metrics.Metric, ...]) -> dict[str, Any]:
     """Quantise, score and save one output on a worker thread (host path)."""
-    sr = to_uint8(out, opts.data_range)
-    figures: dict[str, Any] = _scores(sr, hr, opts, on_device=False)
-    if opts.save_dir is not None:
-        figures["saved_sha256"] = write_png(opts.save_dir / f"{pair.name}.png", sr)
+    sr = to_uint8(out, target.data_range)
+    figures: dict[str, Any] = {"scores": metrics.score(sr, hr, wanted, SCALE)}
+    if target.save_dir is not None:
+        figures["saved_sha256"] = write_png(target.save_dir / f"{pair.name}.png", sr)
     return figures
 
 
@@ -261,15 +161,6 @@ def _check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
         raise HarnessError(f"{pair.lr}: the model output holds NaN or Inf; check the checkpoint and the data range")
 
 
-def _out_of_memory(err: BaseException) -> str | None:
-    """``"CUDA"`` or ``"CPU"`` when ``err`` says the forward did not fit in that memory, else None."""
-    if isinstance(err, torch.cuda.OutOfMemoryError):
-        return "CUDA"
-    if isinstance(err, MemoryError) or (isinstance(err, RuntimeError) and "can't allocate memory" in str(err)):
-        return "CPU"  # MemoryError, or the DefaultCPUAllocator's RuntimeError
-    return None
-
-
 def _reason(err: BaseException) -> str:
     """The first line of an exception's message, for a one-line error."""
     text = str(err).strip()
@@ -280,35 +171,36 @@ def _reason(err: BaseException) -> str:
 class _Runner:
     """The forward of one image: warm-up, repeats, and a tiled retry when the device runs out of memory."""
 
-    def __init__(self, model: nn.Module, opts: RunOptions, memory: PeakMemory) -> None:
-        self.model, self.opts, self.memory = model, opts, memory
+    def __init__(self, model: nn.Module, settings: Settings, target: Target, backend: Backend,
+                 memory: PeakMemory) -> None:
+        self.model, self.settings, self.target, self.backend, self.memory = model, settings, target, backend, memory
+        self.call = backend.prepare(model)
         self.smallest: int | None = None
 
     def run(self, lr: torch.Tensor, pair: ImagePair) -> tuple[torch.Tensor, float, bool]:
         """Median time of ``repeat`` forwards; out of memory (CUDA or CPU), retry in tiles half as large each time."""
-        tile = self.opts.tile
+        tile = self.settings.tile
         while True:
             try:
                 times = []
-                for _ in range(max(self.opts.repeat, 1)):
+                for _ in range(max(self.settings.repeat, 1)):
                     self.memory.before_forward()
                     with torch.inference_mode():
-                        out, ms = timed(lambda: forward(self.model, lr, tile), self.opts.device)
+                        out, ms = self.backend.timed(lambda: forward(self.call, lr, tile))
                     self.memory.after_forward()
                     times.append(ms)
                 return out, statistics.median(times), tile is not None and tile < max(lr.shape[-2:])
             except HarnessError as err:  # a tile's output of the wrong size
                 raise HarnessError(f"{pair.lr}: {err}") from None
             except (RuntimeError, MemoryError, ValueError, IndexError) as err:
-                memory = _out_of_memory(err)
+                memory = out_of_memory(err)
                 if memory is None:
                     too_small = self._too_small(err, lr, pair)
                     if too_small is None:
                         raise
                     raise too_small from err
                 del err  # its traceback holds the failed forward's tensors
-                if self.opts.device.type == "cuda":
-                    torch.cuda.empty_cache()
+                self.backend.release()
                 h, w = lr.shape[-2:]
                 tried = None if tile is None or tile >= max(h, w) else min(tile, h, w)
                 tile = (min(h, w) if tried is None else tried) // 2
@@ -330,38 +222,39 @@ class _Runner:
             for side in range(1, PROBE_LIMIT + 1):
                 try:
                     with torch.inference_mode():
-                        self.model(lr.new_zeros(1, lr.shape[1], side, side))
+                        self.call(lr.new_zeros(1, lr.shape[1], side, side))
                 except Exception:  # noqa: BLE001, S112 - any failure means the model does not take this size
                     continue
                 self.smallest = side
                 break
-        tile = self.opts.tile
+        tile = self.settings.tile
         side = min(h, w) if tile is None or tile >= max(h, w) else min(tile, h, w)  # what the model was given
         if self.smallest > PROBE_LIMIT or self.smallest <= side:
             return None
-        name = self.opts.model_name or type(self.model).__name__
-        return HarnessError(f"{pair.lr}: LR {w}×{h} is too small for {name} (its forward failed: {_reason(err)}); "
-                            f"its smallest LR is {self.smallest}×{self.smallest}")
+        return HarnessError(f"{pair.lr}: LR {w}×{h} is too small for {self.target.name} (its forward failed: "
+                            f"{_reason(err)}); its smallest LR is {self.smallest}×{self.smallest}")
 
     def warm_up(self, pair: ImagePair) -> None:
         """Untimed forwards on the split's first image (with the same out-of-memory fallback)."""
-        if self.opts.warmup <= 0:
+        if self.settings.warmup <= 0:
             return
-        lr = to_tensor(read_image(pair.lr), self.opts.data_range).to(self.opts.device)
-        for _ in range(self.opts.warmup):
+        lr = self.backend.upload(to_tensor(read_image(pair.lr), self.target.data_range))
+        for _ in range(self.settings.warmup):
             self.run(lr, pair)
 
 
-def evaluate(model: nn.Module, split: Split, opts: RunOptions,
+def evaluate(model: nn.Module, split: Split, settings: Settings, target: Target, backend: Backend | None = None,
              on_image: Callable[[int, ImageResult], None] | None = None) -> SplitResult:
-    """Run ``model`` over ``split`` (already checked with ``data.check_split``) and score every image.
+    """Run ``model`` over ``split`` (already checked with ``data.splits.check_split``) once, and score every image.
 
-    ``on_image(index, result)`` is called in image order as each image is finished (progress bars).
+    ``backend`` (the official eager one on ``settings.device`` when None) says how the model is
+    called and timed. ``on_image(index, result)`` is called in image order as each image is
+    finished (progress bars).
     """
-    device = opts.device
-    on_device = device.type == "cuda"
-    memory = PeakMemory(device)
-    runner = _Runner(model, opts, memory)
+    backend = backend or Backend(settings.device)
+    memory = backend.memory()
+    runner = _Runner(model, settings, target, backend, memory)
+    wanted = metrics.wanted(settings.ssim, settings.y_channel)
     memory.reset()  # before the warm-up: on CPU it trims the heap, which the warm-up then faults back in
     runner.warm_up(split.pairs[0])
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
@@ -379,27 +272,26 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
 
     try:
         begin = time.perf_counter()
-        reads = deque(readers.submit(_read, pair, opts.score) for pair in split.pairs[:PREFETCH])
+        reads = deque(readers.submit(_read, pair, target.score) for pair in split.pairs[:PREFETCH])
         for index, pair in enumerate(split.pairs):
             lr_img, hr_img = reads.popleft().result()
             if index + PREFETCH < len(split.pairs):
-                reads.append(readers.submit(_read, split.pairs[index + PREFETCH], opts.score))
-            lr = to_tensor(lr_img, opts.data_range).to(device)
+                reads.append(readers.submit(_read, split.pairs[index + PREFETCH], target.score))
+            lr = backend.upload(to_tensor(lr_img, target.data_range))
             out, ms, tiled = runner.run(lr, pair)
             _check_output(out, lr, pair)
             result = ImageResult(pair.name, ms, tiled=tiled)
-            if not opts.score:  # timing only: nothing to quantise, score or save
+            if not target.score:  # timing only: nothing to quantise, score or save
                 pending.append((result, None))
-            elif on_device:
-                sr = quantize(out, opts.data_range)
-                for key, value in _scores(sr, torch.from_numpy(hr_img).to(device), opts, on_device=True).items():
-                    setattr(result, key, value)
-                saved = None if opts.save_dir is None else \
-                    workers.submit(_save, opts.save_dir / f"{pair.name}.png", sr.cpu().numpy())
+            elif backend.scores_on_device:
+                sr = quantize(out, target.data_range)
+                result.scores = metrics.score(sr, torch.from_numpy(hr_img).to(sr.device), wanted, SCALE)
+                saved = None if target.save_dir is None else \
+                    workers.submit(_save, target.save_dir / f"{pair.name}.png", sr.cpu().numpy())
                 pending.append((result, saved))
                 del sr  # nothing of this image may stay on the device during the next forward
             else:
-                pending.append((result, workers.submit(_post_cpu, out.cpu(), hr_img, pair, opts)))
+                pending.append((result, workers.submit(_post_cpu, out.cpu(), hr_img, pair, target, wanted)))
             del out
             while len(pending) > MAX_PENDING or (pending and (pending[0][1] is None or pending[0][1].done())):
                 finish_oldest()
@@ -409,5 +301,4 @@ def evaluate(model: nn.Module, split: Split, opts: RunOptions,
     finally:
         readers.shutdown(wait=True, cancel_futures=True)
         workers.shutdown(wait=True, cancel_futures=True)
-    return SplitResult(split.name, results, memory.read_mib(), memory.kind, wall,
-                       "cuda_events" if on_device else "cpu_perf_counter", opts.save_dir)
+    return SplitResult(split.name, results, memory.read_mib(), memory.kind, wall, backend.clock, target.save_dir)

@@ -15,7 +15,9 @@ import models
 from benchmark.data.splits import Split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import SCALE, modcrop, read_image, to_tensor, to_uint8, write_png
-from benchmark.measure.loop import RunOptions, evaluate, forward, timed
+from benchmark.measure.backend import timed
+from benchmark.measure.loop import Target, evaluate, forward
+from benchmark.measure.settings import Settings
 
 SIZES = {"256×256": (256, 256), "339×510": (339, 510)}
 
@@ -77,10 +79,11 @@ def loop_table(device: torch.device, split: Split, model_zoo: Path) -> pd.DataFr
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for ssim in (False, True):
-            opts = RunOptions(device=device, ssim=ssim, warmup=3, save_dir=Path(tmp) / "pipelined")
-            evaluate(model, Split(split.name, split.pairs[:3]), opts)  # warm the caches and the allocator
+            settings, target = Settings(device=device, ssim=ssim, warmup=3), Target("00_RFDN_baseline",
+                                                                                    save_dir=Path(tmp) / "pipelined")
+            evaluate(model, Split(split.name, split.pairs[:3]), settings, target)  # warm the caches and the allocator
             serial_wall, serial_forward = _serial_official_order(model, split, device, ssim, Path(tmp) / "serial")
-            result = evaluate(model, split, opts)
+            result = evaluate(model, split, settings, target)
             label = "with SSIM" if ssim else "PSNR only"
             rows.append({"device": str(device), "split": f"{split.name} ({len(split.pairs)})", "metrics": label,
                          "loop": "serial (official order)", "wall s": serial_wall, "forward s": serial_forward,

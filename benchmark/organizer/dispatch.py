@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 from collections import deque
@@ -25,7 +24,7 @@ class Slot:
 
 
 def _slot(device: str) -> Slot:
-    from benchmark.measure.loop import pick_device
+    from benchmark.measure.backend import pick_device
 
     dev = pick_device(device)
     if dev.type == "cpu":
@@ -36,18 +35,28 @@ def _slot(device: str) -> Slot:
     return Slot(f"cuda:{index}", "cuda", {"CUDA_VISIBLE_DEVICES": physical})
 
 
-def local_slots(args: argparse.Namespace) -> list[Slot]:
-    if args.devices:
-        names = [d.strip() for d in args.devices.split(",") if d.strip()]
+@dataclass(frozen=True)
+class Limits:
+    """What a team's worker may take before it is killed; None is no limit."""
+
+    timeout: float | None = None
+    """Seconds."""
+    memory_cap_gb: float | None = None
+
+
+def local_slots(device: str, devices: str | None) -> list[Slot]:
+    """The slots of ``--devices`` (comma-separated), else the one ``--device``."""
+    if devices:
+        names = [d.strip() for d in devices.split(",") if d.strip()]
         slots = [_slot(name) for name in names]
         labels = [s.label for s in slots]
         if len(set(labels)) != len(labels):
-            raise HarnessError(f"--devices {args.devices}: a device is named twice; one timed team per device")
+            raise HarnessError(f"--devices {devices}: a device is named twice; one timed team per device")
         return slots
-    return [_slot(args.device)]
+    return [_slot(device)]
 
 
-def run_local(pending: list[Job], slots: list[Slot], driver: Driver, args: argparse.Namespace) -> None:
+def run_local(pending: list[Job], slots: list[Slot], driver: Driver, limits: Limits) -> None:
     """One thread per device, each running its next team's worker process until none is left."""
     queue: deque[Job] = deque(pending)
     stop = threading.Event()
@@ -59,8 +68,8 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, args: argpa
                 if not queue:
                     return
                 job = queue.popleft()
-            outcome = jobs.execute({**job.payload, "device": slot.worker_device}, timeout=args.timeout,
-                                   memory_cap_gb=args.memory_cap, log_path=driver.log_path(job), env=slot.env,
+            outcome = jobs.execute({**job.payload, "device": slot.worker_device}, timeout=limits.timeout,
+                                   memory_cap_gb=limits.memory_cap_gb, log_path=driver.log_path(job), env=slot.env,
                                    started=lambda pid, s=slot.label: active.__setitem__(s, pid))
             active.pop(slot.label, None)
             if not stop.is_set():
@@ -83,14 +92,14 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, args: argpa
         raise
 
 
-def run_ray(pending: list[Job], device: str, driver: Driver, args: argparse.Namespace) -> None:
+def run_ray(pending: list[Job], device: str, driver: Driver, limits: Limits) -> None:
     """Each team a Ray task holding one whole GPU (one CPU on cpu) that runs the same worker process."""
     import ray
 
     resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}
     task = ray.remote(jobs.execute_remote).options(max_retries=0, runtime_env=ray_runtime_env(), **resources)
     threads = jobs.driver_threads()
-    refs = {task.remote({**job.payload, "device": device}, args.timeout, args.memory_cap, threads): job
+    refs = {task.remote({**job.payload, "device": device}, limits.timeout, limits.memory_cap_gb, threads): job
             for job in pending}
     try:
         waiting = list(refs)

@@ -111,7 +111,7 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
 
     from benchmark.core.errors import HarnessError, error_line
     from benchmark.data.splits import benchmark_split, check_split
-    from benchmark.measure.loop import pick_device
+    from benchmark.measure.backend import pick_device
     from benchmark.measure.speed import B100
     from benchmark.record.environment import environment
     from benchmark.report.tables import frame_table

@@ -3,9 +3,8 @@ team's recorded entry is still up to date (complete, same settings, same inputs,
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,9 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import sha256_of
 from benchmark.core.years import get_year
 from benchmark.data.splits import Split
+from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Repository
 from benchmark.record.keys import splits_of
-
-SETTING_KEYS = ("runs", "warmup", "repeat", "ssim", "y_channel")
 
 
 @dataclass
@@ -37,46 +35,45 @@ def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
             for s in splits]
 
 
-def _settings(args: argparse.Namespace, runs: int) -> dict[str, Any]:
-    return {"runs": runs, "warmup": args.warmup, "repeat": args.repeat, "ssim": args.ssim,
-            "y_channel": args.y_channel, "save_dir": str(args.save_dir.resolve()) if args.save_dir else None}
-
-
-def repository_jobs(args: argparse.Namespace, repo: Repository, year: int, splits: list[Split]) -> list[Job]:
-    ids = args.model_id or repo.team_ids
+def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: Settings, *,
+                    model_ids: list[int] | None = None, trust_checkpoint: bool = False, data_dir: Path | None = None,
+                    include_test: bool = False) -> list[Job]:
+    """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names)."""
+    ids = model_ids or repo.team_ids
     unknown = [i for i in ids if i not in repo.branches]
     if unknown:
         raise HarnessError(f"--model_id {unknown[0]}: {repo.test_demo}'s select_model has no such team; its teams: "
                            f"{', '.join(map(str, repo.team_ids))}")
-    runs = args.runs or get_year(year).runs
     common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
-              "settings": _settings(args, runs), "trust_checkpoint": args.trust_checkpoint,
-              "data_dir": str(args.data_dir.resolve()) if args.data_dir else None, "include_test": args.include_test}
+              "settings": settings.as_dict(), "trust_checkpoint": trust_checkpoint,
+              "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test}
     return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
 
 
-def registered_jobs(args: argparse.Namespace, splits: list[Split]) -> list[Job]:
+def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None = None,
+                    model_ids: list[int] | None = None, runs: int | None = None, model_zoo: Path | None = None,
+                    offline: bool = False, zoo_url: str | None = None, trust_checkpoint: bool = False) -> list[Job]:
+    """One job per registered team of ``year`` (every year when None); ``runs`` defaults to each team's year's."""
     import models
 
-    specs = models.list_models(args.year)
-    if args.model_id:
-        specs = [s for s in specs if s.team_id in args.model_id]
+    specs = models.list_models(year)
+    if model_ids:
+        specs = [s for s in specs if s.team_id in model_ids]
         found = {s.team_id for s in specs}
-        missing = [i for i in args.model_id if i not in found]
+        missing = [i for i in model_ids if i not in found]
         if missing:
-            where = f"{args.year}" if args.year else "any year"
+            where = f"{year}" if year else "any year"
             raise HarnessError(f"--model_id {missing[0]}: no registered team of {where} has this id; see "
                                "python test_demo.py --list")
     if not specs:
-        raise HarnessError(f"no registered team for {args.year}; see python test_demo.py --list")
-    zoo = (args.model_zoo or models.spec.MODEL_ZOO).resolve()
+        raise HarnessError(f"no registered team for {year}; see python test_demo.py --list")
+    zoo = (model_zoo or models.spec.MODEL_ZOO).resolve()
     out = []
     for spec in specs:
-        runs = args.runs or get_year(spec.year).runs
+        own = replace(settings, runs=runs or get_year(spec.year).runs)
         payload = {"source": "registered", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
-                   "settings": _settings(args, runs), "model_zoo": str(zoo), "offline": args.offline,
-                   "zoo_url": args.zoo_url, "trust_checkpoint": args.trust_checkpoint,
-                   "name": spec.display_name}
+                   "settings": own.as_dict(), "model_zoo": str(zoo), "offline": offline, "zoo_url": zoo_url,
+                   "trust_checkpoint": trust_checkpoint, "name": spec.display_name}
         out.append(Job(f"{spec.year}-{spec.team_id:02}", f"{spec.year} team {spec.team_id:02}", spec.team_id,
                        spec.year, payload))
     return out
@@ -118,8 +115,8 @@ class Freshness:
         p, sweep = job.payload, entry.get("sweep") or {}
         if entry.get("harness_version") != __version__:
             return "another harness version"
-        want = {k: p["settings"][k] for k in SETTING_KEYS}
-        if {k: (sweep.get("settings") or {}).get(k) for k in SETTING_KEYS} != want:
+        want = {k: p["settings"][k] for k in Settings.RECORDED}
+        if {k: (sweep.get("settings") or {}).get(k) for k in Settings.RECORDED} != want:
             return "other settings"
         recorded = splits_of(entry)
         for split in p["splits"]:
@@ -151,3 +148,20 @@ class Freshness:
         if (entry.get("environment") or {}).get("device_name") not in self.device_names():
             return "another device"
         return None
+
+
+def triage(job_list: list[Job], existing: dict[str, dict[str, Any]], freshness: Freshness, force: bool
+           ) -> tuple[list[Job], dict[str, tuple[str, dict[str, Any]]], list[str]]:
+    """The jobs to run; the up-to-date ones (label → their name and entry); and a line for each recorded entry
+    that runs again, saying why."""
+    pending, fresh, again = [], {}, []
+    for job in job_list:
+        found = None if force else entry_of(job, existing)
+        why = freshness.stale(job, found[1]) if found else "no entry"
+        if found and why is None:
+            fresh[job.label] = found
+        else:
+            pending.append(job)
+            if found:
+                again.append(f"{job.title}: {found[0]}'s entry is out of date ({why}); it runs again")
+    return pending, fresh, again

@@ -5,7 +5,7 @@ team, so that a team's import error, CUDA crash, hang or memory blow-up ends tha
 job file (JSON) says which team, from where (a challenge repository's ``select_model``, or this
 project's registry), on which splits and device; the worker builds the model, measures it exactly
 as ``test_demo.py`` measures a registered team — ``benchmark.measure.complexity.measure``, then
-``benchmark.measure.runs.run_splits`` — and writes the finished entry (or one line saying why there
+``benchmark.record.run.measure_and_record`` — and writes the finished entry (or one line saying why there
 is none) to the job's ``output`` file. It never writes the results file: the sweep's driver does,
 so that file only ever holds complete entries. What the worker prints goes to the team's log.
 
@@ -44,6 +44,7 @@ from typing import Any
 
 import torch
 
+
 with warnings.catch_warnings():  # measure() imports these lazily: import them before the repository is on sys.path
     warnings.simplefilter("ignore", DeprecationWarning)
     import fvcore.nn  # noqa: F401
@@ -55,10 +56,11 @@ from benchmark.core.files import sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
-from benchmark.measure.runs import Settings, image_line, run_splits
+from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
 from benchmark.organizer.jobs import PHASE
-from benchmark.record.entry import run_record
+from benchmark.record.run import measure_and_record
+from benchmark.report.progress import image_line
 
 PROJECT = Path(__file__).resolve().parents[2]
 TEST_DEMO_MODULE = "_esr_challenge_test_demo"
@@ -331,36 +333,26 @@ def _splits(job: dict[str, Any]) -> list[Split]:
 
 def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
     """Build, measure and run one team; returns its complete entry (record and every split's keys)."""
-    device = torch.device(job["device"])
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-    s = job["settings"]
-    settings = Settings(device=device, runs=s["runs"], warmup=s["warmup"], repeat=s["repeat"], ssim=s["ssim"],
-                        y_channel=s["y_channel"], save_dir=Path(s["save_dir"]) if s.get("save_dir") else None)
+    settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
     splits = _splits(job)
-    built = build_challenge(job, device, loads, workdir) if job["source"] == "challenge" else \
-        build_registered(job, device)
+    built = build_challenge(job, settings.device, loads, workdir) if job["source"] == "challenge" else \
+        build_registered(job, settings.device)
     if built.tile is not None:
         settings = replace(settings, tile=built.tile)
     phase(f"measuring {built.name}'s complexity")
     figures = measure(built.model)
-    year = job["year"]
-    checkpoint = built.checkpoints[0] if built.checkpoints else None
-    record = run_record(figures, checkpoint=checkpoint, variant="faithful", year=year, code=built.code,
-                        data_range=built.data_range, device=device)
-    if len(built.checkpoints) > 1:
-        record["checkpoint"]["all"] = [{"path": str(p), "sha256": sha256_of(p)} for p in built.checkpoints]
-    record["sweep"] = {**built.sweep, "settings": {k: s[k] for k in ("runs", "warmup", "repeat", "ssim", "y_channel")},
-                       "host": os.uname().nodename, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    sweep = {**built.sweep, "settings": settings.recorded(), "host": os.uname().nodename,
+             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
         print(image_line(split, run_index, result), flush=True)
 
     phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
-    recorded = run_splits(built.model, built.name, built.data_range, splits, settings, scored=built.scored,
-                          on_image=on_image)
+    measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
+                                  checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
+                                  scored=built.scored, extra={"sweep": sweep}, on_image=on_image)
     phase(f"done: {built.name}")
-    return {"ok": True, "name": built.name, "record": record, "splits": recorded}
+    return {"ok": True, "name": measured.name, "record": measured.record, "splits": measured.splits}
 
 
 def main(argv: list[str] | None = None) -> int:

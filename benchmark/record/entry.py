@@ -16,6 +16,7 @@ import torch
 from benchmark import __version__
 from benchmark.core.files import sha256_of
 from benchmark.core.years import get_year
+from benchmark.imaging.metrics import METRICS
 from benchmark.measure.complexity import COUNTERS, counter
 from benchmark.measure.loop import SplitResult
 from benchmark.record.environment import environment
@@ -47,11 +48,11 @@ def split_entry(runs: list[SplitResult], official_memory: float, warmup: int, re
     per_run = [[r.runtime_ms for r in run.images] for run in runs]
     runtimes = [statistics.fmean(times) for times in zip(*per_run)]
     entry: dict[str, Any] = {f"{s}_runtime": runtimes}
-    for metric in ("psnr", "ssim", "psnr_y", "ssim_y"):
-        values = [getattr(r, metric) for r in first.images]
+    for metric in METRICS:
+        values = [r.scores.get(metric.key) for r in first.images]
         if all(v is not None for v in values):
-            entry[f"{s}_{metric}"] = values
-            entry[f"{s}_ave_{metric}"] = statistics.fmean(values)
+            entry[f"{s}_{metric.key}"] = values
+            entry[f"{s}_ave_{metric.key}"] = statistics.fmean(values)
     entry[f"{s}_memory"] = official_memory
     entry[f"{s}_ave_runtime"] = statistics.fmean(statistics.fmean(times) for times in per_run)
     entry.update({
@@ -90,16 +91,19 @@ def complexity_entry(figures: dict[str, Any], flops_counter: str) -> dict[str, A
     }
 
 
-def run_record(figures: dict[str, Any], *, checkpoint: Path | None, variant: str, year: int, code: list[Path],
+def run_record(figures: dict[str, Any], *, checkpoints: list[Path], variant: str, year: int, code: list[Path],
                data_range: float, device: torch.device) -> dict[str, Any]:
     """A model's record before any split: its complexity (``year``'s FLOPs of record) and what it was measured
-    with, the keys that make its entry one record (see ``IDENTITY_KEYS``)."""
+    with, the keys that make its entry one record (see ``IDENTITY_KEYS``). The first of ``checkpoints`` is the
+    record's; a team that loaded several has them all listed under ``checkpoint.all``."""
     digest = hashlib.sha256()
     for path in sorted(code):
         digest.update(Path(path).read_bytes())
+    files = [{"path": str(path), "sha256": sha256_of(path)} for path in checkpoints]
+    checkpoint = None if not files else {**files[0], **({"all": files} if len(files) > 1 else {})}
     return {
         **complexity_entry(figures, get_year(year).flops_counter),
-        "checkpoint": None if checkpoint is None else {"path": str(checkpoint), "sha256": sha256_of(checkpoint)},
+        "checkpoint": checkpoint,
         "variant": variant,
         "year": year,
         "harness_version": __version__,

@@ -8,6 +8,7 @@ from typing import Any
 
 from benchmark.core.errors import HarnessError
 from benchmark.data.splits import OFFICIAL_SPLITS, Split
+from benchmark.imaging.metrics import METRICS
 
 IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256")
 """What makes two runs of a model one record; any difference starts a new record."""
@@ -17,9 +18,9 @@ IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "yea
                    "harness_version": "harness version", "device_name": "device", "code_sha256": "team code"}
 
 
-SPLIT_SUFFIXES = ("runtime", "psnr", "ssim", "psnr_y", "ssim_y", "memory", "ave_runtime", "ave_psnr", "ave_ssim",
-                  "ave_psnr_y", "ave_ssim_y", "runs_ave_runtime", "peak_memory", "images", "runtime_stats",
-                  "memory_kind", "wall_seconds", "forward_seconds", "tiled", "saved")
+SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),
+                  "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
+                  "forward_seconds", "tiled", "saved")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""
 
 

@@ -1,0 +1,160 @@
+"""The seam between the timed loop and the hardware: the device, how a model is prepared and called on it, and
+how its time and memory are read.
+
+The official protocol is eager PyTorch in FP32: the model is called as it is, timed with CUDA events
+(then synchronised) on a GPU or with ``perf_counter`` on a CPU, and its memory is the CUDA
+allocator's peak (the process's peak RSS on a CPU). :class:`Backend` is that protocol. A deployment
+backend (channels-last, compiled, exported) is a subclass registered in :data:`BACKENDS` that
+changes how the model is prepared and called; the device's clock and memory stay the same, so its
+figures compare with the official ones.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import time
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.core import host
+from benchmark.core.errors import HarnessError
+
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` (CUDA when there is one), ``cpu``, ``cuda`` or ``cuda:N``; a HarnessError for anything else
+    (``mps``, ``cpu:1``, ``cuda:abc`` …) and for a GPU this machine does not have."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if match is None:
+        raise HarnessError(f"--device {name!r}: not a device this harness runs on; use one of {DEVICE_FORMS}")
+    if not torch.cuda.is_available():
+        raise HarnessError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    if match[1] is None:
+        return torch.device("cuda")
+    index, count = int(match[1]), torch.cuda.device_count()
+    if index >= count:
+        raise HarnessError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
+                           "use one of them")
+    return torch.device("cuda", index)
+
+
+class PeakMemory:
+    """Peak memory over a split: CUDA ``max_memory_allocated``, or the process's peak RSS on CPU.
+
+    On CUDA only the forwards count, as in the official loop, which scores on the host: the peak is
+    reset before each forward and read after it, so the harness's on-device scoring (float64 copies
+    of SR and HR) never inflates the figure.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.kind = "cuda_max_memory_allocated" if device.type == "cuda" else "cpu_peak_rss"
+        self.peak = 0
+
+    def reset(self) -> None:
+        if self.device.type == "cuda":
+            self.peak = 0
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        host.release_freed_memory()  # memory kept from earlier work would count in this split's peak
+        try:  # Linux: writing 5 resets the VmHWM high-water mark of this process
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
+
+    def before_forward(self) -> None:
+        """CUDA: start the peak afresh at what is allocated now, so the scoring of earlier images is not counted."""
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def after_forward(self) -> None:
+        """CUDA: keep the forward's peak."""
+        if self.device.type == "cuda":
+            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
+
+    def read_mib(self) -> float:
+        if self.device.type == "cuda":  # the forwards' peak: what the scoring after the last forward took is not in it
+            return self.peak / 1024**2
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
+    """Run ``fn`` once; milliseconds from CUDA events (then synchronise), or ``perf_counter`` on CPU (wall clock)."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        out = fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return out, start.elapsed_time(end)
+    begin = time.perf_counter()
+    out = fn()
+    return out, (time.perf_counter() - begin) * 1000
+
+
+def out_of_memory(err: BaseException) -> str | None:
+    """``"CUDA"`` or ``"CPU"`` when ``err`` says the forward did not fit in that memory, else None."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return "CUDA"
+    if isinstance(err, MemoryError) or (isinstance(err, RuntimeError) and "can't allocate memory" in str(err)):
+        return "CPU"  # MemoryError, or the DefaultCPUAllocator's RuntimeError
+    return None
+
+
+class Backend:
+    """Eager PyTorch in FP32, the official protocol: the model is called as it is on ``device``."""
+
+    name: ClassVar[str] = "eager"
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = False  # the official harness leaves cuDNN's autotuner off
+
+    @property
+    def scores_on_device(self) -> bool:
+        """Whether outputs are quantised and scored where they were made (a GPU), not copied to the host first."""
+        return self.device.type == "cuda"
+
+    @property
+    def clock(self) -> str:
+        """What ``timed`` reads, as a results file names it."""
+        return "cuda_events" if self.device.type == "cuda" else "cpu_perf_counter"
+
+    def prepare(self, model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """What the timed forward calls: the model itself."""
+        return model
+
+    def upload(self, lr: torch.Tensor) -> torch.Tensor:
+        """An LR batch where the model runs (before the timer starts, as in the official loop)."""
+        return lr.to(self.device)
+
+    def timed(self, fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+        return timed(fn, self.device)
+
+    def memory(self) -> PeakMemory:
+        return PeakMemory(self.device)
+
+    def release(self) -> None:
+        """Give back what a forward that ran out of memory left cached, before it is tried again in tiles."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+BACKENDS: dict[str, type[Backend]] = {Backend.name: Backend}
+"""Every way a model can be run, by ``--backend`` name; ``eager`` is the official one."""

@@ -1,0 +1,85 @@
+"""The one path from a built model to its record: complexity, then every split ``runs`` times, each split's keys
+handed on when complete.
+
+``test_demo.py`` (this project's teams) and the sweep worker (a challenge repository's teams, or
+this project's in their own process) both measure through :func:`measure_and_record`, so a team's
+figures and keys do not depend on how it was started.
+
+Repeated runs follow the organizers' protocol since 2024 (five runs, the mean reported): each split
+is timed ``runs`` times in a row; the first run is also scored and saved (the outputs do not change
+between runs, the timings do). Memory follows the official loop too: the official key is the peak
+never reset since the model's first split, so a later split's figure includes the earlier ones'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
+
+from benchmark.data.splits import Split
+from benchmark.measure.backend import Backend
+from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
+from benchmark.measure.settings import Settings
+from benchmark.record.entry import run_record, split_entry
+
+OnImage = Callable[[str, int, ImageResult], None]
+"""``on_image(split, run, result)``, called as each image of each run is finished."""
+OnSplit = Callable[[str, dict[str, Any]], None]
+"""``on_split(split, keys)``, called with a split's results keys once all its runs are complete."""
+
+
+def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Split], settings: Settings,
+               scored: bool, on_image: OnImage | None = None, on_split: OnSplit | None = None,
+               backend: Backend | None = None) -> dict[str, dict[str, Any]]:
+    """Evaluate ``model`` on every split ``settings.runs`` times; returns split name → its results keys.
+
+    ``scored`` is False for a model without weights: it is timed, never scored or saved.
+    """
+    backend = backend or Backend(settings.device)
+    official_memory = 0.0
+    recorded: dict[str, dict[str, Any]] = {}
+    for split in splits:
+        runs: list[SplitResult] = []
+        for run in range(settings.runs):
+            first = run == 0
+            save_dir = settings.save_dir / name / split.name if settings.save_dir and scored and first else None
+            target = Target(name, data_range, score=scored and first, save_dir=save_dir)
+            report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
+            runs.append(evaluate(model, split, settings, target, backend, report))
+        official_memory = max(official_memory, *(r.memory_mib for r in runs))
+        recorded[split.name] = split_entry(runs, official_memory, settings.warmup, settings.repeat)
+        if on_split is not None:
+            on_split(split.name, recorded[split.name])
+    return recorded
+
+
+@dataclass
+class Measured:
+    """A model's finished measurement: its results name, its record (identity and complexity) and each split's keys."""
+
+    name: str
+    record: dict[str, Any]
+    splits: dict[str, dict[str, Any]]
+
+
+def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, data_range: float, year: int,
+                       checkpoints: list[Path], code: list[Path], splits: list[Split], settings: Settings,
+                       scored: bool, variant: str = "faithful", extra: dict[str, Any] | None = None,
+                       on_record: Callable[[dict[str, Any]], None] | None = None, on_image: OnImage | None = None,
+                       on_split: OnSplit | None = None) -> Measured:
+    """Record ``model`` (complexity ``figures`` from ``measure.complexity.measure`` of its faithful network),
+    then run it on every split; unless ``scored`` (a network on random weights) it is timed only.
+
+    ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
+    the first forward, ``on_split(split, keys)`` as each split is complete.
+    """
+    record = {**run_record(figures, checkpoints=checkpoints, variant=variant, year=year, code=code,
+                           data_range=data_range, device=settings.device), **(extra or {})}
+    if on_record is not None:
+        on_record(record)
+    keys = run_splits(model, name, data_range, splits, settings, scored=scored, on_image=on_image,
+                      on_split=on_split)
+    return Measured(name, record, keys)
