@@ -562,6 +562,12 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
     check_out(args.out)
+    if args.site is not None:
+        from benchmark import web  # the site is built on this module's leaderboard
+
+        if args.site.resolve() == args.out.resolve():
+            raise HarnessError(f"--site {args.site}: the folder of --out; give the site a folder of its own")
+        web.check_out(args.site, "--site")
     if args.table is not None and args.table.is_dir():
         raise HarnessError(f"--table {args.table}: a folder, not a table; pass a results table such as "
                            "../shared/reference/ntire2023_esr_results.tsv")
@@ -593,6 +599,10 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
 
     written = write_outputs(args.out, write)
     console.print(report.leaderboard_table(board, title, notes, flops_counter=counter), crop=False)
+    if args.site is not None:
+        inputs = web.SiteInputs([args.results] if args.results else [], year, args.table, args.baseline,
+                                args.psnr_rounded, [args.data] if args.data else [])
+        console.print(escape(web.build_site(inputs, args.site, "--site").line()), crop=False)
     return written
 
 
@@ -611,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psnr-rounded", action="store_true",
                         help="apply the PSNR floors to the PSNR printed to 2 decimals (default: the raw PSNR)")
     parser.add_argument("--out", type=Path, required=True, help="folder for leaderboard.csv/.md/.tex and the plots")
+    parser.add_argument("--site", type=Path, help="also write the leaderboard as a static web site into SITE "
+                                                   "(python -m benchmark.site)")
     parser.add_argument("--factsheet", metavar="NAME", help="also write OUT/table1_NAME.tex, Table 1 of model NAME")
     parser.add_argument("--visual", metavar="IMAGE", help="also write OUT/visual_IMAGE.png: one image, model by model")
     parser.add_argument("--save_dir", type=Path, help="with --visual: test_demo.py's --save_dir")

@@ -111,6 +111,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--zoo-url", metavar="BASE", help="registered teams: fetch missing checkpoints from BASE/<file>")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="let checkpoints hold pickled objects (as torch.load did before 2.6); they can run code")
+    p.add_argument("--site", type=Path, help="also write the results and failures as a static web site into SITE "
+                                             "(python -m benchmark.site)")
     p.add_argument("--debug", action="store_true", help="show the driver's tracebacks")
     args = p.parse_args(argv)
     if args.include_test and args.data_dir is None:
@@ -487,6 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
         if year is not None:
             get_year(year)
+        if args.site is not None:
+            from benchmark import web  # pandas and the report modules: loaded only for a site
+
+            if year is None:
+                raise HarnessError("--site: pass --year, the year whose rules rank the site's leaderboard")
+            web.check_out(args.site, "--site")
         splits = data.select_splits(args.dataset, args.data_dir, year, args.include_test, ssim=args.ssim)[0]
         job_list = repository_jobs(args, repo, year, splits) if repo else registered_jobs(args, splits)
         results = args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")
@@ -545,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(summary_table(list(rows.values()), f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} "
                                     f"up to date, {counts['failed']} failed, {wall:.1f} s"))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
+        if args.site is not None:
+            data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]
+            console.print(escape(web.build_site(web.SiteInputs([results], year, data=data_folders), args.site,
+                                                "--site").line()))
         return 0
     except HarnessError as err:
         if args.debug:
