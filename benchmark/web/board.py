@@ -23,8 +23,9 @@ from benchmark.years import get_year
 
 HEADERS = {"device": "Device"}
 """Headers of the frame's columns that compare does not print (any other is shown under its own name)."""
-FIRST = ("Team", "Rank", "Score")
-"""Led by the name, then the rank and score when the year scores; the other columns in compare's order."""
+FIRST = ("Team", "Rank", "Score", "ave_r", "overall_r")
+"""Led by the name, then the rank and score (or, in a rank-sum year, the runtime and overall ranks); the other
+columns in compare's order."""
 AXES = {"ave": "runtime [ms]", "flops": "FLOPs [G, {counter}]", "params": "params [M]"}
 """The cost each trade-off plot puts on x, as the frame names it."""
 
@@ -91,8 +92,7 @@ def table(standing: Standing, pages: Pages) -> str:
     ranked = board["rank"].notna() if "rank" in board else pd.Series(True, index=board.index)
     for i, team in enumerate(board["team"].astype(str)):
         classes = " ".join(c for c, on in (("baseline", team == baseline), ("unranked", not ranked.iloc[i])) if on)
-        tag = '<span class="tag">baseline</span>' if team == baseline else ""
-        cells = [f'<td class="team" data-sort="{esc(team)}">{link(pages.models[team], name(team))}{tag}</td>']
+        cells = [f'<td class="team" data-sort="{esc(team)}">{link(pages.models[team], name(team), title=team)}</td>']
         for c in cols[1:]:
             key = "" if c.sort is None else f' data-sort="{esc(c.sort.iloc[i])}"'
             cells.append(f"<td{key}>{cell(c.cells.iloc[i])}</td>")
