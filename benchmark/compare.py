@@ -31,7 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 
@@ -40,29 +39,20 @@ from benchmark.core.files import plain_name
 from benchmark.core.years import YEARS
 from benchmark.data.splits import find_split
 from benchmark.imaging.images import read_image
-from benchmark.measure.complexity import COUNTERS
 from benchmark.rank import plots
 from benchmark.rank.board import (
     _listed,
-    _published_note,
-    _results_notes,
     clean_name,
-    clean_names,
     entry_flops,
-    find_baseline,
-    floor_note,
-    leaderboard,
     load_table,
-    names_note,
-    results_table,
-    rounding_note,
-    subtrack_note,
+    rank_inputs,
+    read_checked,
 )
-from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, year_record
-from benchmark.record.checks import check_entry, check_table
-from benchmark.record.keys import ordered_splits
-from benchmark.record.store import read_results
+from benchmark.rank.scoring import year_record
+from benchmark.record.checks import check_table
 from benchmark.report.leaderboard import factsheet_latex, leaderboard_table, write_leaderboard
+from benchmark.web.build import SiteInputs, build_site
+from benchmark.web.build import check_out as check_site
 
 _UNSAFE_IN_NAMES = re.compile("[/\\\\\0]")
 """What a model name may hold but a file name may not: in ``table1_NAME.tex`` each becomes ``_``."""
@@ -174,48 +164,24 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
     check_out(args.out)
+    if args.site is not None:
+        if args.site.resolve() == args.out.resolve():
+            raise HarnessError(f"--site {args.site}: the folder of --out; give the site a folder of its own")
+        check_site(args.site, "--site")
     if args.table is not None and args.table.is_dir():
         raise HarnessError(f"--table {args.table}: a folder, not a table; pass a results table such as "
                            "../shared/reference/ntire2023_esr_results.tsv")
-    year, record = args.year, year_record(args.year)
-    results, renamed = clean_names(read_results(args.results, strict=True)) if args.results is not None else ({}, {})
+    year, counter = args.year, year_record(args.year).flops_counter
+    results, renamed = read_checked(args.results) if args.results is not None else ({}, {})
     originals = {new: old for old, new in renamed.items()}
-    for name, entry in results.items():
-        check_entry(originals.get(name, name), entry, args.results)
-    every_split = ordered_splits(list(results.values()))
-    for name, entry in results.items():  # the leaderboard reads every model's splits from every entry
-        check_entry(originals.get(name, name), entry, args.results, every_split)
-    counter = record.flops_counter
     if args.factsheet is not None and clean_name(args.factsheet) not in results:
         raise HarnessError(f"--factsheet {args.factsheet}: no such model in --results (found: "
                            f"{_listed(list(results)) or 'none'}); pass one of them")
     visual = _visual_inputs(args, results, originals) if args.visual is not None else None
-    frames = [check_table(load_table(args.table), args.table)] if args.table is not None else []
-    notes = _results_notes(results, record, args.results, args.table is not None) if results else []
-    if renamed:
-        notes.append(names_note(renamed))
-    if args.table is not None:
-        notes.append(f"FLOPs of the rows of {args.table}: as published (the {record.label} counter is "
-                     f"{COUNTERS[record.flops_counter].name})")
-    if results:
-        frames.append(results_table(results, year))
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    sources = [p for p in (args.results, args.table) if p is not None]
-    baseline = find_baseline(table, year, args.baseline, sources)
-    board = leaderboard(table, year, baseline, psnr_rounded=args.psnr_rounded)
-    notes.insert(0, floor_note(board, year, args.psnr_rounded))
-    rounding = rounding_note(board, args.psnr_rounded)
-    if rounding:
-        notes.insert(1, rounding)
-    if baseline is None:
-        notes.append(f"no row of the {year} baseline {record.baseline}: figures shown without ratios "
-                     "(pass --baseline NAME for them)")
-    elif SUBTRACK_COLUMNS["runtime"] in board:
-        notes.append(subtrack_note(baseline))
-    if not results and record.ranking == "rank-sum" and set(RANK_SUM_COLUMNS) <= set(table.columns):
-        notes.append(_published_note(table, board, args.table))
-    title = f"Leaderboard under the {record.label} rules ({record.source})"
-    title += f", baseline {baseline}" if baseline else ""
+    table = check_table(load_table(args.table), args.table) if args.table is not None else None
+    ranking = rank_inputs(results, renamed, table, year, baseline=args.baseline, psnr_rounded=args.psnr_rounded,
+                          results_path=args.results, table_path=args.table)
+    board, baseline, title, notes = ranking.board, ranking.baseline, ranking.title, ranking.notes
 
     def write(folder: Path) -> list[Path]:
         written = write_leaderboard(board, folder, title, notes, flops_counter=counter)
@@ -233,6 +199,10 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
 
     written = write_outputs(args.out, write)
     console.print(leaderboard_table(board, title, notes, flops_counter=counter), crop=False)
+    if args.site is not None:
+        inputs = SiteInputs([args.results] if args.results else [], year, args.table, args.baseline,
+                                args.psnr_rounded, [args.data] if args.data else [])
+        console.print(escape(build_site(inputs, args.site, "--site").line()), crop=False)
     return written
 
 
@@ -251,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psnr-rounded", action="store_true",
                         help="apply the PSNR floors to the PSNR printed to 2 decimals (default: the raw PSNR)")
     parser.add_argument("--out", type=Path, required=True, help="folder for leaderboard.csv/.md/.tex and the plots")
+    parser.add_argument("--site", type=Path, help="also write the leaderboard as a static web site into SITE "
+                                                   "(python -m benchmark.site)")
     parser.add_argument("--factsheet", metavar="NAME", help="also write OUT/table1_NAME.tex, Table 1 of model NAME")
     parser.add_argument("--visual", metavar="IMAGE", help="also write OUT/visual_IMAGE.png: one image, model by model")
     parser.add_argument("--save_dir", type=Path, help="with --visual: test_demo.py's --save_dir")

@@ -39,6 +39,8 @@ from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_d
 from benchmark.organizer.driver import Driver, Row, figures, summary_table
 from benchmark.organizer.plan import Freshness, registered_jobs, repository_jobs, triage
 from benchmark.record.store import read_results
+from benchmark.web.build import SiteInputs, build_site
+from benchmark.web.build import check_out as check_site
 
 console = cli.console()
 
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
     cli.add_checkpoints(p, model_zoo=None)
+    p.add_argument("--site", type=Path, help="also write the results and failures as a static web site into SITE "
+                                             "(python -m benchmark.site)")
     return p
 
 
@@ -97,6 +101,10 @@ def sweep(args: argparse.Namespace) -> int:
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
         if year is not None:
             get_year(year)
+        if args.site is not None:
+            if year is None:
+                raise HarnessError("--site: pass --year, the year whose rules rank the site's leaderboard")
+            check_site(args.site, "--site")
         splits = cli.pick_splits(args, year)
         settings = cli.settings_of(args, year=year)  # each worker is told its device where it is started
         if settings.save_dir is not None:  # workers run inside the challenge repository
@@ -157,6 +165,9 @@ def sweep(args: argparse.Namespace) -> int:
         console.print(summary_table(list(rows.values()), f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} "
                                     f"up to date, {counts['failed']} failed, {wall:.1f} s"))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
+        if args.site is not None:
+            data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]
+            console.print(escape(build_site(SiteInputs([results], year, data=data_folders), args.site, "--site").line()))
         return 0
     finally:
         if ray_started:

@@ -19,8 +19,10 @@ from rich.console import Console
 from benchmark import compare
 from benchmark.compare import main
 from benchmark.core.errors import HarnessError
-from benchmark.rank.board import clean_name, results_table
+from benchmark.rank.board import clean_name, clean_names, leaderboard, load_table, results_table
 from benchmark.rank.scoring import RANK_SUM_COLUMNS
+from benchmark.record.checks import check_table
+from benchmark.record.store import read_results
 from benchmark.report.leaderboard import _console_header, _leaderboard_view, leaderboard_table
 
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
@@ -402,8 +404,8 @@ def _assert_shown_whole(out: str, board: pd.DataFrame, counter: str, width: int 
 
 
 def _board_2026() -> pd.DataFrame:
-    results, _ = compare.clean_names(compare.read_results(_official(OFFICIAL_2026)))
-    return compare.leaderboard(compare.results_table(results, 2026), 2026, "00_SPAN")
+    results, _ = clean_names(read_results(_official(OFFICIAL_2026)))
+    return leaderboard(results_table(results, 2026), 2026, "00_SPAN")
 
 
 @pytest.mark.parametrize("width", [80, 100, 160, 200])
@@ -425,7 +427,7 @@ def test_console_tables_of_the_2023_table_never_cut(tmp_path: Path, capsys: pyte
     monkeypatch.setattr(compare, "Console", lambda **kwargs: Console(**{**kwargs, "width": width}))
     code, out, err = _run(tmp_path, capsys, "--table", str(TABLE_2023), "--year", "2023")
     assert code == 0, err
-    board = compare.leaderboard(compare.check_table(compare.load_table(TABLE_2023), TABLE_2023), 2023)
+    board = leaderboard(check_table(load_table(TABLE_2023), TABLE_2023), 2023)
     _assert_shown_whole(out, board, "hooks", width)
 
 

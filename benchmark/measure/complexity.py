@@ -206,14 +206,15 @@ class Counter:
 
 COUNTERS: Mapping[str, Counter] = MappingProxyType({c.key: c for c in (
     Counter("hooks", "flops", "official hooks (NTIRE 2022/2023)", "the official hook counter",
-            "functional convolutions and matmuls outside nn.Linear (listed as unseen), element-wise operations and "
-            "biases; it reads a >2-D nn.Linear input's first two dimensions only", None),
+            "functional convolutions and matrix products outside nn.Linear (listed as unseen), and every operator "
+            "that is not a Conv, ReLU-family, Linear or BatchNorm module; it reads a >2-D nn.Linear input's first "
+            "two dimensions only", None),
     Counter("fvcore", "fvcore_flops", "fvcore (NTIRE 2024 on)", "fvcore",
-            "element-wise operations (activations, additions, normalisation) and biases; one FLOP per MAC",
-            lambda model, x: _fvcore_flops(model, x)),
+            "operators without one of its handlers (element-wise additions, multiplications and activations) and "
+            "convolution bias; one FLOP per MAC", lambda model, x: _fvcore_flops(model, x)),
     Counter("ptflops", "ptflops_macs", "ptflops, aten backend", "ptflops (aten backend)",
-            "operators outside its aten table; it counts biases and sees functional convolutions",
-            lambda model, x: _ptflops_macs(model, tuple(x.shape[1:]))),
+            "operators other than the convolutions and matrix products it counts (element-wise work); it does count "
+            "convolution bias and functional convolutions", lambda model, x: _ptflops_macs(model, tuple(x.shape[1:]))),
 )})
 """Every FLOPs counter the harness runs; ``hooks`` and ``fvcore`` are the figures of record of the years."""
 RECORD_COUNTERS = tuple(k for k in COUNTERS if any(y.flops_counter == k for y in YEARS.values()))

@@ -44,7 +44,6 @@ from typing import Any
 
 import torch
 
-
 with warnings.catch_warnings():  # measure() imports these lazily: import them before the repository is on sys.path
     warnings.simplefilter("ignore", DeprecationWarning)
     import fvcore.nn  # noqa: F401

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ import pandas as pd
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import Year
 from benchmark.measure.complexity import COUNTERS
-from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, rank_year, year_record
+from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, psnr_check, rank_year, year_record
+from benchmark.record.checks import check_entry
 from benchmark.record.keys import ordered_splits
+from benchmark.record.store import read_results
 
 OFFICIAL_PREFIXES = {"valid": "val", "test": "test", "hybrid_test": "test"}
 """The published table's column prefix of each official split (2023's test was the hybrid test set)."""
@@ -279,3 +282,76 @@ def _published_note(published: pd.DataFrame, board: pd.DataFrame, path: Path) ->
     if wrong:
         return f"published ranks of {path} NOT reproduced in {len(wrong)} cells: {_listed(wrong)}"
     return f"every published rank of {path} reproduced ({len(RANK_SUM_COLUMNS)} rank columns × {len(merged)} teams)"
+
+
+def read_checked(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """A results file's entries keyed by their cleaned names (:func:`clean_names`), every figure the leaderboard
+    reads checked (:func:`check_entry`), and ``{original: cleaned}`` for each name that cleaning changed."""
+    results, renamed = clean_names(read_results(path, strict=True))
+    originals = {new: old for old, new in renamed.items()}
+    for name, entry in results.items():
+        check_entry(originals.get(name, name), entry, path)
+    every_split = ordered_splits(list(results.values()))
+    for name, entry in results.items():  # the leaderboard reads every model's splits from every entry
+        check_entry(originals.get(name, name), entry, path, every_split)
+    return results, renamed
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A leaderboard as compare prints and writes it: the ranked frame, its baseline, title and notes."""
+
+    board: pd.DataFrame
+    baseline: str | None
+    title: str
+    notes: list[str]
+
+
+def _unranked(table: pd.DataFrame, year: int, psnr_rounded: bool) -> pd.DataFrame:
+    """The figures and the PSNR verdict, fastest first, without the scores that need the year's baseline."""
+    raw, printed = psnr_check(table, year), psnr_check(table, year, rounded=True)
+    board = table.assign(psnr_ok=printed if psnr_rounded else raw, psnr_ok_rounded_only=printed & ~raw)
+    return board.sort_values(["ave", "team"]).reset_index(drop=True)
+
+
+def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], table: pd.DataFrame | None, year: int, *,
+                baseline: str | None = None, psnr_rounded: bool = False, results_path: Path | str | None = None,
+                table_path: Path | None = None, unranked: bool = False) -> Ranking:
+    """The checked results (:func:`read_checked`) and/or a published table (:func:`check_table`) ranked by
+    ``year``'s rules against ``baseline`` (default: the year's own), with the notes that say how.
+
+    With ``unranked``, results without the exp-score baseline (a sweep whose baseline failed) give their figures
+    and PSNR verdict unscored, said in a note, instead of an error.
+    """
+    record = year_record(year)
+    frames = [table] if table is not None else []
+    notes = _results_notes(results, record, results_path, table is not None) if results else []
+    if renamed:
+        notes.append(names_note(renamed))
+    if table is not None:
+        notes.append(f"FLOPs of the rows of {table_path}: as published (the {record.label} counter is "
+                     f"{COUNTERS[record.flops_counter].name})")
+    if results:
+        frames.append(results_table(results, year))
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    sources = [p for p in (results_path, table_path) if p is not None]
+    if unranked and baseline is None and record.ranking == "exp-score" and record.baseline not in set(table["team"]):
+        board = _unranked(table, year, psnr_rounded)
+        notes.append(f"not ranked: every {record.label} score is relative to the baseline {record.baseline}, which is "
+                     f"not in {' or '.join(map(str, sources))} (pass --baseline NAME to score against another model)")
+    else:
+        baseline = find_baseline(table, year, baseline, sources)
+        board = leaderboard(table, year, baseline, psnr_rounded=psnr_rounded)
+    notes.insert(0, floor_note(board, year, psnr_rounded))
+    rounding = rounding_note(board, psnr_rounded)
+    if rounding:
+        notes.insert(1, rounding)
+    if baseline is None and record.ranking == "rank-sum":
+        notes.append(f"no row of the {year} baseline {record.baseline}: figures shown without ratios "
+                     "(pass --baseline NAME for them)")
+    elif SUBTRACK_COLUMNS["runtime"] in board:
+        notes.append(subtrack_note(baseline))
+    if not results and record.ranking == "rank-sum" and set(RANK_SUM_COLUMNS) <= set(table.columns):
+        notes.append(_published_note(table, board, table_path))
+    title = f"Leaderboard under the {record.label} rules ({record.source})"
+    return Ranking(board, baseline, title + (f", baseline {baseline}" if baseline else ""), notes)

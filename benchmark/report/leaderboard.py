@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from benchmark.measure.complexity import COUNTERS
+from benchmark.rank.scoring import SCORE_NAMES
 from benchmark.record.keys import ordered_splits
 from benchmark.report.results_txt import format_cell
 from benchmark.report.tables import _memory_label, _psnr_header, _runtime_label, factsheet_row
@@ -51,31 +53,65 @@ def _rank_cells(ranks: pd.Series) -> pd.Series:
     return ranks.map(lambda r: "n/a" if pd.isna(r) else str(r))
 
 
-def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> pd.DataFrame:
-    """The leaderboard for reading: figures rounded as the reports print them, the baseline ratio beside each."""
-    def cells(col: str, spec: str) -> pd.Series:
-        return board[col].map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
+def figure_cells(values: pd.Series, spec: str) -> pd.Series:
+    """Figures as the leaderboard prints them: ``format(v, spec)``, ``n/a`` where there is none."""
+    return values.map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
 
-    view = {"Team": board["team"].astype(str)}
+
+def score_cells(scores: pd.Series) -> pd.Series:
+    """Scores as the reports print them: four decimals, far-off scores in powers of ten."""
+    return scores.map(lambda v: "n/a" if pd.isna(v) else format(v, ".4f" if v < 1e5 else ".4e"))
+
+
+@dataclass(frozen=True)
+class ViewColumn:
+    """One column of the leaderboard as printed: its header, its cells, and the frame's columns they show (the
+    figure first, then its difference or ratio to the baseline's), so that another view can sort on the figure."""
+
+    header: str
+    cells: pd.Series
+    shows: tuple[str, ...]
+
+
+def leaderboard_columns(board: pd.DataFrame, flops_counter: str | None = None, *, every_figure: bool = False
+                        ) -> list[ViewColumn]:
+    """The leaderboard for reading, column by column: figures rounded as the reports print them, the baseline
+    ratio beside each. ``every_figure`` adds what the console leaves out for width: each split's runtime beside
+    the average (``Runtime[val] [ms]``) and each figure's score beside the final one (``Score[runtime]``)."""
+    columns = [ViewColumn("Team", board["team"].astype(str), ("team",))]
     for col in (c for c in board.columns if c.endswith("_psnr")):
-        psnr = cells(col, ".2f")
-        view[f"PSNR[{col.removesuffix('_psnr')}]"] = (_with_suffix(psnr, board[f"{col}_diff"], " ({:+.2f})")
-                                                      if f"{col}_diff" in board else psnr)
+        psnr, diff = figure_cells(board[col], ".2f"), f"{col}_diff"
+        columns.append(ViewColumn(f"PSNR[{col.removesuffix('_psnr')}]",
+                                  _with_suffix(psnr, board[diff], " ({:+.2f})") if diff in board else psnr,
+                                  (col, diff) if diff in board else (col,)))
     for col, (header, spec) in _LEADERBOARD_FIGURES.items():
         if col in board:
             header = flops_header(flops_counter) if col == "flops" else header
-            figure = cells(col, spec)
-            view[header] = (_with_suffix(figure, board[f"{col}_ratio"], " (×{:.2f})")
-                            if f"{col}_ratio" in board else figure)
-    view["PSNR ok"] = board["psnr_ok"].map({True: "yes", False: "no"})
+            figure, ratio = figure_cells(board[col], spec), f"{col}_ratio"
+            columns.append(ViewColumn(header, _with_suffix(figure, board[ratio], " (×{:.2f})") if ratio in board
+                                      else figure, (col, ratio) if ratio in board else (col,)))
+        if col == "ave" and every_figure:
+            columns += [ViewColumn(f"Runtime[{split.removesuffix('_t')}] [ms]", figure_cells(board[split], spec),
+                                   (split,)) for split in board.columns if split.endswith("_t")]
+    columns.append(ViewColumn("PSNR ok", board["psnr_ok"].map({True: "yes", False: "no"}), ("psnr_ok",)))
     if "psnr_ok_rounded_only" in board:
-        view["PSNR ok rounded only"] = board["psnr_ok_rounded_only"].map({True: "yes", False: ""})
-    view.update({col: board[col].astype(str) for col in _LEADERBOARD_RANKS if col in board})
-    if "score" in board:  # four decimals, as the reports print scores; far-off scores in powers of ten
-        view["Score"] = board["score"].map(lambda v: "n/a" if pd.isna(v) else format(v, ".4f" if v < 1e5 else ".4e"))
-        view["Rank"] = _rank_cells(board["rank"])
-    view.update({header: _rank_cells(board[col]) for col, header in _SUBTRACK_HEADERS.items() if col in board})
-    return pd.DataFrame(view)
+        columns.append(ViewColumn("PSNR ok rounded only", board["psnr_ok_rounded_only"].map({True: "yes", False: ""}),
+                                  ("psnr_ok_rounded_only",)))
+    columns += [ViewColumn(col, board[col].astype(str), (col,)) for col in _LEADERBOARD_RANKS if col in board]
+    if "score" in board:
+        columns.append(ViewColumn("Score", score_cells(board["score"]), ("score",)))
+        if every_figure:
+            columns += [ViewColumn(f"Score[{col.removeprefix('score_')}]", score_cells(board[col]), (col,))
+                        for col in board.columns if col.startswith("score_") and col in SCORE_NAMES.values()]
+        columns.append(ViewColumn("Rank", _rank_cells(board["rank"]), ("rank",)))
+    columns += [ViewColumn(header, _rank_cells(board[col]), (col,))
+                for col, header in _SUBTRACK_HEADERS.items() if col in board]
+    return columns
+
+
+def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> pd.DataFrame:
+    """The leaderboard for reading (:func:`leaderboard_columns`) as one frame."""
+    return pd.DataFrame({column.header: column.cells for column in leaderboard_columns(board, flops_counter)})
 
 
 _TEAM_FOLD = 12
@@ -208,14 +244,12 @@ def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, note
     return paths
 
 
-def factsheet_latex(name: str, entry: dict[str, Any], flops_counter: str = "hooks", flops_g: float | None = None,
-                    flops_published: bool = False) -> str:
-    """Table 1 of the factsheet template for one model, with ``\\hline`` rules as the template has (no booktabs).
+def table1_cells(entry: dict[str, Any], flops_counter: str = "hooks", flops_g: float | None = None) -> dict[str, str]:
+    """One model's Table 1 under the factsheet template's headers, as the template prints each figure.
 
     The FLOPs column holds ``flops_counter``'s figure (``hooks``, the 2022/2023 counter, or ``fvcore``,
-    as the organizers count from 2024): ``flops_g`` when given (``flops_published``: taken as an
-    organizers' file publishes it), else the entry's own. A CPU run says so in its memory and runtime
-    headers rather than posing as GPU figures.
+    as the organizers count from 2024): ``flops_g`` when given, else the entry's own. A CPU run says so
+    in its memory and runtime headers rather than posing as GPU figures.
     """
     splits = ordered_splits([entry])
     row = factsheet_row(entry, splits)
@@ -233,12 +267,20 @@ def factsheet_latex(name: str, entry: dict[str, Any], flops_counter: str = "hook
         runtime if "CPU" in runtime else "Average Runtime[ms]": format_cell(row["runtime_ms"], ".2f"),
         "Conv2d": format_cell(row["conv"], "d"),
     })
+    return cells
+
+
+def factsheet_latex(name: str, entry: dict[str, Any], flops_counter: str = "hooks", flops_g: float | None = None,
+                    flops_published: bool = False) -> str:
+    """Table 1 of the factsheet template for one model (:func:`table1_cells`), with ``\\hline`` rules as the
+    template has (no booktabs); ``flops_published``: ``flops_g`` is taken as an organizers' file publishes it."""
+    cells = table1_cells(entry, flops_counter, flops_g)
     frame = pd.DataFrame([cells])
     styler = (frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
               .set_table_styles([{"selector": rule, "props": ":hline;"} for rule in ("toprule", "midrule", "bottomrule")]))
     counter = COUNTERS[flops_counter].name
     counter += ", as published" if flops_published else ""
     caption = (f"{_latex_text(name)}: FLOPs ({counter}) and activations at a $256\\times256$ input; "
-               f"runtime averaged over {_latex_text(', '.join(splits))}")
+               f"runtime averaged over {_latex_text(', '.join(ordered_splits([entry])))}")
     return styler.to_latex(column_format="|" + "c|" * len(cells), position="h", position_float="centering",
                            caption=caption, label=f"tab:table1_{name}".replace("_", "-"))

@@ -39,7 +39,7 @@ def _pick(kind: str, value: str | None, choices: list[str], where: str, flag: st
     return value
 
 
-def check_entry(results_path: Path, model: str, entry: dict[str, Any], split: str, by_folder: bool) -> None:
+def _check_entry(results_path: Path, model: str, entry: dict[str, Any], split: str, by_folder: bool) -> None:
     """The fields of ``model``'s results entry that the submission reads, checked before any image is opened.
 
     ``{split}_images`` a non-empty list of plain image names (none may lead outside the SR folder),
@@ -237,7 +237,7 @@ def package(results_path: str | Path, save_dir: str | Path | None = None, model:
     if entry.get("checkpoint") is None:
         raise HarnessError(f"{model} was run without a checkpoint, so no SR images were saved; "
                            "run test_demo.py with its checkpoint first")
-    check_entry(Path(results_path), model, entry, split, by_folder=save_dir is not None)
+    _check_entry(Path(results_path), model, entry, split, by_folder=save_dir is not None)
     saved = entry[f"{split}_saved"]
     stems = entry[f"{split}_images"]
     lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems, entry.get("year", DEFAULT_YEAR))

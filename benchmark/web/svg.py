@@ -1,0 +1,160 @@
+"""Plots as SVG text: the PSNR trade-off scatter (Pareto frontier, PSNR floor, a named link per point) and a
+runtime histogram. Plain SVG inline in the page: it scales with the screen, and a point's ``<title>`` names it
+even without the script, which shows the name beside the pointer on hover.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from benchmark.web.markup import esc
+
+WIDTH, HEIGHT = 640, 400
+LEFT, RIGHT, TOP, BOTTOM = 64, 18, 18, 48
+COLOURS = {"baseline": "#b3261e", "ranked": "#1f5fa8", "unranked": "#9aa3ad"}
+"""A point's fill: the baseline, a ranked model, a model that is not ranked (below a floor, or no baseline)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    x: float
+    y: float
+    href: str
+    kind: str
+    """One of ``COLOURS``."""
+
+
+def pareto(points: list[Point]) -> list[Point]:
+    """The points no other point beats on both axes, by increasing x: lower x and higher y are better."""
+    frontier: list[Point] = []
+    for point in sorted(points, key=lambda p: (p.x, -p.y)):
+        if not frontier or point.y > frontier[-1].y:
+            frontier.append(point)
+    return frontier
+
+
+def _nice(span: float) -> float:
+    """A round step (1, 2 or 5 × 10^k) that cuts ``span`` into about six parts."""
+    raw = span / 6 if span > 0 else 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= raw)
+
+
+def _linear_ticks(low: float, high: float, integer: bool) -> list[float]:
+    step = max(_nice(high - low), 1.0) if integer else _nice(high - low)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    ticks = []
+    for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
+        ticks += [m * 10.0 ** power for m in (1, 2, 5) if low <= m * 10.0 ** power <= high]
+    return ticks
+
+
+def _label(value: float) -> str:
+    return f"{value:g}"
+
+
+class _Axis:
+    """Maps data to pixels along one axis, linear or logarithmic, with a margin around the data."""
+
+    def __init__(self, values: list[float], start: float, end: float, log: bool, integer: bool = False) -> None:
+        self.log, self.start, self.end, self.integer = log, start, end, integer
+        low, high = min(values), max(values)
+        if log:
+            low, high = math.log10(low), math.log10(high)
+        pad = (high - low) * 0.08 or (abs(low) * 0.05 or 1.0)
+        self.low, self.high = low - pad, high + pad
+
+    def __call__(self, value: float) -> float:
+        v = math.log10(value) if self.log else value
+        return self.start + (v - self.low) / (self.high - self.low) * (self.end - self.start)
+
+    def ticks(self) -> list[float]:
+        if self.log:
+            return _log_ticks(10 ** self.low, 10 ** self.high)
+        return _linear_ticks(self.low, self.high, self.integer)
+
+
+def _open(title: str) -> str:
+    """An SVG element that scales with the page, named for screen readers and on hover."""
+    return (f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(title)}" '
+            f'xmlns="http://www.w3.org/2000/svg"><title>{esc(title)}</title>')
+
+
+def _frame(x: _Axis, y: _Axis, x_label: str, y_label: str) -> list[str]:
+    """Grid lines, tick labels and axis titles."""
+    parts = []
+    for tick in x.ticks():
+        px = x(tick)
+        parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}"/>'
+                     f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{esc(_label(tick))}</text>')
+    for tick in y.ticks():
+        py = y(tick)
+        parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}"/>'
+                     f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{esc(_label(round(tick, 6)))}</text>')
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
+                 'fill="none" stroke="#b8c0c8"/>')
+    parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 10}" text-anchor="middle">{esc(x_label)}</text>')
+    parts.append(f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
+                 f'text-anchor="middle">{esc(y_label)}</text>')
+    return parts
+
+
+def scatter(points: list[Point], x_label: str, y_label: str, floor: float | None, title: str) -> str:
+    """PSNR (y) against a cost (x): each point a link to its model's page named on hover, the Pareto frontier as a
+    staircase, the PSNR floor as a dashed line. The x axis is logarithmic when the costs span more than 10×."""
+    xs = [p.x for p in points]
+    log = min(xs) > 0 and max(xs) / min(xs) > 10
+    x = _Axis(xs, LEFT, WIDTH - RIGHT, log)
+    y = _Axis([p.y for p in points] + ([floor] if floor is not None else []), HEIGHT - BOTTOM, TOP, False)
+    parts = [_open(title)]
+    parts += _frame(x, y, x_label + (" (log scale)" if log else ""), y_label)
+    if floor is not None:
+        py = y(floor)
+        parts.append(f'<line class="floor" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}"/>'
+                     f'<text x="{WIDTH - RIGHT - 4}" y="{py - 4:.1f}" text-anchor="end">floor {floor:.2f} dB</text>')
+    frontier = pareto(points)
+    steps = []
+    for i, p in enumerate(frontier):
+        steps.append(f"{x(p.x):.1f},{y(p.y):.1f}")
+        if i + 1 < len(frontier):
+            steps.append(f"{x(frontier[i + 1].x):.1f},{y(p.y):.1f}")
+    parts.append(f'<polyline class="frontier" points="{" ".join(steps)}"><title>Pareto frontier</title></polyline>')
+    for p in sorted(points, key=lambda p: p.kind == "baseline"):  # the baseline drawn last, on top
+        parts.append(f'<a href="{esc(p.href)}" data-name="{esc(p.name)}" aria-label="{esc(p.name)}">'
+                     f'<title>{esc(p.name)}</title><circle class="point" cx="{x(p.x):.1f}" cy="{y(p.y):.1f}" '
+                     f'r="{6 if p.kind == "baseline" else 5}" fill="{COLOURS[p.kind]}"/></a>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram(values: list[float], x_label: str, title: str, bins: int = 24) -> str:
+    """How many values fall in each of ``bins`` ranges (per-image runtimes of one split): equal ranges, or equal
+    ratios on a logarithmic axis when the values span more than 10× (a cold first image far above the others)."""
+    log = min(values) > 0 and max(values) / min(values) > 10
+    scale = (math.log10 if log else float)
+    low, high = scale(min(values)), scale(max(values))
+    width = (high - low) / bins or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(int((scale(v) - low) / width), bins - 1)] += 1
+    edges = [low + i * width for i in range(bins + 1)]
+    edges = [10 ** e for e in edges] if log else edges
+    x = _Axis([edges[0], edges[-1]], LEFT, WIDTH - RIGHT, log)
+    y = _Axis([0, max(counts)], HEIGHT - BOTTOM, TOP, False, integer=True)
+    y.low = 0.0  # bars stand on zero
+    parts = [_open(title)]
+    parts += _frame(x, y, x_label + (" (log scale)" if log else ""), "images")
+    for count, left, right in zip(counts, edges, edges[1:]):
+        if count:
+            top = y(count)
+            parts.append(f'<rect x="{x(left):.1f}" y="{top:.1f}" width="{max(x(right) - x(left) - 1, 1):.1f}" '
+                         f'height="{y(0) - top:.1f}" fill="#1f5fa8"><title>{count} image(s), '
+                         f'{left:.2f}–{right:.2f}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
