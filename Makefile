@@ -1,17 +1,24 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   evaluate every registered model on the embedded demo set and print the table
-#   make test   run the test suite
+#   make demo      evaluate every registered model on the embedded demo set and print the table
+#   make test      run the fast test tier (unit tests, tiny networks, Set5), under 3 minutes on 2 cores
+# and, for the rest:
+#   make test-all  every tier (fast, golden, e2e) in parallel, each test under a time limit; CI runs this
 VENV := .venv
 PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest -n auto --dist loadfile
 
-.PHONY: demo test
+.PHONY: demo test test-all
 
 demo: $(VENV)/.installed
 	$(PY) test_demo.py
 
 # pytest exits 5 when it collects nothing: that is a broken checkout, so it fails like any error.
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PYTEST) --timeout 300 tests/fast
+	@echo "fast tier only: 'make test-all' also runs tests/golden (reference figures on Set14/B100, faithful SRneXt) and tests/e2e (sweeps, Ray, downloads, the browser)"
+
+test-all: $(VENV)/.installed
+	$(PYTEST) --timeout 900 tests
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	python3 -m venv $(VENV)

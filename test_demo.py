@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "host-side work inside forward (torch.profiler, 1×3×256×256)")
     p.add_argument("--profile-only", action="store_true", help="print the complexity figures and stop (no data needed)")
     p.add_argument("--reproduce-table1", action="store_true", help="set SRneXt's figures beside its published Table 1")
+    p.add_argument("--all-splits", action="store_true", help="Table 1 shows every split recorded for the models, not "
+                   "only this run's")
     return p
 
 
@@ -99,13 +101,15 @@ def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | 
 
 def models_table() -> Table:
     """Every registered team, year by year: what ``--year Y --model_id N`` selects."""
+    specs = models.list_models()
+    rows = [(str(s.year), str(s.team_id), s.display_name, f"{s.data_range:g}", s.checkpoint, s.url or "-") for s in specs]
     table = Table(title="Registered teams (--year Y --model_id N)", title_justify="left")
-    for column in ("year", "id", "results name", "data range", "checkpoint", "official url"):
-        table.add_column(column, justify="right" if column in ("year", "id", "data range") else "left",
-                         overflow="fold")
-    for spec in models.list_models():
-        table.add_row(str(spec.year), str(spec.team_id), escape(spec.display_name), f"{spec.data_range:g}",
-                      escape(spec.checkpoint), escape(spec.url or "-"))
+    for i, column in enumerate(("year", "id", "results name", "range", "checkpoint", "official url")):
+        whole = i < 5  # every column but the url keeps its cells whole; the url folds over lines
+        table.add_column(column, justify="right" if column in ("year", "id", "range") else "left", overflow="fold",
+                         min_width=max(len(row[i]) for row in rows) if whole and rows else None)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table
 
 
@@ -212,7 +216,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if args.profile_only:
             return 0
         results = read_results(args.results)
-        console.print(factsheet_table({n: results[n] for n in names}), crop=False)  # never cut a figure
+        shown = None if args.all_splits else [split.name for split in splits]
+        console.print(factsheet_table({n: results[n] for n in names}, shown), crop=False)  # never cut a figure
         if args.reproduce_table1:
             console.print(table1_comparison(results["05_SRneXt"]))
         console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))

@@ -47,6 +47,7 @@ from benchmark.rank.board import (
     load_table,
     rank_inputs,
     read_checked,
+    year_of,
 )
 from benchmark.rank.scoring import year_record
 from benchmark.record.checks import check_table
@@ -171,20 +172,27 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.table is not None and args.table.is_dir():
         raise HarnessError(f"--table {args.table}: a folder, not a table; pass a results table such as "
                            "../shared/reference/ntire2023_esr_results.tsv")
-    year, counter = args.year, year_record(args.year).flops_counter
     results, renamed = read_checked(args.results) if args.results is not None else ({}, {})
+    table = check_table(load_table(args.table), args.table) if args.table is not None else None
+    year, why = (args.year, None) if args.year is not None else (year_of(results, table) or (None, None))
+    if year is None:
+        years = sorted({str(e.get("year")) for e in results.values()})
+        raise HarnessError(f"which year's rules? the records name {', '.join(years)}; pass --year YEAR (one of "
+                           f"{', '.join(map(str, YEARS))})")
+    args.year, counter = year, year_record(year).flops_counter
     originals = {new: old for old, new in renamed.items()}
     if args.factsheet is not None and clean_name(args.factsheet) not in results:
         raise HarnessError(f"--factsheet {args.factsheet}: no such model in --results (found: "
                            f"{_listed(list(results)) or 'none'}); pass one of them")
     visual = _visual_inputs(args, results, originals) if args.visual is not None else None
-    table = check_table(load_table(args.table), args.table) if args.table is not None else None
     ranking = rank_inputs(results, renamed, table, year, baseline=args.baseline, psnr_rounded=args.psnr_rounded,
                           results_path=args.results, table_path=args.table)
     board, baseline, title, notes = ranking.board, ranking.baseline, ranking.title, ranking.notes
+    if why is not None:
+        notes = [f"NTIRE {year} rules because {why} (--year overrides)", *notes]
 
     def write(folder: Path) -> list[Path]:
-        written = write_leaderboard(board, folder, title, notes, flops_counter=counter)
+        written = write_leaderboard(board, folder, title, notes, year)
         written += plots.tradeoff_plots(board, year, folder, baseline)
         if args.factsheet is not None:
             name = clean_name(args.factsheet)
@@ -198,7 +206,7 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
         return written
 
     written = write_outputs(args.out, write)
-    console.print(leaderboard_table(board, title, notes, flops_counter=counter), crop=False)
+    console.print(leaderboard_table(board, title, notes, year), crop=False)
     if args.site is not None:
         inputs = SiteInputs([args.results] if args.results else [], year, args.table, args.baseline,
                                 args.psnr_rounded, [args.data] if args.data else [])
@@ -213,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, help="results file of test_demo.py, or an organizers' results file "
                                                       "(every model is ranked)")
     parser.add_argument("--table", type=Path, help="a published table (NTIRE 2023 columns); --results rows are added")
-    parser.add_argument("--year", type=int, required=True, metavar="YEAR",
+    parser.add_argument("--year", type=int, metavar="YEAR",
                         help=f"the challenge year whose ranking rule, FLOPs counter, baseline and PSNR floors "
-                             f"apply ({', '.join(map(str, YEARS))}; records in benchmark/core/years.toml)")
+                             f"apply ({', '.join(map(str, YEARS))}; records in benchmark/core/years.toml); default: the "
+                             f"year the records name, or whose baseline the file holds")
     parser.add_argument("--baseline", help="model or team the ratios and scores are relative to (default: the year's "
                                            "baseline, e.g. 00_SPAN in 2026)")
     parser.add_argument("--psnr-rounded", action="store_true",

@@ -1,28 +1,66 @@
-"""Shared test fixtures and helpers: the read-only reference data (skipped when absent), hooks, pickles."""
+"""Fixtures every tier uses: no downloads, the shared reference folder (skipped when absent), and a guard that fails
+any test writing into the checkout's results/ folder. Helpers that are not fixtures live in tests/helpers.py."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from torch import nn
+from helpers import SHARED
 
-from benchmark.imaging.images import read_image, to_tensor, to_uint8
+CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "results"
+"""The checkout's own results folder: no test writes there (every output goes to ``tmp_path``)."""
+DEMO_DATA = CHECKOUT_RESULTS / "demo_data"
+"""Except the embedded demo set, which the harness writes there once, by design, and reuses."""
+_WRITES: dict[str, list[str] | None] = {"into_checkout": None}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-"""``../shared`` beside the checkout: real test sets and figures measured with the official harness."""
-SET5 = ("baby", "bird", "butterfly", "head", "woman")
-AT_HALF = 16 * 2.0**-16
-"""How near x.5 a value must be to round the other way on another CPU: 16 float32 ulps at 128…255."""
+
+def _audit(event: str, args: tuple) -> None:
+    """Note every file this process creates, writes, renames or removes under the checkout's results folder."""
+    seen = _WRITES["into_checkout"]
+    if seen is None:
+        return
+    if event == "open":
+        path, mode, flags = args
+        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+        paths = [path] if writing else []
+    elif event in ("os.mkdir", "os.remove", "os.rmdir", "os.truncate", "os.chmod", "os.utime", "shutil.rmtree"):
+        paths = [args[0]]
+    elif event in ("os.rename", "os.symlink", "os.link"):
+        paths = [args[0], args[1]]
+    else:
+        return
+    for path in paths:
+        if isinstance(path, (str, bytes, os.PathLike)):
+            full = os.path.abspath(os.fsdecode(path))
+            inside = full == str(CHECKOUT_RESULTS) or full.startswith(str(CHECKOUT_RESULTS) + os.sep)
+            if inside and not (full == str(DEMO_DATA) or full.startswith(str(DEMO_DATA) + os.sep)):
+                seen.append(f"{event} {full}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def nothing_written_into_the_checkout() -> Iterator[None]:
+    """Every test writes under its tmp_path only: a write under the checkout's results/ fails the test."""
+    _WRITES["into_checkout"] = seen = []
+    try:
+        yield
+    finally:
+        _WRITES["into_checkout"] = None
+    assert not seen, f"wrote into the checkout: {seen[:3]}"
+
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_downloads() -> Iterator[None]:
     """No test reaches outside the machine: checkpoints are never downloaded (ESR_OFFLINE=1) unless a
-    test unsets it to fetch from its own local server (tests/test_zoo.py)."""
+    test unsets it to fetch from its own local server (tests/e2e/test_zoo.py)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ESR_OFFLINE", "1")
         mp.delenv("ESR_ZOO_URL", raising=False)
@@ -37,46 +75,3 @@ def shared() -> Path:
     return SHARED
 
 
-def hooks_left(model: nn.Module) -> int:
-    """Forward and pre-forward hooks still registered anywhere in ``model``."""
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
-
-
-class Payload:
-    """Unpickling this object creates a file: a stand-in for a checkpoint that runs code."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __reduce__(self):
-        return (Path.touch, (self.target,))
-
-
-def set5_against_reference(shared: Path, model: nn.Module, reference: str, data_range: float
-                           ) -> tuple[np.ndarray, np.ndarray, int]:
-    """``model``'s uint8 Set5 outputs and ``sr/<reference>/Set5``, flattened, and how many of the
-    differing values were within ``AT_HALF`` of a rounding boundary (x.5 on the 0…255 scale) before rounding."""
-    ours, theirs, near_half = [], [], 0
-    for name in SET5:
-        lr = read_image(shared / "data" / "Set5" / "LR_bicubic" / "X4" / f"{name}x4.png")
-        with torch.inference_mode():
-            out = model(to_tensor(lr, data_range))
-        sr = to_uint8(out, data_range)
-        ref = read_image(shared / "reference" / "sr" / reference / "Set5" / f"{name}.png")
-        raw = out[0].permute(1, 2, 0).numpy() * (255.0 / data_range)
-        near_half += int((np.abs(raw[sr != ref] % 1 - 0.5) < AT_HALF).sum())
-        ours.append(sr.ravel())
-        theirs.append(ref.ravel())
-    return np.concatenate(ours), np.concatenate(theirs), near_half
-
-
-def assert_round_off_only(ours: np.ndarray, theirs: np.ndarray, near_half: int) -> None:
-    """The only differences allowed between CPUs: one level, on at most 1e-4 of the values, each at x.5.
-
-    Float32 kernels sum in a different order on another processor, so a value that lands within a
-    few ulps of x.5 can round the other way; anything more is a real difference.
-    """
-    differ = ours != theirs
-    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
-    assert differ.mean() <= 1e-4, f"{int(differ.sum())} of {differ.size} values differ"
-    assert near_half == differ.sum(), "a differing value was not at a rounding boundary"

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.years import Year
+from benchmark.core.years import YEARS, Year, get_year
 from benchmark.measure.complexity import COUNTERS
 from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, psnr_check, rank_year, year_record
 from benchmark.record.checks import check_entry
@@ -213,6 +213,35 @@ def find_baseline(table: pd.DataFrame, year: int, baseline: str | None, sources:
                        f"results (team 00 of {year}) or pass --baseline NAME")
 
 
+def measured_on(board: pd.DataFrame, year: int) -> str:
+    """Where a leaderboard's runtimes and memory were measured, for its headers and plot axes: the one device every
+    row names; the year's GPU of record when no row names one (an organizers' file or a published table); or
+    "several devices" (the ``device`` column then says which row was measured where)."""
+    devices = {d for d in board["device"] if isinstance(d, str) and d} if "device" in board else set()
+    if not devices:
+        return f"{get_year(year).gpu}, as published"
+    unnamed = "device" not in board or board["device"].isna().any()
+    return devices.pop() if len(devices) == 1 and not unnamed else "several devices"
+
+
+def year_of(results: dict[str, dict[str, Any]], table: pd.DataFrame | None = None) -> tuple[int, str] | None:
+    """The challenge year the models belong to, and how it was found: the year every record names (a harness
+    record says which year's rules it was measured under), else the year whose baseline the file holds (an
+    organizers' file: ``00_SPAN`` is 2026), else, for a table with the published rank-sum columns, the rank-sum
+    year; None when nothing says."""
+    named = {entry.get("year") for entry in results.values()}
+    if len(named) == 1 and (year := next(iter(named))) in YEARS:
+        return year, f"its records were measured under the NTIRE {year} rules"
+    names = set(results) | (set(table["team"].astype(str)) if table is not None else set())
+    holders = [year for year, record in YEARS.items() if record.baseline in names]
+    if len(holders) == 1 and None in named:
+        return holders[0], f"it holds the NTIRE {holders[0]} baseline {get_year(holders[0]).baseline}"
+    rank_sum = [year for year, record in YEARS.items() if record.ranking == "rank-sum"]
+    if table is not None and set(RANK_SUM_COLUMNS) <= set(table.columns) and len(rank_sum) == 1:
+        return rank_sum[0], f"its published ranks are NTIRE {rank_sum[0]}'s rank sums"
+    return None
+
+
 def floor_note(board: pd.DataFrame, year: int, psnr_rounded: bool = False) -> str:
     """Which of ``year``'s PSNR floors the leaderboard checks, and how, which it cannot, which splits have none."""
     record = year_record(year)
@@ -270,7 +299,8 @@ def _results_notes(results: dict[str, dict[str, Any]], record: Year, path: Path,
               if isinstance(e.get("environment"), dict) and str(e["environment"].get("device", "")).startswith("cpu")]
     if on_cpu:
         gpu = ", not comparable with the table's GPU figures" if with_table else ""
-        notes.append(f"timed on CPU (runtime = CPU time, memory = peak RSS){gpu}: {_listed(on_cpu)}")
+        notes.append(f"timed on CPU (runtime = wall-clock time of the forward, memory = peak RSS){gpu}: "
+                     f"{_listed(on_cpu)}")
     return notes
 
 

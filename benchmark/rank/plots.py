@@ -21,9 +21,10 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.years import get_year
 from benchmark.imaging.images import SCALE, modcrop
 from benchmark.imaging.metrics import psnr
+from benchmark.rank.board import measured_on
 from benchmark.rank.scoring import floor_columns
 
-_AXES = {"ave": ("average runtime [ms]", "psnr_vs_runtime.png"), "flops": ("FLOPs [G, {counter}]", "psnr_vs_flops.png")}
+_AXES = {"ave": ("average runtime [ms, {where}]", "psnr_vs_runtime.png"), "flops": ("FLOPs [G, {counter}]", "psnr_vs_flops.png")}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -55,7 +56,7 @@ def tradeoff_plots(board: pd.DataFrame, year: int, out_dir: str | Path, baseline
     is_base = board["team"].astype(str) == baseline
     written = []
     for x, (label, filename) in _AXES.items():
-        label = label.format(counter=counter)
+        label = label.format(counter=counter, where=measured_on(board, year))
         fig = Figure(figsize=(max(6 * len(columns), 7), 5), layout="constrained")
         for ax, col in zip(fig.subplots(1, len(columns), squeeze=False)[0], columns):
             shown = board[col].notna()

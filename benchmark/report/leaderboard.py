@@ -15,14 +15,18 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from benchmark.core.years import get_year
 from benchmark.measure.complexity import COUNTERS
-from benchmark.rank.scoring import SCORE_NAMES
+from benchmark.rank.board import measured_on
+from benchmark.rank.scoring import SCORE_NAMES, floor_columns
 from benchmark.record.keys import ordered_splits
 from benchmark.report.results_txt import format_cell
-from benchmark.report.tables import _memory_label, _psnr_header, _runtime_label, factsheet_row
+from benchmark.report.tables import _psnr_header, factsheet_row
 
-_LEADERBOARD_FIGURES = {"ave": ("Runtime [ms]", ".2f"), "params": ("Params [M]", ".3f"), "flops": ("FLOPs [G]", ".2f"),
-                        "acts": ("Acts [M]", ".2f"), "mem": ("Mem [M]", ".2f"), "conv": ("Conv", ".0f")}
+_LEADERBOARD_FIGURES = {"ave": ("Runtime [ms, {where}]", ".2f"), "params": ("Params [M]", ".3f"),
+                        "flops": ("FLOPs [G, {counter}]", ".2f"), "acts": ("Acts [M]", ".2f"),
+                        "mem": ("Mem [MiB, {where}]", ".2f"), "conv": ("Conv", ".0f")}
+"""Each figure's header (its unit, where it was measured, the FLOPs counter) and how it is printed."""
 
 
 _LEADERBOARD_RANKS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc_r", "overall_r")
@@ -42,11 +46,6 @@ def _latex_text(text: str) -> str:
 def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series:
     """``cells`` followed by ``extra`` in ``template`` (e.g. `` (×{:.2f})``) where ``extra`` has a value."""
     return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
-
-
-def flops_header(flops_counter: str | None) -> str:
-    """The FLOPs column's header, naming the counter its figures are in: ``FLOPs [G, fvcore]``."""
-    return f"FLOPs [G, {flops_counter}]" if flops_counter else "FLOPs [G]"
 
 
 def _rank_cells(ranks: pd.Series) -> pd.Series:
@@ -73,11 +72,13 @@ class ViewColumn:
     shows: tuple[str, ...]
 
 
-def leaderboard_columns(board: pd.DataFrame, flops_counter: str | None = None, *, every_figure: bool = False
-                        ) -> list[ViewColumn]:
-    """The leaderboard for reading, column by column: figures rounded as the reports print them, the baseline
-    ratio beside each. ``every_figure`` adds what the console leaves out for width: each split's runtime beside
-    the average (``Runtime[val] [ms]``) and each figure's score beside the final one (``Score[runtime]``)."""
+def leaderboard_columns(board: pd.DataFrame, year: int, *, every_figure: bool = False) -> list[ViewColumn]:
+    """The leaderboard of ``year`` for reading, column by column: figures rounded as the reports print them, the
+    baseline ratio beside each, each unit and where runtime and memory were measured in its header, PSNR ok
+    ``n/a`` where no floor of the year applies. ``every_figure`` adds what the console leaves out for width: each
+    split's runtime beside the average (``Runtime[val] [ms]``) and each figure's score beside the final one
+    (``Score[runtime]``)."""
+    where, counter = measured_on(board, year), get_year(year).flops_counter
     columns = [ViewColumn("Team", board["team"].astype(str), ("team",))]
     for col in (c for c in board.columns if c.endswith("_psnr")):
         psnr, diff = figure_cells(board[col], ".2f"), f"{col}_diff"
@@ -86,14 +87,16 @@ def leaderboard_columns(board: pd.DataFrame, flops_counter: str | None = None, *
                                   (col, diff) if diff in board else (col,)))
     for col, (header, spec) in _LEADERBOARD_FIGURES.items():
         if col in board:
-            header = flops_header(flops_counter) if col == "flops" else header
+            header = header.format(where=where, counter=counter)
             figure, ratio = figure_cells(board[col], spec), f"{col}_ratio"
             columns.append(ViewColumn(header, _with_suffix(figure, board[ratio], " (×{:.2f})") if ratio in board
                                       else figure, (col, ratio) if ratio in board else (col,)))
         if col == "ave" and every_figure:
-            columns += [ViewColumn(f"Runtime[{split.removesuffix('_t')}] [ms]", figure_cells(board[split], spec),
+            columns += [ViewColumn(f"Runtime[{split.removesuffix('_t')}] [ms, {where}]", figure_cells(board[split], spec),
                                    (split,)) for split in board.columns if split.endswith("_t")]
-    columns.append(ViewColumn("PSNR ok", board["psnr_ok"].map({True: "yes", False: "no"}), ("psnr_ok",)))
+    floors = any(col in board for col in floor_columns(year))
+    verdict = board["psnr_ok"].map({True: "yes", False: "no"}) if floors else board["psnr_ok"].map(lambda _: "n/a")
+    columns.append(ViewColumn("PSNR ok", verdict, ("psnr_ok",)))
     if "psnr_ok_rounded_only" in board:
         columns.append(ViewColumn("PSNR ok rounded only", board["psnr_ok_rounded_only"].map({True: "yes", False: ""}),
                                   ("psnr_ok_rounded_only",)))
@@ -109,9 +112,9 @@ def leaderboard_columns(board: pd.DataFrame, flops_counter: str | None = None, *
     return columns
 
 
-def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> pd.DataFrame:
+def _leaderboard_view(board: pd.DataFrame, year: int) -> pd.DataFrame:
     """The leaderboard for reading (:func:`leaderboard_columns`) as one frame."""
-    return pd.DataFrame({column.header: column.cells for column in leaderboard_columns(board, flops_counter)})
+    return pd.DataFrame({column.header: column.cells for column in leaderboard_columns(board, year)})
 
 
 _TEAM_FOLD = 12
@@ -217,21 +220,20 @@ _FIGURE_HEADERS = {header.split(" [")[0] for header, _ in _LEADERBOARD_FIGURES.v
 """The efficiency figures' headers without their units (``FLOPs [G, fvcore]`` → ``FLOPs``)."""
 
 
-def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], flops_counter: str | None = None
-                      ) -> Leaderboard:
+def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], year: int) -> Leaderboard:
     """The leaderboard for the console (:class:`Leaderboard`): print it with ``crop=False``, so that a table wider
     than the console is shown whole rather than cut at the console's edge."""
-    view = _leaderboard_view(board, flops_counter)
+    view = _leaderboard_view(board, year)
     view = view.apply(lambda col: col.str.replace(" (", "\n(", regex=False) if col.name != "Team" else col)
     return Leaderboard(view, title, notes)
 
 
-def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str],
-                      flops_counter: str | None = None) -> list[Path]:
+def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, notes: list[str], year: int
+                      ) -> list[Path]:
     """``leaderboard.csv`` (every figure, unrounded), ``.md`` and ``.tex`` (the rounded view) in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = _leaderboard_view(board, flops_counter)
+    view = _leaderboard_view(board, year)
     paths = [out_dir / f"leaderboard.{ext}" for ext in ("csv", "md", "tex")]
     board.to_csv(paths[0], index=False)
     bullets = "".join(f"- {note}\n" for note in notes)
@@ -253,7 +255,7 @@ def table1_cells(entry: dict[str, Any], flops_counter: str = "hooks", flops_g: f
     """
     splits = ordered_splits([entry])
     row = factsheet_row(entry, splits)
-    memory, runtime = _memory_label([entry], splits), _runtime_label([entry])
+    on_cpu = str((entry.get("environment") or {}).get("device", "")).startswith("cpu")
     if flops_g is None:  # the counter's exact count, else the entry's own figure when it is that counter's
         exact = entry.get("complexity", {}).get(COUNTERS[flops_counter].field)
         own = entry.get("flops_counter", "hooks") == flops_counter
@@ -262,9 +264,9 @@ def table1_cells(entry: dict[str, Any], flops_counter: str = "hooks", flops_g: f
     cells.update({  # the template's headers, unless the figures are CPU ones
         "Params[M]": format_cell(row["params_m"], ".4f"),
         "FLOPs[G]": format_cell(flops_g, ".3f"),
-        memory if "CPU" in memory else "GPU Mem.[M]": format_cell(row["mem_m"], ".2f"),
+        "CPU peak RSS [MiB]" if on_cpu else "GPU Mem.[M]": format_cell(row["mem_m"], ".2f"),
         "Activation[M]": format_cell(row["activations_m"], ".3f"),
-        runtime if "CPU" in runtime else "Average Runtime[ms]": format_cell(row["runtime_ms"], ".2f"),
+        "Average Runtime [ms, CPU wall clock]" if on_cpu else "Average Runtime[ms]": format_cell(row["runtime_ms"], ".2f"),
         "Conv2d": format_cell(row["conv"], "d"),
     })
     return cells

@@ -36,7 +36,7 @@ def winner(standing: Standing) -> str | None:
 def _cells(standing: Standing, team: str) -> dict[str, str]:
     board = standing.ranking.board
     index = list(board["team"].astype(str)).index(team)
-    return {c.header: c.cells.iloc[index] for c in leaderboard_columns(board, YEARS[standing.year].flops_counter)[1:]}
+    return {c.header: c.cells.iloc[index] for c in leaderboard_columns(board, standing.year)[1:]}
 
 
 def body(standings: dict[int, Standing], main: int, pages: Pages) -> str:

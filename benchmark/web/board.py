@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.core.years import get_year
+from benchmark.rank.board import measured_on
 from benchmark.rank.scoring import floor_columns
 from benchmark.report.leaderboard import leaderboard_columns
 from benchmark.web import svg
@@ -26,7 +27,7 @@ HEADERS = {"device": "Device"}
 FIRST = ("Team", "Rank", "Score", "ave_r", "overall_r")
 """Led by the name, then the rank and score (or, in a rank-sum year, the runtime and overall ranks); the other
 columns in compare's order."""
-AXES = {"ave": "runtime [ms]", "flops": "FLOPs [G, {counter}]", "params": "params [M]"}
+AXES = {"ave": "runtime [ms, {where}]", "flops": "FLOPs [G, {counter}]", "params": "params [M]"}
 """The cost each trade-off plot puts on x, as the frame names it."""
 
 
@@ -63,7 +64,7 @@ def _sort_keys(values: pd.Series) -> pd.Series | None:
 def columns(standing: Standing) -> list[Column]:
     """The leaderboard's columns in page order: :data:`FIRST`, then compare's, then the frame's others."""
     board = standing.ranking.board
-    view = leaderboard_columns(board, _counter(standing), every_figure=True)
+    view = leaderboard_columns(board, standing.year, every_figure=True)
     shown = [Column(c.header, c.shows[0], c.cells, None if c.shows[0] == "team" else _sort_keys(board[c.shows[0]]))
              for c in view]
     used = {col for c in view for col in c.shows}
@@ -129,7 +130,7 @@ def plots(standing: Standing, pages: Pages) -> str:
                                                 board.loc[shown, psnr], ranked[shown])]
             if not points:
                 continue
-            x_label = label.format(counter=_counter(standing))
+            x_label = label.format(counter=_counter(standing), where=measured_on(board, standing.year))
             y_label = f"PSNR[{psnr.removesuffix('_psnr')}] [dB]"
             title = f"{y_label} against {x_label}"
             figures.append(f"<figure>{svg.scatter(points, x_label, y_label, floors.get(psnr), title)}"

@@ -19,9 +19,7 @@ import pandas as pd
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
-from benchmark.core.years import YEARS, get_year
-from benchmark.rank.board import Ranking, load_table, rank_inputs, read_checked
-from benchmark.rank.scoring import RANK_SUM_COLUMNS
+from benchmark.rank.board import Ranking, load_table, rank_inputs, read_checked, year_of
 from benchmark.record.checks import check_table
 
 
@@ -87,18 +85,8 @@ def _failures(results: Path) -> list[Failure]:
 
 
 def _year_of(results: dict[str, dict[str, Any]], table: pd.DataFrame | None, default: int) -> tuple[int, str]:
-    """The year a file's models belong to, and how it was found (see the module's docstring)."""
-    named = {entry.get("year") for entry in results.values()}
-    if len(named) == 1 and (year := next(iter(named))) in YEARS:
-        return year, f"its records were measured under the NTIRE {year} rules"
-    names = set(results) | (set(table["team"]) if table is not None else set())
-    holders = [year for year, record in YEARS.items() if record.baseline in names]
-    if len(holders) == 1:
-        return holders[0], f"it holds the NTIRE {holders[0]} baseline {get_year(holders[0]).baseline}"
-    rank_sum = [year for year, record in YEARS.items() if record.ranking == "rank-sum"]
-    if table is not None and set(RANK_SUM_COLUMNS) <= set(table.columns) and len(rank_sum) == 1:
-        return rank_sum[0], f"its published ranks are NTIRE {rank_sum[0]}'s rank sums"
-    return default, "--year"
+    """The year a file's models belong to (:func:`benchmark.rank.board.year_of`), else ``--year``."""
+    return year_of(results, table) or (default, "--year")
 
 
 def read_sources(results: list[Path], table: Path | None, year: int) -> list[Source]:

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import pandas as pd
 import pytest
-from conftest import SHARED
+from helpers import SHARED, shared_file
 
 from benchmark.core import years
 from benchmark.core.years import get_year
@@ -29,9 +29,7 @@ TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
 
 @pytest.fixture(scope="module")
 def published_2023() -> pd.DataFrame:
-    if not TABLE_2023.is_file():
-        pytest.skip(f"published NTIRE 2023 results table not available at {TABLE_2023}")
-    return pd.read_csv(TABLE_2023, sep="\t")
+    return pd.read_csv(shared_file("reference", "ntire2023_esr_results.tsv"), sep="\t")
 
 
 def _table(rows: list[tuple], columns: str) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
+from helpers import SET5, SHARED, shared_file
 
 from benchmark.data.folders import prepare
 from benchmark.imaging.imresize import downscale_x4, imresize
@@ -17,7 +17,6 @@ from benchmark.prepare import main
 DATA = SHARED / "data"
 
 # Image names of the reference sets, so that the parametrisation does not depend on the data being present.
-SET5 = ["baby", "bird", "butterfly", "head", "woman"]
 SET14 = [
     "baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers",
     "foreman", "lenna", "man", "monarch", "pepper", "ppt3", "zebra",
@@ -25,10 +24,7 @@ SET14 = [
 
 
 def _need_data(set_name: str) -> Path:
-    root = DATA / set_name
-    if not root.is_dir():
-        pytest.skip(f"{root}: ../shared/data not found: reference data absent")
-    return root
+    return shared_file("data", set_name)
 
 
 def _raw(path: Path) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import Payload, assert_round_off_only, set5_against_reference
+from helpers import Payload
 from torch import nn
 
 from benchmark.core.errors import HarnessError
@@ -133,11 +133,3 @@ def test_shift_kernel_moves_each_channel_group_as_specified() -> None:
     assert torch.equal(out[4], x[4])
 
 
-def test_rfdn_reproduces_official_set5_outputs(shared: Path) -> None:
-    model = create_model(0, checkpoint=shared / "reference" / "model_zoo" / "team00_rfdn.pth")
-    assert_round_off_only(*set5_against_reference(shared, model, "rfdn", 255.0))
-
-
-def test_srnext_reproduces_official_set5_outputs(shared: Path) -> None:
-    model = create_model(5, checkpoint=shared / "reference" / "model_zoo" / "team05_exnet.pth")
-    assert_round_off_only(*set5_against_reference(shared, model, "exnet", 255.0))

@@ -16,12 +16,11 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 import torch
-from conftest import AT_HALF, SET5, assert_round_off_only, set5_against_reference
+from helpers import AT_HALF, SET5, assert_round_off_only, set5_against_reference
 from torch import nn
 
 from benchmark.data.splits import benchmark_split
 from benchmark.imaging.images import read_image, to_tensor, to_uint8
-from benchmark.measure.complexity import measure
 from benchmark.measure.loop import SplitResult, Target, evaluate
 from benchmark.measure.settings import Settings
 from models import create_model, get_spec, list_models, load_state_dict
@@ -49,11 +48,11 @@ COUNTERS = {"params": ("params",), "flops": ("official_hooks", "flops"), "activa
             "conv": ("official_hooks", "conv"), "fvcore_flops": ("fvcore", "flops"), "ptflops_macs": ("ptflops_aten", "macs")}
 """``measure``'s figure → where complexity.json keeps it."""
 
-# RGB: test_evaluation's tolerances (one value rounded the other way moves an image's PSNR by ~1e-6 dB).
+# RGB: golden/test_official_run.py's tolerances (one value rounded the other way moves an image's PSNR by ~1e-6 dB).
 # Y channel: one such value moves PSNR-Y by up to ~6e-5 dB, and on this project's CPU (AMD EPYC, AVX2)
 # oneDNN's float32 convolutions round EFDN's and SPAN's outputs ~3x as often to the other side of x.5
 # as the reference machine did (Set5: 78 and 105 values differ from the float64 forward here, 29 and 30
-# there), so PSNR-Y and SSIM-Y get three times test_evaluation's tolerance. Measured here, float32:
+# there), so PSNR-Y and SSIM-Y get three times golden/test_official_run.py's tolerance. Measured here, float32:
 # PSNR-Y up to 2.4e-4 dB (EFDN, B100), SSIM-Y up to 5.6e-6 (EFDN, Set14); the float64 forward stays
 # within 1e-4 dB and 3.1e-6.
 TOLERANCE = {"psnr": 1e-4, "ssim": 3e-6, "psnr_y": 3e-4, "ssim_y": 9e-6}
@@ -132,9 +131,10 @@ def test_official_checkpoint_loads_strictly(shared: Path, built: Callable[[str],
 
 
 @pytest.mark.parametrize("key", BASELINES)
-def test_complexity_figures_are_the_official_ones(reference: dict, built: Callable[[str], nn.Module], key: str) -> None:
+def test_complexity_figures_are_the_official_ones(reference: dict, measured: Callable[[int, int], dict], key: str
+                                                 ) -> None:
     official = reference["complexity"][BASELINES[key].complexity_key]
-    ours = measure(built(key))
+    ours = measured(BASELINES[key].year, 0)
     for figure, path in COUNTERS.items():
         expected = official
         for part in path:

@@ -1,14 +1,13 @@
-"""test_demo.py end to end: the official figures on Set5, Set14 and B100, the saved images, the tables."""
+"""Faithful SRneXt and RFDN run by test_demo.py on Set5, Set14 and B100, against the figures and outputs of the official harness."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_main
 
 import test_demo
 from benchmark.imaging.images import read_image
@@ -20,10 +19,7 @@ SETS = ("Set5", "Set14", "B100")
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = test_demo.main(argv)
-    return code, out.getvalue(), err.getvalue()
+    return run_main(test_demo.main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -100,24 +96,6 @@ def test_factsheet_table_and_table1_reproduction_are_printed(official_run: dict)
     assert "hooks + those 10,027,008 MACs = 15.3759 G" in out
 
 
-def test_profile_only_needs_no_data_or_checkpoint() -> None:
-    code, out, _ = run(["--model_id", "5", "--profile-only", "--model_zoo", "/nonexistent"])
-    assert code == 0
-    assert "15.3659" in out and "16.9861" in out and "17.4124" in out and "422.903808" in out
-    assert "body.*.mlp.fc2 (ShiftConv2d)" in out  # the shifts the hook counter misses
-
-
-def test_default_run_on_the_demo_set_without_checkpoints(tmp_path: Path) -> None:
-    code, out, _ = run(["--results", str(tmp_path / "R.json"), "--save_dir", str(tmp_path / "S"),
-                        "--model_zoo", str(tmp_path), "--warmup", "0"])
-    assert code == 0
-    results = read_results(tmp_path / "R.json")
-    assert set(results) == {"00_RFDN_baseline", "05_SRneXt"}
-    assert all(len(e["demo_runtime"]) == 4 and "demo_psnr" not in e for e in results.values())
-    assert "PSNR n/a: no checkpoint for 00_RFDN_baseline, 05_SRneXt" in out
-    assert not (tmp_path / "S").exists()  # random weights are never saved as SR images
-
-
 def test_published_table1_is_transcribed_from_the_factsheet(shared: Path) -> None:
     published = json.loads((shared / "reference" / "factsheet_table1.json").read_text())
     factsheet, organizers = published["team05_srnext_factsheet"], published["team05_srnext_official_report_row"]
@@ -144,19 +122,3 @@ def test_profile_flags_host_work_in_the_faithful_srnext_only(shared: Path, tmp_p
         assert read_results(tmp_path / "R.json")["05_SRneXt"]["variant"] == "fast"
     else:
         assert "Host-side work inside forward" in out and "aten.eye" in out and "body.*.mlp.fc1" in out
-
-
-def test_a_scored_run_replaces_a_timing_only_record_and_says_so(shared: Path, tmp_path: Path) -> None:
-    """The README's flow: `make demo` without checkpoints, then Set5 with them: compare must see Set5 only."""
-    common = ["--model_id", "0", "--results", str(tmp_path / "R.json"), "--save_dir", str(tmp_path / "S"),
-              "--warmup", "0", "--device", "cpu"]
-    assert run([*common, "--model_zoo", str(tmp_path)])[0] == 0  # the demo set, random weights
-    code, out, err = run([*common, "--model_zoo", str(shared / "reference" / "model_zoo"),
-                          "--dataset", str(shared / "data" / "Set5")])
-    assert code == 0, err
-    assert "00_RFDN_baseline: measured with another checkpoint than its recorded run, so that run's splits (demo) " \
-           "were replaced" in " ".join(out.split())
-    entry = read_results(tmp_path / "R.json")["00_RFDN_baseline"]
-    assert entry["splits"] == ["Set5"] and not any(key.startswith("demo_") for key in entry)
-    (kept,) = json.loads((tmp_path / "R.superseded.json").read_text())
-    assert kept["entry"]["checkpoint"] is None and len(kept["entry"]["demo_runtime"]) == 4

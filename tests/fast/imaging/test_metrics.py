@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED
+from helpers import SHARED, shared_file
 
 from benchmark.imaging.images import modcrop, read_image
 from benchmark.imaging.metrics import psnr, psnr_torch, rgb_to_y, rgb_to_y_torch, ssim, ssim_torch
 
-REFERENCE = SHARED / "reference" / "metrics.json"
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -53,9 +52,7 @@ def noisy_pair(rng: np.random.Generator, shape: tuple[int, ...], noise: int = 25
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    if not REFERENCE.is_file():
-        pytest.skip(f"reference figures not found at {REFERENCE} (the shared/ folder beside the checkout)")
-    return json.loads(REFERENCE.read_text())
+    return json.loads(shared_file("reference", "metrics.json").read_text())
 
 
 @pytest.mark.parametrize("name", SET5)

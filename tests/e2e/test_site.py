@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED
+from helpers import SHARED
 
 from benchmark import compare, site
 from benchmark.imaging.images import write_png
@@ -35,7 +35,7 @@ from benchmark.web.build import MARKER
 OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
 OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "site"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "site"
 CHROMIUM = Path(os.environ.get("ESR_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -219,7 +219,7 @@ def test_official_2026_site_has_compares_order_and_ranks(official: dict) -> None
 def test_official_cells_are_compares_printed_cells(official: dict) -> None:
     board = Board((official["site"] / "index.html").read_text())
     row = {key: cell for key, cell in zip(board.keys, board.rows[0]["cells"])}
-    # 22_SPANV2_ESR_C2 as compare prints it (tests/test_compare.py holds the same figures)
+    # 22_SPANV2_ESR_C2 as compare prints it (tests/fast/rank/test_compare.py holds the same figures)
     assert row["team"] == "22_SPANV2_ESR_C2"
     assert (row["val_psnr"], row["ave"], row["flops"], row["score"]) == ("26.92 (-0.02)", "5.24 (×0.68)",
                                                                          "1.59 (×0.16)", "3.8733")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import Payload
+from helpers import Payload, write_set
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -33,48 +33,6 @@ from models import ModelSpec
 from models.registry import registered
 
 EARLIER = {"99_Earlier": {"valid_ave_psnr": 29.0, "num_conv": 1}}
-CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "results"
-"""The checkout's own results folder: no test writes there (every output goes to ``tmp_path``)."""
-_WRITES: dict[str, list[str] | None] = {"into_checkout": None}
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-
-def _audit(event: str, args: tuple) -> None:
-    """Note every file this process creates, writes, renames or removes under the checkout's results folder."""
-    seen = _WRITES["into_checkout"]
-    if seen is None:
-        return
-    if event == "open":
-        path, mode, flags = args
-        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
-        paths = [path] if writing else []
-    elif event in ("os.mkdir", "os.remove", "os.rmdir", "os.truncate", "os.chmod", "os.utime", "shutil.rmtree"):
-        paths = [args[0]]
-    elif event in ("os.rename", "os.symlink", "os.link"):
-        paths = [args[0], args[1]]
-    else:
-        return
-    for path in paths:
-        if isinstance(path, (str, bytes, os.PathLike)):
-            full = os.path.abspath(os.fsdecode(path))
-            if full == str(CHECKOUT_RESULTS) or full.startswith(str(CHECKOUT_RESULTS) + os.sep):
-                seen.append(f"{event} {full}")
-
-
-sys.addaudithook(_audit)
-
-
-@pytest.fixture(autouse=True)
-def nothing_written_into_the_checkout() -> None:
-    """Every test here writes under its tmp_path only: a write under the checkout's results/ fails the test."""
-    _WRITES["into_checkout"] = seen = []
-    try:
-        yield
-    finally:
-        _WRITES["into_checkout"] = None
-    assert not seen, f"wrote into the checkout: {seen[:3]}"
-
-
 CPU_OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
            "allocate 21233664000 bytes. Error code 12 (Cannot allocate memory)")
 
@@ -117,23 +75,14 @@ def tiny_teams(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
         yield zoo
 
 
-def _write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
-    rng = np.random.default_rng(0)
-    for name, size in sizes.items():
-        hr = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-        write_png(root / "HR" / f"{name}.png", hr)
-        write_png(root / "LR_bicubic" / "X4" / f"{name}x4.png", downscale_x4(hr))
-    return root
-
-
 @pytest.fixture
 def workspace(tmp_path: Path, tiny_teams: Path) -> dict[str, Path]:
     results = tmp_path / "out" / "R.json"
     results.parent.mkdir()
     results.write_text(json.dumps(EARLIER))
     return {"tmp": tmp_path, "zoo": tiny_teams, "results": results,
-            "data": _write_set(tmp_path / "Tiny", {"a": (64, 64), "b": (48, 56)}),
-            "more": _write_set(tmp_path / "More", {"c": (64, 48), "d": (32, 32)})}
+            "data": write_set(tmp_path / "Tiny", {"a": (64, 64), "b": (48, 56)}),
+            "more": write_set(tmp_path / "More", {"c": (64, 48), "d": (32, 32)})}
 
 
 def run_main(argv: list[str]) -> tuple[int, str, str]:
@@ -252,7 +201,7 @@ def test_nan_output_names_the_image(workspace: dict) -> None:
 
 
 def test_out_of_memory_retries_tiled_and_records_it(workspace: dict) -> None:
-    workspace["big"] = _write_set(workspace["tmp"] / "Big", {"large": (320, 288), "small": (64, 64)})
+    workspace["big"] = write_set(workspace["tmp"] / "Big", {"large": (320, 288), "small": (64, 64)})
     code, _, err = cli(workspace, "--warmup", "1", model="94", data=("big",))
     assert code == 0, err
     entry = read_results(workspace["results"])["94_Tiny_oom"]
@@ -376,7 +325,7 @@ def _refused_before_any_forward(ws: dict, result: tuple[int, str, str], *fragmen
 
 
 def test_two_datasets_with_one_name_are_refused(workspace: dict) -> None:
-    workspace["other"] = _write_set(workspace["tmp"] / "b" / "Tiny", {"e": (32, 32)})
+    workspace["other"] = write_set(workspace["tmp"] / "b" / "Tiny", {"e": (32, 32)})
     _refused_before_any_forward(workspace, cli(workspace, data=("data", "other")),
                                 f"Tiny (--dataset {workspace['data']}) and Tiny (--dataset {workspace['other']})",
                                 "two splits named Tiny", "rename one of the folders")
@@ -384,23 +333,23 @@ def test_two_datasets_with_one_name_are_refused(workspace: dict) -> None:
 
 @pytest.mark.parametrize("official", OFFICIAL_SPLITS)
 def test_dataset_named_like_an_official_split_is_refused(workspace: dict, official: str) -> None:
-    workspace["odd"] = _write_set(workspace["tmp"] / official, {"e": (32, 32)})
+    workspace["odd"] = write_set(workspace["tmp"] / official, {"e": (32, 32)})
     _refused_before_any_forward(workspace, cli(workspace, data=("data", "odd")),
                                 f"--dataset {workspace['odd']}: named like the official split {official}",
                                 "rename the folder", "--data_dir")
 
 
 def test_split_names_whose_results_keys_collide_are_refused(workspace: dict) -> None:
-    workspace["x"] = _write_set(workspace["tmp"] / "X", {"e": (32, 32)})
-    workspace["x_ave"] = _write_set(workspace["tmp"] / "X_ave", {"f": (32, 32)})
+    workspace["x"] = write_set(workspace["tmp"] / "X", {"e": (32, 32)})
+    workspace["x_ave"] = write_set(workspace["tmp"] / "X_ave", {"f": (32, 32)})
     _refused_before_any_forward(workspace, cli(workspace, data=("x", "x_ave")),
                                 "splits X (--dataset", "and X_ave (--dataset", "share the results key X_ave_runtime",
                                 "rename one of the folders")
 
 
 def test_split_colliding_with_a_recorded_split_is_refused_and_the_record_kept(workspace: dict) -> None:
-    workspace["x"] = _write_set(workspace["tmp"] / "X", {"e": (32, 32)})
-    workspace["x_ave"] = _write_set(workspace["tmp"] / "X_ave", {"f": (32, 32)})
+    workspace["x"] = write_set(workspace["tmp"] / "X", {"e": (32, 32)})
+    workspace["x_ave"] = write_set(workspace["tmp"] / "X_ave", {"f": (32, 32)})
     code, _, err = cli(workspace, data=("x_ave",))
     assert code == 0, err
     recorded = read_results(workspace["results"])["91_Tiny_ok"]
@@ -429,13 +378,13 @@ def test_one_stem_with_two_extensions_is_refused(workspace: dict) -> None:
 ])
 def test_images_too_small_for_the_metric_are_refused(workspace: dict, size: tuple[int, int], flags: tuple,
                                                      fragments: tuple) -> None:
-    workspace["small"] = _write_set(workspace["tmp"] / "Small", {"s": size})
+    workspace["small"] = write_set(workspace["tmp"] / "Small", {"s": size})
     _refused_before_any_forward(workspace, cli(workspace, *flags, data=("data", "small")), "Small/HR/s.png: ",
                                 *fragments)
 
 
 def test_16_pixels_are_enough_without_ssim(workspace: dict) -> None:
-    workspace["small"] = _write_set(workspace["tmp"] / "Small", {"s": (16, 16)})
+    workspace["small"] = write_set(workspace["tmp"] / "Small", {"s": (16, 16)})
     code, _, err = cli(workspace, data=("small",))
     assert code == 0, err
 
@@ -444,7 +393,7 @@ def test_lr_too_small_for_the_model_names_its_smallest_input(workspace: dict) ->
     torch.manual_seed(0)
     checkpoint = workspace["tmp"] / "rfdn.pth"
     torch.save(models.create_model(0).state_dict(), checkpoint)
-    workspace["fine"] = _write_set(workspace["tmp"] / "Fine", {"f": (64, 64)})
+    workspace["fine"] = write_set(workspace["tmp"] / "Fine", {"f": (64, 64)})
     # Tiny's b is 48×56: its LR, 14×12, is below the 15×15 that RFDN's ESA max-pool needs
     assert_refused(workspace, cli(workspace, "--checkpoint", str(checkpoint), model="0", data=("fine", "data")),
                    "Tiny/LR_bicubic/X4/bx4.png: LR 14×12 is too small for 00_RFDN_baseline (its forward failed: ",
@@ -456,7 +405,7 @@ def test_lr_too_small_for_the_model_names_its_smallest_input(workspace: dict) ->
 # --- memory on the CPU: tiled like CUDA, one line when even small tiles fail --------------------------
 
 def test_cpu_out_of_memory_retries_tiled_and_records_it(workspace: dict) -> None:
-    workspace["big"] = _write_set(workspace["tmp"] / "Big", {"large": (320, 288), "small": (64, 64)})
+    workspace["big"] = write_set(workspace["tmp"] / "Big", {"large": (320, 288), "small": (64, 64)})
     code, _, err = cli(workspace, "--warmup", "1", model="96", data=("big",))
     assert code == 0, err
     assert err == ""
@@ -466,8 +415,8 @@ def test_cpu_out_of_memory_retries_tiled_and_records_it(workspace: dict) -> None
 
 
 def test_memory_error_even_in_small_tiles_is_one_line(workspace: dict) -> None:
-    workspace["big"] = _write_set(workspace["tmp"] / "Big", {"large": (320, 288)})
-    workspace["fine"] = _write_set(workspace["tmp"] / "Fine", {"f": (16, 16)})
+    workspace["big"] = write_set(workspace["tmp"] / "Big", {"large": (320, 288)})
+    workspace["fine"] = write_set(workspace["tmp"] / "Fine", {"f": (16, 16)})
     assert_refused(workspace, cli(workspace, model="97", data=("big",)),
                    "Big/LR_bicubic/X4/largex4.png: CPU out of memory on LR 72×80 even in 36-pixel tiles",
                    "free memory")
@@ -480,7 +429,7 @@ def test_memory_error_even_in_small_tiles_is_one_line(workspace: dict) -> None:
 # --- --tile: thousands of forwards are warned before any; a tile larger than the image changes nothing --
 
 def test_a_tile_of_thousands_of_forwards_is_warned_before_any_forward(workspace: dict) -> None:
-    workspace["big"] = _write_set(workspace["tmp"] / "Big", {"big": (256, 320), "small": (64, 64)})
+    workspace["big"] = write_set(workspace["tmp"] / "Big", {"big": (256, 320), "small": (64, 64)})
     warning = ("warning: --tile 33: 1,536 forwards for the largest image (bigx4.png, 80×64); "  # 32 rows × 48 columns
                "a larger --tile needs far fewer")
     code, _, err = cli(workspace, "--tile", "33", "--no-save", data=("big",))
@@ -665,7 +614,7 @@ def test_a_full_disk_under_the_log_warns_once_and_the_run_goes_on(workspace: dic
 # --- nothing is written into the checkout ------------------------------------------------------------
 
 def test_profile_only_writes_nothing(workspace: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    """As tests/test_evaluation.py runs it (no --results, no --save_dir): nothing is written, here or anywhere."""
+    """As tests/e2e/test_demo_flows.py runs it (no --results, no --save_dir): nothing is written, here or anywhere."""
     monkeypatch.chdir(workspace["tmp"])
     code, out, err = run_main(["--model_id", "91", "--profile-only", "--model_zoo", "/nonexistent", "--device", "cpu"])
     assert code == 0, err
@@ -678,10 +627,10 @@ def test_profile_only_writes_nothing(workspace: dict, monkeypatch: pytest.Monkey
 @pytest.fixture(scope="module")
 def flag_data(tmp_path_factory: pytest.TempPathFactory, tiny_teams: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("flags")
-    return {"Tiny": _write_set(root / "Tiny", {"a": (24, 20)}),
-            "b/Tiny": _write_set(root / "b" / "Tiny", {"c": (20, 20)}),
-            "valid": _write_set(root / "valid", {"d": (20, 24)}),
-            "Other": _write_set(root / "Other", {"e": (16, 24)}),
+    return {"Tiny": write_set(root / "Tiny", {"a": (24, 20)}),
+            "b/Tiny": write_set(root / "b" / "Tiny", {"c": (20, 20)}),
+            "valid": write_set(root / "valid", {"d": (20, 24)}),
+            "Other": write_set(root / "Other", {"e": (16, 24)}),
             "zoo": tiny_teams}
 
 
