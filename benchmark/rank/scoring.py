@@ -55,7 +55,6 @@ SCORE_NAMES = {figure: f"score_{figure}" for figure in SCORED_FIGURES}
 SUBTRACK_COLUMNS = {figure: f"{figure}_rank" for figure in SCORED_FIGURES}
 """The rank column of each sub-track: ``runtime_rank``, ``flops_rank``, ``params_rank``."""
 RANK_SUM_COLUMNS = ("ave_r", "params_r", "flops_r", "acts_r", "mem_r", "mc", "mc_r", "overall", "overall_r")
-SCORE_COLUMNS = (*SCORE_NAMES.values(), "score", "rank")
 PSNR_COLUMNS = {"valid": "val_psnr", "test": "test_psnr"}
 """The table column of each official split's PSNR; a split not named here reads ``<split>_psnr``."""
 
