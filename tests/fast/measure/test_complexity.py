@@ -10,9 +10,7 @@ from helpers import hooks_left
 from torch import nn
 
 from benchmark.measure.complexity import measure
-from models import create_model
 
-COUNTERS = ("params", "flops", "activations", "conv", "fvcore_flops", "ptflops_macs")
 
 
 def test_conv_counts_kernel_in_out_and_output_pixels_without_bias() -> None:
@@ -115,18 +113,3 @@ def test_measuring_leaves_no_hook_and_repeats_exactly() -> None:
     first = measure(model, (2, 8, 8))
     assert hooks_left(model) == 0
     assert measure(model, (2, 8, 8)) == first
-
-
-ISSUE_FIGURES = {
-    0: dict(params=433448, flops=27102622560, activations=112034240, conv=64, fvcore_flops=27046231296,
-            ptflops_macs=27145682624),
-    5: dict(params=244558, flops=15365898240, activations=422903808, conv=158, fvcore_flops=16986144768,
-            ptflops_macs=17412390912),
-}
-
-
-@pytest.fixture(scope="module")
-def reference_networks() -> dict[int, dict]:
-    return {model_id: measure(create_model(model_id)) for model_id in (0, 5)}
-
-
