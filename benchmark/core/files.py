@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,9 +45,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         mode = target.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        mode = 0o666 & ~umask()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
@@ -65,3 +64,33 @@ def plain_name(name: Any) -> bool:
     """Whether ``name`` is one file or folder name: a non-empty string without a path separator, NUL, ``.`` or
     ``..``, so that ``folder / name`` always lies directly inside ``folder``."""
     return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
+def umask() -> int:
+    """The process's umask (reading it means setting it; it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Make the complete folder ``tmp`` the folder ``out``, with the mode a folder made here gets (``mkdtemp`` made
+    it private); a folder already at ``out`` is moved aside first, put back if the rename fails, and removed only
+    once the new one is in place."""
+    os.chmod(tmp, 0o777 & ~umask())
+    old = None
+    if out.is_dir() and any(out.iterdir()):
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        try:
+            os.replace(out, old)  # onto the empty folder just made: the previous one, whole
+        except BaseException:
+            old.rmdir()
+            raise
+    try:
+        os.replace(tmp, out)  # a missing or empty out is replaced by the complete folder
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -7,7 +7,6 @@ equals the LR of the gray image. The set is built beside its destination and mov
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import replace_folder
 from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
 
@@ -83,27 +83,6 @@ def check_out(hr_dir: Path, out_dir: Path) -> None:
                                "entries), so it is not replaced; choose a new or empty folder")
 
 
-def _publish(tmp: Path, out_dir: Path) -> None:
-    """Rename the complete set ``tmp`` to ``out_dir``, replacing a set prepared there before (moved aside first and
-    removed only once the new one is in place)."""
-    old = None
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
-        try:
-            os.replace(out_dir, old)  # onto the empty folder just made: the previous set, whole
-        except BaseException:
-            old.rmdir()
-            raise
-    try:
-        os.replace(tmp, out_dir)  # a missing or empty out_dir is replaced by the complete set
-    except BaseException:
-        if old is not None:
-            os.replace(old, out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[Path]:
     """Write ``out_dir/HR`` and ``out_dir/LR_bicubic/X4`` from the images in ``hr_dir``.
 
@@ -140,17 +119,10 @@ def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[
             for src in files:
                 write_pair(src.stem, read_image(src), tmp, source=src)
                 progress.advance(task)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the set is as any folder made here
-        _publish(tmp, out_dir)
+        replace_folder(tmp, out_dir)
     except OSError as err:
         raise HarnessError(f"--out {out_dir}: cannot write the set ({err.strerror}); choose a writable folder with "
                            "free space") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [Path(out) / "HR" / f"{src.stem}.png" for src in files]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

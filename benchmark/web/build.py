@@ -7,13 +7,13 @@ move it in place only when complete, so that a failed build leaves ``--out`` as 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import replace_folder
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
@@ -113,20 +113,6 @@ def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: di
     return len(written)
 
 
-def _move_in_place(tmp: Path, out: Path) -> None:
-    """``tmp`` becomes ``out``; a previous site at ``out`` is removed only once the new one is there."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a site is meant to be served and shared
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-    os.replace(out, old / out.name)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
     """The whole site from ``inputs`` at ``out`` (``flag`` names ``out`` in errors), written only when complete."""
     check_out(out, flag)
@@ -143,7 +129,7 @@ def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
                            "folder") from None
     try:
         count = _write_pages(tmp, inputs, main, standings)
-        _move_in_place(tmp, out)
+        replace_folder(tmp, out)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if created[1:]:

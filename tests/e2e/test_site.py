@@ -461,7 +461,7 @@ def test_compare_takes_site(sweep_results: Path, tmp_path: Path, capsys: pytest.
 
 def test_a_sweep_with_site_shows_its_teams_and_failures(shared: Path, tmp_path: Path) -> None:
     """A real sweep (this project's made-up challenge repository: one team runs, one lacks a package) with --site."""
-    from test_sweep import FAST, make_repo, sweep_here
+    from helpers import FAST, make_repo, sweep_here
 
     repo, results = make_repo(tmp_path / "NTIRE_fake_ESR"), tmp_path / "out" / "fake.json"
     swept = sweep_here("--challenge-repo", repo, "--dataset", shared / "data" / "Set5", "--results", results, *FAST,

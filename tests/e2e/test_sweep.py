@@ -22,9 +22,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import SHARED, shared_file
+from helpers import (
+    FAST,
+    PROJECT,
+    SHARED,
+    TINY,
+    Tiny,
+    failures,
+    make_repo,
+    ran,
+    shared_file,
+    sweep,
+    sweep_here,
+)
 from rich.console import Console
-from torch import nn
 
 import test_demo
 from benchmark import sweep as sweep_module
@@ -35,38 +46,7 @@ from benchmark.organizer.driver import Driver, Row
 from benchmark.organizer.plan import repository_jobs
 from benchmark.record.store import read_results
 
-PROJECT = Path(__file__).resolve().parents[2]
 CHALLENGE = SHARED / "challenges" / "NTIRE2026_ESR"
-FAST = ["--runs", "1", "--warmup", "0", "--device", "cpu"]
-
-
-def sweep(*args: object, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """``python -m benchmark.sweep ARGS`` as a user runs it (from the project's root)."""
-    return subprocess.run([sys.executable, "-m", "benchmark.sweep", *map(str, args)], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
-
-class Swept:
-    """What an in-process sweep returned and printed (the driver runs here; each team still has its own process)."""
-
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-def sweep_here(*args: object) -> Swept:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = sweep_module.main([str(a) for a in args])
-    return Swept(code, out.getvalue(), err.getvalue())
-
-
-def ran(proc: subprocess.CompletedProcess | Swept) -> set[int]:
-    """The teams a sweep ran (measured), from its one line per finished team."""
-    return {int(m) for m in re.findall(r"^team (\d+): ran ", proc.stdout, re.MULTILINE)}
-
-
-def failures(results: Path) -> dict[str, str]:
-    return json.loads(results.with_name(results.stem + ".failures.json").read_text())
 
 
 # --- the official 2026 repository -------------------------------------------------------------------------------
@@ -214,93 +194,6 @@ def test_ray_sweep_gives_the_local_entries(repo_sweep: dict, challenge: Path, sh
 
 
 # --- a made-up challenge repository -------------------------------------------------------------------------------
-
-
-class Tiny(nn.Module):
-    def __init__(self, feats: int = 8) -> None:
-        super().__init__()
-        self.body = nn.Conv2d(3, feats, 3, padding=1)
-        self.act = nn.ReLU()
-        self.tail = nn.Conv2d(feats, 48, 3, padding=1)
-        self.up = nn.PixelShuffle(4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(self.tail(self.act(self.body(x))))
-
-
-TINY = '''\
-import torch
-from torch import nn
-
-
-class Tiny(nn.Module):
-    def __init__(self, feats=8):
-        super().__init__()
-        self.body = nn.Conv2d(3, feats, 3, padding=1)
-        self.act = nn.ReLU()
-        self.tail = nn.Conv2d(feats, 48, 3, padding=1)
-        self.up = nn.PixelShuffle(4)
-
-    def forward(self, x):
-        return self.up(self.tail(self.act(self.body(x))))
-'''
-
-TEST_DEMO = '''\
-# NTIRE2025-EfficientSR: a made-up repository laid out as the official ones
-import os
-import time
-
-import torch
-
-
-def select_model(args, device):
-    model_id = args.model_id
-    if model_id == 0:
-        from models.team00_Tiny import Tiny
-        name, data_range = f"{model_id:02}_Tiny", 1.0
-        model = Tiny()
-        model.load_state_dict(torch.load(os.path.join("model_zoo", "team00_tiny.pth")), strict=True)
-    elif model_id == 1:
-        from models.team01_Slow import Tiny
-        name, data_range = f"{model_id:5}_Spaced", 255.0
-        time.sleep(float(os.environ.get("FAKE_SLOW", "0")))
-        model = Tiny(feats=4)
-        model.load_state_dict(torch.load("./model_zoo/team01_slow.pth"), strict=True)
-    elif model_id == 2:
-        from models.team02_Other import Tiny
-        name, data_range = f"{model_id:03}_Other", 1.0
-        model = Tiny()
-        model.load_state_dict(torch.load(f"model_zoo/team{model_id:02}_other.pth"), strict=True)
-    elif model_id == 3:
-        time.sleep(3600)
-    elif model_id == 4:
-        hog = [torch.ones(2**26) for _ in range(12)]  # 12 x 256 MB, every page written
-        time.sleep(3600)
-    elif model_id == 6:
-        import ctypes
-        ctypes.string_at(0)
-    elif model_id == 7:
-        from models.team07_Needs import Net
-    else:
-        raise NotImplementedError(f"Model {model_id} is not implemented.")
-    model.eval()
-    tile = None
-    return model, name, data_range, tile
-'''
-
-
-def make_repo(root: Path) -> Path:
-    """A challenge repository: test_demo.py with a select_model chain, models/ without __init__.py, model_zoo/."""
-    (root / "models").mkdir(parents=True)
-    (root / "model_zoo").mkdir()
-    (root / "test_demo.py").write_text(TEST_DEMO)
-    for module in ("team00_Tiny", "team01_Slow", "team02_Other"):
-        (root / "models" / f"{module}.py").write_text(TINY)
-    (root / "models" / "team07_Needs.py").write_text("import torch\nimport no_such_package_here\n\nNet = None\n")
-    for seed, (file, feats) in enumerate((("team00_tiny.pth", 8), ("team01_slow.pth", 4), ("team02_other.pth", 8))):
-        torch.manual_seed(seed)
-        torch.save(Tiny(feats).state_dict(), root / "model_zoo" / file)
-    return root
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from torch import nn
 from benchmark.measure.complexity import measure
 
 
-
 def test_conv_counts_kernel_in_out_and_output_pixels_without_bias() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
     r = measure(model, (3, 10, 10))
