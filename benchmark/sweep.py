@@ -6,6 +6,7 @@ process of its own, resumable, on this machine, on several GPUs, or on a Ray clu
     python -m benchmark.sweep --challenge-repo REPO --data_dir DATA --devices cuda:0,cuda:1
     python -m benchmark.sweep --challenge-repo REPO --data_dir DATA --ray auto
     python -m benchmark.sweep --year 2023 --dataset ../shared/data/Set5      # this project's registered teams
+    python -m benchmark.sweep --challenge-repo REPO --profile-only --cpu-dry-run --team-env auto --published R.json
 
 The teams are the ids ``select_model`` compares ``model_id`` with in the repository's test_demo.py
 (read with ``ast``); each is built by that ``select_model`` in a worker process
@@ -16,13 +17,15 @@ with one line, kept in ``<results stem>.failures.json``; the sweep goes on. Only
 writes the results file, one complete entry per team. A re-run skips every team whose entry is
 complete for the same splits and settings and whose inputs (checkpoint and code sha256, its
 ``select_model`` branch, harness version, device) are unchanged; ``--force`` runs them again.
+``--profile-only`` measures complexity without data, ``--published`` sets the organizers' figures beside
+each team's, ``--cpu-dry-run`` builds and scores GPU teams on the CPU (no runtime or memory of record),
+``--team-env auto`` installs what a team lacks into an overlay of its own (see README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from dataclasses import replace
@@ -120,8 +123,12 @@ def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     except OSError as err:
         raise HarnessError(f"--results {results}: its folder cannot be made ({err.strerror}); choose another "
                            "--results") from None
-    if not os.access(results.parent, os.W_OK | os.X_OK) or (results.exists() and not os.access(results, os.W_OK)):
-        raise HarnessError(f"--results {results}: not writable here; choose another --results")
+    try:
+        with open(results.with_name(results.name + ".lock"), "a"):
+            pass
+    except OSError as err:
+        raise HarnessError(f"--results {results}: cannot be written there ({err.strerror}); choose another "
+                           "--results") from None
     return results
 
 

@@ -77,15 +77,15 @@ def _check_types(where: str, record: Any) -> None:
             raise HarnessError(f"{where}: {f.name} is {value!r}, not {'an' if f.type == 'int' else 'a'} {f.type}")
 
 
-def _record(year: int, raw: dict[str, Any]) -> Year:
+def _record(year: int, raw: dict[str, Any], path: Path = RECORDS) -> Year:
     """One checked record; a mistake in ``years.toml`` names the year and the field."""
-    where = f"{RECORDS}: year {year}"
+    where = f"{path}: year {year}"
     try:
         splits = {name: SplitLayout(**layout) for name, layout in raw.pop("splits").items()}
         record = Year(year=year, splits=MappingProxyType(splits), psnr_floors=MappingProxyType(raw.pop("psnr_floors")),
                       weights=MappingProxyType(raw.pop("weights", {})), **raw)
     except (KeyError, TypeError, AttributeError) as err:
-        raise HarnessError(f"{RECORDS}: year {year} is malformed ({err}); compare it with the other records") from None
+        raise HarnessError(f"{path}: year {year} is malformed ({err}); compare it with the other records") from None
     _check_types(where, record)
     for name, layout in record.splits.items():
         _check_types(f"{where}: split {name}", layout)
@@ -117,7 +117,7 @@ def load_years(path: Path) -> Mapping[int, Year]:
     for year, record in sorted(raw.items()):
         if not year.isdigit() or not isinstance(record, dict):
             raise HarnessError(f"{path}: [{year}] is not a year's record; each record is a [YYYY] table")
-        records[int(year)] = _record(int(year), dict(record))
+        records[int(year)] = _record(int(year), dict(record), path)
     return MappingProxyType(records)
 
 

@@ -236,12 +236,12 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
     returned as the outcome's ``log``). ``env`` adds to the worker's environment (``CUDA_VISIBLE_DEVICES``);
     ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C.
     With ``job["team_env"] == "auto"``, a team that fails for want of a package gets it in its own overlay
-    environment (``benchmark.organizer.teamenv``) and runs again, within the same ``timeout``.
+    environment (``benchmark.organizer.teamenv``; the worker puts it last on ``sys.path``, after its own imports)
+    and runs again, within the same ``timeout``.
     """
     from benchmark.organizer import teamenv
 
     begin = time.perf_counter()
-    env = dict(env or {})
     with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
         tmp_dir = Path(tmp)
         log_file = Path(log_path) if log_path is not None else tmp_dir / "worker.log"
@@ -262,7 +262,6 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
                 outcome = {"ok": False, "reason": str(err)}
                 break
             job = {**job, "overlay": overlay.describe()}
-            env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), str(overlay.site)])
         log_text = _tail(log_file, LOG_TAIL) if log_path is None else None
     outcome.pop("needs", None)
     outcome["wall_seconds"] = time.perf_counter() - begin

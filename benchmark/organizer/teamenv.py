@@ -2,7 +2,9 @@
 
 A team that imports a package the harness lacks (einops, timm, basicsr …) would end with "needs the
 package". With ``--team-env auto`` its worker is started again with an overlay: a folder that pip
-installs into with ``--prefix``, seen by the worker through ``PYTHONPATH``. pip runs with the harness's
+installs into with ``--prefix``, put last on the worker's ``sys.path`` once the harness is imported, so that
+nothing in it (an opencv-python beside the harness's headless one, a torchvision that ptflops would pick up)
+changes the harness's own modules. pip runs with the harness's
 own interpreter, so whatever the harness already has is "already satisfied" and stays as it is: every
 distribution of the harness is pinned to its installed version (a constraints file), so no overlay ever
 replaces torch or numpy under the harness's figures. What is installed is the team's own requirements
@@ -66,7 +68,8 @@ class Overlay:
 
     def describe(self) -> dict[str, Any]:
         """What the entry records: where, what was asked for, and every package with its version."""
-        return {"folder": str(self.folder), "requirements": list(self.requirements), "packages": self.packages()}
+        return {"folder": str(self.folder), "site": str(self.site), "requirements": list(self.requirements),
+                "packages": self.packages()}
 
 
 def _pins(repo: Path) -> dict[str, str]:
@@ -118,7 +121,8 @@ def _failure(wanted: list[str], output: str) -> str:
     errors = [line.removeprefix("ERROR:").strip() for line in output.splitlines() if line.startswith("ERROR:")]
     hints = [line.strip() for line in output.splitlines() if re.search(r"CUDA_HOME|nvcc|CUDA", line)]
     why = hints[-1] if hints else errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1]
-    why = why if len(why) <= 200 else why[:199] + "…"
+    why = re.sub(r"^.*?\b\w*(Warning|Error):\s*", "", why).split(". ")[0].strip()
+    why = why if len(why) <= 160 else why[:159] + "…"
     return f"needs {', '.join(wanted)}, which cannot be installed here ({why})"
 
 

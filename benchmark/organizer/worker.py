@@ -104,8 +104,9 @@ class Built:
 # --- the repository's side -------------------------------------------------------------------------------------
 
 
-def isolate(repo: Path) -> None:
-    """Make ``models`` (and the repository's other namespace folders) mean the repository's, and work inside it."""
+def isolate(repo: Path, overlay: str | None = None) -> None:
+    """Make ``models`` (and the repository's other namespace folders) mean the repository's, and work inside it;
+    the team's overlay environment (``--team-env auto``), if any, goes last on ``sys.path``."""
     root = str(PROJECT)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != root]
     for name in list(sys.modules):
@@ -120,6 +121,9 @@ def isolate(repo: Path) -> None:
         spec.submodule_search_locations = [str(repo / folder)]
         sys.modules[folder] = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(repo))
+    if overlay:
+        sys.path.append(overlay)
+        importlib.invalidate_caches()
     os.chdir(repo)
 
 
@@ -186,7 +190,7 @@ def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, s
                     workdir: Path) -> Built:
     repo = Path(job["repo"]).resolve()
     branch: Branch = read_repository(repo).branches[job["team_id"]]
-    isolate(repo)
+    isolate(repo, (job.get("overlay") or {}).get("site"))
     phase("loading test_demo.py")
     module, unbound = load_test_demo(repo)
     job["_unbound"] = unbound
