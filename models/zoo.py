@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+import urllib3
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import sha256_of
@@ -99,7 +100,7 @@ def _download(url: str, tmp: Path, size: int | None) -> None:
             raise _TooMuch(f"HTTP {response.status_code} {response.reason}")
         announced = response.headers.get("Content-Length", "")
         limit = size or (int(announced) if announced.isdigit() else DOWNLOAD_CAP)
-        _copy(response.iter_content(CHUNK), tmp, limit, deadline, url)
+        _copy(iter(lambda: response.raw.read1(CHUNK, decode_content=True), b""), tmp, limit, deadline, url)
 
 
 def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
@@ -111,7 +112,7 @@ def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
             if sys.stderr.isatty():
                 print(f"{spec.display_name}: downloading {source}", file=sys.stderr)
             _download(source, tmp, spec.size)
-        except (OSError, requests.RequestException, _TooMuch, ValueError) as err:
+        except (OSError, requests.RequestException, urllib3.exceptions.HTTPError, _TooMuch, ValueError) as err:
             raise _Unavailable(f"no checkpoint {target} and the download failed ({_reason(err)})") from err
         try:
             digest, size = sha256_of(tmp), tmp.stat().st_size
