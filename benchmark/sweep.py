@@ -6,6 +6,7 @@ process of its own, resumable, on this machine, on several GPUs, or on a Ray clu
     python -m benchmark.sweep --challenge-repo REPO --data_dir DATA --devices cuda:0,cuda:1
     python -m benchmark.sweep --challenge-repo REPO --data_dir DATA --ray auto
     python -m benchmark.sweep --year 2023 --dataset ../shared/data/Set5      # this project's registered teams
+    python -m benchmark.sweep --challenge-repo REPO --profile-only --cpu-dry-run --team-env auto --published R.json
 
 The teams are the ids ``select_model`` compares ``model_id`` with in the repository's test_demo.py
 (read with ``ast``); each is built by that ``select_model`` in a worker process
@@ -16,11 +17,15 @@ with one line, kept in ``<results stem>.failures.json``; the sweep goes on. Only
 writes the results file, one complete entry per team. A re-run skips every team whose entry is
 complete for the same splits and settings and whose inputs (checkpoint and code sha256, its
 ``select_model`` branch, harness version, device) are unchanged; ``--force`` runs them again.
+``--profile-only`` measures complexity without data, ``--published`` sets the organizers' figures beside
+each team's, ``--cpu-dry-run`` builds and scores GPU teams on the CPU (no runtime or memory of record),
+``--team-env auto`` installs what a team lacks into an overlay of its own (see README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import replace
@@ -34,11 +39,11 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.years import get_year
 from benchmark.measure.backend import DEVICE_FORMS
 from benchmark.organizer import jobs
-from benchmark.organizer.challenge import known_year, read_repository
+from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
-from benchmark.organizer.driver import Driver, Row, figures, summary_table
+from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
 from benchmark.organizer.plan import Freshness, registered_jobs, repository_jobs, triage
-from benchmark.record.store import read_results
+from benchmark.record.store import check_results_path, read_results
 from benchmark.web.build import SiteInputs, build_site
 from benchmark.web.build import check_out as check_site
 
@@ -63,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run every team, even those whose entry is up to date")
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
+    p.add_argument("--profile-only", action="store_true", help="measure every team's complexity (params, every FLOP "
+                   "counter, activations, conv count) without data")
+    p.add_argument("--published", type=Path, metavar="FILE", help="the organizers' results file (results.json): each "
+                   "team's figures beside the published ones, matched at the published precision")
+    p.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score teams written for a GPU on "
+                   "the CPU (.cuda() and CUDA checkpoints mapped to it); entries say dry_run and hold no runtime or "
+                   "memory of record (default results: results/<repository>.dry-run.json)")
+    p.add_argument("--team-env", choices=("none", "auto"), default="none", help="auto: a team that imports a package "
+                   "the harness lacks gets its own overlay environment (its requirements file, or the missing import's "
+                   "distribution), cached under .cache/team-envs/")
     cli.add_checkpoints(p, model_zoo=None)
     p.add_argument("--site", type=Path, help="also write the results and failures as a static web site into SITE "
                                              "(python -m benchmark.site)")
@@ -79,10 +94,17 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--ray places each team on a GPU of the cluster itself; drop --devices")
     if args.ray and args.device not in ("auto", "cpu", "cuda"):
         p.error(f"with --ray, --device is auto, cpu or cuda (Ray picks the GPU), not one of {DEVICE_FORMS}")
-    if args.timeout is not None and args.timeout <= 0:
-        p.error("--timeout must be a positive number of seconds")
-    if args.memory_cap is not None and args.memory_cap <= 0:
-        p.error("--memory-cap must be a positive number of GB")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        p.error(f"--timeout {args.timeout}: must be a positive number of seconds")
+    if args.memory_cap is not None and not (math.isfinite(args.memory_cap) and args.memory_cap > 0):
+        p.error(f"--memory-cap {args.memory_cap}: must be a positive number of GB")
+    if args.profile_only and (args.dataset or args.data_dir or args.include_test):
+        p.error("--profile-only measures complexity without data; drop --dataset, --data_dir and --include_test")
+    if args.cpu_dry_run:
+        if args.devices or args.device not in ("auto", "cpu"):
+            p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
+        args.device = "cpu"
+        args.runs = 1 if args.runs is None else args.runs  # no runtime of record: one run scores
     if args.challenge_repo is not None and (args.model_zoo or args.offline or args.zoo_url):
         p.error("--model_zoo, --offline and --zoo-url are for registered teams; a repository's teams load their own "
                 "checkpoints")
@@ -94,30 +116,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return check_args(p, p.parse_args(argv))
 
 
+def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
+    """The results file, checked before any team runs: a regular file (or none yet) in a folder this user can write."""
+    stem = repo.root.name if repo else "results"
+    default = Path("results") / (f"{stem}.dry-run.json" if args.cpu_dry_run else f"{stem}.json")
+    results = (args.results or default).resolve()
+    check_results_path(results)
+    try:
+        results.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HarnessError(f"--results {results}: its folder cannot be made ({err.strerror}); choose another "
+                           "--results") from None
+    try:
+        with open(results.with_name(results.name + ".lock"), "a"):
+            pass
+    except OSError as err:
+        raise HarnessError(f"--results {results}: cannot be written there ({err.strerror}); choose another "
+                           "--results") from None
+    return results
+
+
 def sweep(args: argparse.Namespace) -> int:
     ray_started = False
     try:
         repo = read_repository(args.challenge_repo) if args.challenge_repo is not None else None
         year = args.year if args.year is not None else (known_year(repo.year, repo.root) if repo else None)
+        year_source = "--year" if args.year is not None else (repo.year_source if repo else "")
         if year is not None:
             get_year(year)
         if args.site is not None:
             if year is None:
                 raise HarnessError("--site: pass --year, the year whose rules rank the site's leaderboard")
             check_site(args.site, "--site")
-        splits = cli.pick_splits(args, year)
+        results = results_path(args, repo)
+        published = Published(args.published) if args.published is not None else None
+        splits = [] if args.profile_only else cli.pick_splits(args, year)
         settings = cli.settings_of(args, year=year)  # each worker is told its device where it is started
         if settings.save_dir is not None:  # workers run inside the challenge repository
             settings = replace(settings, save_dir=settings.save_dir.resolve())
+        options = {"dry_run": args.cpu_dry_run, "profile_only": args.profile_only, "team_env": args.team_env}
         if repo:
             job_list = repository_jobs(repo, year, splits, settings, model_ids=args.model_id,
                                        trust_checkpoint=args.trust_checkpoint, data_dir=args.data_dir,
-                                       include_test=args.include_test)
+                                       include_test=args.include_test, options=options)
         else:
             job_list = registered_jobs(splits, settings, year=year, model_ids=args.model_id, runs=args.runs,
                                        model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,
-                                       trust_checkpoint=args.trust_checkpoint)
-        results = (args.results or Path("results") / (f"{repo.root.name}.json" if repo else "results.json")).resolve()
+                                       trust_checkpoint=args.trust_checkpoint, options=options)
         limits = Limits(args.timeout, args.memory_cap)
         if args.ray:
             ray_started, device = connect_ray(args.ray)
@@ -136,22 +181,30 @@ def sweep(args: argparse.Namespace) -> int:
             def names() -> set[str]:
                 return {jobs.device_name(s.label) for s in slots}
         rows = {job.label: Row(job) for job in job_list}
-        driver = Driver(results, rows, console)
         existing: dict[str, dict[str, Any]] = {}
+        unreadable = None
         if results.is_file():
             try:
                 existing = read_results(results)
             except HarnessError as err:
-                console.print(escape(f"note: {err}; every team runs"))
+                unreadable = f"note: {err}; every team runs"
+        driver = Driver(results, rows, console, kept=existing, published=published)
         pending, fresh, again = triage(job_list, existing, Freshness(repo, names), args.force)
         for label, (name, entry) in fresh.items():
             row = rows[label]
             row.status, row.name = "skipped", name
-            row.detail = "up to date: " + figures(entry, [s.name for s in splits])
-        source = f"{repo.root} (NTIRE {year})" if repo else f"registered teams of {year or 'every year'}"
-        console.print(escape(f"sweep: {len(job_list)} team(s) of {source}; {len(pending)} to run, "
-                             f"{len(job_list) - len(pending)} up to date; on {', '.join(s.name for s in splits)}; "
+            row.detail = "up to date: " + (figures(entry, [s.name for s in splits]) or complexity(entry))
+            row.published = published.compare(entry, (entry.get("sweep") or {}).get("name_as_written", name),
+                                              row.job.team_id) if published else None
+        source = f"{repo.root} (NTIRE {year}, the year from {year_source})" if repo else \
+            f"registered teams of {year or 'every year'}"
+        mode = "".join([" profile only;" if args.profile_only else "", " CPU dry run;" if args.cpu_dry_run else ""])
+        console.print(escape(f"sweep: {len(job_list)} team(s) of {source};{mode} {len(pending)} to run, "
+                             f"{len(job_list) - len(pending)} up to date; on "
+                             f"{', '.join(s.name for s in splits) or 'no data'}; "
                              f"device {where}; results {results}; logs {driver.logs}/"))
+        if unreadable:
+            console.print(escape(unreadable), soft_wrap=True)
         for line in again:
             console.print(escape(line), soft_wrap=True)
         begin = time.perf_counter()
@@ -160,10 +213,14 @@ def sweep(args: argparse.Namespace) -> int:
                 run_ray(pending, device, driver, limits)
             else:
                 run_local(pending, slots, driver, limits)
+        driver.close()
         wall = time.perf_counter() - begin
         counts = {s: sum(r.status == s for r in rows.values()) for s in ("ran", "skipped", "failed")}
-        console.print(summary_table(list(rows.values()), f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} "
-                                    f"up to date, {counts['failed']} failed, {wall:.1f} s"))
+        title = f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} up to date, {counts['failed']} failed"
+        if published is not None:
+            matched = sum(bool(r.published and r.published.get("match")) for r in rows.values())
+            title += f"; {matched} match {args.published.name} at its precision"
+        console.print(summary_table(list(rows.values()), f"{title}, {wall:.1f} s", published=published is not None))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
         if args.site is not None:
             data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]

@@ -39,6 +39,8 @@ class ModelSpec:
     """Where the official checkpoint is published; ``models.zoo.fetch_checkpoint`` downloads it from there."""
     sha256: str | None = None
     """The official checkpoint's sha256 (64 hex digits); a downloaded file that differs is never loaded."""
+    size: int | None = None
+    """The official checkpoint's size in bytes: a download never reads more (a mirror streaming without end)."""
 
     def __post_init__(self) -> None:
         if self.url is not None and not (isinstance(self.sha256, str) and len(self.sha256) == 64

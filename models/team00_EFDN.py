@@ -91,4 +91,4 @@ class EFDN(nn.Module):
 register(ModelSpec(year=2025, team_id=0, name="EFDN_baseline", builder=EFDN, checkpoint="team00_EFDN.pth",
                    kwargs=dict(scale=4, in_channels=3, n_feats=48, out_channels=3), data_range=1.0,
                    url="https://raw.githubusercontent.com/Amazingren/NTIRE2025_ESR/main/model_zoo/team00_EFDN.pth",
-                   sha256="71069f10ef234cd123f45ac8e69099f0a1fdc0c16afcfe2189e50071d47ce477"))
+                   sha256="71069f10ef234cd123f45ac8e69099f0a1fdc0c16afcfe2189e50071d47ce477", size=1153119))

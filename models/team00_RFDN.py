@@ -100,4 +100,4 @@ class RFDN(nn.Module):
 register(ModelSpec(year=2023, team_id=0, name="RFDN_baseline", builder=RFDN, checkpoint="team00_rfdn.pth",
                    kwargs=dict(in_nc=3, nf=50, num_modules=4, out_nc=3, upscale=4),
                    url="https://raw.githubusercontent.com/ofsoundof/NTIRE2023_ESR/main/model_zoo/team00_rfdn.pth",
-                   sha256="11af8ec8ebd68689e90ef1e29044f9804c72d3bd9f7573820b7b26035782760c"))
+                   sha256="11af8ec8ebd68689e90ef1e29044f9804c72d3bd9f7573820b7b26035782760c", size=1754927))

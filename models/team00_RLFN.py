@@ -94,4 +94,4 @@ register(ModelSpec(year=2024, team_id=0, name="RLFN_baseline", builder=RLFN_Prun
                    kwargs=dict(in_channels=3, out_channels=3, feature_channels=46, mid_channels=48, upscale=4),
                    data_range=255.0,
                    url="https://raw.githubusercontent.com/Amazingren/NTIRE2024_ESR/main/model_zoo/team00_rlfn.pth",
-                   sha256="3c9be7b9d7a4bece9b68c83a56a1ffb38010f76413d5f215be6b4be842e18fb2"))
+                   sha256="3c9be7b9d7a4bece9b68c83a56a1ffb38010f76413d5f215be6b4be842e18fb2", size=1294011))

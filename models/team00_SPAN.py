@@ -90,4 +90,4 @@ class SPAN(nn.Module):
 register(ModelSpec(year=2026, team_id=0, name="SPAN", builder=SPAN, checkpoint="team00_SPAN.pth",
                    kwargs=dict(num_in_ch=3, num_out_ch=3, feature_channels=28, upscale=4), data_range=1.0,
                    url="https://raw.githubusercontent.com/Amazingren/NTIRE2026_ESR/main/model_zoo/team00_SPAN.pth",
-                   sha256="6c80f05048313289c6526e5fc9726688d7bb3dfdd6ae3c8b1e7dd09f601e5971"))
+                   sha256="6c80f05048313289c6526e5fc9726688d7bb3dfdd6ae3c8b1e7dd09f601e5971", size=618658))

@@ -346,4 +346,4 @@ register(ModelSpec(year=2023, team_id=5, name="SRneXt", builder=SRneXt, checkpoi
                    kwargs=dict(upscale=4, num_in_ch=3, num_out_ch=3, task="lsr", n_l=26, dim=35, kernel_size=15),
                    fast_builder=SRneXtFast,
                    url="https://raw.githubusercontent.com/Zhang9317112/NTIRE2023_ESR/main/model_zoo/team05_exnet.pth",
-                   sha256="1497301076bdc255c92c734687dd25330cb32709a2083e0f2ca991ad0f7c815d"))
+                   sha256="1497301076bdc255c92c734687dd25330cb32709a2083e0f2ca991ad0f7c815d", size=1107717))

@@ -12,16 +12,17 @@ one line says where the official file comes from.
 
 from __future__ import annotations
 
-import glob
-import http.client
 import os
-import socket
 import sys
+import time
+import urllib.parse
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.error import HTTPError, URLError
 
-import torch.hub
+import requests
+import urllib3
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import sha256_of
@@ -33,7 +34,7 @@ ZOO_URL_ENV = "ESR_ZOO_URL"
 """A mirror: checkpoints are fetched from ``$ESR_ZOO_URL/<file name>`` instead of each spec's url."""
 MISMATCH_SUFFIX = ".sha256-mismatch"
 STALL_SECONDS = 60.0
-"""A server that sends nothing for this long counts as unreachable (the default socket has no timeout)."""
+"""A server that accepts no connection, or sends nothing, for this long counts as unreachable."""
 
 
 class _Unavailable(Exception):
@@ -45,25 +46,61 @@ def _offline_from_env() -> bool:
 
 
 def _reason(err: BaseException) -> str:
-    """One short line for a failed download."""
-    if isinstance(err, HTTPError):
-        text = f"HTTP {err.code} {err.reason}"
-    elif isinstance(err, URLError):
-        text = str(err.reason)
+    """One short line for a failed download: the innermost cause (``IncompleteRead(…)``, ``Connection refused``)."""
+    if isinstance(err, _TooMuch):
+        return str(err)
+    inner = err
+    while True:
+        nested = [a for a in getattr(inner, "args", ()) if isinstance(a, BaseException)]
+        cause = nested[-1] if nested else inner.__cause__ or inner.__context__
+        if cause is None or cause is inner or not isinstance(cause, Exception):
+            break
+        inner = cause
+    if isinstance(inner, OSError) and inner.strerror:
+        text = inner.strerror
     else:
-        text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        text = f"{type(inner).__name__}: {inner}" if str(inner) else type(inner).__name__
     return " ".join(text.split())
 
 
-def _download(url: str, tmp: Path) -> None:
-    """``torch.hub``'s downloader (its own ``.partial`` file, removed on any failure), with a stall timeout."""
-    previous = socket.getdefaulttimeout()
-    if previous is None:
-        socket.setdefaulttimeout(STALL_SECONDS)
-    try:
-        torch.hub.download_url_to_file(url, str(tmp), progress=sys.stderr.isatty())
-    finally:
-        socket.setdefaulttimeout(previous)
+class _TooMuch(Exception):
+    """A download over its size bound or its deadline (a mirror that never ends, or drips)."""
+
+
+DOWNLOAD_CAP = 1 << 30
+"""Bytes a download may read when neither the spec nor the server says how large the file is."""
+DOWNLOAD_SECONDS = 900.0
+"""The longest a whole download may take, however the bytes trickle in."""
+CHUNK = 1 << 16
+
+
+def _copy(chunks: Iterator[bytes], tmp: Path, limit: int, deadline: float, source: str) -> None:
+    with open(tmp, "wb") as f:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise _TooMuch(f"{source} sent more than the {limit:,} bytes expected; stopped reading")
+            if time.monotonic() > deadline:
+                raise _TooMuch(f"not complete within {DOWNLOAD_SECONDS:g} s; stopped")
+            f.write(chunk)
+
+
+def _download(url: str, tmp: Path, size: int | None) -> None:
+    """``url`` into ``tmp`` with ``requests``: connect and stall timeouts, at most ``size`` bytes (else the server's
+    Content-Length, else :data:`DOWNLOAD_CAP`), all within :data:`DOWNLOAD_SECONDS`. ``file://`` is read alike."""
+    deadline = time.monotonic() + DOWNLOAD_SECONDS
+    if url.startswith("file://"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        with open(path, "rb") as f:
+            _copy(iter(lambda: f.read(CHUNK), b""), tmp, size or DOWNLOAD_CAP, deadline, url)
+        return
+    with requests.get(url, stream=True, timeout=(STALL_SECONDS, STALL_SECONDS)) as response:
+        if response.status_code != 200:
+            raise _TooMuch(f"HTTP {response.status_code} {response.reason}")
+        announced = response.headers.get("Content-Length", "")
+        limit = size or (int(announced) if announced.isdigit() else DOWNLOAD_CAP)
+        _copy(iter(lambda: response.raw.read1(CHUNK, decode_content=True), b""), tmp, limit, deadline, url)
 
 
 def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
@@ -74,8 +111,8 @@ def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             if sys.stderr.isatty():
                 print(f"{spec.display_name}: downloading {source}", file=sys.stderr)
-            _download(source, tmp)
-        except (OSError, http.client.HTTPException, ValueError) as err:  # URLError/HTTPError are OSErrors
+            _download(source, tmp, spec.size)
+        except (OSError, requests.RequestException, urllib3.exceptions.HTTPError, _TooMuch, ValueError) as err:
             raise _Unavailable(f"no checkpoint {target} and the download failed ({_reason(err)})") from err
         try:
             digest, size = sha256_of(tmp), tmp.stat().st_size
@@ -89,8 +126,6 @@ def _obtain(spec: ModelSpec, target: Path, source: str) -> Path:
             raise _Unavailable(f"no checkpoint {target}: the download could not be stored ({_reason(err)})") from err
     finally:
         tmp.unlink(missing_ok=True)
-        for partial in tmp.parent.glob(glob.escape(tmp.name) + ".*.partial"):  # torch.hub leaks it on a bad URL
-            partial.unlink(missing_ok=True)
     print(f"{spec.display_name}: downloaded {target} from {source} (sha256 verified)", file=sys.stderr)
     return target
 

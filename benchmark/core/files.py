@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -94,3 +95,16 @@ def replace_folder(tmp: Path, out: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+KEY_LENGTH = 100
+"""The longest key :func:`key_of` makes (a file name has at most 255 bytes)."""
+
+
+def key_of(name: Any, fallback: str) -> str:
+    """A name from untrusted code (a team's ``select_model``) as a results key and a file name: control and
+    format characters, line breaks and path separators become ``_``, runs of spaces one space, the ends stripped;
+    ``fallback`` where nothing plain is left (a blank name, ``.``, ``..``)."""
+    text = "".join("_" if c in "/\\" or unicodedata.category(c)[0] in "CZ" and c != " " else c for c in str(name))
+    text = " ".join(text.split())[:KEY_LENGTH].strip()
+    return text if plain_name(text) and text.strip("._") else fallback

@@ -6,11 +6,13 @@ checks them. Adding a year is adding a record there (and its baseline as a team 
 
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from benchmark.core.errors import HarnessError
 
@@ -59,28 +61,89 @@ class Year:
         return f"NTIRE {self.year}"
 
 
-def _record(year: int, raw: dict[str, Any]) -> Year:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_TYPES = {"str": str, "int": int, "bool": bool, "int | None": (int, type(None))}
+
+
+def _check_types(where: str, record: Any) -> None:
+    """Each plain field of a record has its declared type (a ``runs = "five"`` is named, not run)."""
+    for f in fields(record):
+        kind = _TYPES.get(str(f.type))
+        value = getattr(record, f.name)
+        if kind is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            raise HarnessError(f"{where}: {f.name} is {value!r}, not {'an' if f.type == 'int' else 'a'} {f.type}")
+
+
+def _record(year: int, raw: dict[str, Any], path: Path = RECORDS) -> Year:
     """One checked record; a mistake in ``years.toml`` names the year and the field."""
+    where = f"{path}: year {year}"
     try:
         splits = {name: SplitLayout(**layout) for name, layout in raw.pop("splits").items()}
         record = Year(year=year, splits=MappingProxyType(splits), psnr_floors=MappingProxyType(raw.pop("psnr_floors")),
                       weights=MappingProxyType(raw.pop("weights", {})), **raw)
-    except (KeyError, TypeError) as err:
-        raise HarnessError(f"{RECORDS}: year {year} is malformed ({err}); compare it with the other records") from None
+    except (KeyError, TypeError, AttributeError) as err:
+        raise HarnessError(f"{path}: year {year} is malformed ({err}); compare it with the other records") from None
+    _check_types(where, record)
+    for name, layout in record.splits.items():
+        _check_types(f"{where}: split {name}", layout)
     if record.ranking not in RANKINGS:
-        raise HarnessError(f"{RECORDS}: year {year}: ranking must be one of {', '.join(RANKINGS)}")
+        raise HarnessError(f"{where}: ranking must be one of {', '.join(RANKINGS)}")
+    if record.runs < 1:
+        raise HarnessError(f"{where}: runs is {record.runs}; the organizers run each model at least once")
+    if not all(_number(v) for v in record.psnr_floors.values()):
+        raise HarnessError(f"{where}: psnr_floors must be numbers of dB")
     if record.ranking == "exp-score" and set(record.weights) != set(SCORED_FIGURES):
-        raise HarnessError(f"{RECORDS}: year {year}: an exp-score year weighs exactly {', '.join(SCORED_FIGURES)}")
+        raise HarnessError(f"{where}: an exp-score year weighs exactly {', '.join(SCORED_FIGURES)}")
+    if not all(_number(w) and w >= 0 for w in record.weights.values()) or \
+            (record.weights and not sum(record.weights.values()) > 0):
+        raise HarnessError(f"{where}: weights must be numbers of 0 or more, not all 0 (a negative weight would rank "
+                           "the slowest model first)")
     return record
 
 
-def _load() -> Mapping[int, Year]:
-    with RECORDS.open("rb") as f:
-        raw = tomllib.load(f)
-    return MappingProxyType({int(year): _record(int(year), dict(record)) for year, record in sorted(raw.items())})
+def load_years(path: Path) -> Mapping[int, Year]:
+    """Every record of the years file at ``path``, checked; a HarnessError names the file and what is wrong."""
+    try:
+        with Path(path).open("rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise HarnessError(f"{path}: not valid TOML ({err}); fix the file or restore it") from None
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot be read ({err.strerror})") from None
+    records = {}
+    for year, record in sorted(raw.items()):
+        if not year.isdigit() or not isinstance(record, dict):
+            raise HarnessError(f"{path}: [{year}] is not a year's record; each record is a [YYYY] table")
+        records[int(year)] = _record(int(year), dict(record), path)
+    return MappingProxyType(records)
 
 
-YEARS: Mapping[int, Year] = _load()
+class _Years(Mapping[int, Year]):
+    """The records of ``years.toml``, read at first use: a broken file is one error line where a command uses it,
+    never a traceback while the harness is imported."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._records = path, None
+
+    def _loaded(self) -> Mapping[int, Year]:
+        if self._records is None:
+            self._records = load_years(self.path)
+        return self._records
+
+    def __getitem__(self, year: int) -> Year:
+        return self._loaded()[year]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+YEARS: Mapping[int, Year] = _Years(RECORDS)
 
 
 def get_year(year: int) -> Year:

@@ -54,7 +54,9 @@ class Branch:
 class Repository:
     root: Path
     year: int | None
-    """The year the repository names (``NTIRE2026`` in its test_demo.py, folder name or README), if any."""
+    """The year the repository states (``NTIRE2026`` in its test_demo.py's code, its README or folder name), if any."""
+    year_source: str
+    """Where ``year`` was read, for the sweep's first line (``test_demo.py's code (NTIRE2026 ×3)``)."""
     branches: dict[int, Branch]
     """Team id → its branch, in id order."""
 
@@ -78,8 +80,21 @@ def _int(node: ast.AST) -> int | None:
     return None
 
 
+def _range(node: ast.AST) -> list[int] | None:
+    """The ids of ``range(a[, b[, step]])`` with constant arguments (a team chain's ``model_id in range(20, 23)``)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+            and not node.keywords and 1 <= len(node.args) <= 3):
+        return None
+    bounds = [_int(a) for a in node.args]
+    if None in bounds or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    values = range(*bounds)
+    return list(values) if len(values) <= 1000 else None
+
+
 def compared_ids(node: ast.AST) -> list[int]:
-    """The N of every ``model_id == N`` (either side; also ``model_id in (N, M)``) inside ``node``."""
+    """The N of every ``model_id == N`` (either side; also ``model_id in (N, M)`` and ``model_id in range(a, b)``)
+    inside ``node``."""
     ids: list[int] = []
     for compare in (n for n in ast.walk(node) if isinstance(n, ast.Compare)):
         operands = [compare.left, *compare.comparators]
@@ -90,6 +105,8 @@ def compared_ids(node: ast.AST) -> list[int]:
                         ids.append(_int(b))
             elif isinstance(op, ast.In) and _is_model_id(left) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
                 ids += [v for v in map(_int, right.elts) if v is not None]
+            elif isinstance(op, ast.In) and _is_model_id(left) and _range(right) is not None:
+                ids += _range(right)
     return ids
 
 
@@ -188,20 +205,29 @@ def read_repository(path: str | Path) -> Repository:
         own = "\n".join(lines[first - 1:last])
         branches[team_id] = Branch(team_id, first, last, f"{own}\n# shared by every branch:\n{shared}\n",
                                    _checkpoints(nodes, team_id))
-    return Repository(root, repository_year(root, source), branches)
+    return Repository(root, *repository_year(root, tree, source), branches)
 
 
-def repository_year(root: Path, test_demo_source: str) -> int | None:
-    """The challenge year the repository names: in its test_demo.py, else its folder name, else its README."""
+def _code_strings(tree: ast.Module) -> str:
+    """Every string constant of the code (the logger's ``"NTIRE2026-EfficientSR"``, argparse's name), comments left
+    out: a comment copied from last year's repository states nothing."""
+    return "\n".join(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+
+
+def repository_year(root: Path, tree: ast.Module, test_demo_source: str) -> tuple[int | None, str]:
+    """The challenge year the repository states, and where: in test_demo.py's code, else its README, else its folder
+    name, else (last, and said so) a comment of test_demo.py."""
     readme = next((p for p in (root / "README.md", root / "README.rst", root / "README") if p.is_file()), None)
-    texts = [test_demo_source, root.name]
+    texts = [("test_demo.py's code", _code_strings(tree))]
     if readme is not None:
-        texts.append(readme.read_text(encoding="utf-8", errors="replace"))
-    for text in texts:
-        years = [int(y) for y in _YEAR.findall(text)]
+        texts.append((readme.name, readme.read_text(encoding="utf-8", errors="replace")))
+    texts += [("the folder name", root.name), ("only a comment of test_demo.py", test_demo_source)]
+    for where, text in texts:
+        years = Counter(int(y) for y in _YEAR.findall(text))
         if years:
-            return Counter(years).most_common(1)[0][0]
-    return None
+            year, count = years.most_common(1)[0]
+            return year, f"{where} (NTIRE{year} ×{count})"
+    return None, "nowhere"
 
 
 def namespace_folders(root: Path) -> list[str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError
@@ -46,8 +50,10 @@ class Limits:
 
 def local_slots(device: str, devices: str | None) -> list[Slot]:
     """The slots of ``--devices`` (comma-separated), else the one ``--device``."""
-    if devices:
+    if devices is not None:
         names = [d.strip() for d in devices.split(",") if d.strip()]
+        if not names:
+            raise HarnessError(f"--devices {devices!r} names no device; give them comma-separated: cuda:0,cuda:1")
         slots = [_slot(name) for name in names]
         labels = [s.label for s in slots]
         if len(set(labels)) != len(labels):
@@ -61,8 +67,16 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, limits: Lim
     queue: deque[Job] = deque(pending)
     stop = threading.Event()
     active: dict[str, int] = {}
+    errors: list[BaseException] = []
 
     def serve(slot: Slot) -> None:
+        try:
+            take(slot)
+        except Exception as err:  # noqa: BLE001 - the driver's own error (an unwritable results folder): stop, say it once
+            errors.append(err)
+            stop.set()
+
+    def take(slot: Slot) -> None:
         while not stop.is_set():
             with driver.lock:
                 if not queue:
@@ -76,7 +90,7 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, limits: Lim
                 driver.finish(job, outcome)
 
     if len(slots) == 1:
-        serve(slots[0])
+        take(slots[0])
         return
     threads = [threading.Thread(target=serve, args=(slot,), name=f"slot-{slot.label}", daemon=True) for slot in slots]
     for thread in threads:
@@ -85,6 +99,8 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, limits: Lim
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(0.2)
+        if errors:
+            raise errors[0]
     except KeyboardInterrupt:
         stop.set()
         for pid in list(active.values()):
@@ -133,6 +149,7 @@ def connect_ray(address: str) -> tuple[bool, str]:
         raise HarnessError("--ray needs the ray package: pip install -r requirements.txt") from None
     started = False
     if not ray.is_initialized():
+        check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, runtime_env=ray_runtime_env(), logging_level="warning")
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -142,6 +159,55 @@ def connect_ray(address: str) -> tuple[bool, str]:
         started = True
     gpus = ray.cluster_resources().get("GPU", 0)
     return started, "cuda" if gpus else "cpu"
+
+
+RAY_CONNECT_SECONDS = 5.0
+"""How long the Ray head may take to accept a TCP connection before ``--ray ADDRESS`` is refused."""
+
+
+def _head(address: str) -> str | None:
+    """The ``host:port`` a Ray address points at: itself, a ``ray://`` client address, or for ``auto`` the cluster
+    ``ray start`` left on this machine (``RAY_ADDRESS`` first); None when there is none to check."""
+    if address in ("auto", "local"):
+        address = os.environ.get("RAY_ADDRESS", "")
+        if not address:
+            with contextlib.suppress(OSError):
+                address = Path(tempfile.gettempdir(), "ray", "ray_current_cluster").read_text().strip()
+        if not address:
+            return None
+    return address.removeprefix("ray://")
+
+
+def check_reachable(address: str, deadline: float = RAY_CONNECT_SECONDS) -> None:
+    """Refuse, within ``deadline`` seconds, a Ray address nothing listens at (``ray.init`` would wait forever)."""
+    head = _head(address)
+    if head is None:
+        if address == "auto":
+            raise HarnessError("--ray auto: no Ray cluster was started on this machine (ray start --head); pass "
+                               "--ray HEAD:6379")
+        return
+    host, _, port = head.rpartition(":")
+    if not host or not port.isdigit():
+        raise HarnessError(f"--ray {address}: not HOST:PORT (e.g. 10.0.0.5:6379)")
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=deadline).close()
+            outcome.append(None)
+        except (OSError, ValueError) as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=connect, daemon=True)  # a name lookup has no timeout of its own
+    thread.start()
+    thread.join(deadline)
+    if not outcome:
+        raise HarnessError(f"--ray {address}: no answer within {deadline:g} s; is the Ray head running there?")
+    if outcome[0] is not None:
+        err = outcome[0]
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
+        raise HarnessError(f"--ray {address}: cannot connect ({why}); start the head with ray start --head, or pass "
+                           "its address")
 
 
 def ray_device_names(device: str) -> set[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from dataclasses import dataclass
+import uuid
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion, write_atomic
+from benchmark.core.files import companion, locked, write_atomic
 from benchmark.organizer.plan import Job
-from benchmark.record.store import read_results, update_results
+from benchmark.organizer.published import compare, read_published, verdict
+from benchmark.record.store import Update, read_results, update_results
 from benchmark.report.results_txt import write_results_txt
 
 
@@ -26,30 +30,83 @@ class Row:
     name: str = ""
     detail: str = ""
     wall: float | None = None
+    findings: list[str] = field(default_factory=list)
+    """Preflight findings, one line each."""
+    published: dict[str, Any] | None = None
 
 
 class Driver:
-    """Merges each finished team into the results and failures files, the console and the final table."""
+    """Merges each finished team into the results and failures files, the console and the final table.
 
-    def __init__(self, results: Path, rows: dict[str, Row], console: Console) -> None:
+    Only the driver writes the results file. It keeps a copy of every entry it has written (and of those the
+    file held when the sweep began), and before each write, under the file's lock, puts back any that the file
+    no longer holds as written: a team that truncates or edits the file while it runs loses nothing, and one line
+    says so. Failures merge under their own lock, so that two sweeps on one results file keep both's.
+    """
+
+    def __init__(self, results: Path, rows: dict[str, Row], console: Console,
+                 kept: dict[str, dict[str, Any]] | None = None, published: Published | None = None) -> None:
         self.results, self.rows, self.console = results, rows, console
         self.failures_path = companion(results, ".failures.json")
         self.logs = companion(results, ".sweep")
         self.lock = threading.Lock()
+        self.kept: dict[str, dict[str, Any]] = dict(kept or {})
+        self.published = published
+        self.writer = uuid.uuid4().hex
         self.failures: dict[str, str] = {}
-        if self.failures_path.is_file():
-            try:
-                loaded = json.loads(self.failures_path.read_text())
-                self.failures = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self.failures = {}
+        self._merge_failures({}, set())
 
     def log_path(self, job: Job) -> Path:
         return self.logs / f"{job.label}.log"
 
-    def _write_failures(self) -> None:
-        self.failures_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.failures_path, json.dumps(dict(sorted(self.failures.items())), indent=2) + "\n")
+    def _merge_failures(self, failed: dict[str, str], cleared: set[str]) -> None:
+        """Re-read the failures file under its lock, apply this sweep's changes, write it back."""
+        try:
+            with locked(self.failures_path):
+                on_file: dict[str, str] = {}
+                with contextlib.suppress(OSError, ValueError):
+                    loaded = json.loads(self.failures_path.read_text()) if self.failures_path.is_file() else {}
+                    on_file = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+                merged = {k: v for k, v in {**on_file, **failed}.items() if k not in cleared}
+                if failed or cleared:
+                    write_atomic(self.failures_path, json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
+        except OSError as err:
+            raise HarnessError(f"{self.failures_path}: cannot write the failures file ({err.strerror}); choose "
+                               "another --results") from None
+        self.failures = merged
+
+    def _write(self, job: Job, outcome: dict[str, Any], renamed: list[str]) -> Update:
+        name, record = outcome["name"], outcome["record"]
+        sweep = record.setdefault("sweep", {})
+        sweep["written_by"] = self.writer
+        if self.published is not None:
+            record["published"] = self.published.compare(record, sweep.get("name_as_written", name), job.team_id)
+        for old in renamed:
+            self.kept.pop(old, None)
+        update = update_results(self.results, name, record, outcome["splits"], keep=self.kept,
+                                supersedes=tuple(renamed))
+        self.kept[name] = update.results[name]
+        return update
+
+    def _renamed(self, job: Job, name: str) -> list[str]:
+        """Entries of the same team (same id, same repository) under another name: a team renamed in select_model."""
+        if job.payload["source"] != "challenge":
+            return []
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                entries = read_results(self.results) if self.results.is_file() else {}
+        except HarnessError:
+            return []
+        return [other for other, entry in entries.items() if other != name and isinstance(entry.get("sweep"), dict)
+                and entry["sweep"].get("source") == "challenge" and entry["sweep"].get("team_id") == job.team_id
+                and entry["sweep"].get("repository") == job.payload.get("repo")
+                and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))]
+
+    def _say_restored(self, update: Update) -> None:
+        if update.restored:
+            self.console.print(escape(f"note: {self.results} was changed behind the sweep's back; restored "
+                                      f"{', '.join(update.restored)} from the sweep's own copy"), soft_wrap=True)
 
     def finish(self, job: Job, outcome: dict[str, Any]) -> None:
         with self.lock:
@@ -61,23 +118,41 @@ class Driver:
             if outcome.get("ok"):
                 reason = self._clash(job, outcome["name"])
                 if reason is None:
-                    update = update_results(self.results, outcome["name"], outcome["record"], outcome["splits"])
+                    renamed = self._renamed(job, outcome["name"])
+                    update = self._write(job, outcome, renamed)
+                    self._say_restored(update)
                     write_results_txt(update.results, companion(self.results, ".txt"))
+                    if renamed:
+                        self.console.print(escape(f"{job.title}: now named {outcome['name']}; its entry as "
+                                                  f"{', '.join(renamed)} is replaced (kept in the superseded file)"),
+                                           soft_wrap=True)
                     replaced = update.replaced_line(outcome["name"])
                     if replaced:
                         self.console.print(escape(f"{job.title}: {replaced}"), soft_wrap=True)
-                    self.failures.pop(job.label, None)
-                    self._write_failures()
+                    self._merge_failures({}, {job.label})
                     row.status, row.name = "ran", outcome["name"]
-                    row.detail = figures(outcome["splits"], [s["name"] for s in job.payload["splits"]])
-                    self.console.print(escape(f"{job.title}: ran {row.name} ({row.detail}) in {row.wall:.1f} s"),
-                                  soft_wrap=True)
+                    row.findings = list(outcome.get("findings") or [])
+                    row.published = outcome["record"].get("published")
+                    row.detail = figures(outcome["splits"], [s["name"] for s in job.payload["splits"]]) or \
+                        complexity(outcome["record"])
+                    self.console.print(escape(f"{job.title}: ran {row.name} ({row.detail}) in {row.wall:.1f} s"
+                                              + "".join(f"; preflight: {line}" for line in row.findings)),
+                                       soft_wrap=True)
                     return
                 outcome = {"ok": False, "reason": reason}
-            self.failures[job.label] = outcome["reason"]
-            self._write_failures()
+            self._merge_failures({job.label: outcome["reason"]}, set())
             row.status, row.detail = "failed", outcome["reason"]
             self.console.print(escape(f"{job.title}: {outcome['reason']}"), soft_wrap=True)
+
+    def close(self) -> None:
+        """At the end of the sweep: the results file still holds every entry as written (else it is put back)."""
+        if not self.kept:
+            return
+        with self.lock:
+            update = update_results(self.results, None, keep=self.kept)
+            if update.restored:
+                self._say_restored(update)
+                write_results_txt(update.results, companion(self.results, ".txt"))
 
     def _clash(self, job: Job, name: str) -> str | None:
         if not self.results.is_file():
@@ -87,12 +162,32 @@ class Driver:
         except HarnessError:
             return None
         sweep = (entry or {}).get("sweep") or {}
-        other = sweep.get("team_id")
+        other = sweep.get("team_id") if isinstance(sweep, dict) else None
         if entry is not None and sweep.get("source") == job.payload["source"] and \
                 sweep.get("repository") == job.payload.get("repo") and other is not None and other != job.team_id:
             return (f"select_model names it {name}, the name of team {other:02}'s entry; give it its own name in its "
                     "select_model branch")
         return None
+
+
+class Published:
+    """The organizers' published results (``--published``), to compare each entry with."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.entries = path, read_published(path)
+
+    def compare(self, record: dict[str, Any], name_as_written: str, team_id: int) -> dict[str, Any]:
+        return compare(record, self.entries, name_as_written, team_id, self.path)
+
+
+def complexity(record: dict[str, Any]) -> str:
+    """``params 0.151 M, FLOPs 9.83 G (fvcore), acts 41.68 M, conv 22`` of a record."""
+    def cell(key: str, spec: str) -> str:
+        value = record.get(key)
+        return "n/a" if not isinstance(value, (int, float)) else format(value, spec)
+
+    return (f"params {cell('num_parameters', '.6f')} M, FLOPs {cell('flops', '.4f')} G "
+            f"({record.get('flops_counter')}), acts {cell('activations', '.4f')} M, conv {cell('num_conv', 'd')}")
 
 
 def figures(entry: dict[str, Any], splits: list[str]) -> str:
@@ -106,13 +201,17 @@ def figures(entry: dict[str, Any], splits: list[str]) -> str:
     return "; ".join(parts)
 
 
-def summary_table(rows: list[Row], title: str) -> Table:
+def summary_table(rows: list[Row], title: str, published: bool = False) -> Table:
+    """One row per team: its status, figures or reason (and preflight findings, one line each), the published match."""
     table = Table(title=escape(title), title_justify="left")
-    for column in ("team", "name", "status", "reason / figures", "wall [s]"):
+    columns = ["team", "name", "status", "reason / figures", *(["published"] if published else []), "wall [s]"]
+    for column in columns:
         table.add_column(column, justify="right" if column == "wall [s]" else "left",
-                         overflow="fold" if column == "reason / figures" else "ellipsis")
+                         overflow="fold" if column in ("reason / figures", "published") else "ellipsis")
     style = {"ran": "green", "skipped": "cyan", "failed": "red"}
     for row in rows:
+        detail = "\n".join([row.detail, *(f"preflight: {line}" for line in row.findings)])
         table.add_row(escape(row.job.title), escape(row.name or "-"), f"[{style.get(row.status, '')}]{row.status}[/]",
-                      escape(row.detail), "-" if row.wall is None else f"{row.wall:.1f}")
+                      escape(detail), *([escape(verdict(row.published))] if published else []),
+                      "-" if row.wall is None else f"{row.wall:.1f}")
     return table

@@ -11,6 +11,7 @@ same function runs inside a Ray task (:func:`execute_remote`), so both paths iso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -42,10 +43,13 @@ def worker_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     """The worker's environment: the harness importable, no bytecode written into the repository, logs unbuffered;
     ``extra`` sets variables (None removes one)."""
     env = dict(os.environ)
-    paths = [str(PROJECT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PROJECT)]
-    env.update({"PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-                "PYTHONIOENCODING": "utf-8", "ESR_SWEEP_PARENT": str(os.getpid())})
-    for key, value in (extra or {}).items():
+    extra = dict(extra or {})
+    added = [p for p in (extra.pop("PYTHONPATH", None) or "").split(os.pathsep) if p]
+    paths = [str(PROJECT), *added] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                      if p and p not in (str(PROJECT), *added)]
+    env.update({"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", "ESR_SWEEP_PARENT": str(os.getpid())})
+    for key, value in extra.items():
         if value is None:
             env.pop(key, None)
         else:
@@ -53,19 +57,53 @@ def worker_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     return env
 
 
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (the worker and whatever it started)."""
-    total = 0
+def _processes() -> dict[int, tuple[int, int]]:
+    """Every process of this machine: pid → (parent pid, start time in clock ticks), from ``/proc``."""
+    table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as f:
                 stat = f.read()
-            fields = stat[stat.rfind(b")") + 2:].split()
-            if int(fields[2]) != pgid:  # fields after the name: state, ppid, pgrp, ...
-                continue
-            with open(f"/proc/{entry.name}/statm", "rb") as f:
+            fields = stat[stat.rfind(b")") + 2:].split()  # after the name: state, ppid, pgrp, ..., starttime (20th)
+            table[int(entry.name)] = (int(fields[1]), int(fields[19]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def descendants(pid: int) -> dict[int, int]:
+    """The processes below ``pid`` (children, theirs …, whatever session or group they moved to): pid → start time."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = {}, list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found[child] = table[child][1]
+            todo += children.get(child, [])
+    return found
+
+
+def kill_processes(pids: dict[int, int]) -> None:
+    """SIGKILL to each of ``pids`` (pid → start time) that is still the process seen then (a pid reused since is
+    left alone)."""
+    now = _processes()
+    for pid, started in pids.items():
+        if now.get(pid, (0, None))[1] == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def tree_rss(pid: int, others: dict[int, int]) -> int:
+    """Resident bytes of ``pid`` and ``others`` (its descendants)."""
+    total = 0
+    for member in (pid, *others):
+        try:
+            with open(f"/proc/{member}/statm", "rb") as f:
                 total += int(f.read().split()[1]) * _PAGE
         except (OSError, ValueError, IndexError):
             continue
@@ -128,6 +166,67 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_cap_gb: float | None,
+           log_file: Path) -> str | None:
+    """Wait for the worker; kill it and everything below it (a child in a session of its own included) at the time
+    limit, the memory cap, an interrupt, or its end. Returns why it was killed, or None when it ended by itself."""
+    seen: dict[int, int] = {}
+    try:
+        next_memory = 0.0
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)
+                return None
+            except subprocess.TimeoutExpired:
+                pass
+            seen.update(descendants(proc.pid))
+            elapsed = time.perf_counter() - begin
+            if timeout is not None and elapsed > timeout:
+                return f"no result within the --timeout of {timeout:g} s (killed{_while(_tail(log_file))})"
+            if memory_cap_gb is not None and elapsed >= next_memory:
+                next_memory = elapsed + MEMORY_POLL_SECONDS
+                rss = tree_rss(proc.pid, seen)
+                if rss > memory_cap_gb * 1e9:
+                    return (f"used {rss / 1e9:.1f} GB of memory, over the --memory-cap of {memory_cap_gb:g} GB "
+                            f"(killed{_while(_tail(log_file))})")
+    finally:
+        if proc.returncode is None:
+            seen.update(descendants(proc.pid))
+        kill_group(proc.pid)
+        proc.wait()
+        kill_processes(seen)  # whatever the team's code started, in the worker's group or out of it
+
+
+def _run_worker(job: dict[str, Any], tmp_dir: Path, log_file: Path, begin: float, timeout: float | None,
+                memory_cap_gb: float | None, env: dict[str, str | None], started: Callable[[int], None] | None,
+                ) -> dict[str, Any]:
+    output = tmp_dir / "outcome.json"
+    output.unlink(missing_ok=True)
+    job_file = tmp_dir / "job.json"
+    job_file.write_text(json.dumps({**job, "output": str(output)}))
+    with open(log_file, "a", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
+                                env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        if started is not None:
+            started(proc.pid)
+        reason = _watch(proc, begin, timeout, memory_cap_gb, log_file)
+    if reason is not None:
+        return {"ok": False, "reason": reason}
+    if output.is_file():
+        try:
+            return json.loads(output.read_text())
+        except (OSError, ValueError) as err:
+            return {"ok": False, "reason": f"the worker's result could not be read ({err})"}
+    tail = _tail(log_file)
+    last = _last_line(tail)
+    code = proc.returncode
+    site = _crash_site(tail, str(Path(job["repo"]).resolve()) if job.get("repo") else None)
+    what = f"crashed with {_signal_name(-code)}" if code < 0 else f"exited with status {code} and no result"
+    quoted = f" (last output: {last!r})" if last and not site else ""
+    return {"ok": False, "reason": what + (f" in {site}" if site else "") + _while(tail) + quoted}
+
+
 def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb: float | None = None,
             log_path: str | Path | None = None, env: dict[str, str | None] | None = None,
             started: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -136,70 +235,35 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
     The worker's output goes to ``log_path`` (or, when None, to a temporary file whose end is
     returned as the outcome's ``log``). ``env`` adds to the worker's environment (``CUDA_VISIBLE_DEVICES``);
     ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C.
+    With ``job["team_env"] == "auto"``, a team that fails for want of a package gets it in its own overlay
+    environment (``benchmark.organizer.teamenv``; the worker puts it last on ``sys.path``, after its own imports)
+    and runs again, within the same ``timeout``.
     """
+    from benchmark.organizer import teamenv
+
     begin = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
         tmp_dir = Path(tmp)
-        output = tmp_dir / "outcome.json"
-        job_file = tmp_dir / "job.json"
-        job_file.write_text(json.dumps({**job, "output": str(output)}))
         log_file = Path(log_path) if log_path is not None else tmp_dir / "worker.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        reason = None
-        with open(log_file, "w", encoding="utf-8") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
-                                    env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-            if started is not None:
-                started(proc.pid)
+        log_file.write_text("")
+        wanted: list[str] = []
+        for _ in range(teamenv.ROUNDS):
+            outcome = _run_worker(job, tmp_dir, log_file, begin, timeout, memory_cap_gb, env, started)
+            needs = [n for n in outcome.get("needs") or [] if n not in wanted]
+            if outcome.get("ok") or job.get("team_env") != "auto" or not needs:
+                break
+            wanted += needs
+            with open(log_file, "a", encoding="utf-8") as log:
+                print(f"{PHASE}installing {', '.join(wanted)} into the team's own environment", file=log, flush=True)
             try:
-                next_memory = 0.0
-                while True:
-                    try:
-                        proc.wait(timeout=POLL_SECONDS)
-                        break
-                    except subprocess.TimeoutExpired:
-                        pass
-                    elapsed = time.perf_counter() - begin
-                    if timeout is not None and elapsed > timeout:
-                        kill_group(proc.pid)
-                        proc.wait()
-                        reason = (f"no result within the --timeout of {timeout:g} s (killed"
-                                  f"{_while(_tail(log_file))})")
-                        break
-                    if memory_cap_gb is not None and elapsed >= next_memory:
-                        next_memory = elapsed + MEMORY_POLL_SECONDS
-                        rss = group_rss(proc.pid)
-                        if rss > memory_cap_gb * 1e9:
-                            kill_group(proc.pid)
-                            proc.wait()
-                            reason = (f"used {rss / 1e9:.1f} GB of memory, over the --memory-cap of "
-                                      f"{memory_cap_gb:g} GB (killed{_while(_tail(log_file))})")
-                            break
-            except BaseException:
-                kill_group(proc.pid)
-                proc.wait()
-                raise
-            finally:
-                kill_group(proc.pid)  # whatever the team's code left running in the worker's group
+                overlay = teamenv.ensure(teamenv.requirements(job, wanted), log_file)
+            except teamenv.TeamEnvError as err:
+                outcome = {"ok": False, "reason": str(err)}
+                break
+            job = {**job, "overlay": overlay.describe()}
         log_text = _tail(log_file, LOG_TAIL) if log_path is None else None
-        if reason is None and output.is_file():
-            try:
-                outcome = json.loads(output.read_text())
-            except (OSError, ValueError) as err:
-                outcome = {"ok": False, "reason": f"the worker's result could not be read ({err})"}
-        elif reason is None:
-            tail = _tail(log_file)
-            last = _last_line(tail)
-            code = proc.returncode
-            site = _crash_site(tail, str(Path(job["repo"]).resolve()) if job.get("repo") else None)
-            what = f"crashed with {_signal_name(-code)}" if code < 0 else f"exited with status {code} and no result"
-            detail = f" in {site}" if site else ""
-            last = None if site else last
-            quoted = f" (last output: {last!r})" if last else ""
-            outcome = {"ok": False, "reason": what + detail + _while(tail) + quoted}
-        else:
-            outcome = {"ok": False, "reason": reason}
+    outcome.pop("needs", None)
     outcome["wall_seconds"] = time.perf_counter() - begin
     if log_text is not None:
         outcome["log"] = log_text

@@ -15,6 +15,7 @@ from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Repository
+from benchmark.organizer.tracing import split_digest
 from benchmark.record.keys import splits_of
 
 
@@ -37,8 +38,9 @@ def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
 
 def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: Settings, *,
                     model_ids: list[int] | None = None, trust_checkpoint: bool = False, data_dir: Path | None = None,
-                    include_test: bool = False) -> list[Job]:
-    """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names)."""
+                    include_test: bool = False, options: dict[str, Any] | None = None) -> list[Job]:
+    """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names); ``options`` join each
+    job's payload (``dry_run``, ``profile_only``, ``team_env``)."""
     ids = model_ids or repo.team_ids
     unknown = [i for i in ids if i not in repo.branches]
     if unknown:
@@ -46,13 +48,15 @@ def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: 
                            f"{', '.join(map(str, repo.team_ids))}")
     common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
               "settings": settings.as_dict(), "trust_checkpoint": trust_checkpoint,
-              "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test}
+              "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test,
+              **(options or {})}
     return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
 
 
 def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None = None,
                     model_ids: list[int] | None = None, runs: int | None = None, model_zoo: Path | None = None,
-                    offline: bool = False, zoo_url: str | None = None, trust_checkpoint: bool = False) -> list[Job]:
+                    offline: bool = False, zoo_url: str | None = None, trust_checkpoint: bool = False,
+                    options: dict[str, Any] | None = None) -> list[Job]:
     """One job per registered team of ``year`` (every year when None); ``runs`` defaults to each team's year's."""
     import models
 
@@ -73,7 +77,7 @@ def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None
         own = replace(settings, runs=runs or get_year(spec.year).runs)
         payload = {"source": "registered", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
                    "settings": own.as_dict(), "model_zoo": str(zoo), "offline": offline, "zoo_url": zoo_url,
-                   "trust_checkpoint": trust_checkpoint, "name": spec.display_name}
+                   "trust_checkpoint": trust_checkpoint, "name": spec.display_name, **(options or {})}
         out.append(Job(f"{spec.year}-{spec.team_id:02}", f"{spec.year} team {spec.team_id:02}", spec.team_id,
                        spec.year, payload))
     return out
@@ -85,7 +89,7 @@ def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[st
     for name, entry in results.items():
         sweep = entry.get("sweep")
         if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or sweep.get("team_id") != job.team_id \
-                or entry.get("year") != job.year:
+                or entry.get("year") != job.year or bool(entry.get("dry_run")) != bool(p.get("dry_run")):
             continue
         if p["source"] == "challenge" and sweep.get("repository") == p["repo"]:
             return name, entry
@@ -106,25 +110,32 @@ class Freshness:
         return self._names
 
     def _sha(self, path: Path) -> str | None:
+        path = Path(path)
         if path not in self._hashes:
             self._hashes[path] = sha256_of(path) if path.is_file() else None
         return self._hashes[path]
 
     def stale(self, job: Job, entry: dict[str, Any]) -> str | None:
-        """Why ``entry`` must be measured again, or None when it is complete and its inputs are unchanged."""
-        p, sweep = job.payload, entry.get("sweep") or {}
+        """Why ``entry`` must be measured again, or None when it is complete and its inputs are unchanged.
+
+        Hand-edited entries (a block that is a list, a figure that is text) are out of date, never an error."""
+        p, sweep = job.payload, _dict(entry.get("sweep"))
         if entry.get("harness_version") != __version__:
             return "another harness version"
+        if bool(entry.get("dry_run")) != bool(p.get("dry_run")):
+            return "a CPU dry run" if entry.get("dry_run") else "not a CPU dry run"
         want = {k: p["settings"][k] for k in Settings.RECORDED}
-        if {k: (sweep.get("settings") or {}).get(k) for k in Settings.RECORDED} != want:
+        if {k: _dict(sweep.get("settings")).get(k) for k in Settings.RECORDED} != want:
             return "other settings"
         recorded = splits_of(entry)
         for split in p["splits"]:
             s = split["name"]
-            stats = entry.get(f"{s}_runtime_stats") or {}
+            stats = _dict(entry.get(f"{s}_runtime_stats"))
             if s not in recorded or entry.get(f"{s}_images") != [n for n, _, _ in split["pairs"]] \
                     or stats.get("runs") != want["runs"] or f"{s}_ave_runtime" not in entry:
                 return f"split {s} missing"
+            if _dict(sweep.get("data")).get(s) != split_digest(split["pairs"], self._sha):
+                return f"the images of split {s} changed"
         inputs = sweep.get("inputs")
         if not isinstance(inputs, dict) or not inputs:
             return "no record of its inputs"
@@ -145,9 +156,13 @@ class Freshness:
         for name, digest in inputs.items():
             if self._sha(base / name) != digest:
                 return f"{name} changed"
-        if (entry.get("environment") or {}).get("device_name") not in self.device_names():
+        if _dict(entry.get("environment")).get("device_name") not in self.device_names():
             return "another device"
         return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def triage(job_list: list[Job], existing: dict[str, dict[str, Any]], freshness: Freshness, force: bool

@@ -51,13 +51,16 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
 
 from benchmark.core import host
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import sha256_of
+from benchmark.core.files import key_of, sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
-from benchmark.organizer.jobs import PHASE
+from benchmark.organizer.dryrun import Loads, cpu_only
+from benchmark.organizer.jobs import PHASE, descendants, kill_processes
+from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
+from benchmark.organizer.tracing import Opened, split_digest
 from benchmark.record.run import measure_and_record
 from benchmark.report.progress import image_line
 
@@ -101,38 +104,9 @@ class Built:
 # --- the repository's side -------------------------------------------------------------------------------------
 
 
-class Loads:
-    """``torch.load`` while ``select_model`` runs: the checkpoint files the team's code actually opened."""
-
-    def __init__(self, trust: bool) -> None:
-        self.trust = trust
-        self.loaded: list[Path] = []
-        self.attempted: list[str] = []
-
-    @contextlib.contextmanager
-    def recording(self):
-        original = torch.load
-
-        def load(f, *args, **kwargs):  # torch.load's signature
-            path = Path(os.fspath(f)).resolve() if isinstance(f, (str, os.PathLike)) else None
-            if path is not None:
-                self.attempted.append(os.fspath(f))
-            if self.trust:
-                kwargs.setdefault("weights_only", False)
-            obj = original(f, *args, **kwargs)
-            if path is not None and path.is_file() and path not in self.loaded:
-                self.loaded.append(path)
-            return obj
-
-        torch.load = load
-        try:
-            yield self
-        finally:
-            torch.load = original
-
-
-def isolate(repo: Path) -> None:
-    """Make ``models`` (and the repository's other namespace folders) mean the repository's, and work inside it."""
+def isolate(repo: Path, overlay: str | None = None) -> None:
+    """Make ``models`` (and the repository's other namespace folders) mean the repository's, and work inside it;
+    the team's overlay environment (``--team-env auto``), if any, goes last on ``sys.path``."""
     root = str(PROJECT)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != root]
     for name in list(sys.modules):
@@ -147,6 +121,9 @@ def isolate(repo: Path) -> None:
         spec.submodule_search_locations = [str(repo / folder)]
         sys.modules[folder] = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(repo))
+    if overlay:
+        sys.path.append(overlay)
+        importlib.invalidate_caches()
     os.chdir(repo)
 
 
@@ -209,10 +186,11 @@ def _relative(path: Path, repo: Path | None) -> str:
     return str(path.relative_to(repo)) if repo is not None and path.is_relative_to(repo) else str(path)
 
 
-def build_challenge(job: dict[str, Any], device: torch.device, loads: Loads, workdir: Path) -> Built:
+def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, states: LoadedStates,
+                    workdir: Path) -> Built:
     repo = Path(job["repo"]).resolve()
     branch: Branch = read_repository(repo).branches[job["team_id"]]
-    isolate(repo)
+    isolate(repo, (job.get("overlay") or {}).get("site"))
     phase("loading test_demo.py")
     module, unbound = load_test_demo(repo)
     job["_unbound"] = unbound
@@ -222,38 +200,40 @@ def build_challenge(job: dict[str, Any], device: torch.device, loads: Loads, wor
                               hybrid_test=False)
     before = set(sys.modules)
     phase(f"building team {job['team_id']:02} with select_model ({branch.where})")
-    with loads.recording():
+    opened.active = True
+    with states.recording():
         model, name, data_range, tile = module.select_model(args, device)
     if not isinstance(model, torch.nn.Module):
         raise HarnessError(f"select_model returned {type(model).__name__} instead of a torch module")
     code = _repo_files(repo, before)
+    checkpoints = opened.under([repo], lambda p: p.suffix in (".py", ".pyc") or p == repo / "test_demo.py")
     branch_file = workdir / "select_model_branch.py"
     branch_file.write_text(branch.text)
-    inputs = {_relative(p, repo): sha256_of(p) for p in [*loads.loaded, *code]}
+    fallback = f"{job['team_id']:02}_team"
     sweep = {"source": "challenge", "repository": str(repo), "team_id": job["team_id"], "select_model": branch.where,
-             "select_model_sha256": branch.sha256, "select_model_text": branch.text, "inputs": inputs,
+             "select_model_sha256": branch.sha256, "select_model_text": branch.text, "inputs": {},
              "tile": tile, "name_as_written": str(name)}
-    return Built(model, str(name).strip(), float(data_range), None if tile is None else int(tile), list(loads.loaded),
-                 [*code, branch_file], True, sweep)
+    return Built(model, key_of(name, fallback), float(data_range), None if tile is None else int(tile),
+                 checkpoints, [*code, branch_file], True, sweep)
 
 
 # --- this project's registry --------------------------------------------------------------------------------------
 
 
-def build_registered(job: dict[str, Any], device: torch.device) -> Built:
+def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) -> Built:
     import models
 
     spec = models.get_spec(job["team_id"], job["year"])
     phase(f"building {spec.display_name} ({spec.year}) with models.create_model")
     checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
                                          offline=job.get("offline", False))
+    opened.active = True
     model = models.create_model(spec.team_id, checkpoint, device, year=spec.year,
                                 trust_checkpoint=job.get("trust_checkpoint", False))
     code = [Path(inspect.getfile(spec.builder)).resolve()]
     checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
-    inputs = {str(p): sha256_of(p) for p in [*checkpoints, *code]}
     sweep = {"source": "registered", "team_id": spec.team_id, "model_zoo": str(Path(job["model_zoo"]).resolve()),
-             "inputs": inputs, "tile": None}
+             "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
     return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
 
 
@@ -285,8 +265,18 @@ def _quoted(names: list[str]) -> str:
     return ("the package " if len(names) == 1 else "the packages ") + ", ".join(f"'{n}'" for n in names)
 
 
-def explain(err: BaseException, job: dict[str, Any], loads: Loads) -> str:
-    """One line saying why the team has no entry, naming what it needs and where its code asked for it."""
+def explain(err: BaseException, job: dict[str, Any], loads: Loads) -> tuple[str, list[str]]:
+    """One line saying why the team has no entry, naming what it needs and where its code asked for it; and the
+    top-level packages it lacks (for ``--team-env auto``)."""
+    line = _explained(err, job, loads)
+    if isinstance(err, ModuleNotFoundError) and err.name and line.startswith("needs "):
+        return line, re.findall(r"'([^']+)'", line.split(" (")[0])
+    if isinstance(err, NameError) and line.startswith("needs "):
+        return line, [job["_unbound"][err.name]]
+    return line, []
+
+
+def _explained(err: BaseException, job: dict[str, Any], loads: Loads) -> str:
     repo = Path(job["repo"]).resolve() if job.get("repo") else None
     where = _where(err, repo)
     at = f" in {where}" if where else ""
@@ -330,28 +320,75 @@ def _splits(job: dict[str, Any]) -> list[Split]:
             for s in job["splits"]]
 
 
-def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
-    """Build, measure and run one team; returns its complete entry (record and every split's keys)."""
+DEVICE_KEYS = ("runtime", "ave_runtime", "runs_ave_runtime", "memory", "peak_memory", "forward_seconds")
+"""Split keys a dry run holds no figure of record for (null): they would be the CPU's, not the team's device's."""
+
+
+def _dry(keys: dict[str, Any], split: str) -> dict[str, Any]:
+    keys = {**keys, **{f"{split}_{k}": None for k in DEVICE_KEYS}}
+    stats = keys.get(f"{split}_runtime_stats")
+    if isinstance(stats, dict):
+        keys[f"{split}_runtime_stats"] = {k: (None if k in ("mean", "median", "std", "first", "mean_without_first")
+                                              else v) for k, v in stats.items()}
+    return keys
+
+
+def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], built: Built) -> dict[str, str]:
+    """sha256 of every file the team's process opened under the repository and the data folders (its checkpoint,
+    code, configs), less test_demo.py (its select_model branch stands for it) and the split images (digested)."""
+    repo = Path(job["repo"]).resolve() if job.get("repo") else None
+    images = {Path(p).resolve() for s in splits for pair in s.pairs for p in (pair.hr, pair.lr)}
+    roots = [*([repo] if repo else []), *{Path(p).resolve().parent for p in images}]
+    if job.get("data_dir"):
+        roots.append(Path(job["data_dir"]))
+    skip = {*images, *([repo / "test_demo.py"] if repo else [])}
+    files = opened.under(roots, lambda p: p in skip) if repo else [*built.checkpoints, *built.code]
+    return {str(p.relative_to(repo)) if repo and p.is_relative_to(repo) else str(p): sha256_of(p) for p in files}
+
+
+def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dict[str, Any]:
+    """Build, check, measure and run one team; returns its complete entry (record and every split's keys)."""
     settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
-    splits = _splits(job)
-    built = build_challenge(job, settings.device, loads, workdir) if job["source"] == "challenge" else \
-        build_registered(job, settings.device)
+    splits = [] if job.get("profile_only") else _splits(job)
+    states = LoadedStates()
+    built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
+        build_registered(job, settings.device, opened)
     if built.tile is not None:
         settings = replace(settings, tile=built.tile)
+    phase(f"preflight of {built.name}")
+    report, lines = output_findings(built.model, built.data_range, settings.device)
+    findings = load_findings(states.calls) + lines
+    for line in findings:
+        print(f"{PHASE}note: preflight: {line}", flush=True)
     phase(f"measuring {built.name}'s complexity")
     figures = measure(built.model)
     sweep = {**built.sweep, "settings": settings.recorded(), "host": os.uname().nodename,
-             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+             "preflight": {"loads": states.calls, "output": report, "findings": findings},
+             "profile_only": bool(job.get("profile_only")), "team_env": job.get("overlay"),
+             "data": {s.name: split_digest((p.name, p.hr, p.lr) for p in s.pairs) for s in splits}}
 
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
         print(image_line(split, run_index, result), flush=True)
 
-    phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
+    if splits:
+        phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
+    dry = {"dry_run": True} if job.get("dry_run") else {}
     measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
-                                  scored=built.scored, extra={"sweep": sweep}, on_image=on_image)
+                                  scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image)
+    sweep["inputs"] = _traced_inputs(job, opened, splits, built)
+    keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
     phase(f"done: {built.name}")
-    return {"ok": True, "name": measured.name, "record": measured.record, "splits": measured.splits}
+    return {"ok": True, "name": measured.name, "record": measured.record, "splits": keys,
+            "findings": findings}
+
+
+def _become_subreaper() -> None:
+    """Linux: orphans of the team's code (a child that called setsid and whose parent exited) stay below this
+    process, where the sweep finds and kills them, instead of moving to init."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,20 +397,27 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m benchmark.organizer.worker JOBFILE", file=sys.stderr)
         return 2
     _die_with_parent()
+    _become_subreaper()
     faulthandler.enable()
     host.keep_freed_memory()
     job_file = Path(argv[0]).resolve()
     job = json.loads(job_file.read_text())
     output = Path(job["output"])
-    loads = Loads(job.get("trust_checkpoint", False))
+    opened = Opened()
+    loads = Loads(job.get("trust_checkpoint", False), cpu=bool(job.get("dry_run")))
     try:
-        outcome = run(job, loads, job_file.parent)
+        with loads.recording(), cpu_only() if job.get("dry_run") else contextlib.nullcontext():
+            outcome = run(job, loads, opened, job_file.parent)
     except KeyboardInterrupt:
         raise
     except BaseException as err:  # noqa: BLE001 - whatever the team's code raises (SystemExit included) ends this team only
         traceback.print_exc()
-        outcome = {"ok": False, "reason": explain(err, job, loads)}
-        print(PHASE + "failed: " + outcome["reason"], flush=True)
+        reason, needs = explain(err, job, loads)
+        outcome = {"ok": False, "reason": reason, "needs": needs}
+        print(PHASE + "failed: " + reason, flush=True)
+    finally:
+        opened.active = False
+        kill_processes(descendants(os.getpid()))  # nothing the team started outlives its worker
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(json.dumps(outcome, default=str))
     os.replace(tmp, output)

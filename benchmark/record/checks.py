@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.core.errors import HarnessError, shown
-from benchmark.measure.complexity import COUNTERS, RECORD_COUNTERS
+from benchmark.measure.complexity import COUNTERS, record_counters
 from benchmark.record.keys import splits_of
 
 
@@ -83,8 +83,8 @@ def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] 
     for key in (c.field for c in COUNTERS.values()):
         if isinstance(complexity, dict) and key in complexity and (why := why_not_a_figure(complexity[key])) is not None:
             raise refuse(f"complexity.{key}", why, "a FLOPs count")
-    if "flops_counter" in entry and entry["flops_counter"] not in RECORD_COUNTERS:
-        raise refuse("flops_counter", shown(entry["flops_counter"]), f"one of {', '.join(RECORD_COUNTERS)}")
+    if "flops_counter" in entry and entry["flops_counter"] not in record_counters():
+        raise refuse("flops_counter", shown(entry["flops_counter"]), f"one of {', '.join(record_counters())}")
     environment = entry.get("environment")
     if "environment" in entry and not isinstance(environment, dict):
         raise refuse("environment", shown(environment), "an object naming the device")

@@ -121,8 +121,10 @@ def identity(entry: dict[str, Any]) -> dict[str, Any]:
         "variant": entry.get("variant"),
         "year": entry.get("year"),
         "harness_version": entry.get("harness_version"),
-        "device_name": (entry.get("environment") or {}).get("device_name"),
+        "device_name": environment.get("device_name") if isinstance(environment := entry.get("environment"), dict)
+        else None,
         "code_sha256": entry.get("code_sha256"),
+        "dry_run": bool(entry.get("dry_run")),
     }
     return {k: values[k] for k in IDENTITY_KEYS}
 

@@ -10,12 +10,13 @@ from benchmark.core.errors import HarnessError
 from benchmark.data.splits import OFFICIAL_SPLITS, Split
 from benchmark.imaging.metrics import METRICS
 
-IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256")
+IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256", "dry_run")
 """What makes two runs of a model one record; any difference starts a new record."""
 
 
 IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "year": "year",
-                   "harness_version": "harness version", "device_name": "device", "code_sha256": "team code"}
+                   "harness_version": "harness version", "device_name": "device", "code_sha256": "team code",
+                   "dry_run": "kind of run (CPU dry run or not)"}
 
 
 SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),

@@ -43,7 +43,16 @@ def _drop_split(entry: dict[str, Any], split: str) -> None:
         entry.pop(f"{split}_{suffix}", None)
 
 
+def check_results_path(path: Path) -> None:
+    """Refuse, before anything is read or written, a results path that is no regular file: a folder, a FIFO (reading
+    blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced."""
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise HarnessError(f"{path}: {kind}; pass a results .json file (it is created when missing)")
+
+
 def _parse(path: Path) -> Any:
+    check_results_path(path)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -100,6 +109,8 @@ class Update:
     changed: list[str] = field(default_factory=list)
     """The identity keys that differed."""
     aside: Path | None = None
+    restored: list[str] = field(default_factory=list)
+    """Entries of ``keep`` that the file no longer held as written, put back (a file changed behind the writer's back)."""
 
     def replaced_line(self, name: str) -> str | None:
         """What the console says when this update replaced ``name``'s earlier record; None when it did not."""
@@ -124,25 +135,41 @@ def _set_aside(path: Path, items: dict[str, Any], why: str) -> Path:
     return aside
 
 
-def update_results(path: str | Path, model_name: str, record: dict[str, Any],
-                   splits: dict[str, dict[str, Any]] | None = None) -> Update:
+def update_results(path: str | Path, model_name: str | None, record: dict[str, Any] | None = None,
+                   splits: dict[str, dict[str, Any]] | None = None, *, supersedes: tuple[str, ...] = (),
+                   keep: dict[str, dict[str, Any]] | None = None) -> Update:
     """Write ``model_name``'s record and the keys of ``splits`` (split name → its keys) into ``path``.
 
-    Other models are left as they were. With the same identity the record's keys are updated and
+    ``supersedes`` names entries this one replaces (a team renamed since): they are set aside. ``keep``
+    holds entries as the caller wrote them before (name → entry): under the lock, each that the file no
+    longer holds as written is put back and listed in ``Update.restored``. A ``model_name`` of None only
+    checks ``keep``. Other models are left as they were. With the same identity the record's keys are updated and
     each given split replaces that split's earlier keys; with another identity the earlier entry is
     set aside whole and the new record starts afresh. A file that cannot be parsed is renamed
     ``<name>.corrupt-<time>`` and a new file is started; malformed entries are set aside alone.
     """
     path = Path(path)
+    check_results_path(path)
     try:
         with locked(path):
-            return _update(path, model_name, record, splits or {})
+            return _update(path, model_name, record or {}, splits or {}, supersedes, keep or {})
     except OSError as err:
         raise HarnessError(f"{path}: cannot write the results file ({err.strerror}); choose another --results "
                            "or free some space") from None
 
 
-def _update(path: Path, name: str, record: dict[str, Any], splits: dict[str, dict[str, Any]]) -> Update:
+def _writer(entry: dict[str, Any]) -> Any:
+    """Who wrote an entry (a sweep's ``sweep.written_by``): another writer's later entry is not put back over."""
+    sweep = entry.get("sweep")
+    return sweep.get("written_by") if isinstance(sweep, dict) else None
+
+
+def _as_written(entry: Any) -> Any:
+    return json.loads(json.dumps(_json_safe(entry)))
+
+
+def _update(path: Path, name: str | None, record: dict[str, Any], splits: dict[str, dict[str, Any]],
+            supersedes: tuple[str, ...], keep: dict[str, dict[str, Any]]) -> Update:
     results: dict[str, Any] = {}
     if path.exists():
         try:
@@ -150,6 +177,7 @@ def _update(path: Path, name: str, record: dict[str, Any], splits: dict[str, dic
             if not isinstance(results, dict):
                 raise HarnessError(f"{path}: expected a JSON object")
         except HarnessError:
+            check_results_path(path)
             aside = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d-%H%M%S}")
             path.resolve().rename(aside)
             warnings.warn(f"{path} could not be parsed; kept it as {aside} and started a new file", ResultsWarning,
@@ -162,6 +190,18 @@ def _update(path: Path, name: str, record: dict[str, Any], splits: dict[str, dic
                       stacklevel=3)
         results = {k: v for k, v in results.items() if k not in bad}
     update = Update(results)
+    for kept, entry in keep.items():
+        now = results.get(kept)
+        if now != _as_written(entry) and (not isinstance(now, dict) or _writer(now) in (None, _writer(entry))):
+            results[kept] = entry
+            update.restored.append(kept)
+    gone = {old: results.pop(old) for old in supersedes if old != name and old in results}
+    if gone:
+        _set_aside(path, gone, f"replaced by {name}, the same team under a new name")
+    if name is None:
+        if update.restored:
+            write_atomic(path, json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
+        return update
     entry = results.get(name)
     if entry is not None and identity(entry) != identity(record):
         update.changed = differences(entry, record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from benchmark.record.keys import ordered_splits
 def format_cell(value: Any, spec: str) -> str:
     """A figure for a table cell: ``format(value, spec)``, or ``n/a`` where the run has none."""
     return "n/a" if value is None else format(value, spec)
+
+
+def shown_name(name: str) -> str:
+    """A model name on one cell: a tab or line break inside it (a hand-edited or hostile key) is shown escaped."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in name)
 
 
 def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> None:
@@ -30,7 +36,7 @@ def write_results_txt(results: dict[str, dict[str, Any]], path: str | Path) -> N
     header += ["params", "flops", "flops_counter", "acts", "mem", "conv"]
     lines = ["\t".join(header)]
     for name, v in results.items():
-        row = [name] + [format_cell(v.get(f"{s}_ave_psnr"), ".2f") for s in splits]
+        row = [shown_name(name)] + [format_cell(v.get(f"{s}_ave_psnr"), ".2f") for s in splits]
         row += [format_cell(v.get(f"{s}_ave_runtime"), ".2f") for s in splits]
         if both:
             times = [v.get("valid_ave_runtime"), v.get("test_ave_runtime")]

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from benchmark.measure.complexity import COUNTERS, RECORD_COUNTERS, fold_indices
+from benchmark.measure.complexity import COUNTERS, fold_indices, record_counters
 from benchmark.record.keys import ordered_splits
 from benchmark.report.results_txt import format_cell
 
@@ -159,7 +159,7 @@ def factsheet_table(results: dict[str, dict[str, Any]], splits: list[str] | None
         quality.append([name, *[format_cell(row["psnr"][s], ".2f") for s in splits],
                         *[format_cell(row["ssim"][s], ".4f") for s in with_ssim]])
         timed = f" ({row['variant']})" if row["variant"] != "faithful" else ""
-        flops = [format_cell(row["by_counter"][c], ".3f") + ("*" if row["counter"] == c else "") for c in RECORD_COUNTERS]
+        flops = [format_cell(row["by_counter"][c], ".3f") + ("*" if row["counter"] == c else "") for c in record_counters()]
         efficiency.append([name, format_cell(row["params_m"], ".4f"), *flops,
                            format_cell(row["mem_m"], ".2f"), format_cell(row["activations_m"], ".3f"),
                            format_cell(row["runtime_ms"], ".2f") + timed, format_cell(row["conv"], "d")])
@@ -173,7 +173,7 @@ def factsheet_table(results: dict[str, dict[str, Any]], splits: list[str] | None
                      f"{', '.join(hidden)} (test_demo.py --all-splits shows every recorded split)")
     return Group(
         _table("Factsheet Table 1: quality", headers, quality),
-        _table("Factsheet Table 1: efficiency", ["Model", "Params[M]", *(f"FLOPs[G] {c}" for c in RECORD_COUNTERS),
+        _table("Factsheet Table 1: efficiency", ["Model", "Params[M]", *(f"FLOPs[G] {c}" for c in record_counters()),
                                                  _memory_label(entries, splits), "Activation[M]",
                                                  _runtime_label(entries, splits), "Conv2d"], efficiency),
         Text("\n".join(notes)))

@@ -1,0 +1,63 @@
+"""What a team's process actually read: every file it opened (an audit hook on ``open``), and the data's own hashes.
+
+The resume check trusts nothing the team's code says about its inputs: a checkpoint loaded through a
+file object, ``from torch import load``, ``np.load`` or a config read by hand is an ``open`` all the
+same. The worker records every file opened for reading under the repository and the data folders;
+the split images themselves are covered by one digest per split (:func:`split_digest`), so that other
+pixels under the same image names make the team run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from benchmark.core.files import sha256_of
+
+_WRITE_ONLY = os.O_WRONLY
+
+
+class Opened:
+    """Paths opened for reading while :attr:`active`, in order (an audit hook: installed once, for the process's life)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, None] = {}
+        self.active = False
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or not self.active:
+            return
+        try:
+            path, mode, flags = args
+            if path is None or isinstance(path, int):
+                return
+            if isinstance(mode, str) and "r" not in mode and "+" not in mode:
+                return
+            if mode is None and isinstance(flags, int) and flags & os.O_ACCMODE == _WRITE_ONLY:
+                return
+            self.paths[os.path.abspath(os.fsdecode(path))] = None
+        except Exception:  # noqa: BLE001 - an audit hook must never make the team's open fail
+            return
+
+    def under(self, roots: Iterable[Path], skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
+        """The regular files opened that lie under one of ``roots``, in the order first opened."""
+        roots = [Path(r).resolve() for r in roots]
+        found = []
+        for name in list(self.paths):
+            path = Path(name).resolve()
+            if any(path.is_relative_to(r) for r in roots) and path.is_file() and not skip(path) and path not in found:
+                found.append(path)
+        return found
+
+
+def split_digest(pairs: Iterable[tuple[str, str, str]], sha: Callable[[Path], str | None] = sha256_of) -> str:
+    """One sha256 over a split's images: each name with its HR and LR file's sha256, in order."""
+    digest = hashlib.sha256()
+    for name, hr, lr in pairs:
+        digest.update(f"{name}\0{sha(Path(hr))}\0{sha(Path(lr))}\n".encode())
+    return digest.hexdigest()
