@@ -79,8 +79,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--timeout must be a positive number of seconds")
     if args.memory_cap is not None and args.memory_cap <= 0:
         p.error("--memory-cap must be a positive number of GB")
-    if args.challenge_repo is not None and (args.model_zoo or args.offline or args.zoo_url):
-        p.error("--model_zoo, --offline and --zoo-url are for registered teams; a repository's teams load their own "
+    if args.challenge_repo is not None and not args.vs_baseline and (args.model_zoo or args.offline or args.zoo_url):
+        p.error("--model_zoo, --offline and --zoo-url are for registered teams (and the --vs-baseline baseline); a "
+                "repository's teams load their own "
                 "checkpoints")
     return args
 
@@ -104,7 +105,8 @@ def sweep(args: argparse.Namespace) -> int:
         if repo:
             job_list = repository_jobs(repo, year, splits, settings, model_ids=args.model_id,
                                        trust_checkpoint=args.trust_checkpoint, data_dir=args.data_dir,
-                                       include_test=args.include_test)
+                                       include_test=args.include_test, model_zoo=args.model_zoo,
+                                       offline=args.offline, zoo_url=args.zoo_url)
         else:
             job_list = registered_jobs(splits, settings, year=year, model_ids=args.model_id, runs=args.runs,
                                        model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,

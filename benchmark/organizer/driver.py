@@ -15,7 +15,9 @@ from rich.table import Table
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion, write_atomic
 from benchmark.organizer.plan import Job
+from benchmark.rank.predict import prediction
 from benchmark.record.store import read_results, update_results
+from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
 from benchmark.report.results_txt import write_results_txt
 
 
@@ -61,7 +63,8 @@ class Driver:
             if outcome.get("ok"):
                 reason = self._clash(job, outcome["name"])
                 if reason is None:
-                    update = update_results(self.results, outcome["name"], outcome["record"], outcome["splits"])
+                    update = update_results(self.results, outcome["name"], outcome["record"], outcome["splits"],
+                                            derive=prediction)
                     write_results_txt(update.results, companion(self.results, ".txt"))
                     replaced = update.replaced_line(outcome["name"])
                     if replaced:
@@ -72,12 +75,22 @@ class Driver:
                     row.detail = figures(outcome["splits"], [s["name"] for s in job.payload["splits"]])
                     self.console.print(escape(f"{job.title}: ran {row.name} ({row.detail}) in {row.wall:.1f} s"),
                                   soft_wrap=True)
+                    self._noise(job, row.name, outcome["splits"], update.results[row.name])
                     return
                 outcome = {"ok": False, "reason": reason}
             self.failures[job.label] = outcome["reason"]
             self._write_failures()
             row.status, row.detail = "failed", outcome["reason"]
             self.console.print(escape(f"{job.title}: {outcome['reason']}"), soft_wrap=True)
+
+    def _noise(self, job: Job, name: str, splits: dict[str, dict[str, Any]], entry: dict[str, Any]) -> None:
+        """The warning lines of a finished team's splits and its predicted score, as test_demo.py prints them."""
+        lines = [line for split, keys in splits.items() for line in
+                 [*split_warnings(name, split, keys),
+                  ratio_warning(name, split, keys) if f"{split}_baseline_ratio" in keys else None] if line]
+        predicted = prediction_line(name, entry)
+        for line in [*lines, *([predicted] if predicted else [])]:
+            self.console.print(escape(f"{job.title}: {line}"), soft_wrap=True)
 
     def _clash(self, job: Job, name: str) -> str | None:
         if not self.results.is_file():

@@ -37,8 +37,10 @@ def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
 
 def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: Settings, *,
                     model_ids: list[int] | None = None, trust_checkpoint: bool = False, data_dir: Path | None = None,
-                    include_test: bool = False) -> list[Job]:
-    """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names)."""
+                    include_test: bool = False, model_zoo: Path | None = None, offline: bool = False,
+                    zoo_url: str | None = None) -> list[Job]:
+    """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names); ``model_zoo``,
+    ``offline`` and ``zoo_url`` say where the baseline's checkpoint comes from (``settings.vs_baseline``)."""
     ids = model_ids or repo.team_ids
     unknown = [i for i in ids if i not in repo.branches]
     if unknown:
@@ -46,7 +48,8 @@ def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: 
                            f"{', '.join(map(str, repo.team_ids))}")
     common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
               "settings": settings.as_dict(), "trust_checkpoint": trust_checkpoint,
-              "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test}
+              "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test,
+              "model_zoo": str(model_zoo.resolve()) if model_zoo else None, "offline": offline, "zoo_url": zoo_url}
     return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
 
 

@@ -20,6 +20,10 @@ rights: that is what evaluating a submission means.
 
 from __future__ import annotations
 
+from benchmark.core import host
+
+host.sleeping_threads()  # before anything loads PyTorch's OpenMP threads
+
 # Everything the harness needs is imported here, while this project's root is still on sys.path.
 import argparse
 import ast
@@ -44,18 +48,17 @@ from typing import Any
 
 import torch
 
-
 with warnings.catch_warnings():  # measure() imports these lazily: import them before the repository is on sys.path
     warnings.simplefilter("ignore", DeprecationWarning)
     import fvcore.nn  # noqa: F401
     import ptflops  # noqa: F401
 
-from benchmark.core import host
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
+from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
 from benchmark.organizer.jobs import PHASE
@@ -331,10 +334,22 @@ def _splits(job: dict[str, Any]) -> list[Split]:
             for s in job["splits"]]
 
 
+def build_baseline(job: dict[str, Any]) -> Baseline:
+    """The year's baseline on the CPU, built by this project's registry before a repository's ``models`` replaces it;
+    moved to the team's device once the team's official runs are done."""
+    import models
+
+    phase(f"building the {job['year']} baseline to time beside the team")
+    return load_baseline(job["year"], torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
+                         base_url=job.get("zoo_url"), offline=job.get("offline", False),
+                         trust_checkpoint=job.get("trust_checkpoint", False))
+
+
 def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
     """Build, measure and run one team; returns its complete entry (record and every split's keys)."""
     settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
     splits = _splits(job)
+    baseline = build_baseline(job) if settings.vs_baseline else None
     built = build_challenge(job, settings.device, loads, workdir) if job["source"] == "challenge" else \
         build_registered(job, settings.device)
     if built.tile is not None:
@@ -350,7 +365,8 @@ def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
     phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
     measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
-                                  scored=built.scored, extra={"sweep": sweep}, on_image=on_image)
+                                  scored=built.scored, extra={"sweep": sweep}, on_image=on_image,
+                                  baseline=None if baseline is None else lambda: baseline.on(settings.device))
     phase(f"done: {built.name}")
     return {"ok": True, "name": measured.name, "record": measured.record, "splits": measured.splits}
 

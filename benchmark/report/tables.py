@@ -17,6 +17,7 @@ from rich.text import Text
 
 from benchmark.measure.complexity import COUNTERS, RECORD_COUNTERS, fold_indices
 from benchmark.record.keys import ordered_splits
+from benchmark.report.noise import runtime_table
 from benchmark.report.results_txt import format_cell
 
 PUBLISHED_TABLE1: dict[str, dict[str, float]] = {
@@ -132,7 +133,8 @@ def _table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
 
 def factsheet_table(results: dict[str, dict[str, Any]]) -> Group:
     """Table 1 of the factsheet, one row per model, as two tables (quality per split, then efficiency) so that
-    no cell is ever cut on a narrow console; both FLOPs counters, the figure of record marked."""
+    no cell is ever cut on a narrow console, both FLOPs counters, the figure of record marked; then each split's
+    runtime with its spread (``report.noise.runtime_table``)."""
     entries = list(results.values())
     splits = ordered_splits(entries)
     with_ssim = [s for s in splits if any(e.get(f"{s}_ave_ssim") is not None for e in entries)]
@@ -158,7 +160,7 @@ def factsheet_table(results: dict[str, dict[str, Any]]) -> Group:
         _table("Factsheet Table 1: efficiency", ["Model", "Params[M]", *(f"FLOPs[G] {c}" for c in RECORD_COUNTERS),
                                                  _memory_label(entries, splits), "Activation[M]",
                                                  _runtime_label(entries), "Conv2d"], efficiency),
-        Text("\n".join(notes)))
+        Text("\n".join(notes)), runtime_table(results))
 
 
 def table1_comparison(entry: dict[str, Any]) -> Group:
