@@ -58,6 +58,7 @@ from benchmark.rank.board import (
     rounding_note,
     subtrack_note,
 )
+from benchmark.rank.intervals import interval_note
 from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, year_record
 from benchmark.record.checks import check_entry, check_table
 from benchmark.record.keys import ordered_splits
@@ -204,6 +205,8 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     baseline = find_baseline(table, year, args.baseline, sources)
     board = leaderboard(table, year, baseline, psnr_rounded=args.psnr_rounded)
     notes.insert(0, floor_note(board, year, args.psnr_rounded))
+    if interval_note(board):
+        notes.append(interval_note(board))
     rounding = rounding_note(board, args.psnr_rounded)
     if rounding:
         notes.insert(1, rounding)

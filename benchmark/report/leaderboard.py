@@ -42,6 +42,14 @@ def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series
     return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
 
 
+def _score(value: float) -> str:
+    return "n/a" if pd.isna(value) else format(value, ".4f" if value < 1e5 else ".4e")
+
+
+def _interval(low: float, high: float, text: Any) -> str:
+    return "" if pd.isna(low) or pd.isna(high) else f"{text(low)}–{text(high)}"
+
+
 def flops_header(flops_counter: str | None) -> str:
     """The FLOPs column's header, naming the counter its figures are in: ``FLOPs [G, fvcore]``."""
     return f"FLOPs [G, {flops_counter}]" if flops_counter else "FLOPs [G]"
@@ -72,8 +80,16 @@ def _leaderboard_view(board: pd.DataFrame, flops_counter: str | None = None) -> 
         view["PSNR ok rounded only"] = board["psnr_ok_rounded_only"].map({True: "yes", False: ""})
     view.update({col: board[col].astype(str) for col in _LEADERBOARD_RANKS if col in board})
     if "score" in board:  # four decimals, as the reports print scores; far-off scores in powers of ten
-        view["Score"] = board["score"].map(lambda v: "n/a" if pd.isna(v) else format(v, ".4f" if v < 1e5 else ".4e"))
+        view["Score"] = board["score"].map(_score)
+        if "score_ci95_low" in board:
+            view["Score 95% CI"] = [_interval(lo, hi, _score) for lo, hi in zip(board["score_ci95_low"],
+                                                                               board["score_ci95_high"])]
         view["Rank"] = _rank_cells(board["rank"])
+    elif "ave_ci95_low" in board:
+        view["Runtime 95% CI [ms]"] = [_interval(lo, hi, lambda v: format(v, ".2f"))
+                                       for lo, hi in zip(board["ave_ci95_low"], board["ave_ci95_high"])]
+    if "tie" in board:
+        view["Tie with"] = board["tie"].fillna("").astype(str)
     view.update({header: _rank_cells(board[col]) for col, header in _SUBTRACK_HEADERS.items() if col in board})
     return pd.DataFrame(view)
 
@@ -187,6 +203,8 @@ def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], flops_c
     than the console is shown whole rather than cut at the console's edge."""
     view = _leaderboard_view(board, flops_counter)
     view = view.apply(lambda col: col.str.replace(" (", "\n(", regex=False) if col.name != "Team" else col)
+    if "Tie with" in view:  # one name a line, so that a long tie does not widen the table
+        view["Tie with"] = view["Tie with"].str.replace("; ", "\n", regex=False)
     return Leaderboard(view, title, notes)
 
 
