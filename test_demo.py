@@ -3,14 +3,20 @@
     python test_demo.py                      # every registered model of 2023 on the embedded demo set
     python test_demo.py --model_id 5 --data_dir DATA --include_test --ssim
     python test_demo.py --year 2026 --model_id 0 --dataset ../shared/data/Set5 --runs 5
+    python test_demo.py --year 2026 --model_id 0 --dataset ../shared/data/Set5 --vs-baseline
     python test_demo.py --list               # the registered teams of every year
 
 Flow: models → splits (checked before any forward) → per model: complexity at 256×256, then per
-split: ``--runs`` × (forward, time), the first run scored and saved → results file (after each
-split) → Table 1.
+split: ``--runs`` × (forward, time), cold, the first run scored and saved → results file (after each
+split); with ``--vs-baseline`` each split again beside the year's baseline, A B B A, and the
+predicted score and rank → Table 1 with each runtime's spread.
 """
 
 from __future__ import annotations
+
+from benchmark.core import host
+
+host.sleeping_threads()  # before anything loads PyTorch's OpenMP threads
 
 import argparse
 import contextlib
@@ -25,7 +31,6 @@ from rich.table import Table
 
 import models
 from benchmark import cli
-from benchmark.core import host
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.core.years import DEFAULT_YEAR, YEARS, get_year
@@ -33,10 +38,13 @@ from benchmark.data.splits import Split
 from benchmark.measure.backend import pick_device
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
+from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.profiler import profile_model
 from benchmark.measure.settings import Settings
+from benchmark.rank.predict import prediction
 from benchmark.record.run import measure_and_record
 from benchmark.record.store import read_results, update_results
+from benchmark.report.noise import pair_line, prediction_line, ratio_warning, split_warnings
 from benchmark.report.progress import ProgressBars, image_line
 from benchmark.report.results_txt import write_results_txt
 from benchmark.report.tables import (
@@ -133,7 +141,7 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
         console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
 
     def on_record(record: dict) -> None:
-        replaced = update_results(args.results, name, record).replaced_line(name)
+        replaced = update_results(args.results, name, record, derive=prediction).replaced_line(name)
         if replaced:
             console.print(escape(replaced))
 
@@ -142,22 +150,42 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
         log.info("%s", image_line(split, run, result))
 
     def on_split(split: str, keys: dict) -> None:
-        written = update_results(args.results, name, record, {split: keys})
+        written = update_results(args.results, name, record, {split: keys}, derive=prediction)
         write_results_txt(written.results, companion(args.results, ".txt"))
-        log.info("%s %s done: %d run(s), mean %.2f ms, wall %.2f s, forward %.2f s", name, split, settings.runs,
-                 keys[f"{split}_ave_runtime"], keys[f"{split}_wall_seconds"], keys[f"{split}_forward_seconds"])
+        if f"{split}_baseline_ratio" in keys:  # called again once the pair is timed
+            bars.close()
+            console.print(escape(pair_line(name, split, keys)))
+            log.info("%s", pair_line(name, split, keys))
+            warnings_ = [line for line in [ratio_warning(name, split, keys)] if line]
+        else:
+            log.info("%s %s done: %d run(s), mean %.2f ms, wall %.2f s, forward %.2f s", name, split, settings.runs,
+                     keys[f"{split}_ave_runtime"], keys[f"{split}_wall_seconds"], keys[f"{split}_forward_seconds"])
+            warnings_ = split_warnings(name, split, keys)
+        for line in warnings_:  # about the figures, not the input: on the console with them
+            console.print(f"[yellow]{escape(line)}[/]")
+            log.info("%s", line)
+
+    def baseline() -> Baseline:
+        console.print(escape(f"{name}: timing {models.get_spec(0, spec.year).display_name} beside it, A B B A"))
+        return load_baseline(spec.year, device, args.model_zoo, base_url=args.zoo_url, offline=args.offline,
+                             trust_checkpoint=args.trust_checkpoint)
 
     record: dict = {}
     bars = ProgressBars(console, splits, settings.runs)
     try:
-        measure_and_record(model, figures, name=name, data_range=spec.data_range, year=spec.year,
-                           checkpoints=[] if checkpoint is None else [checkpoint],
-                           code=[Path(inspect.getfile(spec.builder))], splits=splits, settings=settings,
-                           scored=checkpoint is not None, variant="fast" if fast else "faithful",
-                           on_record=lambda r: (record.update(r), on_record(r)), on_image=on_image,
-                           on_split=on_split)
+        measured = measure_and_record(
+            model, figures, name=name, data_range=spec.data_range, year=spec.year,
+            checkpoints=[] if checkpoint is None else [checkpoint], code=[Path(inspect.getfile(spec.builder))],
+            splits=splits, settings=settings, scored=checkpoint is not None, variant="fast" if fast else "faithful",
+            on_record=lambda r: (record.update(r), on_record(r)), on_image=on_image, on_split=on_split,
+            baseline=baseline if settings.vs_baseline else None)
     finally:
         bars.close()
+    if settings.vs_baseline:
+        line = prediction_line(name, read_results(args.results)[measured.name])
+        if line:
+            console.print(escape(line))
+            log.info("%s", line)
     return name
 
 

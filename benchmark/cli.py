@@ -38,7 +38,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """The description as written, and each flag's default after its help (where it has a value to show)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False, []) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or action.default == [] \
+                or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -86,14 +87,16 @@ def add_official(p: argparse.ArgumentParser, save_dir: Path | None) -> None:
 
 
 def add_measurement(p: argparse.ArgumentParser) -> None:
-    """How a run measures: the data folders, device, runs, warm-up, repeats, Y channel, and the results file."""
+    """How a run measures: the data folders, device, runs, warm-up, the baseline beside, repeats, Y channel."""
     p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
                    help="folders with HR/ and LR_bicubic/X4/")
     p.add_argument("--device", default="auto", help=f"one of {DEVICE_FORMS}")
     p.add_argument("--runs", type=int, help="time each split N times and report the mean (default: the year's, "
                    "1 in 2023, 5 from 2024)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed forwards before each split, 0 or more (0: "
-                   "official cold timing)")
+    p.add_argument("--warmup", type=int, default=0, help="also time each split after N untimed forwards, recorded "
+                   "beside the official cold timing (0: the official timing only)")
+    p.add_argument("--vs-baseline", action="store_true", help="also time the year's baseline (team 00) beside the "
+                   "model, image by image, for the runtime ratio, the predicted score and rank")
     p.add_argument("--repeat", type=int, default=1, help="timed forwards per image, at least 1; the median is kept")
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -119,7 +122,7 @@ def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
     if args.repeat < 1:
         p.error(f"--repeat {args.repeat}: must be at least 1 (timed forwards per image)")
     if args.warmup < 0:
-        p.error(f"--warmup {args.warmup}: must be 0 or more (0 is the official cold timing)")
+        p.error(f"--warmup {args.warmup}: must be 0 or more (0: the official cold timing only)")
     if getattr(args, "tile", None) is not None and args.tile <= TILE_OVERLAP:
         p.error(f"--tile {args.tile}: must be larger than the {TILE_OVERLAP}-pixel overlap")
 
@@ -129,7 +132,8 @@ def settings_of(args: argparse.Namespace, device: torch.device = Settings.device
     runs = args.runs if args.runs is not None else get_year(year if year is not None else DEFAULT_YEAR).runs
     save_dir = None if getattr(args, "no_save", False) or args.save_dir is None else args.save_dir
     return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
-                    y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir)
+                    y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir,
+                    vs_baseline=args.vs_baseline)
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

@@ -105,9 +105,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
             p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
         args.device = "cpu"
         args.runs = 1 if args.runs is None else args.runs  # no runtime of record: one run scores
-    if args.challenge_repo is not None and (args.model_zoo or args.offline or args.zoo_url):
-        p.error("--model_zoo, --offline and --zoo-url are for registered teams; a repository's teams load their own "
-                "checkpoints")
+    if args.challenge_repo is not None and not args.vs_baseline and (args.model_zoo or args.offline or args.zoo_url):
+        p.error("--model_zoo, --offline and --zoo-url are for registered teams (and the --vs-baseline baseline); a "
+                "repository's teams load their own checkpoints")
     return args
 
 
@@ -158,7 +158,8 @@ def sweep(args: argparse.Namespace) -> int:
         if repo:
             job_list = repository_jobs(repo, year, splits, settings, model_ids=args.model_id,
                                        trust_checkpoint=args.trust_checkpoint, data_dir=args.data_dir,
-                                       include_test=args.include_test, options=options)
+                                       include_test=args.include_test, options=options, model_zoo=args.model_zoo,
+                                       offline=args.offline, zoo_url=args.zoo_url)
         else:
             job_list = registered_jobs(splits, settings, year=year, model_ids=args.model_id, runs=args.runs,
                                        model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,

@@ -152,7 +152,8 @@ def _save(path: Path, sr: np.ndarray) -> dict[str, Any]:
     return {"saved_sha256": write_png(path, sr)}
 
 
-def _check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
+def check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
+    """An x4 model's output for ``lr``: four times its size, three channels, finite; else one line naming the image."""
     expected = (lr.shape[0], 3, lr.shape[2] * SCALE, lr.shape[3] * SCALE)
     if tuple(out.shape) != expected:
         raise HarnessError(f"{pair.lr}: the model returned {tuple(out.shape)} for input {tuple(lr.shape)}; "
@@ -168,7 +169,7 @@ def _reason(err: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-class _Runner:
+class Runner:
     """The forward of one image: warm-up, repeats, and a tiled retry when the device runs out of memory."""
 
     def __init__(self, model: nn.Module, settings: Settings, target: Target, backend: Backend,
@@ -253,7 +254,7 @@ def evaluate(model: nn.Module, split: Split, settings: Settings, target: Target,
     """
     backend = backend or Backend(settings.device)
     memory = backend.memory()
-    runner = _Runner(model, settings, target, backend, memory)
+    runner = Runner(model, settings, target, backend, memory)
     wanted = metrics.wanted(settings.ssim, settings.y_channel)
     memory.reset()  # before the warm-up: on CPU it trims the heap, which the warm-up then faults back in
     runner.warm_up(split.pairs[0])
@@ -279,7 +280,7 @@ def evaluate(model: nn.Module, split: Split, settings: Settings, target: Target,
                 reads.append(readers.submit(_read, split.pairs[index + PREFETCH], target.score))
             lr = backend.upload(to_tensor(lr_img, target.data_range))
             out, ms, tiled = runner.run(lr, pair)
-            _check_output(out, lr, pair)
+            check_output(out, lr, pair)
             result = ImageResult(pair.name, ms, tiled=tiled)
             if not target.score:  # timing only: nothing to quantise, score or save
                 pending.append((result, None))

@@ -19,8 +19,8 @@ class Settings:
     device: torch.device = torch.device("cpu")
     runs: int = 1
     """Timed passes over each split; the organizers report the mean of five since 2024."""
-    warmup: int = 3
-    """Untimed forwards before each split; 0 is the official cold timing."""
+    warmup: int = 0
+    """Untimed forwards before a second, warm timing of each split, recorded beside the official cold one (0: none)."""
     repeat: int = 1
     """Timed forwards per image; the median is kept."""
     ssim: bool = False
@@ -29,8 +29,10 @@ class Settings:
     """Run in overlapping LR tiles of this size (a team's own, or ``--tile``); None runs whole images."""
     save_dir: Path | None = None
     """SR images go to ``save_dir/<model>/<split>/``; None saves nothing."""
+    vs_baseline: bool = False
+    """Also time the year's baseline beside the model, image by image (``measure.paired``)."""
 
-    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel")
+    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline")
     """What a record states of its settings (a sweep's resume check compares these)."""
 
     def as_dict(self) -> dict[str, Any]:

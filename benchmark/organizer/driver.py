@@ -19,7 +19,9 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion, locked, write_atomic
 from benchmark.organizer.plan import Job
 from benchmark.organizer.published import compare, read_published, verdict
+from benchmark.rank.predict import prediction
 from benchmark.record.store import Update, read_results, update_results
+from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
 from benchmark.report.results_txt import write_results_txt
 
 
@@ -84,7 +86,7 @@ class Driver:
         for old in renamed:
             self.kept.pop(old, None)
         update = update_results(self.results, name, record, outcome["splits"], keep=self.kept,
-                                supersedes=tuple(renamed))
+                                supersedes=tuple(renamed), derive=prediction)
         self.kept[name] = update.results[name]
         return update
 
@@ -138,6 +140,7 @@ class Driver:
                     self.console.print(escape(f"{job.title}: ran {row.name} ({row.detail}) in {row.wall:.1f} s"
                                               + "".join(f"; preflight: {line}" for line in row.findings)),
                                        soft_wrap=True)
+                    self._noise(job, row.name, outcome["splits"], update.results[row.name])
                     return
                 outcome = {"ok": False, "reason": reason}
             self._merge_failures({job.label: outcome["reason"]}, set())
@@ -153,6 +156,15 @@ class Driver:
             if update.restored:
                 self._say_restored(update)
                 write_results_txt(update.results, companion(self.results, ".txt"))
+
+    def _noise(self, job: Job, name: str, splits: dict[str, dict[str, Any]], entry: dict[str, Any]) -> None:
+        """The warning lines of a finished team's splits and its predicted score, as test_demo.py prints them."""
+        lines = [line for split, keys in splits.items() for line in
+                 [*split_warnings(name, split, keys),
+                  ratio_warning(name, split, keys) if f"{split}_baseline_ratio" in keys else None] if line]
+        predicted = prediction_line(name, entry)
+        for line in [*lines, *([predicted] if predicted else [])]:
+            self.console.print(escape(f"{job.title}: {line}"), soft_wrap=True)
 
     def _clash(self, job: Job, name: str) -> str | None:
         if not self.results.is_file():

@@ -38,9 +38,11 @@ def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
 
 def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: Settings, *,
                     model_ids: list[int] | None = None, trust_checkpoint: bool = False, data_dir: Path | None = None,
-                    include_test: bool = False, options: dict[str, Any] | None = None) -> list[Job]:
+                    include_test: bool = False, options: dict[str, Any] | None = None,
+                    model_zoo: Path | None = None, offline: bool = False, zoo_url: str | None = None) -> list[Job]:
     """One job per team of ``repo`` (``model_ids``, or every team its ``select_model`` names); ``options`` join each
-    job's payload (``dry_run``, ``profile_only``, ``team_env``)."""
+    job's payload (``dry_run``, ``profile_only``, ``team_env``); ``model_zoo``, ``offline`` and ``zoo_url`` say where
+    the baseline's checkpoint comes from (``settings.vs_baseline``)."""
     ids = model_ids or repo.team_ids
     unknown = [i for i in ids if i not in repo.branches]
     if unknown:
@@ -49,6 +51,7 @@ def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: 
     common = {"source": "challenge", "repo": str(repo.root), "year": year, "splits": _split_payload(splits),
               "settings": settings.as_dict(), "trust_checkpoint": trust_checkpoint,
               "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test,
+              "model_zoo": str(model_zoo.resolve()) if model_zoo else None, "offline": offline, "zoo_url": zoo_url,
               **(options or {})}
     return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
 

@@ -20,6 +20,10 @@ rights: that is what evaluating a submission means.
 
 from __future__ import annotations
 
+from benchmark.core import host
+
+host.sleeping_threads()  # before anything loads PyTorch's OpenMP threads
+
 # Everything the harness needs is imported here, while this project's root is still on sys.path.
 import argparse
 import ast
@@ -49,12 +53,12 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
     import fvcore.nn  # noqa: F401
     import ptflops  # noqa: F401
 
-from benchmark.core import host
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import key_of, sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
+from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
 from benchmark.organizer.dryrun import Loads, cpu_only
@@ -320,6 +324,17 @@ def _splits(job: dict[str, Any]) -> list[Split]:
             for s in job["splits"]]
 
 
+def build_baseline(job: dict[str, Any]) -> Baseline:
+    """The year's baseline on the CPU, built by this project's registry before a repository's ``models`` replaces it;
+    moved to the team's device once the team's official runs are done."""
+    import models
+
+    phase(f"building the {job['year']} baseline to time beside the team")
+    return load_baseline(job["year"], torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
+                         base_url=job.get("zoo_url"), offline=job.get("offline", False),
+                         trust_checkpoint=job.get("trust_checkpoint", False))
+
+
 DEVICE_KEYS = ("runtime", "ave_runtime", "runs_ave_runtime", "memory", "peak_memory", "forward_seconds")
 """Split keys a dry run holds no figure of record for (null): they would be the CPU's, not the team's device's."""
 
@@ -350,6 +365,7 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     """Build, check, measure and run one team; returns its complete entry (record and every split's keys)."""
     settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
     splits = [] if job.get("profile_only") else _splits(job)
+    baseline = build_baseline(job) if settings.vs_baseline and splits else None
     states = LoadedStates()
     built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
         build_registered(job, settings.device, opened)
@@ -376,7 +392,8 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     dry = {"dry_run": True} if job.get("dry_run") else {}
     measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
-                                  scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image)
+                                  scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
+                                  baseline=None if baseline is None else lambda: baseline.on(settings.device))
     sweep["inputs"] = _traced_inputs(job, opened, splits, built)
     keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
     phase(f"done: {built.name}")

@@ -21,6 +21,7 @@ import pandas as pd
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import YEARS, Year, get_year
 from benchmark.measure.complexity import COUNTERS
+from benchmark.rank.intervals import interval_columns, interval_note, with_intervals
 from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, psnr_check, rank_year, year_record
 from benchmark.record.checks import check_entry
 from benchmark.record.keys import ordered_splits
@@ -116,7 +117,8 @@ def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame
     ``ave`` is the mean runtime of the official splits when the file has any (the official
     (valid + test) / 2), else of every split; ``mem`` the largest memory of those same splits, which
     every model must have run. Other splits get their own ``<split>_t`` and ``<split>_psnr`` columns;
-    ``device`` records where each model was timed.
+    ``device`` records where each model was timed; ``ave_ci95_low``, ``ave_ci95_high`` and ``interval_from`` the
+    runtime's interval where a record has one (``rank.intervals``).
     """
     counter = year_record(year).flops_counter
     splits = ordered_splits(list(results.values()))
@@ -141,7 +143,7 @@ def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame
             "conv": _figure(entry, "num_conv", name),
             "device": environment.get("device_name") if isinstance(environment, dict) else None,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(**interval_columns(results, timed))
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -175,7 +177,8 @@ def _versus(board: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def leaderboard(table: pd.DataFrame, year: int, baseline: str | None = None, *, psnr_rounded: bool = False
                 ) -> pd.DataFrame:
-    """``year``'s ranks (rank sums) or scores and ranks (exp-score) by :mod:`benchmark.rank.scoring`, beside the baseline.
+    """``year``'s ranks (rank sums) or scores and ranks (exp-score) by :mod:`benchmark.rank.scoring`, beside the
+    baseline, with the score intervals and statistical ties of :func:`benchmark.rank.intervals.with_intervals`.
 
     A baseline is required by the exp-score years (the score is relative to it) and optional in the
     rank-sum years; :func:`find_baseline` picks the year's own.
@@ -191,7 +194,8 @@ def leaderboard(table: pd.DataFrame, year: int, baseline: str | None = None, *, 
     if record.ranking == "exp-score" and baseline is None:
         raise HarnessError(f"--year {year} scores every model against a baseline: pass --baseline NAME "
                            f"(the {year} baseline is {record.baseline})")
-    board = rank_year(table, year, baseline, psnr_rounded=psnr_rounded)
+    board = with_intervals(rank_year(table, year, baseline, psnr_rounded=psnr_rounded), year, baseline,
+                           psnr_rounded=psnr_rounded)
     return board if baseline is None else _versus(board, baseline)
 
 
@@ -373,6 +377,8 @@ def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], tab
         baseline = find_baseline(table, year, baseline, sources)
         board = leaderboard(table, year, baseline, psnr_rounded=psnr_rounded)
     notes.insert(0, floor_note(board, year, psnr_rounded))
+    if interval_note(board):
+        notes.append(interval_note(board))
     rounding = rounding_note(board, psnr_rounded)
     if rounding:
         notes.insert(1, rounding)

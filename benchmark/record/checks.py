@@ -47,6 +47,25 @@ def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessErro
                         "test_demo.py for this model")
 
 
+def _times(value: Any) -> str | None:
+    """Why ``value`` is not a list of run times [ms] (figures), or None when it is one."""
+    if not isinstance(value, list) or not value:
+        return f"{shown(value)}, not a list of times"
+    return next((f"a list holding {why}" for v in value if (why := why_not_a_figure(v)) is not None), None)
+
+
+def _pairs(value: Any) -> str | None:
+    """Why ``value`` is not the paired times ``measure.paired`` records (runs × images, model and baseline alike)."""
+    if not isinstance(value, dict) or not isinstance(value.get("model"), list) or \
+            not isinstance(value.get("baseline"), list):
+        return f"{shown(value)}, not an object of model and baseline times"
+    runs = value["model"] + value["baseline"]
+    shapes = {len(run) if isinstance(run, list) else -1 for run in runs}
+    if len(value["model"]) != len(value["baseline"]) or len(shapes) != 1:
+        return "a model and a baseline of different runs or images"
+    return next((why for run in runs if (why := _times(run)) is not None), None)
+
+
 def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] | None = None) -> None:
     """Every figure of ``name``'s entry that the leaderboard, plots or factsheet read is a finite number ≥ 0, and
     every field they read has its type: a HarnessError naming the model, the key and the value otherwise.
@@ -72,6 +91,11 @@ def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] 
         images = entry.get(f"{split}_images")
         if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
             raise refuse(f"{split}_images", shown(images), "a list of image names")
+        for suffix, check, kind in (("runs_ave_runtime", _times, "each run's mean runtime [ms]"),
+                                    ("baseline_pairs", _pairs, "the paired times of --vs-baseline")):
+            key = f"{split}_{suffix}"
+            if key in entry and (why := check(entry[key])) is not None:
+                raise refuse(key, why, kind)
     for key, kind in ENTRY_FIGURES.items():
         if key in entry and (why := why_not_a_figure(entry[key])) is not None:
             raise refuse(key, why, kind)

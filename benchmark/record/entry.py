@@ -19,23 +19,28 @@ from benchmark.core.years import get_year
 from benchmark.imaging.metrics import METRICS
 from benchmark.measure.complexity import COUNTERS, counter
 from benchmark.measure.loop import SplitResult
+from benchmark.measure.paired import Baseline, Paired
+from benchmark.measure.stats import mean_ci, ratio_ci, spread
 from benchmark.record.environment import environment
 from benchmark.record.keys import IDENTITY_KEYS
 
 
-def runtime_stats(runtimes_ms: list[float]) -> dict[str, float | None]:
-    """Mean (the official figure), median, standard deviation, and the first (cold) image apart."""
+def runtime_stats(runtimes_ms: list[float], run_means: list[float] | None = None) -> dict[str, Any]:
+    """Mean (the official figure), median and quartiles, standard deviation, the first (cold) image apart, and with
+    several runs the 95% interval of the mean over ``run_means`` (null for one run)."""
     rest = runtimes_ms[1:]
+    interval = mean_ci(run_means or [])
     return {
         "mean": statistics.fmean(runtimes_ms),
-        "median": statistics.median(runtimes_ms),
+        **spread(runtimes_ms),
         "std": statistics.pstdev(runtimes_ms),
         "first": runtimes_ms[0],
         "mean_without_first": statistics.fmean(rest) if rest else None,
+        "runs_ci95": None if interval is None else list(interval),
     }
 
 
-def split_entry(runs: list[SplitResult], official_memory: float, warmup: int, repeat: int) -> dict[str, Any]:
+def split_entry(runs: list[SplitResult], official_memory: float, repeat: int) -> dict[str, Any]:
     """The keys of one split measured ``len(runs)`` times, the first run scored: official keys first.
 
     As the organizers publish repeated runs: each image's time is its mean over the runs, and
@@ -54,13 +59,14 @@ def split_entry(runs: list[SplitResult], official_memory: float, warmup: int, re
             entry[f"{s}_{metric.key}"] = values
             entry[f"{s}_ave_{metric.key}"] = statistics.fmean(values)
     entry[f"{s}_memory"] = official_memory
-    entry[f"{s}_ave_runtime"] = statistics.fmean(statistics.fmean(times) for times in per_run)
+    run_means = [statistics.fmean(times) for times in per_run]
+    entry[f"{s}_ave_runtime"] = statistics.fmean(run_means)
     entry.update({
-        f"{s}_runs_ave_runtime": [statistics.fmean(times) for times in per_run],
+        f"{s}_runs_ave_runtime": run_means,
         f"{s}_peak_memory": max(run.memory_mib for run in runs),
         f"{s}_images": [r.name for r in first.images],
-        f"{s}_runtime_stats": {**runtime_stats(per_run[0]), "clock": first.clock, "warmup": warmup, "repeat": repeat,
-                               "runs": len(runs), "of": "the first run"},
+        f"{s}_runtime_stats": {**runtime_stats(per_run[0], run_means), "clock": first.clock, "warmup": 0,
+                               "repeat": repeat, "runs": len(runs), "of": "the first run"},
         f"{s}_memory_kind": first.memory_kind,
         f"{s}_wall_seconds": sum(run.wall_seconds for run in runs),
         f"{s}_forward_seconds": sum(run.forward_seconds for run in runs),
@@ -68,6 +74,31 @@ def split_entry(runs: list[SplitResult], official_memory: float, warmup: int, re
         f"{s}_saved": first.saved,
     })
     return entry
+
+
+def warm_entry(runs: list[SplitResult], warmup: int) -> dict[str, Any]:
+    """The keys of a split timed again after ``warmup`` untimed forwards, beside the official cold keys: each image's
+    mean over the runs, and the statistics of the first warm run (``mean`` over every run)."""
+    s = runs[0].split
+    per_run = [[r.runtime_ms for r in run.images] for run in runs]
+    run_means = [statistics.fmean(times) for times in per_run]
+    return {f"{s}_warm_runtime": [statistics.fmean(times) for times in zip(*per_run)],
+            f"{s}_warm_runtime_stats": {**runtime_stats(per_run[0], run_means), "mean": statistics.fmean(run_means),
+                                        "warmup": warmup, "runs": len(runs), "of": "the first warm run"}}
+
+
+def paired_entry(paired: Paired, baseline: Baseline) -> dict[str, Any]:
+    """The keys of a split timed beside ``baseline``: the ratio of means (the organizers' statistic), its bootstrap
+    95% interval over images and runs, the baseline's mean, what the baseline was, and every paired time."""
+    s = paired.split
+    ratio, low, high = ratio_ci([paired.model_ms], [paired.baseline_ms])
+    return {
+        f"{s}_baseline_ratio": ratio,
+        f"{s}_baseline_ratio_ci95": [low, high],
+        f"{s}_baseline_runtime": statistics.fmean(t for run in paired.baseline_ms for t in run),
+        f"{s}_baseline": {**baseline.identity(), "runs": len(paired.model_ms), "order": "ABBA"},
+        f"{s}_baseline_pairs": {"model": paired.model_ms, "baseline": paired.baseline_ms},
+    }
 
 
 def complexity_entry(figures: dict[str, Any], flops_counter: str) -> dict[str, Any]:

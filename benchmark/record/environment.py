@@ -62,6 +62,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu": _cpu_name(),
         "cpu_threads": torch.get_num_threads(),
         "allocator": host.allocator(),
+        "omp_wait_policy": host.wait_policy(),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "harness_commit": _git_commit(),

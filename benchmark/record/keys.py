@@ -21,8 +21,12 @@ IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "yea
 
 SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),
                   "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
-                  "forward_seconds", "tiled", "saved")
+                  "forward_seconds", "tiled", "saved", "warm_runtime", "warm_runtime_stats", "baseline_ratio",
+                  "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "machine")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""
+
+DERIVED_KEYS = ("predicted_score", "predicted_score_ci95", "predicted_rank", "prediction")
+"""Keys computed from a whole entry (its splits timed beside the baseline): recomputed whenever a split changes."""
 
 
 def splits_of(entry: dict[str, Any]) -> list[str]:

@@ -6,14 +6,18 @@ this project's in their own process) both measure through :func:`measure_and_rec
 figures and keys do not depend on how it was started.
 
 Repeated runs follow the organizers' protocol since 2024 (five runs, the mean reported): each split
-is timed ``runs`` times in a row; the first run is also scored and saved (the outputs do not change
-between runs, the timings do). Memory follows the official loop too: the official key is the peak
-never reset since the model's first split, so a later split's figure includes the earlier ones'.
+is timed ``runs`` times in a row, cold (no warm-up, as every year's official loop); the first run is
+also scored and saved (the outputs do not change between runs, the timings do). Memory follows the
+official loop too: the official key is the peak never reset since the model's first split, so a
+later split's figure includes the earlier ones'. A ``warmup`` asks for a second timing after that
+many untimed forwards, recorded beside the official keys (``{split}_warm_*``), never in their place.
+With a baseline, once every split's official runs are done, each split is timed again beside it
+(``measure.paired``) and its keys gain the ratio (``{split}_baseline_*``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,8 +26,10 @@ from torch import nn
 from benchmark.data.splits import Split
 from benchmark.measure.backend import Backend
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
+from benchmark.measure.paired import Baseline, time_pair
 from benchmark.measure.settings import Settings
-from benchmark.record.entry import run_record, split_entry
+from benchmark.measure.watch import Watch
+from benchmark.record.entry import paired_entry, run_record, split_entry, warm_entry
 
 OnImage = Callable[[str, int, ImageResult], None]
 """``on_image(split, run, result)``, called as each image of each run is finished."""
@@ -33,26 +39,44 @@ OnSplit = Callable[[str, dict[str, Any]], None]
 
 def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Split], settings: Settings,
                scored: bool, on_image: OnImage | None = None, on_split: OnSplit | None = None,
-               backend: Backend | None = None) -> dict[str, dict[str, Any]]:
+               backend: Backend | None = None, baseline: Callable[[], Baseline] | None = None
+               ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` on every split ``settings.runs`` times; returns split name → its results keys.
 
-    ``scored`` is False for a model without weights: it is timed, never scored or saved.
+    ``scored`` is False for a model without weights: it is timed, never scored or saved. ``baseline``
+    builds the model to time beside it once the official runs are done; ``on_split`` is then called
+    again for each split, with its keys and the pair's.
     """
     backend = backend or Backend(settings.device)
+    cold = replace(settings, warmup=0)
     official_memory = 0.0
     recorded: dict[str, dict[str, Any]] = {}
     for split in splits:
         runs: list[SplitResult] = []
+        watch = Watch(settings.device)
         for run in range(settings.runs):
             first = run == 0
             save_dir = settings.save_dir / name / split.name if settings.save_dir and scored and first else None
             target = Target(name, data_range, score=scored and first, save_dir=save_dir)
             report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
-            runs.append(evaluate(model, split, settings, target, backend, report))
-        official_memory = max(official_memory, *(r.memory_mib for r in runs))
-        recorded[split.name] = split_entry(runs, official_memory, settings.warmup, settings.repeat)
+            runs.append(evaluate(model, split, cold, target, backend, report))
+        keys = {**split_entry(runs, max(official_memory, *(r.memory_mib for r in runs)), settings.repeat),
+                f"{split.name}_machine": watch.finish()}
+        official_memory = keys[f"{split.name}_memory"]
+        if settings.warmup > 0:
+            warm = [evaluate(model, split, settings, Target(name, data_range, score=False), backend)
+                    for _ in range(settings.runs)]
+            keys.update(warm_entry(warm, settings.warmup))
+        recorded[split.name] = keys
         if on_split is not None:
-            on_split(split.name, recorded[split.name])
+            on_split(split.name, keys)
+    if baseline is not None:
+        beside = baseline()
+        for split in splits:
+            recorded[split.name].update(paired_entry(time_pair(model, name, data_range, beside, split, settings,
+                                                               backend), beside))
+            if on_split is not None:
+                on_split(split.name, recorded[split.name])
     return recorded
 
 
@@ -69,17 +93,18 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
                        checkpoints: list[Path], code: list[Path], splits: list[Split], settings: Settings,
                        scored: bool, variant: str = "faithful", extra: dict[str, Any] | None = None,
                        on_record: Callable[[dict[str, Any]], None] | None = None, on_image: OnImage | None = None,
-                       on_split: OnSplit | None = None) -> Measured:
+                       on_split: OnSplit | None = None, baseline: Callable[[], Baseline] | None = None) -> Measured:
     """Record ``model`` (complexity ``figures`` from ``measure.complexity.measure`` of its faithful network),
     then run it on every split; unless ``scored`` (a network on random weights) it is timed only.
 
     ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
-    the first forward, ``on_split(split, keys)`` as each split is complete.
+    the first forward, ``on_split(split, keys)`` as each split is complete; ``baseline`` builds the year's
+    baseline to time beside the model (``run_splits``).
     """
     record = {**run_record(figures, checkpoints=checkpoints, variant=variant, year=year, code=code,
                            data_range=data_range, device=settings.device), **(extra or {})}
     if on_record is not None:
         on_record(record)
     keys = run_splits(model, name, data_range, splits, settings, scored=scored, on_image=on_image,
-                      on_split=on_split)
+                      on_split=on_split, baseline=baseline)
     return Measured(name, record, keys)

@@ -22,12 +22,15 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion, locked, write_atomic
 from benchmark.record.entry import differences, identity
-from benchmark.record.keys import IDENTITY_LABELS, SPLIT_SUFFIXES, splits_of
+from benchmark.record.keys import DERIVED_KEYS, IDENTITY_LABELS, SPLIT_SUFFIXES, splits_of
+
+Derive = Callable[[dict[str, Any]], dict[str, Any]]
+"""Computes an entry's ``DERIVED_KEYS`` from the whole entry (``rank.predict.prediction``)."""
 
 
 class ResultsWarning(UserWarning):
@@ -137,7 +140,7 @@ def _set_aside(path: Path, items: dict[str, Any], why: str) -> Path:
 
 def update_results(path: str | Path, model_name: str | None, record: dict[str, Any] | None = None,
                    splits: dict[str, dict[str, Any]] | None = None, *, supersedes: tuple[str, ...] = (),
-                   keep: dict[str, dict[str, Any]] | None = None) -> Update:
+                   keep: dict[str, dict[str, Any]] | None = None, derive: Derive | None = None) -> Update:
     """Write ``model_name``'s record and the keys of ``splits`` (split name → its keys) into ``path``.
 
     ``supersedes`` names entries this one replaces (a team renamed since): they are set aside. ``keep``
@@ -145,14 +148,16 @@ def update_results(path: str | Path, model_name: str | None, record: dict[str, A
     longer holds as written is put back and listed in ``Update.restored``. A ``model_name`` of None only
     checks ``keep``. Other models are left as they were. With the same identity the record's keys are updated and
     each given split replaces that split's earlier keys; with another identity the earlier entry is
-    set aside whole and the new record starts afresh. A file that cannot be parsed is renamed
+    set aside whole and the new record starts afresh. The entry's ``DERIVED_KEYS`` are then computed
+    afresh by ``derive`` from the entry as it will be written (dropped without one), so that none
+    outlives the figures it came from. A file that cannot be parsed is renamed
     ``<name>.corrupt-<time>`` and a new file is started; malformed entries are set aside alone.
     """
     path = Path(path)
     check_results_path(path)
     try:
         with locked(path):
-            return _update(path, model_name, record or {}, splits or {}, supersedes, keep or {})
+            return _update(path, model_name, record or {}, splits or {}, supersedes, keep or {}, derive)
     except OSError as err:
         raise HarnessError(f"{path}: cannot write the results file ({err.strerror}); choose another --results "
                            "or free some space") from None
@@ -169,7 +174,7 @@ def _as_written(entry: Any) -> Any:
 
 
 def _update(path: Path, name: str | None, record: dict[str, Any], splits: dict[str, dict[str, Any]],
-            supersedes: tuple[str, ...], keep: dict[str, dict[str, Any]]) -> Update:
+            supersedes: tuple[str, ...], keep: dict[str, dict[str, Any]], derive: Derive | None) -> Update:
     results: dict[str, Any] = {}
     if path.exists():
         try:
@@ -216,6 +221,10 @@ def _update(path: Path, name: str | None, record: dict[str, Any], splits: dict[s
         entry.update(keys)
         order = [s for s in order if s != split] + [split]
     entry["splits"] = order
+    for key in DERIVED_KEYS:
+        entry.pop(key, None)
+    if derive is not None:
+        entry.update(derive(entry))
     results[name] = entry
     write_atomic(path, json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
     return update

@@ -48,6 +48,10 @@ def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series
     return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
 
 
+def _interval(low: float, high: float, text: Any) -> str:
+    return "" if pd.isna(low) or pd.isna(high) else f"{text(low)}–{text(high)}"
+
+
 def _rank_cells(ranks: pd.Series) -> pd.Series:
     return ranks.map(lambda r: "n/a" if pd.isna(r) else str(r))
 
@@ -57,9 +61,14 @@ def figure_cells(values: pd.Series, spec: str) -> pd.Series:
     return values.map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
 
 
+def _score_text(value: float) -> str:
+    """A score as the reports print it: four decimals, far-off scores in powers of ten."""
+    return "n/a" if pd.isna(value) else format(value, ".4f" if value < 1e5 else ".4e")
+
+
 def score_cells(scores: pd.Series) -> pd.Series:
-    """Scores as the reports print them: four decimals, far-off scores in powers of ten."""
-    return scores.map(lambda v: "n/a" if pd.isna(v) else format(v, ".4f" if v < 1e5 else ".4e"))
+    """Scores as the reports print them (:func:`_score_text`)."""
+    return scores.map(_score_text)
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,22 @@ def leaderboard_columns(board: pd.DataFrame, year: int, *, every_figure: bool = 
     columns += [ViewColumn(col, board[col].astype(str), (col,)) for col in _LEADERBOARD_RANKS if col in board]
     if "score" in board:
         columns.append(ViewColumn("Score", score_cells(board["score"]), ("score",)))
+        if "score_ci95_low" in board:
+            cells = [_interval(lo, hi, _score_text)
+                     for lo, hi in zip(board["score_ci95_low"], board["score_ci95_high"])]
+            columns.append(ViewColumn("Score 95% CI", pd.Series(cells, index=board.index),
+                                      ("score_ci95_low", "score_ci95_high")))
         if every_figure:
             columns += [ViewColumn(f"Score[{col.removeprefix('score_')}]", score_cells(board[col]), (col,))
                         for col in board.columns if col.startswith("score_") and col in SCORE_NAMES.values()]
         columns.append(ViewColumn("Rank", _rank_cells(board["rank"]), ("rank",)))
+    elif "ave_ci95_low" in board:
+        cells = [_interval(lo, hi, lambda v: format(v, ".2f")) for lo, hi in zip(board["ave_ci95_low"],
+                                                                               board["ave_ci95_high"])]
+        columns.append(ViewColumn(f"Runtime 95% CI [ms, {where}]", pd.Series(cells, index=board.index),
+                                  ("ave_ci95_low", "ave_ci95_high")))
+    if "tie" in board:
+        columns.append(ViewColumn("Tie with", board["tie"].fillna("").astype(str), ("tie",)))
     columns += [ViewColumn(header, _rank_cells(board[col]), (col,))
                 for col, header in _SUBTRACK_HEADERS.items() if col in board]
     return columns
@@ -225,6 +246,8 @@ def leaderboard_table(board: pd.DataFrame, title: str, notes: list[str], year: i
     than the console is shown whole rather than cut at the console's edge."""
     view = _leaderboard_view(board, year)
     view = view.apply(lambda col: col.str.replace(" (", "\n(", regex=False) if col.name != "Team" else col)
+    if "Tie with" in view:  # one name a line, so that a long tie does not widen the table
+        view["Tie with"] = view["Tie with"].str.replace("; ", "\n", regex=False)
     return Leaderboard(view, title, notes)
 
 

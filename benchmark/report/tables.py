@@ -17,6 +17,7 @@ from rich.text import Text
 
 from benchmark.measure.complexity import COUNTERS, fold_indices, record_counters
 from benchmark.record.keys import ordered_splits
+from benchmark.report.noise import runtime_table
 from benchmark.report.results_txt import format_cell
 
 PUBLISHED_TABLE1: dict[str, dict[str, float]] = {
@@ -142,7 +143,8 @@ def _measured_on(entries: list[dict[str, Any]]) -> str:
 
 def factsheet_table(results: dict[str, dict[str, Any]], splits: list[str] | None = None) -> Group:
     """Table 1 of the factsheet, one row per model, as two tables (quality per split, then efficiency) so that
-    no cell is ever cut on a narrow console; both FLOPs counters, the figure of record marked.
+    no cell is ever cut on a narrow console; both FLOPs counters, the figure of record marked; then each split's
+    runtime with its spread (``report.noise.runtime_table``).
 
     ``splits`` (default: every recorded split) are the splits shown and the ones the runtime averages; splits
     recorded by earlier runs of the same record and left out are named in a note."""
@@ -176,7 +178,7 @@ def factsheet_table(results: dict[str, dict[str, Any]], splits: list[str] | None
         _table("Factsheet Table 1: efficiency", ["Model", "Params[M]", *(f"FLOPs[G] {c}" for c in record_counters()),
                                                  _memory_label(entries, splits), "Activation[M]",
                                                  _runtime_label(entries, splits), "Conv2d"], efficiency),
-        Text("\n".join(notes)))
+        Text("\n".join(notes)), runtime_table(results, splits, _measured_on(entries)))
 
 
 def table1_comparison(entry: dict[str, Any]) -> Group:

@@ -25,7 +25,6 @@ import torch
 from helpers import (
     FAST,
     PROJECT,
-    SHARED,
     TINY,
     Tiny,
     failures,
@@ -45,9 +44,6 @@ from benchmark.organizer.dispatch import Limits, Slot, run_local
 from benchmark.organizer.driver import Driver, Row
 from benchmark.organizer.plan import repository_jobs
 from benchmark.record.store import read_results
-
-CHALLENGE = SHARED / "challenges" / "NTIRE2026_ESR"
-
 
 # --- the official 2026 repository -------------------------------------------------------------------------------
 

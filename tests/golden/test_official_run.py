@@ -27,7 +27,7 @@ def official_run(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     tmp = tmp_path_factory.mktemp("run")
     argv = ["--model_id", "0", "5", "--model_zoo", str(shared / "reference" / "model_zoo"),
             "--results", str(tmp / "R.json"), "--save_dir", str(tmp / "S"), "--ssim", "--y-channel",
-            "--device", "cpu", "--warmup", "1", "--reproduce-table1"]
+            "--device", "cpu", "--reproduce-table1"]
     for name in SETS:
         argv += ["--dataset", str(shared / "data" / name)]
     code, out, err = run(argv)

@@ -499,7 +499,8 @@ def test_help_shows_each_default_once(capsys: pytest.CaptureFixture) -> None:
         test_demo.main(["--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo the wrapping
-    for shown in ("--warmup WARMUP untimed forwards before each split, 0 or more (0: official cold timing) (default: 3)",
+    for shown in ("--warmup WARMUP also time each split after N untimed forwards, recorded beside the official cold "
+                  "timing (0: the official timing only) (default: 0)",
                   "(default: auto)", "(default: results/results.json)", "(default: 2023)", "(default: 1)",
                   "--runs RUNS time each split N times and report the mean (default: the year's"):
         assert shown in text, shown

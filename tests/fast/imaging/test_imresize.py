@@ -8,13 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import SET5, SHARED, shared_file
+from helpers import SET5, shared_file
 
 from benchmark.data.folders import prepare
 from benchmark.imaging.imresize import downscale_x4, imresize
 from benchmark.prepare import main
-
-DATA = SHARED / "data"
 
 # Image names of the reference sets, so that the parametrisation does not depend on the data being present.
 SET14 = [

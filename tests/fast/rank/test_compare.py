@@ -26,8 +26,6 @@ from benchmark.record.store import read_results
 from benchmark.report.leaderboard import _console_header, _leaderboard_view, leaderboard_table
 
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
-OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
-OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import pandas as pd
 import pytest
-from helpers import SHARED, shared_file
+from helpers import shared_file
 
 from benchmark.core import years
 from benchmark.core.years import get_year
@@ -23,8 +23,6 @@ from benchmark.rank.scoring import (
     rank_sum,
     rank_year,
 )
-
-TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def _split(name: str = "valid", ssim: bool = True, times: tuple[float, ...] = (1
 
 
 def test_split_entry_has_the_official_keys_and_units() -> None:
-    entry = split_entry([_split()], official_memory=200.0, warmup=3, repeat=1)
+    entry = split_entry([_split()], official_memory=200.0, repeat=1)
     assert entry["valid_runtime"] == [10.0, 20.0, 60.0]
     assert entry["valid_psnr"] == [30.0, 28.0, 29.0]
     assert entry["valid_ave_psnr"] == 29.0
@@ -53,7 +53,7 @@ def test_split_entry_has_the_official_keys_and_units() -> None:
 def test_repeated_runs_average_each_image_and_keep_every_run_mean() -> None:
     runs = [_split(times=(30.0, 20.0, 40.0), memory=100.0), _split(times=(10.0, 20.0, 30.0), memory=110.0),
             _split(times=(11.0, 21.0, 31.0), memory=90.0)]
-    entry = split_entry(runs, official_memory=110.0, warmup=0, repeat=1)
+    entry = split_entry(runs, official_memory=110.0, repeat=1)
     assert entry["valid_runtime"] == pytest.approx([17.0, 20.333333333333332, 33.666666666666664])
     assert entry["valid_runs_ave_runtime"] == [30.0, 20.0, 21.0]
     assert entry["valid_ave_runtime"] == pytest.approx(71.0 / 3)  # the mean of the run means
@@ -63,7 +63,7 @@ def test_repeated_runs_average_each_image_and_keep_every_run_mean() -> None:
 
 
 def test_ssim_keys_only_when_measured() -> None:
-    entry = split_entry([_split(ssim=False)], official_memory=1.0, warmup=0, repeat=1)
+    entry = split_entry([_split(ssim=False)], official_memory=1.0, repeat=1)
     assert "valid_ssim" not in entry and "valid_ave_ssim" not in entry
 
 
@@ -126,9 +126,9 @@ def test_a_run_with_another_identity_replaces_the_record_and_keeps_the_old_one_a
 
 def test_rerunning_a_split_replaces_all_its_keys(tmp_path: Path) -> None:
     path = tmp_path / "R.json"
-    first = split_entry([_split()], official_memory=1.0, warmup=0, repeat=1)
+    first = split_entry([_split()], official_memory=1.0, repeat=1)
     update_results(path, "m", _record("abc"), {"valid": first})
-    again = split_entry([_split(ssim=False)], official_memory=1.0, warmup=0, repeat=1)
+    again = split_entry([_split(ssim=False)], official_memory=1.0, repeat=1)
     update_results(path, "m", _record("abc"), {"valid": again})
     entry = read_results(path)["m"]
     assert "valid_ssim" not in entry and "valid_ave_ssim" not in entry  # no stale SSIM beside the new PSNR
