@@ -35,7 +35,7 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.core.years import DEFAULT_YEAR, YEARS, get_year
 from benchmark.data.splits import Split
-from benchmark.measure.backend import pick_device
+from benchmark.measure.backend import cap_gpu_memory, pick_device
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
@@ -235,6 +235,8 @@ def evaluate(args: argparse.Namespace) -> int:
     handler: logging.Handler | None = None
     try:
         settings = cli.settings_of(args, pick_device(args.device), args.year)
+        if settings.gpu_memory is not None:  # refused before any work when it cannot apply
+            cap_gpu_memory(settings.device, settings.gpu_memory)
         specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
         splits = [] if args.profile_only else cli.pick_splits(args, args.year, [spec.display_name for spec in specs])
         if not args.profile_only:

@@ -8,6 +8,7 @@ below imports this module.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -99,6 +100,8 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
                    "model, image by image, for the runtime ratio, the predicted score and rank")
     p.add_argument("--repeat", type=int, default=1, help="timed forwards per image, at least 1; the median is kept")
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
+    p.add_argument("--gpu-memory", type=float, metavar="GIB", help="let the run allocate at most GIB on the GPU, to see "
+                   "whether the model fits a smaller card (the organizers'); an image that does not fit runs in tiles")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -121,6 +124,8 @@ def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
         p.error(f"--runs {args.runs}: must be at least 1")
     if args.repeat < 1:
         p.error(f"--repeat {args.repeat}: must be at least 1 (timed forwards per image)")
+    if args.gpu_memory is not None and not (math.isfinite(args.gpu_memory) and args.gpu_memory > 0):
+        p.error(f"--gpu-memory {args.gpu_memory}: must be a positive number of GiB")
     if args.warmup < 0:
         p.error(f"--warmup {args.warmup}: must be 0 or more (0: the official cold timing only)")
     if getattr(args, "tile", None) is not None and args.tile <= TILE_OVERLAP:
@@ -133,7 +138,7 @@ def settings_of(args: argparse.Namespace, device: torch.device = Settings.device
     save_dir = None if getattr(args, "no_save", False) or args.save_dir is None else args.save_dir
     return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
                     y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir,
-                    vs_baseline=args.vs_baseline)
+                    vs_baseline=args.vs_baseline, gpu_memory=args.gpu_memory)
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

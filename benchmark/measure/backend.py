@@ -93,6 +93,18 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cap_gpu_memory(device: torch.device, gib: float) -> None:
+    """Let this process allocate at most ``gib`` GiB on ``device``: whether a model fits a smaller GPU than this one
+    (the organizers' card, say), out-of-memory retries in tiles included."""
+    if device.type != "cuda":
+        raise HarnessError(f"--gpu-memory {gib:g}: caps a GPU's memory, and this run is on the {device.type}; drop it or "
+                           "run with --device cuda")
+    total = torch.cuda.get_device_properties(device).total_memory
+    if gib * 2**30 > total:
+        raise HarnessError(f"--gpu-memory {gib:g}: more than this GPU's {total / 2**30:.1f} GiB; give at most that")
+    torch.cuda.set_per_process_memory_fraction(gib * 2**30 / total, device)
+
+
 def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
     """Run ``fn`` once; milliseconds from CUDA events (then synchronise), or ``perf_counter`` on CPU (wall clock)."""
     if device.type == "cuda":

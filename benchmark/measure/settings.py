@@ -29,10 +29,12 @@ class Settings:
     """Run in overlapping LR tiles of this size (a team's own, or ``--tile``); None runs whole images."""
     save_dir: Path | None = None
     """SR images go to ``save_dir/<model>/<split>/``; None saves nothing."""
+    gpu_memory: float | None = None
+    """GiB this process may allocate on the GPU (``--gpu-memory``), to see whether a model fits a smaller card."""
     vs_baseline: bool = False
     """Also time the year's baseline beside the model, image by image (``measure.paired``)."""
 
-    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline")
+    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline", "gpu_memory")
     """What a record states of its settings (a sweep's resume check compares these)."""
 
     def as_dict(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from torch import nn
 
 from benchmark.data.splits import Split
-from benchmark.measure.backend import Backend
+from benchmark.measure.backend import Backend, cap_gpu_memory
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
 from benchmark.measure.paired import Baseline, time_pair
 from benchmark.measure.settings import Settings
@@ -47,6 +47,8 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
     builds the model to time beside it once the official runs are done; ``on_split`` is then called
     again for each split, with its keys and the pair's.
     """
+    if settings.gpu_memory is not None:
+        cap_gpu_memory(settings.device, settings.gpu_memory)
     backend = backend or Backend(settings.device)
     cold = replace(settings, warmup=0)
     official_memory = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from benchmark.data.splits import benchmark_split, check_split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
-from benchmark.measure.backend import PeakMemory
+from benchmark.measure.backend import PeakMemory, cap_gpu_memory
 from benchmark.measure.loop import Target, evaluate, forward
 from benchmark.measure.settings import Settings
 
@@ -138,3 +139,18 @@ def test_cuda_memory_counts_the_forwards_only(monkeypatch: pytest.MonkeyPatch) -
         memory.after_forward()
         fake.use(scoring_bytes)  # quantise and score on the device
     assert memory.read_mib() == 100 / 1024**2  # weights (10) + the larger forward (90)
+
+
+def test_gpu_memory_caps_the_allocator_by_the_fraction_of_the_card(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--gpu-memory 12 on a 48 GiB card lets the caching allocator use a quarter of it; more than the card, or the CPU,
+    is refused in one line."""
+    fractions = []
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=48 * 2**30))
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, device: fractions.append((f, device)))
+    gpu = torch.device("cuda", 0)
+    cap_gpu_memory(gpu, 12)
+    assert fractions == [(0.25, gpu)]
+    with pytest.raises(HarnessError, match=r"--gpu-memory 64: more than this GPU's 48\.0 GiB"):
+        cap_gpu_memory(gpu, 64)
+    with pytest.raises(HarnessError, match="--gpu-memory 1: caps a GPU's memory, and this run is on the cpu"):
+        cap_gpu_memory(CPU, 1)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The CUDA paths, measured for real in one call on any CUDA machine (under 8 minutes on one GPU):
+#   1. every registered model on Set5, --runs 5 --vs-baseline: runtime, the ratio to its year's baseline timed
+#      beside it, the predicted score, the official memory figure, the GPU's state through NVML;
+#   2. python -m benchmark.speed (forward times, evaluation-loop overhead);
+#   3. python -m benchmark.speed --matrix (backends × precisions: fp16, bf16, CUDA graphs, TensorRT where present);
+#   4. a sweep over two registered teams, one GPU slot;
+#   5. the CUDA out-of-memory retry in tiles (the allocator capped so that a whole image cannot fit).
+# Each step's log and files go to OUT (default results/gpu-check); summary.txt says what ran and how long it took.
+# Environment: ESR_SET5 (a Set5 folder), ESR_ZOO (the official checkpoints), PYTHON, ESR_DEVICE (cuda; cpu rehearses
+# the script), ESR_RUNS (5). With .whl/ present (scripts/gpu-prepare.sh), its wheels are installed first.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-${OUT:-results/gpu-check}}
+PY=${PYTHON:-python3}
+DEVICE=${ESR_DEVICE:-cuda}
+RUNS=${ESR_RUNS:-5}
+SET5=${ESR_SET5:-$( [ -d .gpu-carry/data/Set5 ] && echo .gpu-carry/data/Set5 || echo ../shared/data/Set5 )}
+ZOO=${ESR_ZOO:-$( [ -d .gpu-carry/model_zoo ] && echo .gpu-carry/model_zoo || echo ../shared/reference/model_zoo )}
+mkdir -p "$OUT"
+: > "$OUT/summary.txt"
+export ESR_OFFLINE=1 PYTHONUNBUFFERED=1
+if [ -d .whl ] && ls .whl/*.whl > /dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/esr-site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/esr-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+step() {  # step NAME COMMAND...: run it, log to OUT/NAME.log, one line in the summary, its last lines on the console
+    local name=$1 begin rc
+    shift
+    begin=$(date +%s)
+    "$@" > "$OUT/$name.log" 2>&1
+    rc=$?
+    echo "$name: exit $rc in $(( $(date +%s) - begin )) s" | tee -a "$OUT/summary.txt"
+    tail -n 15 "$OUT/$name.log"
+}
+
+{ nvidia-smi || true; "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"; } \
+    > "$OUT/machine.txt" 2>&1
+"$PY" -c "import models; print('\n'.join(f'{s.year} {s.team_id}' for s in models.list_models()))" > "$OUT/teams.txt"
+while read -r year team; do
+    step "model_${year}_${team}" "$PY" test_demo.py --year "$year" --model_id "$team" --dataset "$SET5" \
+        --model_zoo "$ZOO" --runs "$RUNS" --vs-baseline --device "$DEVICE" --results "$OUT/models.json" --no-save
+done < "$OUT/teams.txt"
+step speed "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
+step matrix "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --out "$OUT/speed_matrix.md"
+step sweep "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
+    --device "$DEVICE" --runs "$RUNS" --results "$OUT/sweep.json" --force
+if [ "$DEVICE" != cpu ]; then  # the faithful SRneXt in 50 MiB: its larger images run in tiles, and the record says so
+    step oom_tiles "$PY" test_demo.py --year 2023 --model_id 5 --dataset "$SET5" --model_zoo "$ZOO" --runs 1 \
+        --device "$DEVICE" --gpu-memory 0.05 --results "$OUT/oom.json" --no-save
+fi
+"$PY" - "$OUT" > "$OUT/report.md" <<'REPORT'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+rows = ["| model | year | Set5 ms (mean of runs) | ratio to baseline [95% CI] | predicted score [95% CI] | memory MiB | device |",
+        "|---|---|---|---|---|---|---|"]
+for name, e in json.loads((out / "models.json").read_text()).items():
+    ci = e.get("Set5_baseline_ratio_ci95") or [None, None]
+    score = e.get("predicted_score_ci95") or [None, None]
+    fmt = lambda v, spec=".3f": "n/a" if v is None else format(v, spec)
+    rows.append(f"| {name} | {e['year']} | {fmt(e.get('Set5_ave_runtime'), '.2f')} | {fmt(e.get('Set5_baseline_ratio'))} "
+                f"[{fmt(ci[0])}–{fmt(ci[1])}] | {fmt(e.get('predicted_score'))} [{fmt(score[0])}–{fmt(score[1])}] | "
+                f"{fmt(e.get('Set5_memory'), '.1f')} | {e['environment']['device_name']} |")
+oom = out / "oom.json"
+if oom.is_file():
+    entry = next(iter(json.loads(oom.read_text()).values()))
+    rows.append(f"\nOut-of-memory retry in tiles (--gpu-memory 0.05): Set5 images run tiled: {entry.get('Set5_tiled')}")
+print("\n".join(rows))
+REPORT
+cat "$OUT/report.md" "$OUT/summary.txt"
