@@ -19,7 +19,8 @@ from rich.console import Console
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.data.splits import Split, check_split, gather_splits
-from benchmark.measure.backend import DEVICE_FORMS
+from benchmark.measure.backend import DEVICE_FORMS, PRECISIONS
+from benchmark.measure.deploy import BACKENDS
 from benchmark.measure.loop import TILE_OVERLAP, forwards_per_image
 from benchmark.measure.settings import Settings
 from benchmark.record.keys import check_split_names, splits_of
@@ -96,6 +97,10 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
                    "official cold timing)")
     p.add_argument("--repeat", type=int, default=1, help="timed forwards per image, at least 1; the median is kept")
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
+    p.add_argument("--backend", choices=list(BACKENDS), default="eager",
+                   help="run the model as it would ship (recorded as NAME@BACKEND-PRECISION, compared with FP32 eager "
+                        "on every image); eager in fp32 is the official protocol")
+    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="the backend's arithmetic")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -129,7 +134,8 @@ def settings_of(args: argparse.Namespace, device: torch.device = Settings.device
     runs = args.runs if args.runs is not None else get_year(year if year is not None else DEFAULT_YEAR).runs
     save_dir = None if getattr(args, "no_save", False) or args.save_dir is None else args.save_dir
     return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
-                    y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir)
+                    y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir,
+                    backend=args.backend, precision=args.precision)
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

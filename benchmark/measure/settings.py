@@ -29,6 +29,9 @@ class Settings:
     """Run in overlapping LR tiles of this size (a team's own, or ``--tile``); None runs whole images."""
     save_dir: Path | None = None
     """SR images go to ``save_dir/<model>/<split>/``; None saves nothing."""
+    backend: str = "eager"
+    """How the model is run (``benchmark.measure.deploy.BACKENDS``); ``eager`` in ``fp32`` is the official protocol."""
+    precision: str = "fp32"
 
     RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel")
     """What a record states of its settings (a sweep's resume check compares these)."""

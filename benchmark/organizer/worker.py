@@ -44,7 +44,6 @@ from typing import Any
 
 import torch
 
-
 with warnings.catch_warnings():  # measure() imports these lazily: import them before the repository is on sys.path
     warnings.simplefilter("ignore", DeprecationWarning)
     import fvcore.nn  # noqa: F401
@@ -59,6 +58,7 @@ from benchmark.measure.loop import ImageResult
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
 from benchmark.organizer.jobs import PHASE
+from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
 from benchmark.report.progress import image_line
 
@@ -347,11 +347,12 @@ def run(job: dict[str, Any], loads: Loads, workdir: Path) -> dict[str, Any]:
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
         print(image_line(split, run_index, result), flush=True)
 
-    phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
-    measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
+    name = results_name(built.name, settings.backend, settings.precision)
+    phase(f"running {name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
+    measured = measure_and_record(built.model, figures, name=name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
                                   scored=built.scored, extra={"sweep": sweep}, on_image=on_image)
-    phase(f"done: {built.name}")
+    phase(f"done: {name}")
     return {"ok": True, "name": measured.name, "record": measured.record, "splits": measured.splits}
 
 

@@ -10,17 +10,31 @@ from benchmark.core.errors import HarnessError
 from benchmark.data.splits import OFFICIAL_SPLITS, Split
 from benchmark.imaging.metrics import METRICS
 
-IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256")
+IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256", "backend",
+                 "precision")
 """What makes two runs of a model one record; any difference starts a new record."""
 
 
 IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "year": "year",
-                   "harness_version": "harness version", "device_name": "device", "code_sha256": "team code"}
+                   "harness_version": "harness version", "device_name": "device", "code_sha256": "team code",
+                   "backend": "backend", "precision": "precision"}
+
+REFERENCE = ("eager", "fp32")
+"""The backend and precision of the official protocol, whose figures the official keys mean; a record that names
+neither (written before records had them) was measured so."""
+
+
+def results_name(name: str, backend: str, precision: str) -> str:
+    """Where a run is recorded: ``name`` for the official eager FP32 protocol, ``name@backend-precision``
+    (``05_SRneXt@onnxruntime-fp32``) for any other, so a deployment run never replaces or mixes with the figures
+    of record."""
+    return name if (backend, precision) == REFERENCE else f"{name}@{backend}-{precision}"
 
 
 SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),
                   "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
-                  "forward_seconds", "tiled", "saved")
+                  "forward_seconds", "tiled", "saved", "difference", "max_difference", "reference_psnr",
+                  "ave_reference_psnr", "psnr_change", "psnr_floor", "floor_holds")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""
 
 

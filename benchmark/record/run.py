@@ -5,6 +5,10 @@ handed on when complete.
 this project's in their own process) both measure through :func:`measure_and_record`, so a team's
 figures and keys do not depend on how it was started.
 
+A run in another backend or precision (``settings.backend``/``settings.precision``, built by
+``benchmark.measure.deploy.make_backend``) is compared on its first run with the model's own FP32
+eager output on every image (untimed), and each split records how far it is (``entry.comparison_keys``).
+
 Repeated runs follow the organizers' protocol since 2024 (five runs, the mean reported): each split
 is timed ``runs`` times in a row; the first run is also scored and saved (the outputs do not change
 between runs, the timings do). Memory follows the official loop too: the official key is the peak
@@ -13,14 +17,17 @@ never reset since the model's first split, so a later split's figure includes th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from torch import nn
 
+from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.backend import Backend
+from benchmark.measure.deploy import make_backend
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
 from benchmark.measure.settings import Settings
 from benchmark.record.entry import run_record, split_entry
@@ -33,12 +40,15 @@ OnSplit = Callable[[str, dict[str, Any]], None]
 
 def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Split], settings: Settings,
                scored: bool, on_image: OnImage | None = None, on_split: OnSplit | None = None,
-               backend: Backend | None = None) -> dict[str, dict[str, Any]]:
+               backend: Backend | None = None, floors: Mapping[str, float] | None = None) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` on every split ``settings.runs`` times; returns split name → its results keys.
 
-    ``scored`` is False for a model without weights: it is timed, never scored or saved.
+    ``scored`` is False for a model without weights: it is timed, never scored or saved. ``backend``
+    defaults to the one ``settings`` names; unless it is the official one, the first run is compared
+    with ``model`` in eager FP32 and each split's PSNR is set against its floor in ``floors``.
     """
-    backend = backend or Backend(settings.device)
+    backend = backend or make_backend(settings.backend, settings.device, settings.precision)
+    compared = not backend.reference
     official_memory = 0.0
     recorded: dict[str, dict[str, Any]] = {}
     for split in splits:
@@ -48,9 +58,10 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
             save_dir = settings.save_dir / name / split.name if settings.save_dir and scored and first else None
             target = Target(name, data_range, score=scored and first, save_dir=save_dir)
             report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
-            runs.append(evaluate(model, split, settings, target, backend, report))
+            runs.append(evaluate(model, split, settings, target, backend, report, compare=compared and first))
         official_memory = max(official_memory, *(r.memory_mib for r in runs))
-        recorded[split.name] = split_entry(runs, official_memory, settings.warmup, settings.repeat)
+        recorded[split.name] = split_entry(runs, official_memory, settings.warmup, settings.repeat, compared,
+                                           (floors or {}).get(split.name))
         if on_split is not None:
             on_split(split.name, recorded[split.name])
     return recorded
@@ -74,12 +85,16 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
     then run it on every split; unless ``scored`` (a network on random weights) it is timed only.
 
     ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
-    the first forward, ``on_split(split, keys)`` as each split is complete.
+    the first forward, ``on_split(split, keys)`` as each split is complete. The backend is built
+    (exported, compiled) before the record is written, so one that cannot run here writes nothing.
     """
+    backend = make_backend(settings.backend, settings.device, settings.precision)
+    backend.prepare(model)
     record = {**run_record(figures, checkpoints=checkpoints, variant=variant, year=year, code=code,
-                           data_range=data_range, device=settings.device), **(extra or {})}
+                           data_range=data_range, device=settings.device, backend=backend.describe()),
+              **(extra or {})}
     if on_record is not None:
         on_record(record)
     keys = run_splits(model, name, data_range, splits, settings, scored=scored, on_image=on_image,
-                      on_split=on_split)
+                      on_split=on_split, backend=backend, floors=get_year(year).psnr_floors)
     return Measured(name, record, keys)
