@@ -27,6 +27,8 @@ from benchmark.core.errors import HarnessError
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 """Every ``--precision`` by name; ``fp32`` is the official one."""
+REFERENCE = ("eager", "fp32")
+"""The backend and precision of the official protocol, whose figures the official keys mean."""
 
 
 class Unavailable(HarnessError):
@@ -132,6 +134,8 @@ class Backend:
     """
 
     name: ClassVar[str] = "eager"
+    allocator: ClassVar[str] = "torch"
+    """Whose allocator holds the forward's memory on a GPU: ``torch`` (seen by its peak), or the backend's ``own``."""
 
     def __init__(self, device: torch.device, precision: str = "fp32") -> None:
         if precision not in PRECISIONS:
@@ -165,7 +169,7 @@ class Backend:
     @property
     def reference(self) -> bool:
         """Whether this is the official protocol (eager FP32), whose figures are the figures of record."""
-        return self.name == Backend.name and self.precision == "fp32"
+        return (self.name, self.precision) == REFERENCE
 
     @property
     def scores_on_device(self) -> bool:

@@ -134,6 +134,7 @@ class OnnxRuntime(_Settled):
     device (TensorRT, then CUDA on a GPU; the CPU provider on a CPU), inputs and outputs bound in place."""
 
     name: ClassVar[str] = "onnxruntime"
+    allocator: ClassVar[str] = "own"
 
     @classmethod
     def missing(cls, device: torch.device, precision: str) -> str | None:
@@ -172,6 +173,7 @@ class OnnxRuntime(_Settled):
         onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # as many threads as the PyTorch backends use
+        options.enable_cpu_mem_arena = False  # CPU buffers from malloc, as PyTorch's: the peak RSS sees them alike
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=self._providers())
         element = _numpy_type(self.dtype)
@@ -208,6 +210,7 @@ class TensorRT(_Settled):
     let TensorRT choose those kernels (builder flags), inputs and outputs stay FP32."""
 
     name: ClassVar[str] = "tensorrt"
+    allocator: ClassVar[str] = "own"
 
     @classmethod
     def missing(cls, device: torch.device, precision: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 from benchmark.core.errors import HarnessError
 from benchmark.data.splits import OFFICIAL_SPLITS, Split
 from benchmark.imaging.metrics import METRICS
+from benchmark.measure.backend import REFERENCE
 
 IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256", "backend",
                  "precision")
@@ -19,9 +20,6 @@ IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "yea
                    "harness_version": "harness version", "device_name": "device", "code_sha256": "team code",
                    "backend": "backend", "precision": "precision"}
 
-REFERENCE = ("eager", "fp32")
-"""The backend and precision of the official protocol, whose figures the official keys mean; a record that names
-neither (written before records had them) was measured so."""
 
 
 def results_name(name: str, backend: str, precision: str) -> str:
