@@ -31,6 +31,7 @@ import os
 import sys
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.markup import escape
 
@@ -50,6 +51,8 @@ from benchmark.report.tables import frame_table
 def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed flags
     """The deployment matrix, printed and written to ``--out`` (default ``results/speed_matrix.md``) and .json."""
     device = pick_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # PyTorch's intra-op threads; ONNX Runtime is given as many
     entries = [parse_entry(m) for m in args.models] if args.models else default_entries()
     sizes = [parse_size(s) for s in args.sizes] if args.sizes else list(SIZES.values())
     out = args.out
@@ -89,12 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     matrix_flags.add_argument("--backend", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
     matrix_flags.add_argument("--precision", nargs="+", choices=list(PRECISIONS), default=list(PRECISIONS))
     matrix_flags.add_argument("--sizes", nargs="+", metavar="HxW", help="LR sizes (default: 256x256 339x510)")
+    matrix_flags.add_argument("--threads", type=int, help="CPU threads of every backend (default: PyTorch's, one per "
+                              "core); 1 keeps a busy machine's scheduling out of the figures")
     parser.add_argument("--sweep", action="store_true", help="instead: organizer mode's wall time over the same teams' "
                         "single test_demo.py runs, local and on Ray (benchmark.organizer.overhead; OUT stem + _sweep.md)")
     try:
         args = parser.parse_args(argv)
         if args.rounds < 1:
             raise HarnessError(f"--rounds {args.rounds}: must be at least 1")
+        if args.threads is not None and args.threads < 1:
+            raise HarnessError(f"--threads {args.threads}: must be at least 1")
         args.out = args.out or Path("results/speed_matrix.md" if args.matrix else "results/speed.md")
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)

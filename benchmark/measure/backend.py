@@ -137,10 +137,12 @@ class Backend:
     allocator: ClassVar[str] = "torch"
     """Whose allocator holds the forward's memory on a GPU: ``torch`` (seen by its peak), or the backend's ``own``."""
 
-    def __init__(self, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> None:
+        """``fixed_shape``: every input will have one shape (the speed matrix), which a compiler may specialise on."""
         if precision not in PRECISIONS:
             raise HarnessError(f"--precision {precision}: not a precision; use one of {', '.join(PRECISIONS)}")
         self.device, self.precision, self.dtype = device, precision, PRECISIONS[precision]
+        self.fixed_shape = fixed_shape
         self._prepared: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = False  # the official harness leaves cuDNN's autotuner off

@@ -43,8 +43,8 @@ class ChannelsLast(Backend):
 class _Settled(Backend):
     """A backend that builds something per input shape: the first forward of each shape runs in ``settle``."""
 
-    def __init__(self, device: torch.device, precision: str = "fp32") -> None:
-        super().__init__(device, precision)
+    def __init__(self, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> None:
+        super().__init__(device, precision, fixed_shape)
         self._settled: set[tuple] = set()
 
     def settle(self, fn: Callable[[], torch.Tensor], shape: tuple) -> None:
@@ -61,8 +61,8 @@ class _Settled(Backend):
 
 
 class Compiled(_Settled):
-    """``torch.compile`` in its default mode; each new input shape is compiled before it is timed (after the
-    second shape, dynamic shapes: no recompilation per image)."""
+    """``torch.compile`` in its default mode, compiled before the first timed forward: for any input size (one
+    compilation for every image of a split) or, with ``fixed_shape``, specialised to the one size."""
 
     name: ClassVar[str] = "compile"
     mode: ClassVar[str] = "default"
@@ -77,11 +77,11 @@ class Compiled(_Settled):
         return super().missing(device, precision)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "mode": self.mode, "torch": torch.__version__}
+        return {**super().describe(), "mode": self.mode, "dynamic": not self.fixed_shape, "torch": torch.__version__}
 
     def build(self, model: nn.Module) -> Forward:
         cast = copy.deepcopy(model).to(self.dtype)
-        compiled = torch.compile(cast, mode=None if self.mode == "default" else self.mode)
+        compiled = torch.compile(cast, mode=None if self.mode == "default" else self.mode, dynamic=not self.fixed_shape)
         return lambda x: compiled(x.to(self.dtype)).float()
 
 
@@ -265,9 +265,10 @@ BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (Backend, ChannelsLast,
 """Every way a model can be run, by ``--backend`` name; ``eager`` (in ``fp32``) is the official one."""
 
 
-def make_backend(name: str, device: torch.device, precision: str = "fp32") -> Backend:
-    """The backend ``name`` in ``precision`` on ``device``; :class:`Unavailable` (one line) when this machine
-    cannot run it: a missing package, compiler or device, or no kernels in that precision."""
+def make_backend(name: str, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> Backend:
+    """The backend ``name`` in ``precision`` on ``device`` (``fixed_shape``: see ``Backend``); :class:`Unavailable`
+    (one line) when this machine cannot run it: a missing package, compiler or device, or no kernels in that
+    precision."""
     if name not in BACKENDS:
         raise Unavailable(f"--backend {name}: not a backend; use one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -275,4 +276,4 @@ def make_backend(name: str, device: torch.device, precision: str = "fp32") -> Ba
     why = BACKENDS[name].missing(device, precision)
     if why is not None:
         raise Unavailable(f"{name} {precision}: {why}")
-    return BACKENDS[name](device, precision)
+    return BACKENDS[name](device, precision, fixed_shape)

@@ -78,8 +78,10 @@ def photograph(h: int, w: int) -> np.ndarray:
     return np.ascontiguousarray(np.pad(img, grow, mode="symmetric")[:h, :w])
 
 
-PROBE_SECONDS = 0.05
-"""A probe grows (doubling) until one call takes this long, so that it is large for the device and precision."""
+PROBE_SECONDS = 0.5
+"""A probe grows (doubling) while its rate rises, until one call takes this long or it reaches its limit: large
+enough for the device and precision that what each call costs besides the arithmetic (a busy machine's scheduling
+of threads, a kernel launch) is amortised."""
 PROBE_LIMITS = {"cpu": (2048, 256), "cuda": (16384, 2048)}
 """Per device type, the largest matmul side and 3×3 convolution side (64 channels in and out) a probe grows to."""
 
@@ -97,23 +99,27 @@ def _probe(kind: str, side: int, dtype: torch.dtype, device: torch.device) -> tu
 
 def peak(device: torch.device, precision: str, rounds: int) -> dict[str, float | None]:
     """The device's measured rate in ``precision`` [G multiply-adds/s]: the best of ``rounds`` timings of a large
-    matmul and of a large 3×3 convolution (each grown until a call takes ``PROBE_SECONDS``), and ``peak``, the
+    matmul and of a large 3×3 convolution (each grown to its best rate, see ``PROBE_SECONDS``), and ``peak``, the
     higher of the two (None where it cannot run)."""
     dtype = PRECISIONS[precision]
     limits = dict(zip(("matmul", "conv3x3"), PROBE_LIMITS["cuda" if device.type == "cuda" else "cpu"]))
     rates: dict[str, float | None] = {}
     with torch.inference_mode():
         for kind, limit in limits.items():
-            side = 64
+            side, best = 64, (0.0, 64)
             try:
-                while True:
+                while side <= limit:
                     work, fn = _probe(kind, side, dtype, device)
                     fn()
-                    if side >= limit or timed(fn, device)[1] >= PROBE_SECONDS * 1000:
+                    ms = min(timed(fn, device)[1] for _ in range(2))
+                    if work / ms <= best[0] * 1.1 and ms >= PROBE_SECONDS * 100:  # no longer rising
+                        break
+                    best = max(best, (work / ms, side))
+                    if ms >= PROBE_SECONDS * 1000:
                         break
                     side *= 2
-                best = min(timed(fn, device)[1] for _ in range(rounds))
-                rates[kind] = work / best / 1e6
+                work, fn = _probe(kind, best[1], dtype, device)
+                rates[kind] = max(best[0], work / min(timed(fn, device)[1] for _ in range(rounds))) / 1e6
             except (RuntimeError, NotImplementedError):
                 rates[kind] = None
     found = [r for r in rates.values() if r is not None]
@@ -169,7 +175,7 @@ class Way:
 def _prepare(way: Way, model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor | None:
     """Build and settle ``way`` (compilation, export: untimed); its output, or None with ``way.why`` set."""
     try:
-        backend = make_backend(way.backend, device, way.precision)
+        backend = make_backend(way.backend, device, way.precision, fixed_shape=True)
         call = backend.prepare(model)
         fn = (lambda: call(x))
         backend.settle(fn, tuple(x.shape))
