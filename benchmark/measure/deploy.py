@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from benchmark.imaging.images import SCALE
-from benchmark.measure.backend import PRECISIONS, Backend, Unavailable, first_line
+from benchmark.measure.backend import PRECISIONS, Backend, Unavailable, first_line, out_of_memory
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -56,6 +56,8 @@ class _Settled(Backend):
         except Unavailable:
             raise
         except Exception as err:  # noqa: BLE001 - a compiler's or a runtime's failure is one line
+            if out_of_memory(err) is not None:
+                raise  # the loop retries in tiles, as for any forward
             raise Unavailable(f"{self.label}: {first_line(err)}") from None
         self._settled.add(shape)
 
