@@ -107,7 +107,7 @@ class CudaGraphs(Compiled):
         return call
 
 
-def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device) -> tuple[bytes, str, str]:
+def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str) -> tuple[bytes, str, str]:
     """``model`` in ``dtype`` exported to ONNX by ``torch.onnx.export`` (the torch.export-based exporter) with
     dynamic height and width: the serialised model and its input and output names."""
     cast = copy.deepcopy(model).to(device=device, dtype=dtype)
@@ -126,7 +126,7 @@ def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device) -> tuple[b
     proto = program.model_proto
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     if not (dims[2].dim_param and dims[3].dim_param):
-        raise Unavailable("the exporter fixed the input size (the network's forward depends on it); only a network "
+        raise Unavailable(f"{label}: the exporter fixed the input size (the network's forward depends on it); only a network "
                           "whose graph does not depend on the input size exports with dynamic height and width")
     return proto.SerializeToString(), proto.graph.input[0].name, proto.graph.output[0].name
 
@@ -172,7 +172,7 @@ class OnnxRuntime(_Settled):
     def build(self, model: nn.Module) -> Forward:
         import onnxruntime
 
-        onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"))
+        onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"), self.label)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # as many threads as the PyTorch backends use
         options.enable_cpu_mem_arena = False  # CPU buffers from malloc, as PyTorch's: the peak RSS sees them alike
@@ -230,7 +230,7 @@ class TensorRT(_Settled):
     def build(self, model: nn.Module) -> Forward:
         import tensorrt as trt
 
-        onnx_bytes, lr, sr = _onnx(model, torch.float32, torch.device("cpu"))
+        onnx_bytes, lr, sr = _onnx(model, torch.float32, torch.device("cpu"), self.label)
         logger = trt.Logger(trt.Logger.ERROR)
         builder = trt.Builder(logger)
         network = builder.create_network(0)
