@@ -37,11 +37,13 @@ from benchmark.core.years import DEFAULT_YEAR, YEARS, get_year
 from benchmark.data.splits import Split
 from benchmark.measure.backend import cap_gpu_memory, pick_device
 from benchmark.measure.complexity import measure
+from benchmark.measure.deploy import make_backend
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.profiler import profile_model
 from benchmark.measure.settings import Settings
 from benchmark.rank.predict import prediction
+from benchmark.record.keys import REFERENCE, results_name
 from benchmark.record.run import measure_and_record
 from benchmark.record.store import read_results, update_results
 from benchmark.report.noise import pair_line, prediction_line, ratio_warning, split_warnings
@@ -90,6 +92,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--checkpoint needs exactly one --model_id")
     if args.reproduce_table1 and (args.year != 2023 or (args.model_id and 5 not in args.model_id)):
         p.error("--reproduce-table1 compares SRneXt's figures (team 5 of 2023): add --model_id 5")
+    if args.reproduce_table1 and (args.backend, args.precision) != REFERENCE:
+        p.error("--reproduce-table1 compares the figures of record (eager fp32): drop --backend and --precision")
     if args.runs is None:
         args.runs = get_year(args.year).runs
     return args
@@ -123,7 +127,7 @@ def models_table() -> Table:
 
 def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namespace, settings: Settings) -> str:
     """Measure, run and record one model; returns its results name."""
-    name, device = spec.display_name, settings.device
+    name, device = results_name(spec.display_name, settings.backend, settings.precision), settings.device
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
     fast = args.fast and spec.fast_builder is not None
     model = models.create_model(spec.team_id, checkpoint, device, year=spec.year, fast=fast,
@@ -237,8 +241,10 @@ def evaluate(args: argparse.Namespace) -> int:
         settings = cli.settings_of(args, pick_device(args.device), args.year)
         if settings.gpu_memory is not None:  # refused before any work when it cannot apply
             cap_gpu_memory(settings.device, settings.gpu_memory)
+        make_backend(settings.backend, settings.device, settings.precision)  # one that cannot run here: said first
         specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
-        splits = [] if args.profile_only else cli.pick_splits(args, args.year, [spec.display_name for spec in specs])
+        splits = [] if args.profile_only else cli.pick_splits(args, args.year, [
+            results_name(spec.display_name, settings.backend, settings.precision) for spec in specs])
         if not args.profile_only:
             handler = open_log(companion(args.results, ".log"))
             log.info("run: %s", " ".join(sys.argv))

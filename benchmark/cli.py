@@ -20,10 +20,11 @@ from rich.console import Console
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.data.splits import Split, check_split, gather_splits
-from benchmark.measure.backend import DEVICE_FORMS
+from benchmark.measure.backend import DEVICE_FORMS, PRECISIONS
+from benchmark.measure.deploy import BACKENDS
 from benchmark.measure.loop import TILE_OVERLAP, forwards_per_image
 from benchmark.measure.settings import Settings
-from benchmark.record.keys import check_split_names, splits_of
+from benchmark.record.keys import REFERENCE, check_split_names, splits_of
 from benchmark.record.store import read_results
 
 TILE_WARN_FORWARDS = 1000
@@ -102,6 +103,10 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     p.add_argument("--y-channel", action="store_true", help="also compute PSNR/SSIM on the Y channel")
     p.add_argument("--gpu-memory", type=float, metavar="GIB", help="let the run allocate at most GIB on the GPU, to see "
                    "whether the model fits a smaller card (the organizers'); an image that does not fit runs in tiles")
+    p.add_argument("--backend", choices=list(BACKENDS), default="eager",
+                   help="run the model as it would ship (recorded as NAME@BACKEND-PRECISION, compared with FP32 eager "
+                        "on every image); eager in fp32 is the official protocol")
+    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="the backend's arithmetic")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -126,6 +131,9 @@ def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
         p.error(f"--repeat {args.repeat}: must be at least 1 (timed forwards per image)")
     if args.gpu_memory is not None and not (math.isfinite(args.gpu_memory) and args.gpu_memory > 0):
         p.error(f"--gpu-memory {args.gpu_memory}: must be a positive number of GiB")
+    if args.vs_baseline and (args.backend, args.precision) != REFERENCE:
+        p.error(f"--vs-baseline with --backend {args.backend} --precision {args.precision}: the ratio and the "
+                "predicted score are timed as the organizers time, in eager fp32; drop --backend/--precision")
     if args.warmup < 0:
         p.error(f"--warmup {args.warmup}: must be 0 or more (0: the official cold timing only)")
     if getattr(args, "tile", None) is not None and args.tile <= TILE_OVERLAP:
@@ -138,7 +146,8 @@ def settings_of(args: argparse.Namespace, device: torch.device = Settings.device
     save_dir = None if getattr(args, "no_save", False) or args.save_dir is None else args.save_dir
     return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
                     y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir,
-                    vs_baseline=args.vs_baseline, gpu_memory=args.gpu_memory)
+                    vs_baseline=args.vs_baseline, gpu_memory=args.gpu_memory, backend=args.backend,
+                    precision=args.precision)
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

@@ -3,6 +3,7 @@
     python -m benchmark.speed                     # on ../shared/data/B100 when present, else the demo set
     python -m benchmark.speed --data DIR --rounds 7 --out results/speed.md
     python -m benchmark.speed --sweep             # organizer mode (benchmark.sweep) against single test_demo.py runs
+    python -m benchmark.speed --matrix --model_zoo ../shared/reference/model_zoo   # backends × precisions
 
 Prints two tables and writes them to ``results/speed.md`` (and ``speed.json``):
 
@@ -16,25 +17,63 @@ Prints two tables and writes them to ``results/speed.md`` (and ``speed.json``):
    pipelined wall time by the serial run's forward sum, which no other work disturbed, so a loop
    that only slowed the forwards down cannot look good.
 
+``--matrix`` instead runs every backend × precision side by side for every year's baseline and the
+fast SRneXt (``--models``), at 1×3×256×256 and 1×3×339×510 (``--sizes``), and writes
+``results/speed_matrix.md`` and ``.json`` (``benchmark.measure.matrix``).
+
 A benchmark, not a test: the numbers depend on the machine, and the table says which.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
+import torch
 from rich.console import Console
+from rich.markup import escape
 
 import models
 from benchmark.core import host
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
 from benchmark.data.splits import benchmark_split, check_split, demo_split
-from benchmark.measure.backend import pick_device
-from benchmark.measure.speed import B100, forward_table, loop_table
+from benchmark.measure.backend import PRECISIONS, pick_device
+from benchmark.measure.deploy import BACKENDS
+from benchmark.measure.matrix import default_entries, matrix, parse_entry, parse_size
+from benchmark.measure.speed import B100, SIZES, forward_table, loop_table
 from benchmark.record.environment import environment
+from benchmark.report.deploy import best_frame, matrix_markdown, peaks_frame, ran_frame, unavailable_lines
 from benchmark.report.tables import frame_table
+
+
+def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed flags
+    """The deployment matrix, printed and written to ``--out`` (default ``results/speed_matrix.md``) and .json."""
+    device = pick_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # PyTorch's intra-op threads; ONNX Runtime is given as many
+    entries = [parse_entry(m) for m in args.models] if args.models else default_entries()
+    sizes = [parse_size(s) for s in args.sizes] if args.sizes else list(SIZES.values())
+    out = args.out
+    env = environment(device)
+    load = os.getloadavg()[0]
+    console.print(f"matrix: {len(entries)} model(s) × {len(sizes)} size(s) × {len(args.backend)} backend(s) × "
+                  f"{len(args.precision)} precision(s) on {env['device_name']}, {args.rounds} rounds; load {load:.2f}")
+    result = matrix(entries, sizes, args.backend, args.precision, device, args.rounds, args.model_zoo,
+                    on_line=lambda line: console.print(escape(line), soft_wrap=True))
+    result["load"] = [load, os.getloadavg()[0]]
+    rows = result["rows"]
+    console.print(frame_table(peaks_frame(result["peaks"]), "Peak, measured (GFLOP/s, a multiply-add counted once)"))
+    console.print(frame_table(ran_frame(rows), f"Deployment matrix, medians of {args.rounds} (compilation and "
+                                               "export not timed)"), crop=False)
+    console.print(frame_table(best_frame(rows), "Best FP32 way"))
+    for line in unavailable_lines(rows):
+        console.print(escape(f"cannot run here: {line}"), soft_wrap=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(matrix_markdown(result, env))
+    out.with_suffix(".json").write_text(json.dumps({"environment": env, **result}, indent=2, default=str))
+    console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,11 +83,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--rounds", type=int, default=7, help="timed forwards per variant and size (median kept)")
     parser.add_argument("--model_zoo", type=Path, default=models.spec.MODEL_ZOO, help="checkpoints, if any")
-    parser.add_argument("--out", type=Path, default=Path("results/speed.md"), help="Markdown report (+ .json)")
+    parser.add_argument("--out", type=Path, help="Markdown report (+ .json; default: results/speed.md, "
+                                                 "results/speed_matrix.md with --matrix)")
+    matrix_flags = parser.add_argument_group("--matrix: backends and precisions side by side")
+    matrix_flags.add_argument("--matrix", action="store_true", help="time every backend × precision instead")
+    matrix_flags.add_argument("--models", nargs="+", metavar="YEAR:ID[:fast]",
+                              help="default: every year's baseline and the fast SRneXt")
+    matrix_flags.add_argument("--backend", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
+    matrix_flags.add_argument("--precision", nargs="+", choices=list(PRECISIONS), default=list(PRECISIONS))
+    matrix_flags.add_argument("--sizes", nargs="+", metavar="HxW", help="LR sizes (default: 256x256 339x510)")
+    matrix_flags.add_argument("--threads", type=int, help="CPU threads of every backend (default: PyTorch's, one per "
+                              "core); 1 keeps a busy machine's scheduling out of the figures")
     parser.add_argument("--sweep", action="store_true", help="instead: organizer mode's wall time over the same teams' "
                         "single test_demo.py runs, local and on Ray (benchmark.organizer.overhead; OUT stem + _sweep.md)")
     try:
         args = parser.parse_args(argv)
+        if args.rounds < 1:
+            raise HarnessError(f"--rounds {args.rounds}: must be at least 1")
+        if args.threads is not None and args.threads < 1:
+            raise HarnessError(f"--threads {args.threads}: must be at least 1")
+        args.out = args.out or Path("results/speed_matrix.md" if args.matrix else "results/speed.md")
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2
@@ -58,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         return sweep_speed(args)
     host.keep_freed_memory()
     console = Console(width=None if sys.stdout.isatty() else 160)
+    if args.matrix:
+        try:
+            run_matrix(args, console)
+        except HarnessError as err:
+            print(error_line(err), file=sys.stderr)
+            return 2
+        return 0
     try:
         device = pick_device(args.device)
         split = benchmark_split(args.data) if args.data else (

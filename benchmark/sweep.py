@@ -32,12 +32,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.markup import escape
 
 from benchmark import cli
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import get_year
 from benchmark.measure.backend import DEVICE_FORMS
+from benchmark.measure.deploy import make_backend
 from benchmark.organizer import jobs
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
@@ -178,6 +180,8 @@ def sweep(args: argparse.Namespace) -> int:
         else:
             slots = local_slots(args.device, args.devices)
             where = ", ".join(s.label for s in slots)
+            for slot in slots:  # a backend this machine cannot run: one line before any team, not one per team
+                make_backend(settings.backend, torch.device(slot.label), settings.precision)
 
             def names() -> set[str]:
                 return {jobs.device_name(s.label) for s in slots}

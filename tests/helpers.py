@@ -58,6 +58,10 @@ def write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
     return root
 
 
+FP32_TOLERANCE = 1e-4
+"""Largest output difference allowed for an FP32 deployment backend, as a fraction of the data range: round-off."""
+
+
 class TinySR(nn.Module):
     """An x4 network small enough for any test: one 3×3 convolution and a pixel shuffle."""
 

@@ -4,18 +4,19 @@ how its time and memory are read.
 The official protocol is eager PyTorch in FP32: the model is called as it is, timed with CUDA events
 (then synchronised) on a GPU or with ``perf_counter`` on a CPU, and its memory is the CUDA
 allocator's peak (the process's peak RSS on a CPU). :class:`Backend` is that protocol. A deployment
-backend (channels-last, compiled, exported) is a subclass registered in :data:`BACKENDS` that
-changes how the model is prepared and called; the device's clock and memory stay the same, so its
-figures compare with the official ones.
+backend (channels-last, compiled, exported: ``benchmark.measure.deploy``, whose ``BACKENDS`` names
+them all) is a subclass that changes how the model is prepared and called, in a precision of its
+own; the device's clock and memory stay the same, so its figures compare with the official ones.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import resource
 import time
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -24,6 +25,14 @@ from benchmark.core import host
 from benchmark.core.errors import HarnessError
 
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+"""Every ``--precision`` by name; ``fp32`` is the official one."""
+REFERENCE = ("eager", "fp32")
+"""The backend and precision of the official protocol, whose figures the official keys mean."""
+
+
+class Unavailable(HarnessError):
+    """A backend or precision this machine cannot run: one line saying why (``tensorrt fp16: needs …``)."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -129,14 +138,52 @@ def out_of_memory(err: BaseException) -> str | None:
 
 
 class Backend:
-    """Eager PyTorch in FP32, the official protocol: the model is called as it is on ``device``."""
+    """Eager PyTorch, the official protocol in FP32: the model is called as it is on ``device``.
+
+    In another ``precision`` a copy of the model is cast to it, the input cast on the way in and
+    the output returned as float32 (inside the timed forward, as a deployment would have them), so
+    the loop quantises and scores as it always does.
+    """
 
     name: ClassVar[str] = "eager"
+    allocator: ClassVar[str] = "torch"
+    """Whose allocator holds the forward's memory on a GPU: ``torch`` (seen by its peak), or the backend's ``own``."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> None:
+        """``fixed_shape``: every input will have one shape (the speed matrix), which a compiler may specialise on."""
+        if precision not in PRECISIONS:
+            raise HarnessError(f"--precision {precision}: not a precision; use one of {', '.join(PRECISIONS)}")
+        self.device, self.precision, self.dtype = device, precision, PRECISIONS[precision]
+        self.fixed_shape = fixed_shape
+        self._prepared: tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]] | None = None
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = False  # the official harness leaves cuDNN's autotuner off
+
+    @classmethod
+    def missing(cls, device: torch.device, precision: str) -> str | None:
+        """Why this machine cannot run this backend in ``precision``, or None. Whether PyTorch has kernels in a
+        precision is tried on a tiny convolution, not looked up."""
+        dtype = PRECISIONS[precision]
+        if precision == "fp32":
+            return None
+        if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            return f"{torch.cuda.get_device_name(device)} has no bfloat16 arithmetic"
+        try:
+            ones = torch.ones(1, 3, 8, 8, dtype=dtype, device=device)
+            torch.nn.functional.conv2d(ones, ones[:, :, :3, :3].expand(4, 3, 3, 3))
+        except (RuntimeError, NotImplementedError) as err:
+            return f"PyTorch has no {precision} convolution on {device.type} ({first_line(err)})"
+        return None
+
+    @property
+    def label(self) -> str:
+        """``eager fp32``, ``onnxruntime fp16``: how messages and tables name this way of running."""
+        return f"{self.name} {self.precision}"
+
+    @property
+    def reference(self) -> bool:
+        """Whether this is the official protocol (eager FP32), whose figures are the figures of record."""
+        return (self.name, self.precision) == REFERENCE
 
     @property
     def scores_on_device(self) -> bool:
@@ -148,9 +195,36 @@ class Backend:
         """What ``timed`` reads, as a results file names it."""
         return "cuda_events" if self.device.type == "cuda" else "cpu_perf_counter"
 
+    def describe(self) -> dict[str, Any]:
+        """What a record states of the backend: its name, precision and the versions or options it ran with."""
+        return {"backend": self.name, "precision": self.precision}
+
     def prepare(self, model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-        """What the timed forward calls: the model itself."""
-        return model
+        """What the timed forward calls (built once per model: an export or a compilation is not repeated).
+
+        A failure to build it (an exporter or a compiler that refuses the network, a missing kernel)
+        is :class:`Unavailable`, one line.
+        """
+        if self._prepared is None or self._prepared[0] is not model:
+            try:
+                call = self.build(model)
+            except HarnessError:
+                raise
+            except Exception as err:  # noqa: BLE001 - whatever the exporter or compiler raises, it is one line
+                raise Unavailable(f"{self.label}: {first_line(err)}") from None
+            self._prepared = (model, call)
+        return self._prepared[1]
+
+    def build(self, model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model itself in FP32; a cast copy in another precision."""
+        if self.precision == "fp32":
+            return model
+        cast = copy.deepcopy(model).to(self.dtype)
+        return lambda x: cast(x.to(self.dtype)).float()
+
+    def settle(self, fn: Callable[[], torch.Tensor], shape: tuple) -> None:
+        """Before the first timed forward of an input ``shape``: nothing in eager mode (the official first image
+        is timed cold); a compiling backend compiles here, so compilation never counts as forward time."""
 
     def upload(self, lr: torch.Tensor) -> torch.Tensor:
         """An LR batch where the model runs (before the timer starts, as in the official loop)."""
@@ -168,5 +242,8 @@ class Backend:
             torch.cuda.empty_cache()
 
 
-BACKENDS: dict[str, type[Backend]] = {Backend.name: Backend}
-"""Every way a model can be run, by ``--backend`` name; ``eager`` is the official one."""
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters: how a failure is told in one line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,7 +27,7 @@ from benchmark.core.errors import HarnessError
 from benchmark.data.splits import ImagePair, Split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
-from benchmark.measure.backend import Backend, PeakMemory, out_of_memory
+from benchmark.measure.backend import Backend, PeakMemory, Unavailable, out_of_memory
 from benchmark.measure.settings import Settings
 
 TILE_OVERLAP = 32
@@ -49,6 +49,11 @@ class ImageResult:
     tiled: bool = False
     saved_sha256: str | None = None
     """The sha256 of the SR image file this run wrote, when it saved one."""
+    difference: float | None = None
+    """Compared with the FP32 eager reference: the largest absolute difference of the outputs, as a fraction of the
+    data range (None when not compared, or when the reference forward did not fit in memory)."""
+    reference_psnr: float | None = None
+    """The FP32 eager reference's PSNR on this image, when compared and scored."""
 
     @property
     def psnr(self) -> float | None:
@@ -139,10 +144,12 @@ def _read(pair: ImagePair, score: bool) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _post_cpu(out: torch.Tensor, hr: np.ndarray, pair: ImagePair, target: Target,
-              wanted: tuple[metrics.Metric, ...]) -> dict[str, Any]:
-    """Quantise, score and save one output on a worker thread (host path)."""
+              wanted: tuple[metrics.Metric, ...], reference: torch.Tensor | None = None) -> dict[str, Any]:
+    """Quantise, score and save one output (and score the reference's, if given) on a worker thread (host path)."""
     sr = to_uint8(out, target.data_range)
     figures: dict[str, Any] = {"scores": metrics.score(sr, hr, wanted, SCALE)}
+    if reference is not None:
+        figures["reference_psnr"] = metrics.psnr(to_uint8(reference, target.data_range), hr, SCALE)
     if target.save_dir is not None:
         figures["saved_sha256"] = write_png(target.save_dir / f"{pair.name}.png", sr)
     return figures
@@ -177,12 +184,15 @@ class Runner:
         self.model, self.settings, self.target, self.backend, self.memory = model, settings, target, backend, memory
         self.call = backend.prepare(model)
         self.smallest: int | None = None
+        self.tile = settings.tile
+        """The tile the last forward ran in (smaller than ``settings.tile`` after running out of memory)."""
 
     def run(self, lr: torch.Tensor, pair: ImagePair) -> tuple[torch.Tensor, float, bool]:
         """Median time of ``repeat`` forwards; out of memory (CUDA or CPU), retry in tiles half as large each time."""
         tile = self.settings.tile
         while True:
             try:
+                self.backend.settle(lambda: forward(self.call, lr, tile), (tuple(lr.shape), tile))
                 times = []
                 for _ in range(max(self.settings.repeat, 1)):
                     self.memory.before_forward()
@@ -190,7 +200,10 @@ class Runner:
                         out, ms = self.backend.timed(lambda: forward(self.call, lr, tile))
                     self.memory.after_forward()
                     times.append(ms)
+                self.tile = tile
                 return out, statistics.median(times), tile is not None and tile < max(lr.shape[-2:])
+            except Unavailable:
+                raise
             except HarnessError as err:  # a tile's output of the wrong size
                 raise HarnessError(f"{pair.lr}: {err}") from None
             except (RuntimeError, MemoryError, ValueError, IndexError) as err:
@@ -235,6 +248,17 @@ class Runner:
         return HarnessError(f"{pair.lr}: LR {w}×{h} is too small for {self.target.name} (its forward failed: "
                             f"{_reason(err)}); its smallest LR is {self.smallest}×{self.smallest}")
 
+    def reference(self, model: nn.Module, lr: torch.Tensor) -> torch.Tensor | None:
+        """The FP32 eager output on the same input and tiles (untimed), or None when it does not fit in memory."""
+        try:
+            with torch.inference_mode():
+                return forward(model, lr, self.tile)
+        except (RuntimeError, MemoryError) as err:
+            if out_of_memory(err) is None:
+                raise
+        self.backend.release()
+        return None
+
     def warm_up(self, pair: ImagePair) -> None:
         """Untimed forwards on the split's first image (with the same out-of-memory fallback)."""
         if self.settings.warmup <= 0:
@@ -245,12 +269,13 @@ class Runner:
 
 
 def evaluate(model: nn.Module, split: Split, settings: Settings, target: Target, backend: Backend | None = None,
-             on_image: Callable[[int, ImageResult], None] | None = None) -> SplitResult:
+             on_image: Callable[[int, ImageResult], None] | None = None, compare: bool = False) -> SplitResult:
     """Run ``model`` over ``split`` (already checked with ``data.splits.check_split``) once, and score every image.
 
     ``backend`` (the official eager one on ``settings.device`` when None) says how the model is
-    called and timed. ``on_image(index, result)`` is called in image order as each image is
-    finished (progress bars).
+    called and timed. With ``compare``, ``model`` itself (eager FP32) also runs on every image,
+    untimed, and each result holds the difference of the outputs and the reference's PSNR.
+    ``on_image(index, result)`` is called in image order as each image is finished (progress bars).
     """
     backend = backend or Backend(settings.device)
     memory = backend.memory()
@@ -282,18 +307,25 @@ def evaluate(model: nn.Module, split: Split, settings: Settings, target: Target,
             out, ms, tiled = runner.run(lr, pair)
             check_output(out, lr, pair)
             result = ImageResult(pair.name, ms, tiled=tiled)
+            ref = runner.reference(model, lr) if compare else None
+            if ref is not None:
+                result.difference = float((out - ref).abs().max()) / target.data_range
             if not target.score:  # timing only: nothing to quantise, score or save
                 pending.append((result, None))
             elif backend.scores_on_device:
                 sr = quantize(out, target.data_range)
-                result.scores = metrics.score(sr, torch.from_numpy(hr_img).to(sr.device), wanted, SCALE)
+                hr = torch.from_numpy(hr_img).to(sr.device)
+                result.scores = metrics.score(sr, hr, wanted, SCALE)
+                if ref is not None:
+                    result.reference_psnr = metrics.psnr_torch(quantize(ref, target.data_range), hr, SCALE)
                 saved = None if target.save_dir is None else \
                     workers.submit(_save, target.save_dir / f"{pair.name}.png", sr.cpu().numpy())
                 pending.append((result, saved))
                 del sr  # nothing of this image may stay on the device during the next forward
             else:
-                pending.append((result, workers.submit(_post_cpu, out.cpu(), hr_img, pair, target, wanted)))
-            del out
+                pending.append((result, workers.submit(_post_cpu, out.cpu(), hr_img, pair, target, wanted,
+                                                       None if ref is None else ref.cpu())))
+            del out, ref
             while len(pending) > MAX_PENDING or (pending and (pending[0][1] is None or pending[0][1].done())):
                 finish_oldest()
         while pending:

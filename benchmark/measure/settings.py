@@ -33,6 +33,9 @@ class Settings:
     """GiB this process may allocate on the GPU (``--gpu-memory``), to see whether a model fits a smaller card."""
     vs_baseline: bool = False
     """Also time the year's baseline beside the model, image by image (``measure.paired``)."""
+    backend: str = "eager"
+    """How the model is run (``benchmark.measure.deploy.BACKENDS``); ``eager`` in ``fp32`` is the official protocol."""
+    precision: str = "fp32"
 
     RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline", "gpu_memory")
     """What a record states of its settings (a sweep's resume check compares these)."""

@@ -16,7 +16,7 @@ from benchmark.data.splits import Split
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Repository
 from benchmark.organizer.tracing import split_digest
-from benchmark.record.keys import splits_of
+from benchmark.record.keys import REFERENCE, results_name, splits_of
 
 
 @dataclass
@@ -80,19 +80,22 @@ def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None
         own = replace(settings, runs=runs or get_year(spec.year).runs)
         payload = {"source": "registered", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
                    "settings": own.as_dict(), "model_zoo": str(zoo), "offline": offline, "zoo_url": zoo_url,
-                   "trust_checkpoint": trust_checkpoint, "name": spec.display_name, **(options or {})}
+                   "trust_checkpoint": trust_checkpoint,
+                   "name": results_name(spec.display_name, settings.backend, settings.precision), **(options or {})}
         out.append(Job(f"{spec.year}-{spec.team_id:02}", f"{spec.year} team {spec.team_id:02}", spec.team_id,
                        spec.year, payload))
     return out
 
 
 def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The results entry this job wrote before, if any."""
+    """The results entry this job wrote before, if any (run with the same backend and precision)."""
     p = job.payload
+    way = (p["settings"].get("backend", REFERENCE[0]), p["settings"].get("precision", REFERENCE[1]))
     for name, entry in results.items():
         sweep = entry.get("sweep")
         if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or sweep.get("team_id") != job.team_id \
-                or entry.get("year") != job.year or bool(entry.get("dry_run")) != bool(p.get("dry_run")):
+                or entry.get("year") != job.year or bool(entry.get("dry_run")) != bool(p.get("dry_run")) \
+                or (entry.get("backend") or REFERENCE[0], entry.get("precision") or REFERENCE[1]) != way:
             continue
         if p["source"] == "challenge" and sweep.get("repository") == p["repo"]:
             return name, entry

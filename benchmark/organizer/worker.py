@@ -65,6 +65,7 @@ from benchmark.organizer.dryrun import Loads, cpu_only
 from benchmark.organizer.jobs import PHASE, descendants, kill_processes
 from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
 from benchmark.organizer.tracing import Opened, split_digest
+from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
 from benchmark.report.progress import image_line
 
@@ -387,16 +388,17 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
         print(image_line(split, run_index, result), flush=True)
 
+    name = results_name(built.name, settings.backend, settings.precision)
     if splits:
-        phase(f"running {built.name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
+        phase(f"running {name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
     dry = {"dry_run": True} if job.get("dry_run") else {}
-    measured = measure_and_record(built.model, figures, name=built.name, data_range=built.data_range, year=job["year"],
+    measured = measure_and_record(built.model, figures, name=name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
                                   scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
                                   baseline=None if baseline is None else lambda: baseline.on(settings.device))
     sweep["inputs"] = _traced_inputs(job, opened, splits, built)
     keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
-    phase(f"done: {built.name}")
+    phase(f"done: {name}")
     return {"ok": True, "name": measured.name, "record": measured.record, "splits": keys,
             "findings": findings}
 

@@ -24,7 +24,7 @@ from benchmark.measure.complexity import COUNTERS
 from benchmark.rank.intervals import interval_columns, interval_note, with_intervals
 from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, psnr_check, rank_year, year_record
 from benchmark.record.checks import check_entry
-from benchmark.record.keys import ordered_splits
+from benchmark.record.keys import REFERENCE, ordered_splits
 from benchmark.record.store import read_results
 
 OFFICIAL_PREFIXES = {"valid": "val", "test": "test", "hybrid_test": "test"}
@@ -299,6 +299,11 @@ def _results_notes(results: dict[str, dict[str, Any]], record: Year, path: Path,
         which = f"every model of {path}" if not counted else _listed(published)
         notes.append(f"FLOPs of {which}: as published in the file (no exact counts to recount by "
                      f"{COUNTERS[counter].name}, the {record.label} counter)")
+    deployed = [name for name, e in results.items()
+                if (e.get("backend") or REFERENCE[0], e.get("precision") or REFERENCE[1]) != REFERENCE]
+    if deployed:
+        notes.append(f"run as deployed, not by the official protocol (eager fp32), so not figures of record: "
+                     f"{_listed(deployed)}")
     on_cpu = [name for name, e in results.items()
               if isinstance(e.get("environment"), dict) and str(e["environment"].get("device", "")).startswith("cpu")]
     if on_cpu:

@@ -22,7 +22,7 @@ from benchmark.measure.loop import SplitResult
 from benchmark.measure.paired import Baseline, Paired
 from benchmark.measure.stats import mean_ci, ratio_ci, spread
 from benchmark.record.environment import environment
-from benchmark.record.keys import IDENTITY_KEYS
+from benchmark.record.keys import IDENTITY_KEYS, REFERENCE
 
 
 def runtime_stats(runtimes_ms: list[float], run_means: list[float] | None = None) -> dict[str, Any]:
@@ -40,13 +40,16 @@ def runtime_stats(runtimes_ms: list[float], run_means: list[float] | None = None
     }
 
 
-def split_entry(runs: list[SplitResult], official_memory: float, repeat: int) -> dict[str, Any]:
+def split_entry(runs: list[SplitResult], official_memory: float, repeat: int, compared: bool = False,
+                floor: float | None = None) -> dict[str, Any]:
     """The keys of one split measured ``len(runs)`` times, the first run scored: official keys first.
 
     As the organizers publish repeated runs: each image's time is its mean over the runs, and
     ``{split}_ave_runtime`` the mean of the run means, which ``{split}_runs_ave_runtime`` lists.
     ``official_memory`` is the organizers' never-reset peak (this model's earlier splits included);
-    ``{split}_peak_memory`` is this split's own.
+    ``{split}_peak_memory`` is this split's own. A ``compared`` run (not the official protocol, its
+    first run compared with the FP32 eager reference) adds :func:`comparison_keys` against the split's
+    PSNR ``floor``.
     """
     first = runs[0]
     s = first.split
@@ -73,6 +76,8 @@ def split_entry(runs: list[SplitResult], official_memory: float, repeat: int) ->
         f"{s}_tiled": sorted({r.name for run in runs for r in run.images if r.tiled}),
         f"{s}_saved": first.saved,
     })
+    if compared:
+        entry.update(comparison_keys(first, floor))
     return entry
 
 
@@ -101,6 +106,30 @@ def paired_entry(paired: Paired, baseline: Baseline) -> dict[str, Any]:
     }
 
 
+def comparison_keys(run: SplitResult, floor: float | None) -> dict[str, Any]:
+    """How far a deployment run's outputs are from the FP32 eager reference on the same images: each image's
+    largest absolute difference as a fraction of the data range and their maximum, the reference's PSNR, the
+    PSNR change (this run's mean minus the reference's, dB), and whether the year's PSNR floor of the split
+    holds (raw PSNR, as ranked). None where it cannot be said: no weights, a reference that did not fit in
+    memory, a split without a floor."""
+    s = run.split
+    differences = [r.difference for r in run.images]
+    reference = [r.reference_psnr for r in run.images]
+    psnr = [r.psnr for r in run.images]
+    measured = all(v is not None for v in reference) and all(v is not None for v in psnr)
+    ave_reference = statistics.fmean(reference) if measured else None
+    ave = statistics.fmean(psnr) if measured else None
+    return {
+        f"{s}_difference": differences,
+        f"{s}_max_difference": max(differences) if all(d is not None for d in differences) else None,
+        f"{s}_reference_psnr": reference if measured else None,
+        f"{s}_ave_reference_psnr": ave_reference,
+        f"{s}_psnr_change": None if ave is None else ave - ave_reference,
+        f"{s}_psnr_floor": floor,
+        f"{s}_floor_holds": None if ave is None or floor is None else ave >= floor,
+    }
+
+
 def complexity_entry(figures: dict[str, Any], flops_counter: str) -> dict[str, Any]:
     """Official units (params [M], FLOPs [G], activations [M]) and the exact integers of every counter.
 
@@ -123,10 +152,11 @@ def complexity_entry(figures: dict[str, Any], flops_counter: str) -> dict[str, A
 
 
 def run_record(figures: dict[str, Any], *, checkpoints: list[Path], variant: str, year: int, code: list[Path],
-               data_range: float, device: torch.device) -> dict[str, Any]:
+               data_range: float, device: torch.device, backend: dict[str, Any] | None = None) -> dict[str, Any]:
     """A model's record before any split: its complexity (``year``'s FLOPs of record) and what it was measured
     with, the keys that make its entry one record (see ``IDENTITY_KEYS``). The first of ``checkpoints`` is the
-    record's; a team that loaded several has them all listed under ``checkpoint.all``."""
+    record's; a team that loaded several has them all listed under ``checkpoint.all``. ``backend`` is
+    ``Backend.describe()`` (eager FP32 when None): its name and precision, and what else it ran with."""
     digest = hashlib.sha256()
     for path in sorted(code):
         digest.update(Path(path).read_bytes())
@@ -141,6 +171,9 @@ def run_record(figures: dict[str, Any], *, checkpoints: list[Path], variant: str
         "code_sha256": digest.hexdigest(),
         "data_range": data_range,
         "environment": environment(device),
+        "backend": (backend or {}).get("backend", REFERENCE[0]),
+        "precision": (backend or {}).get("precision", REFERENCE[1]),
+        "deployment": backend,
     }
 
 
@@ -156,6 +189,8 @@ def identity(entry: dict[str, Any]) -> dict[str, Any]:
         else None,
         "code_sha256": entry.get("code_sha256"),
         "dry_run": bool(entry.get("dry_run")),
+        "backend": entry.get("backend") or REFERENCE[0],  # records written before there were backends: eager FP32
+        "precision": entry.get("precision") or REFERENCE[1],
     }
     return {k: values[k] for k in IDENTITY_KEYS}
 

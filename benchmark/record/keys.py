@@ -9,20 +9,30 @@ from typing import Any
 from benchmark.core.errors import HarnessError
 from benchmark.data.splits import OFFICIAL_SPLITS, Split
 from benchmark.imaging.metrics import METRICS
+from benchmark.measure.backend import REFERENCE
 
-IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256", "dry_run")
+IDENTITY_KEYS = ("checkpoint_sha256", "variant", "year", "harness_version", "device_name", "code_sha256", "dry_run",
+                 "backend", "precision")
 """What makes two runs of a model one record; any difference starts a new record."""
 
 
 IDENTITY_LABELS = {"checkpoint_sha256": "checkpoint", "variant": "variant", "year": "year",
                    "harness_version": "harness version", "device_name": "device", "code_sha256": "team code",
-                   "dry_run": "kind of run (CPU dry run or not)"}
+                   "dry_run": "kind of run (CPU dry run or not)", "backend": "backend", "precision": "precision"}
+
+
+def results_name(name: str, backend: str, precision: str) -> str:
+    """Where a run is recorded: ``name`` for the official eager FP32 protocol, ``name@backend-precision``
+    (``05_SRneXt@onnxruntime-fp32``) for any other, so a deployment run never replaces or mixes with the figures
+    of record."""
+    return name if (backend, precision) == REFERENCE else f"{name}@{backend}-{precision}"
 
 
 SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),
                   "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
                   "forward_seconds", "tiled", "saved", "warm_runtime", "warm_runtime_stats", "baseline_ratio",
-                  "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "machine")
+                  "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "machine", "difference",
+                  "max_difference", "reference_psnr", "ave_reference_psnr", "psnr_change", "psnr_floor", "floor_holds")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""
 
 DERIVED_KEYS = ("predicted_score", "predicted_score_ci95", "predicted_rank", "prediction")

@@ -5,6 +5,10 @@ handed on when complete.
 this project's in their own process) both measure through :func:`measure_and_record`, so a team's
 figures and keys do not depend on how it was started.
 
+A run in another backend or precision (``settings.backend``/``settings.precision``, built by
+``benchmark.measure.deploy.make_backend``) is compared on its first run with the model's own FP32
+eager output on every image (untimed), and each split records how far it is (``entry.comparison_keys``).
+
 Repeated runs follow the organizers' protocol since 2024 (five runs, the mean reported): each split
 is timed ``runs`` times in a row, cold (no warm-up, as every year's official loop); the first run is
 also scored and saved (the outputs do not change between runs, the timings do). Memory follows the
@@ -17,14 +21,17 @@ With a baseline, once every split's official runs are done, each split is timed 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from torch import nn
 
+from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.backend import Backend, cap_gpu_memory
+from benchmark.measure.deploy import make_backend
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
 from benchmark.measure.paired import Baseline, time_pair
 from benchmark.measure.settings import Settings
@@ -39,17 +46,20 @@ OnSplit = Callable[[str, dict[str, Any]], None]
 
 def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Split], settings: Settings,
                scored: bool, on_image: OnImage | None = None, on_split: OnSplit | None = None,
-               backend: Backend | None = None, baseline: Callable[[], Baseline] | None = None
-               ) -> dict[str, dict[str, Any]]:
+               backend: Backend | None = None, floors: Mapping[str, float] | None = None,
+               baseline: Callable[[], Baseline] | None = None) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` on every split ``settings.runs`` times; returns split name → its results keys.
 
-    ``scored`` is False for a model without weights: it is timed, never scored or saved. ``baseline``
-    builds the model to time beside it once the official runs are done; ``on_split`` is then called
-    again for each split, with its keys and the pair's.
+    ``scored`` is False for a model without weights: it is timed, never scored or saved. ``backend``
+    defaults to the one ``settings`` names; unless it is the official one, the first run is compared
+    with ``model`` in eager FP32 and each split's PSNR is set against its floor in ``floors``.
+    ``baseline`` builds the model to time beside it once the official runs are done; ``on_split`` is
+    then called again for each split, with its keys and the pair's.
     """
     if settings.gpu_memory is not None:
         cap_gpu_memory(settings.device, settings.gpu_memory)
-    backend = backend or Backend(settings.device)
+    backend = backend or make_backend(settings.backend, settings.device, settings.precision)
+    compared = not backend.reference
     cold = replace(settings, warmup=0)
     official_memory = 0.0
     recorded: dict[str, dict[str, Any]] = {}
@@ -61,8 +71,9 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
             save_dir = settings.save_dir / name / split.name if settings.save_dir and scored and first else None
             target = Target(name, data_range, score=scored and first, save_dir=save_dir)
             report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
-            runs.append(evaluate(model, split, cold, target, backend, report))
-        keys = {**split_entry(runs, max(official_memory, *(r.memory_mib for r in runs)), settings.repeat),
+            runs.append(evaluate(model, split, cold, target, backend, report, compare=compared and first))
+        keys = {**split_entry(runs, max(official_memory, *(r.memory_mib for r in runs)), settings.repeat, compared,
+                              (floors or {}).get(split.name)),
                 f"{split.name}_machine": watch.finish()}
         official_memory = keys[f"{split.name}_memory"]
         if settings.warmup > 0:
@@ -101,12 +112,16 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
 
     ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
     the first forward, ``on_split(split, keys)`` as each split is complete; ``baseline`` builds the year's
-    baseline to time beside the model (``run_splits``).
+    baseline to time beside the model (``run_splits``). The backend is built (exported, compiled) before
+    the record is written, so one that cannot run here writes nothing.
     """
+    backend = make_backend(settings.backend, settings.device, settings.precision)
+    backend.prepare(model)
     record = {**run_record(figures, checkpoints=checkpoints, variant=variant, year=year, code=code,
-                           data_range=data_range, device=settings.device), **(extra or {})}
+                           data_range=data_range, device=settings.device, backend=backend.describe()),
+              **(extra or {})}
     if on_record is not None:
         on_record(record)
     keys = run_splits(model, name, data_range, splits, settings, scored=scored, on_image=on_image,
-                      on_split=on_split, baseline=baseline)
+                      on_split=on_split, backend=backend, floors=get_year(year).psnr_floors, baseline=baseline)
     return Measured(name, record, keys)

@@ -1,0 +1,281 @@
+"""Ways to run a network as it would ship, beside the official eager FP32: channels-last, ``torch.compile`` (also
+with CUDA graphs), ONNX Runtime and TensorRT, each in FP32, FP16 or BF16.
+
+Each is a :class:`~benchmark.measure.backend.Backend`: it builds what the timed forward calls once
+per model (a copy of the model: the eager FP32 one stays as it is, the reference every other run
+is compared with), takes an FP32 input and returns an FP32 output, and is timed by the device's
+clock like the official protocol. A backend that compiles or builds per input shape does so in
+``settle``, outside the timer. A backend or precision this machine cannot run is refused with one
+line (:class:`~benchmark.measure.backend.Unavailable`) before any figure is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import io
+import logging
+import os
+import shutil
+import warnings
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.imaging.images import SCALE
+from benchmark.measure.backend import PRECISIONS, Backend, Unavailable, first_line, out_of_memory
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ChannelsLast(Backend):
+    """Eager PyTorch with the weights and the input in channels-last (NHWC) memory order."""
+
+    name: ClassVar[str] = "channels_last"
+
+    def build(self, model: nn.Module) -> Forward:
+        cast = copy.deepcopy(model).to(self.dtype).to(memory_format=torch.channels_last)
+        return lambda x: cast(x.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
+
+
+class _Settled(Backend):
+    """A backend that builds something per input shape: the first forward of each shape runs in ``settle``."""
+
+    def __init__(self, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> None:
+        super().__init__(device, precision, fixed_shape)
+        self._settled: set[tuple] = set()
+
+    def settle(self, fn: Callable[[], torch.Tensor], shape: tuple) -> None:
+        if shape in self._settled:
+            return
+        try:
+            with torch.inference_mode():
+                fn()
+        except Unavailable:
+            raise
+        except Exception as err:  # noqa: BLE001 - a compiler's or a runtime's failure is one line
+            if out_of_memory(err) is not None:
+                raise  # the loop retries in tiles, as for any forward
+            raise Unavailable(f"{self.label}: {first_line(err)}") from None
+        self._settled.add(shape)
+
+
+class Compiled(_Settled):
+    """``torch.compile`` in its default mode, compiled before the first timed forward: for any input size (one
+    compilation for every image of a split) or, with ``fixed_shape``, specialised to the one size."""
+
+    name: ClassVar[str] = "compile"
+    mode: ClassVar[str] = "default"
+
+    @classmethod
+    def missing(cls, device: torch.device, precision: str) -> str | None:
+        if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+            return "needs the triton package for CUDA kernels"
+        compiler = os.environ.get("CXX", "g++")
+        if device.type != "cuda" and shutil.which(compiler) is None:
+            return f"needs a C++ compiler on the CPU ({compiler} not found; set CXX)"
+        return super().missing(device, precision)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "mode": self.mode, "dynamic": not self.fixed_shape, "torch": torch.__version__}
+
+    def build(self, model: nn.Module) -> Forward:
+        cast = copy.deepcopy(model).to(self.dtype)
+        compiled = torch.compile(cast, mode=None if self.mode == "default" else self.mode, dynamic=not self.fixed_shape)
+        return lambda x: compiled(x.to(self.dtype)).float()
+
+
+class CudaGraphs(Compiled):
+    """``torch.compile(mode="max-autotune")``: Triton kernels autotuned, the forward replayed as a CUDA graph."""
+
+    name: ClassVar[str] = "cudagraphs"
+    mode: ClassVar[str] = "max-autotune"
+
+    @classmethod
+    def missing(cls, device: torch.device, precision: str) -> str | None:
+        return "needs a CUDA device (CUDA graphs)" if device.type != "cuda" else super().missing(device, precision)
+
+    def build(self, model: nn.Module) -> Forward:
+        compiled = super().build(model)
+
+        def call(x: torch.Tensor) -> torch.Tensor:
+            torch.compiler.cudagraph_mark_step_begin()  # one inference per replay; the graph's output is reused
+            return compiled(x).clone()
+
+        return call
+
+
+def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str) -> tuple[bytes, str, str]:
+    """``model`` in ``dtype`` exported to ONNX by ``torch.onnx.export`` (the torch.export-based exporter) with
+    dynamic height and width: the serialised model and its input and output names."""
+    cast = copy.deepcopy(model).to(device=device, dtype=dtype)
+    example = torch.rand(1, 3, 64, 64, dtype=dtype, device=device)
+    height, width = torch.export.Dim("height", min=16, max=4096), torch.export.Dim("width", min=16, max=4096)
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the exporter logs each optional package it does not find
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(cast, (example,), dynamo=True, input_names=["lr"], output_names=["sr"],
+                                        dynamic_shapes=({2: height, 3: width},), verbose=False)
+    finally:
+        quiet.setLevel(level)
+    proto = program.model_proto
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    if not (dims[2].dim_param and dims[3].dim_param):
+        raise Unavailable(f"{label}: the exporter fixed the input size (the network's forward depends on it); only a network "
+                          "whose graph does not depend on the input size exports with dynamic height and width")
+    return proto.SerializeToString(), proto.graph.input[0].name, proto.graph.output[0].name
+
+
+class OnnxRuntime(_Settled):
+    """The network exported to ONNX with dynamic height and width, run by ONNX Runtime's best provider for the
+    device (TensorRT, then CUDA on a GPU; the CPU provider on a CPU), inputs and outputs bound in place."""
+
+    name: ClassVar[str] = "onnxruntime"
+    allocator: ClassVar[str] = "own"
+
+    @classmethod
+    def missing(cls, device: torch.device, precision: str) -> str | None:
+        """The packages and the provider; whether the provider has kernels in ``precision`` shows when the session
+        is made."""
+        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None:
+            return "needs the onnxruntime, onnx and onnxscript packages (pip install -r requirements.txt)"
+        import onnxruntime
+
+        if device.type == "cuda" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            return "a CUDA device needs onnxruntime-gpu (pip install -r requirements-gpu.txt)"
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        import onnxruntime
+
+        used = self.session.get_providers() if self._prepared is not None else None
+        return {**super().describe(), "onnxruntime": onnxruntime.__version__, "providers": used,
+                "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
+                "intra_op_threads": torch.get_num_threads()}
+
+    def _providers(self) -> list[Any]:
+        import onnxruntime
+
+        if self.device.type != "cuda":
+            return ["CPUExecutionProvider"]
+        index = self.device.index or 0
+        cuda = ("CUDAExecutionProvider", {"device_id": index,
+                                          "user_compute_stream": str(torch.cuda.current_stream(self.device).cuda_stream)})
+        trt = ("TensorrtExecutionProvider", {"device_id": index})
+        return [trt, cuda] if "TensorrtExecutionProvider" in onnxruntime.get_available_providers() else [cuda]
+
+    def build(self, model: nn.Module) -> Forward:
+        import onnxruntime
+
+        onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"), self.label)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # as many threads as the PyTorch backends use
+        options.enable_cpu_mem_arena = False  # CPU buffers from malloc, as PyTorch's: the peak RSS sees them alike
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=self._providers())
+        element = _numpy_type(self.dtype)
+        where = (self.device.type, self.device.index or 0)
+
+        def call(x: torch.Tensor) -> torch.Tensor:
+            x = x.to(self.dtype).contiguous()
+            out = torch.empty(x.shape[0], 3, x.shape[2] * SCALE, x.shape[3] * SCALE, dtype=self.dtype, device=x.device)
+            binding = self.session.io_binding()
+            binding.bind_input(lr, *where, element, tuple(x.shape), x.data_ptr())
+            binding.bind_output(sr, *where, element, tuple(out.shape), out.data_ptr())
+            self.session.run_with_iobinding(binding)
+            return out.float()
+
+        return call
+
+
+def _numpy_type(dtype: torch.dtype) -> Any:
+    import numpy as np
+
+    if dtype == torch.bfloat16:
+        import ml_dtypes  # installed with onnx
+
+        return ml_dtypes.bfloat16
+    return {torch.float32: np.float32, torch.float16: np.float16}[dtype]
+
+
+TRT_SHAPES = ((16, 16), (256, 256), (1024, 1024))
+"""The TensorRT engine's optimisation profile: smallest, optimal and largest LR (height, width)."""
+
+
+class TensorRT(_Settled):
+    """A TensorRT engine built from the ONNX export (dynamic height and width, ``TRT_SHAPES``); FP16 and BF16
+    let TensorRT choose those kernels (builder flags), inputs and outputs stay FP32."""
+
+    name: ClassVar[str] = "tensorrt"
+    allocator: ClassVar[str] = "own"
+
+    @classmethod
+    def missing(cls, device: torch.device, precision: str) -> str | None:
+        if device.type != "cuda" or importlib.util.find_spec("tensorrt") is None:
+            return "needs a CUDA device and the tensorrt package (pip install -r requirements-gpu.txt)"
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            return f"{torch.cuda.get_device_name(device)} has no bfloat16 arithmetic"
+        return OnnxRuntime.missing(torch.device("cpu"), "fp32")  # the ONNX exporter
+
+    def describe(self) -> dict[str, Any]:
+        import tensorrt
+
+        return {**super().describe(), "tensorrt": tensorrt.__version__, "profile": TRT_SHAPES}
+
+    def build(self, model: nn.Module) -> Forward:
+        import tensorrt as trt
+
+        onnx_bytes, lr, sr = _onnx(model, torch.float32, torch.device("cpu"), self.label)
+        logger = trt.Logger(trt.Logger.ERROR)
+        builder = trt.Builder(logger)
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse(onnx_bytes):
+            raise Unavailable(f"{self.label}: TensorRT cannot parse the ONNX export ({parser.get_error(0).desc()})")
+        config = builder.create_builder_config()
+        if self.precision != "fp32":
+            config.set_flag(trt.BuilderFlag.FP16 if self.precision == "fp16" else trt.BuilderFlag.BF16)
+        profile = builder.create_optimization_profile()
+        profile.set_shape(lr, *((1, 3, h, w) for h, w in TRT_SHAPES))
+        config.add_optimization_profile(profile)
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise Unavailable(f"{self.label}: TensorRT could not build an engine for this network")
+        engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+        context = engine.create_execution_context()
+
+        def call(x: torch.Tensor) -> torch.Tensor:
+            x = x.float().contiguous()
+            context.set_input_shape(lr, tuple(x.shape))
+            out = torch.empty(tuple(context.get_tensor_shape(sr)), dtype=torch.float32, device=x.device)
+            context.set_tensor_address(lr, x.data_ptr())
+            context.set_tensor_address(sr, out.data_ptr())
+            if not context.execute_async_v3(torch.cuda.current_stream(x.device).cuda_stream):
+                raise RuntimeError("TensorRT could not run the engine")
+            return out
+
+        return call
+
+
+BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (Backend, ChannelsLast, Compiled, CudaGraphs, OnnxRuntime,
+                                                          TensorRT)}
+"""Every way a model can be run, by ``--backend`` name; ``eager`` (in ``fp32``) is the official one."""
+
+
+def make_backend(name: str, device: torch.device, precision: str = "fp32", fixed_shape: bool = False) -> Backend:
+    """The backend ``name`` in ``precision`` on ``device`` (``fixed_shape``: see ``Backend``); :class:`Unavailable`
+    (one line) when this machine cannot run it: a missing package, compiler or device, or no kernels in that
+    precision."""
+    if name not in BACKENDS:
+        raise Unavailable(f"--backend {name}: not a backend; use one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise Unavailable(f"--precision {precision}: not a precision; use one of {', '.join(PRECISIONS)}")
+    why = BACKENDS[name].missing(device, precision)
+    if why is not None:
+        raise Unavailable(f"{name} {precision}: {why}")
+    return BACKENDS[name](device, precision, fixed_shape)

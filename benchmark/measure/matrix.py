@@ -1,0 +1,269 @@
+"""The deployment matrix: each model run by every backend × precision side by side, at fixed input sizes, each output
+set against the FP32 eager one and each time against the hardware's limit measured in the same run.
+
+Per model and input size every available way of running it is built and settled first (exported,
+compiled: outside the timer), then timed round-robin, one forward each per round, the order
+rotated every round, so that all see the same machine; the median and the interquartile range of
+the rounds are kept. The peak of each precision is measured in the same process, with the same
+clock: the best rate of a large matmul and of a large 3×3 convolution in PyTorch. Rates count a
+multiply-add once, as the FLOPs counters of record (the official hooks, fvcore) do, so a model's
+achieved rate (the year's FLOPs of record at that input over its median time) and the peak share
+one unit.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import models
+from benchmark.core.errors import HarnessError
+from benchmark.core.years import YEARS, get_year
+from benchmark.imaging.images import to_tensor
+from benchmark.measure.backend import PRECISIONS, REFERENCE, Backend, PeakMemory, Unavailable, first_line, timed
+from benchmark.measure.complexity import counter, measure
+from benchmark.measure.deploy import make_backend
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of the matrix: a registered team, its fast variant or not."""
+
+    spec: models.ModelSpec
+    fast: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.display_name}{' (fast)' if self.fast else ''}"
+
+
+def default_entries() -> list[Entry]:
+    """Every year's baseline, and the fast SRneXt (the fast variant of every team that has one)."""
+    baselines = [Entry(s) for s in models.list_models() if s.display_name == get_year(s.year).baseline]
+    return baselines + [Entry(s, fast=True) for s in models.list_models() if s.fast_builder is not None]
+
+
+def parse_entry(text: str) -> Entry:
+    """``YEAR:ID`` or ``YEAR:ID:fast`` (``2023:5:fast``), as ``--models`` takes them."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[:2]) or parts[2:] not in ([], ["fast"]):
+        raise HarnessError(f"--models {text}: write YEAR:ID or YEAR:ID:fast, e.g. 2026:0 2023:5:fast")
+    spec = models.get_spec(int(parts[1]), int(parts[0]))
+    if len(parts) == 3 and spec.fast_builder is None:
+        raise HarnessError(f"--models {text}: {spec.display_name} has no fast variant; drop :fast")
+    return Entry(spec, fast=len(parts) == 3)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``HxW`` (``339x510``): an LR height and width of at least 16 pixels."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 16 for p in parts):
+        raise HarnessError(f"--sizes {text}: write HEIGHTxWIDTH of at least 16 pixels each, e.g. 256x256 339x510")
+    return int(parts[0]), int(parts[1])
+
+
+def photograph(h: int, w: int) -> np.ndarray:
+    """An ``h``×``w`` RGB crop of a natural photograph (scikit-image's ``coffee``, mirrored where it is too small):
+    activations as a real image makes them, which random noise does not."""
+    from skimage import data as skdata
+
+    img = skdata.coffee()
+    grow = ((0, max(0, h - img.shape[0])), (0, max(0, w - img.shape[1])), (0, 0))
+    return np.ascontiguousarray(np.pad(img, grow, mode="symmetric")[:h, :w])
+
+
+PROBE_SECONDS = 0.5
+"""A probe grows (doubling) while its rate rises, until one call takes this long or it reaches its limit: large
+enough for the device and precision that what each call costs besides the arithmetic (a busy machine's scheduling
+of threads, a kernel launch) is amortised."""
+PROBE_LIMITS = {"cpu": (2048, 256), "cuda": (16384, 2048)}
+"""Per device type, the largest matmul side and 3×3 convolution side (64 channels in and out) a probe grows to."""
+
+
+def _probe(kind: str, side: int, dtype: torch.dtype, device: torch.device) -> tuple[int, Callable[[], torch.Tensor]]:
+    """A matmul of two ``side``×``side`` matrices, or a 64→64-channel 3×3 convolution of a ``side``×``side`` input:
+    its multiply-adds, and the call."""
+    if kind == "matmul":
+        a, b = (torch.rand(side, side, device=device).to(dtype) for _ in range(2))
+        return side**3, lambda: a @ b
+    x = torch.rand(1, 64, side, side, device=device).to(dtype)
+    weight = torch.rand(64, 64, 3, 3, device=device).to(dtype)
+    return 64 * 64 * 9 * side * side, lambda: torch.nn.functional.conv2d(x, weight, padding=1)
+
+
+def peak(device: torch.device, precision: str, rounds: int) -> dict[str, float | None]:
+    """The device's measured rate in ``precision`` [G multiply-adds/s]: the best of ``rounds`` timings of a large
+    matmul and of a large 3×3 convolution (each grown to its best rate, see ``PROBE_SECONDS``), and ``peak``, the
+    higher of the two (None where it cannot run)."""
+    dtype = PRECISIONS[precision]
+    limits = dict(zip(("matmul", "conv3x3"), PROBE_LIMITS["cuda" if device.type == "cuda" else "cpu"]))
+    rates: dict[str, float | None] = {}
+    with torch.inference_mode():
+        for kind, limit in limits.items():
+            side, best = 64, (0.0, 64)
+            try:
+                while side <= limit:
+                    work, fn = _probe(kind, side, dtype, device)
+                    fn()
+                    ms = min(timed(fn, device)[1] for _ in range(2))
+                    if work / ms <= best[0] * 1.1 and ms >= PROBE_SECONDS * 100:  # no longer rising
+                        break
+                    best = max(best, (work / ms, side))
+                    if ms >= PROBE_SECONDS * 1000:
+                        break
+                    side *= 2
+                work, fn = _probe(kind, best[1], dtype, device)
+                rates[kind] = max(best[0], work / min(timed(fn, device)[1] for _ in range(rounds))) / 1e6
+            except (RuntimeError, NotImplementedError):
+                rates[kind] = None
+    found = [r for r in rates.values() if r is not None]
+    return {**rates, "peak": max(found) if found else None}
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise OSError("no VmRSS")
+
+
+def forward_memory(backend: Backend, fn: Callable[[], torch.Tensor]) -> float | None:
+    """MiB one forward takes beyond what is held before it: PyTorch's CUDA allocator peak, or on a CPU the growth
+    of the peak RSS (freed heap given back first). None where it cannot be seen (memory that ONNX Runtime or
+    TensorRT allocate on a GPU, a CPU without /proc)."""
+    device = backend.device
+    with torch.inference_mode():
+        if device.type == "cuda":
+            if backend.allocator != "torch":
+                return None
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+            fn()
+            torch.cuda.synchronize(device)
+            return (torch.cuda.max_memory_allocated(device) - before) / 1024**2
+        memory = PeakMemory(device)
+        try:
+            memory.reset()
+            before = _rss_mib()
+        except OSError:
+            return None
+        fn()
+        return memory.read_mib() - before
+
+
+@dataclass
+class Way:
+    """One backend × precision of one model at one size: built, settled, then timed each round."""
+
+    backend: str
+    precision: str
+    call: Callable[[], torch.Tensor] | None = None
+    runner: Backend | None = None
+    why: str | None = None
+    times: list[float] = field(default_factory=list)
+    difference: float | None = None
+    memory_mib: float | None = None
+
+
+def _prepare(way: Way, model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor | None:
+    """Build and settle ``way`` (compilation, export: untimed); its output, or None with ``way.why`` set."""
+    try:
+        backend = make_backend(way.backend, device, way.precision, fixed_shape=True)
+        call = backend.prepare(model)
+        fn = (lambda: call(x))
+        backend.settle(fn, tuple(x.shape))
+        with torch.inference_mode():
+            out = fn()
+            fn()  # a second forward: allocator, caches and lazily made kernels settled before the rounds
+        way.memory_mib = forward_memory(backend, fn)
+        way.call, way.runner = fn, backend
+        return out
+    except Unavailable as err:
+        way.why = str(err)
+    except Exception as err:  # noqa: BLE001 - a way that fails here is one line in the table; the matrix goes on
+        way.why = f"{way.backend} {way.precision}: {first_line(err)}"
+    return None
+
+
+def _iqr(times: list[float]) -> float:
+    if len(times) < 2:
+        return 0.0
+    q = statistics.quantiles(times, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
+def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[str], precisions: list[str],
+           device: torch.device, rounds: int, model_zoo: Path | None,
+           on_line: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """Every model of ``entries`` at every size, each backend × precision timed side by side; returns the rows
+    (one per model, size, backend and precision), the peaks, and what the matrix was run with. ``on_line`` is told
+    each way that cannot run, in one line, and each model as it is done."""
+    peaks = {p: peak(device, p, rounds) for p in precisions}
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        spec = entry.spec
+        checkpoint = spec.checkpoint_in(model_zoo) if model_zoo is not None else None
+        model = models.create_model(spec.team_id, checkpoint, device, year=spec.year, fast=entry.fast)
+        faithful = models.create_model(spec.team_id, year=spec.year) if entry.fast else model
+        record = counter(get_year(spec.year).flops_counter)
+        for h, w in sizes:
+            torch._dynamo.reset()  # each size compiled for itself, as a deployment for that resolution would be
+            flops = measure(faithful, (3, h, w))[record.field]
+            x = to_tensor(photograph(h, w), spec.data_range).to(device)
+            ways = [Way(b, p) for b in backends for p in precisions]
+            outputs = {(way.backend, way.precision): _prepare(way, model, x, device) for way in ways}
+            reference = outputs.get(REFERENCE)
+            for way in ways:
+                out = outputs[(way.backend, way.precision)]
+                if out is not None and reference is not None:
+                    way.difference = float((out - reference).abs().max()) / spec.data_range
+                if way.why is not None:
+                    on_line(way.why)
+            live = [way for way in ways if way.call is not None]
+            del outputs, reference
+            with torch.inference_mode():
+                for r in range(rounds):
+                    for way in live[r % len(live):] + live[: r % len(live)] if live else []:
+                        way.times.append(timed(way.call, device)[1])
+            eager = next((statistics.median(w.times) for w in ways if (w.backend, w.precision) == REFERENCE
+                          and w.times), None)
+            for way in ways:
+                median = statistics.median(way.times) if way.times else None
+                rate = flops / median / 1e6 if median else None
+                top = peaks[way.precision]["peak"]
+                rows.append({
+                    "model": entry.label, "year": spec.year,
+                    "weights": "checkpoint" if checkpoint is not None else "random",
+                    "input": f"1×3×{h}×{w}", "backend": way.backend, "precision": way.precision,
+                    "ms": median, "iqr_ms": _iqr(way.times) if way.times else None, "rounds": len(way.times),
+                    "speedup": eager / median if eager and median else None,
+                    "max_difference": way.difference,
+                    "gflops": rate, "flops_counter": record.key, "flops_g": flops / 1e9,
+                    "peak_share": rate / top if rate and top else None,
+                    "memory_mib": way.memory_mib, "unavailable": way.why,
+                    "detail": way.runner.describe() if way.runner is not None else None,
+                })
+        on_line(f"{entry.label}: done")
+        del model, faithful
+    return {"rows": rows, "peaks": peaks, "rounds": rounds, "sizes": [list(s) for s in sizes],
+            "backends": backends, "precisions": precisions, "years": list(YEARS)}
+
+
+def best_fp32(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model and input: the fastest FP32 way other than eager, and its speed-up over FP32 eager."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if row["precision"] != "fp32" or row["backend"] == "eager" or row["speedup"] is None:
+            continue
+        key = (row["model"], row["input"])
+        if key not in best or row["speedup"] > best[key]["speedup"]:
+            best[key] = row
+    return [{"model": m, "input": i, "best fp32 backend": r["backend"], "speed-up over eager fp32": r["speedup"],
+             "max |Δ| / range": r["max_difference"]} for (m, i), r in best.items()]
