@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import PROJECT
 
 from benchmark import compare
 from benchmark.measure.stats import ratio_ci
@@ -155,16 +154,3 @@ def test_a_paired_record_puts_its_ratio_interval_on_its_runtime() -> None:
     assert row["interval_from"] == "baseline ratio"
     assert (row["ave_ci95_low"], row["ave_ci95_high"]) == (pytest.approx(10.0 * low / ratio),
                                                            pytest.approx(10.0 * high / ratio))
-
-
-# --- the sweep, and what the README says -----------------------------------------------------------------------------
-
-
-def test_every_new_key_is_documented() -> None:
-    readme = (PROJECT / "README.md").read_text()
-    for key in ("{split}_baseline_ratio", "{split}_baseline_ratio_ci95", "{split}_baseline_runtime",
-                "{split}_baseline`", "{split}_baseline_pairs", "{split}_warm_runtime", "{split}_warm_runtime_stats",
-                "{split}_machine", "predicted_score", "predicted_score_ci95", "predicted_rank", "`prediction`",
-                "score_ci95_low", "score_ci95_high", "`tie`", "ave_ci95_low", "interval_from", "--vs-baseline",
-                "runs_ci95"):
-        assert key in readme, key
