@@ -119,11 +119,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
-    """The results file, checked before any team runs: a regular file (or none yet) in a folder this user can write."""
+    """The results file, checked before any team runs: a regular file or none yet (nothing is made here)."""
     stem = repo.root.name if repo else "results"
     default = Path("results") / (f"{stem}.dry-run.json" if args.cpu_dry_run else f"{stem}.json")
     results = (args.results or default).resolve()
     check_results_path(results)
+    return results
+
+
+def make_writable(results: Path) -> None:
+    """Make the results file's folder and its lock, once every flag has been checked (a refused sweep leaves nothing
+    behind): a folder this user cannot write is one line before any team runs."""
     try:
         results.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -135,7 +141,6 @@ def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     except OSError as err:
         raise HarnessError(f"--results {results}: cannot be written there ({err.strerror}); choose another "
                            "--results") from None
-    return results
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -185,6 +190,7 @@ def sweep(args: argparse.Namespace) -> int:
 
             def names() -> set[str]:
                 return {jobs.device_name(s.label) for s in slots}
+        make_writable(results)
         rows = {job.label: Row(job) for job in job_list}
         existing: dict[str, dict[str, Any]] = {}
         unreadable = None

@@ -1,5 +1,8 @@
 """Fixtures every tier uses: no downloads, the shared reference folder (skipped when absent), and a guard that fails
-any test writing into the checkout's results/ folder. Helpers that are not fixtures live in tests/helpers.py."""
+any test writing into the checkout's results/ folder. Helpers that are not fixtures live in tests/helpers.py.
+
+Parallel workers (pytest-xdist) share the cores: each gets its share of PyTorch's threads, and idle OpenMP threads
+sleep instead of spinning (set before torch is imported), so that two workers do not hold each other's cores."""
 
 from __future__ import annotations
 
@@ -8,8 +11,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from helpers import SHARED
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from helpers import SHARED  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "results"
 """The checkout's own results folder: no test writes there (every output goes to ``tmp_path``)."""

@@ -43,7 +43,6 @@ from benchmark.report.results_txt import write_results_txt
 from models.spec import ModelSpec
 
 FAST = ["--runs", "1", "--warmup", "0", "--device", "cpu"]
-SPAN_CUDA = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "model_zoo" / "team00_SPAN.pth"
 
 HOSTILE = '''\
 import os
@@ -329,7 +328,7 @@ def test_cpu_dry_run_profile_only_and_published(hostile: dict, shared: Path) -> 
     (tmp / "published.json").write_text(json.dumps(published))
     results = tmp / "dry" / "R.json"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CUDA_CKPT", str(SPAN_CUDA))
+        mp.setenv("CUDA_CKPT", str(shared / "reference" / "model_zoo" / "team00_SPAN.pth"))  # saved on CUDA
         proc = sweep_here("--challenge-repo", hostile["repo"], "--profile-only", "--cpu-dry-run", "--results", results,
                           "--published", tmp / "published.json", "--model_id", 0, 7)
         assert proc.returncode == 0, proc.stderr

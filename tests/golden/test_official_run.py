@@ -16,6 +16,8 @@ from benchmark.report.tables import PUBLISHED_TABLE1
 
 MODELS = {"rfdn": "00_RFDN_baseline", "exnet": "05_SRneXt"}
 SETS = ("Set5", "Set14", "B100")
+pytestmark = pytest.mark.timeout(2400)
+"""The module's fixture runs the faithful SRneXt on 119 images: its first test waits for it on a busy machine."""
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

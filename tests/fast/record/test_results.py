@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import multiprocessing
 import os
 import stat
+import tempfile
+import warnings
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from benchmark import compare, submit
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion, sha256_of
 from benchmark.measure.loop import ImageResult, SplitResult
@@ -237,19 +246,6 @@ def test_results_txt_official_layout_and_mixed_entries(tmp_path: Path) -> None:
 
 
 # --- any results file through the tools that read it: exit 0, or exit 2 with one error line and nothing written -
-
-
-import contextlib
-import io
-import tempfile
-import warnings
-
-import cv2
-import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from benchmark import compare, submit
 
 ODD_NAMES = ["00_base", "fast", "009_RFDN_SPAN", " 11_VSCINet", "a b", "[red]x[/red]", "a[b]", "[/]", "ü名🙂", "",
              "   ", "x\ny", "../up", "a/b", "$x^^$", "-x", "a|b", "tab\tname", "\ud800x"]
