@@ -43,7 +43,8 @@ while read -r year team; do
         --model_zoo "$ZOO" --runs "$RUNS" --vs-baseline --device "$DEVICE" --results "$OUT/models.json" --no-save
 done < "$OUT/teams.txt"
 step speed "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
-step matrix "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --out "$OUT/speed_matrix.md"
+step matrix "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 2023:0 \
+    --sizes 339x510 --out "$OUT/speed_matrix.md"
 step sweep "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
     --device "$DEVICE" --runs "$RUNS" --results "$OUT/sweep.json" --force
 if [ "$DEVICE" != cpu ]; then  # the faithful SRneXt in 50 MiB: its larger images run in tiles, and the record says so
