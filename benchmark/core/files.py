@@ -12,6 +12,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Iterator
 
+from benchmark.core.errors import HarnessError
+
 
 def sha256_of(path: str | Path) -> str:
     """The file's sha256, read in blocks."""
@@ -72,6 +74,17 @@ def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def folder_beside(out: Path, flag: str, purpose: str) -> Path:
+    """A new private folder beside ``out`` (its parents made), where a folder is built whole before
+    :func:`replace_folder` puts it in place; a place this user cannot write is one line naming ``flag``."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{purpose}-"))
+    except OSError as err:
+        raise HarnessError(f"{flag} {out}: cannot create a folder there ({err.strerror}); choose a writable "
+                           "folder") from None
 
 
 def replace_folder(tmp: Path, out: Path) -> None:

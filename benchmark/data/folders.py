@@ -8,7 +8,6 @@ equals the LR of the gray image. The set is built beside its destination and mov
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import replace_folder
+from benchmark.core.files import folder_beside, replace_folder
 from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
 
@@ -97,12 +96,7 @@ def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[
     check_out(hr_dir, out_dir)
     if out_dir.is_symlink():  # the set is built beside, and renamed to, the folder the link points to
         out_dir = out_dir.resolve()
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.prepare-"))
-    except OSError as err:
-        raise HarnessError(f"--out {out_dir}: cannot create a folder there ({err.strerror}); choose a writable "
-                           "folder") from None
+    tmp = folder_beside(out_dir, "--out", "prepare")
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]prepare[/bold] {task.description}"),

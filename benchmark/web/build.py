@@ -8,12 +8,11 @@ move it in place only when complete, so that a failed build leaves ``--out`` as 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import replace_folder
+from benchmark.core.files import folder_beside, replace_folder
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
@@ -121,12 +120,7 @@ def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
     created = [p for p in (out, *out.parents) if not p.exists()]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
-    except OSError as err:
-        raise HarnessError(f"{flag} {out}: cannot create the folder ({err.strerror}); choose a writable "
-                           "folder") from None
+    tmp = folder_beside(out, flag, "building")
     try:
         count = _write_pages(tmp, inputs, main, standings)
         replace_folder(tmp, out)

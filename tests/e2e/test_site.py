@@ -404,7 +404,7 @@ def test_bad_input_is_one_line_and_leaves_no_site(case: str, sweep_results: Path
     expected = {"missing": "none.json: results file not found", "invalid": "bad.json: not a valid results file",
                 "out is a file": "a file, not a folder", "out is another folder": "not a site built by benchmark.site",
                 "wrong year": "--year 2024: no results of NTIRE 2024 among the inputs",
-                "nothing": "nothing to show", "unwritable": "cannot create the folder"}[case]
+                "nothing": "nothing to show", "unwritable": "cannot create a folder there"}[case]
     if case == "missing":
         args = ["--results", tmp_path / "none.json", "--year", "2026"]
     elif case == "invalid":
