@@ -1,8 +1,9 @@
 """Fixtures every tier uses: no downloads, the shared reference folder (skipped when absent), and a guard that fails
 any test writing into the checkout's results/ folder. Helpers that are not fixtures live in tests/helpers.py.
 
-Parallel workers (pytest-xdist) share the cores: each gets its share of PyTorch's threads, and idle OpenMP threads
-sleep instead of spinning (set before torch is imported), so that two workers do not hold each other's cores."""
+Parallel workers (pytest-xdist) share the cores: each, and every process it starts, gets its share of the threads,
+and idle OpenMP threads sleep instead of spinning (set before torch is imported), so that two workers do not hold
+each other's cores; a sweep's workers and an in-process run then compute with the same thread count."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # inherited by the processes tests start: one thread count for all
+    share = (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, share)))
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from helpers import SHARED  # noqa: E402
-
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "results"
 """The checkout's own results folder: no test writes there (every output goes to ``tmp_path``)."""
@@ -47,7 +47,8 @@ def _audit(event: str, args: tuple) -> None:
         if isinstance(path, (str, bytes, os.PathLike)):
             full = os.path.abspath(os.fsdecode(path))
             inside = full == str(CHECKOUT_RESULTS) or full.startswith(str(CHECKOUT_RESULTS) + os.sep)
-            if inside and not (full == str(DEMO_DATA) or full.startswith(str(DEMO_DATA) + os.sep)):
+            making_demo = event == "os.mkdir" and full == str(CHECKOUT_RESULTS)  # a fresh clone has no results/
+            if inside and not making_demo and not (full == str(DEMO_DATA) or full.startswith(str(DEMO_DATA) + os.sep)):
                 seen.append(f"{event} {full}")
 
 
