@@ -475,6 +475,10 @@ def test_model_id_given_twice_adds_the_models(workspace: dict) -> None:
     (("--runs", "-2"), "--runs -2: must be at least 1"),
     (("--runs", "two"), "argument --runs: invalid int value: 'two'"),
     (("--tile", "32"), "--tile 32: must be larger than the 32-pixel overlap"),
+    (("--gpu-memory", "0"), "--gpu-memory 0.0: must be a positive number of GiB"),
+    (("--gpu-memory", "nan"), "--gpu-memory nan: must be a positive number of GiB"),
+    (("--vs-baseline", "--backend", "onnxruntime"), "--vs-baseline with --backend onnxruntime --precision fp32: the "
+                                                    "ratio and the predicted score are timed as the organizers time"),
     (("--no-such-flag",), "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_flags_are_one_line(workspace: dict, extra: tuple, fragment: str) -> None:
