@@ -36,6 +36,7 @@ class Settings:
     backend: str = "eager"
     """How the model is run (``benchmark.measure.deploy.BACKENDS``); ``eager`` in ``fp32`` is the official protocol."""
     precision: str = "fp32"
+    """The backend's arithmetic (``benchmark.measure.backend.PRECISIONS``)."""
 
     RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline", "gpu_memory")
     """What a record states of its settings (a sweep's resume check compares these)."""
