@@ -8,7 +8,8 @@
 #   5. the CUDA out-of-memory retry in tiles (the allocator capped so that a whole image cannot fit).
 # Each step's log and files go to OUT (default results/gpu-check); summary.txt says what ran and how long it took.
 # Environment: ESR_SET5 (a Set5 folder), ESR_ZOO (the official checkpoints), PYTHON, ESR_DEVICE (cuda; cpu rehearses
-# the script), ESR_RUNS (5). With .whl/ present (scripts/gpu-prepare.sh), its wheels are installed first.
+# the script), ESR_RUNS (5). Each step has a time limit (its second argument, seconds; 124 in the summary: it ran
+# past it), together under 8 minutes. With .whl/ present (scripts/gpu-prepare.sh), its wheels are installed first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-results/gpu-check}}
@@ -25,12 +26,12 @@ if [ -d .whl ] && ls .whl/*.whl > /dev/null 2>&1; then
     export PYTHONPATH=/tmp/esr-site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-step() {  # step NAME COMMAND...: run it, log to OUT/NAME.log, one line in the summary, its last lines on the console
-    local name=$1 begin rc
-    shift
+step() {  # step NAME SECONDS COMMAND...: run it, log to OUT/NAME.log, one line in the summary, its last lines shown
+    local name=$1 limit=$2 begin rc
+    shift 2
     begin=$(date +%s)
-    "$@" > "$OUT/$name.log" 2>&1
-    rc=$?
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    rc=$?  # 124: the step ran past its limit (what it wrote is kept)
     echo "$name: exit $rc in $(( $(date +%s) - begin )) s" | tee -a "$OUT/summary.txt"
     tail -n 15 "$OUT/$name.log"
 }
@@ -39,16 +40,19 @@ step() {  # step NAME COMMAND...: run it, log to OUT/NAME.log, one line in the s
     > "$OUT/machine.txt" 2>&1
 "$PY" -c "import models; print('\n'.join(f'{s.year} {s.team_id}' for s in models.list_models()))" > "$OUT/teams.txt"
 while read -r year team; do
-    step "model_${year}_${team}" "$PY" test_demo.py --year "$year" --model_id "$team" --dataset "$SET5" \
+    step "model_${year}_${team}" 40 "$PY" test_demo.py --year "$year" --model_id "$team" --dataset "$SET5" \
         --model_zoo "$ZOO" --runs "$RUNS" --vs-baseline --device "$DEVICE" --results "$OUT/models.json" --no-save
 done < "$OUT/teams.txt"
-step speed "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
-step matrix "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 2023:0 \
-    --sizes 339x510 --out "$OUT/speed_matrix.md"
-step sweep "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
+step speed 50 "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
+step matrix 110 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 2023:0 \
+    --sizes 339x510 --backend eager channels_last compile onnxruntime tensorrt --out "$OUT/speed_matrix.md"
+# max-autotune compiles for minutes per precision: CUDA graphs on SPAN in FP32 only
+step graphs 60 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 --sizes 339x510 \
+    --backend eager cudagraphs --precision fp32 --out "$OUT/speed_graphs.md"
+step sweep 40 "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
     --device "$DEVICE" --runs "$RUNS" --results "$OUT/sweep.json" --force
 if [ "$DEVICE" != cpu ]; then  # the faithful SRneXt in 50 MiB: its larger images run in tiles, and the record says so
-    step oom_tiles "$PY" test_demo.py --year 2023 --model_id 5 --dataset "$SET5" --model_zoo "$ZOO" --runs 1 \
+    step oom_tiles 25 "$PY" test_demo.py --year 2023 --model_id 5 --dataset "$SET5" --model_zoo "$ZOO" --runs 1 \
         --device "$DEVICE" --gpu-memory 0.05 --results "$OUT/oom.json" --no-save
 fi
 "$PY" - "$OUT" > "$OUT/report.md" <<'REPORT'
@@ -57,7 +61,8 @@ from pathlib import Path
 out = Path(sys.argv[1])
 rows = ["| model | year | Set5 ms (mean of runs) | ratio to baseline [95% CI] | predicted score [95% CI] | memory MiB | device |",
         "|---|---|---|---|---|---|---|"]
-for name, e in json.loads((out / "models.json").read_text()).items():
+models = out / "models.json"  # absent when every model step ran past its limit
+for name, e in (json.loads(models.read_text()) if models.is_file() else {}).items():
     ci = e.get("Set5_baseline_ratio_ci95") or [None, None]
     score = e.get("predicted_score_ci95") or [None, None]
     fmt = lambda v, spec=".3f": "n/a" if v is None else format(v, spec)
