@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.files import plain_name
+from benchmark.core.files import check_out_path, plain_name
 from benchmark.core.years import YEARS
 from benchmark.data.splits import find_split
 from benchmark.imaging.images import read_image
@@ -118,16 +118,6 @@ def _visual_inputs(args: argparse.Namespace, results: dict[str, dict[str, Any]],
                                                   title=f"{image} ({split}, ×4)", crop=args.crop)
 
 
-def check_out(out: Path) -> None:
-    """``--out`` can be the output folder: a folder, or a path under folders (existing or to make)."""
-    if out.exists() and not out.is_dir():
-        raise HarnessError(f"--out {out}: a file, not a folder; pass a folder for leaderboard.csv/.md/.tex and the "
-                           "plots")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise HarnessError(f"--out {out}: {parent} is a file, not a folder; choose another output folder")
-
-
 def write_outputs(out: Path, write: Callable[[Path], list[Path]]) -> list[Path]:
     """``write`` the outputs into a fresh hidden folder inside ``out``, then move each complete file into ``out``.
 
@@ -164,7 +154,7 @@ def write_outputs(out: Path, write: Callable[[Path], list[Path]]) -> list[Path]:
 def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
-    check_out(args.out)
+    check_out_path(args.out, "--out", "choose another output folder for leaderboard.csv/.md/.tex and the plots")
     if args.site is not None:
         if args.site.resolve() == args.out.resolve():
             raise HarnessError(f"--site {args.site}: the folder of --out; give the site a folder of its own")

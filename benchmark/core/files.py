@@ -76,6 +76,16 @@ def umask() -> int:
     return mask
 
 
+def check_out_path(out: Path, flag: str, fix: str, *, folder: bool = True) -> None:
+    """``out`` can be written: not a file where a ``folder`` goes, and under folders (existing or to make).
+    Either failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
+    if folder and out.exists() and not out.is_dir():
+        raise HarnessError(f"{flag} {out}: a file, not a folder; {fix}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"{flag} {out}: {parent} is a file, not a folder; {fix}")
+
+
 def folder_beside(out: Path, flag: str, purpose: str) -> Path:
     """A new private folder beside ``out`` (its parents made), where a folder is built whole before
     :func:`replace_folder` puts it in place; a place this user cannot write is one line naming ``flag``."""

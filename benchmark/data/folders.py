@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import folder_beside, replace_folder
+from benchmark.core.files import check_out_path, folder_beside, replace_folder
 from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
 
@@ -70,11 +70,7 @@ def check_out(hr_dir: Path, out_dir: Path) -> None:
     ``HR/`` and ``LR_bicubic/``), whose HR folder is not the input; a HarnessError naming the fix otherwise."""
     if (out_dir / "HR").resolve() == hr_dir.resolve():
         raise HarnessError(f"{out_dir}: its HR folder is the input folder itself; choose another --out")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise HarnessError(f"--out {out_dir}: a file, not a folder; choose a new folder for HR/ and LR_bicubic/")
-    parent = next((p for p in out_dir.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise HarnessError(f"--out {out_dir}: {parent} is a file, not a folder; choose another output folder")
+    check_out_path(out_dir, "--out", "choose a new folder for HR/ and LR_bicubic/")
     if out_dir.is_dir():
         others = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUTS)
         if others:

@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from benchmark.core.errors import HarnessError, shown
-from benchmark.core.files import plain_name, sha256_of
+from benchmark.core.files import check_out_path, plain_name, sha256_of
 from benchmark.core.years import DEFAULT_YEAR, YEARS
 from benchmark.data.splits import find_split
 from benchmark.imaging.images import PNG_COLOUR_TYPES, SCALE, png_header
@@ -100,9 +100,7 @@ def check_out(out: Path) -> None:
         raise HarnessError(f"--out {out}: Codalab takes a .zip file; name it {out.with_suffix('.zip').name}")
     if out.is_dir():
         raise HarnessError(f"--out {out}: a folder; pass the zip file to write, e.g. {out / 'submission.zip'}")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise HarnessError(f"--out {out}: {parent} is a file, not a folder; choose another path for the zip")
+    check_out_path(out, "--out", "choose another path for the zip", folder=False)
 
 
 def _png_rgb8_size(path: Path) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import folder_beside, replace_folder
+from benchmark.core.files import check_out_path, folder_beside, replace_folder
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
@@ -50,11 +50,7 @@ class Built:
 def check_out(out: Path, flag: str = "--out") -> None:
     """``out`` can take the site: new, an empty folder, or a site built before; a HarnessError naming ``flag``
     otherwise."""
-    if out.exists() and not out.is_dir():
-        raise HarnessError(f"{flag} {out}: a file, not a folder; pass a folder for the site")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise HarnessError(f"{flag} {out}: {parent} is a file, not a folder; choose another folder for the site")
+    check_out_path(out, flag, "choose another folder for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise HarnessError(f"{flag} {out}: a folder that is not a site built by benchmark.site (it would be "
                            "replaced whole); pass a new or empty folder")

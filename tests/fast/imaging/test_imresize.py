@@ -269,7 +269,7 @@ def test_an_out_that_cannot_be_replaced_is_refused(tmp_path: Path, capsys: pytes
     elif kind == "parent file":
         out.write_text("mine")
         out = out / "set"
-        message = f"--out {out}: {out.parent} is a file, not a folder; choose another output folder"
+        message = f"--out {out}: {out.parent} is a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
     else:
         (out / "HR").mkdir(parents=True)
         (out / "notes.txt").write_text("mine")

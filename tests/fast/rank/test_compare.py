@@ -573,8 +573,8 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     out.write_text("mine")
     code, stdout, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")
     assert code == 2 and stdout == "" and out.read_text() == "mine"
-    assert err == (f"error: --out {out}: a file, not a folder; pass a folder for leaderboard.csv/.md/.tex and the "
-                   "plots\n")
+    assert err == (f"error: --out {out}: a file, not a folder; choose another output folder for "
+                   "leaderboard.csv/.md/.tex and the plots\n")
 
 
 def test_table_that_is_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
