@@ -56,6 +56,7 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import key_of, sha256_of
 from benchmark.data.splits import ImagePair, Split
+from benchmark.measure.backend import cap_gpu_memory
 from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
@@ -365,6 +366,8 @@ def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], bui
 def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dict[str, Any]:
     """Build, check, measure and run one team; returns its complete entry (record and every split's keys)."""
     settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
+    if settings.gpu_memory is not None:  # before the team's code allocates anything, as test_demo.py does
+        cap_gpu_memory(settings.device, settings.gpu_memory)
     splits = [] if job.get("profile_only") else _splits(job)
     baseline = build_baseline(job) if settings.vs_baseline and splits else None
     states = LoadedStates()

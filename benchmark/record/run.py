@@ -30,7 +30,7 @@ from torch import nn
 
 from benchmark.core.years import get_year
 from benchmark.data.splits import Split
-from benchmark.measure.backend import Backend, cap_gpu_memory
+from benchmark.measure.backend import Backend
 from benchmark.measure.deploy import make_backend
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
 from benchmark.measure.paired import Baseline, time_pair
@@ -56,8 +56,6 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
     ``baseline`` builds the model to time beside it once the official runs are done; ``on_split`` is
     then called again for each split, with its keys and the pair's.
     """
-    if settings.gpu_memory is not None:
-        cap_gpu_memory(settings.device, settings.gpu_memory)
     backend = backend or make_backend(settings.backend, settings.device, settings.precision)
     compared = not backend.reference
     cold = replace(settings, warmup=0)
