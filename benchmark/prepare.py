@@ -5,7 +5,8 @@
 writes ``OUT/HR/<stem>.png`` (the image cut to a multiple of 4) and
 ``OUT/LR_bicubic/X4/<stem>x4.png`` (``imresize(HR, 1/4, 'bicubic')`` as MATLAB computes it), the
 layout of the official benchmark sets. Images are written as 3-channel RGB PNG; a grayscale source
-gives three equal channels, whose LR equals the LR of the gray image.
+gives three equal channels, whose LR equals the LR of the gray image. ``OUT`` is new, empty, or a set made here
+before (replaced whole).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Make HR/ and LR_bicubic/X4/ (MATLAB bicubic x4) from a folder of HR images.",
     )
     parser.add_argument("--hr", required=True, type=Path, help="folder of high-resolution images")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (HR/ and LR_bicubic/X4/)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (HR/ and LR_bicubic/X4/): new, empty, "
+                        "or a set prepared here before (replaced whole; a folder holding anything else is refused)")
     try:
         args = parser.parse_args(argv)
         written = prepare(args.hr, args.out)

@@ -1,25 +1,25 @@
 """Build the site: read the inputs, rank each year, write every page into a fresh folder beside ``--out``, and
 move it in place only when complete, so that a failed build leaves ``--out`` as it was.
 
-``--out`` is replaced whole, so it must be new, empty, or a site this command built (it holds the marker file
-:data:`MARKER`): a folder of anything else is refused, never emptied.
+``--out`` is replaced whole, so it must be new, empty, or a site built before (its marker names
+``benchmark.site``: :func:`benchmark.core.files.out_folder`), and must hold none of the inputs: anything else is
+refused before any work, never emptied.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.core.errors import HarnessError
-from benchmark.core.files import check_out_path, folder_beside, replace_folder
+from benchmark.core.files import OutFolder, out_folder, results_and_companions
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
 from benchmark.web.markup import ASSETS, STATIC, TEAMS, Pages, esc, notes, page
 
-MARKER = ".benchmark-site"
-"""The file that marks a folder as a site built here (and so one that a new build may replace)."""
+MADE_BY = "benchmark.site"
+"""What a site's marker names (compare and the sweep write the same site with ``--site``)."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,16 @@ class Built:
         return f"site: {self.out}/index.html ({self.pages} pages, {self.files} files, {self.size / 1024:.0f} KiB)"
 
 
-def check_out(out: Path, flag: str = "--out") -> None:
-    """``out`` can take the site: new, an empty folder, or a site built before; a HarnessError naming ``flag``
-    otherwise."""
-    check_out_path(out, flag, "choose another folder for the site")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise HarnessError(f"{flag} {out}: a folder that is not a site built by benchmark.site (it would be "
-                           "replaced whole); pass a new or empty folder")
+def site_folder(out: Path, flag: str, results: Iterable[Path], table: Path | None = None, data: Iterable[Path] = (),
+                others: Iterable[tuple[str, Path]] = ()) -> OutFolder:
+    """``out`` checked as the site's folder before any work (:func:`benchmark.core.files.out_folder`): none of
+    the inputs (the results files and what lies beside them, the table, ``--data``) nor ``others`` (label, path:
+    what the command also reads or writes) may lie in it."""
+    read = [("--results" if p == path else "what is kept beside --results,", p)
+            for path in results for p in results_and_companions(path)]
+    read += [("--table", table)] if table is not None else []
+    read += [("--data", p) for p in data]
+    return out_folder(out, flag, MADE_BY, "choose a new or empty folder for the site", [*read, *others])
 
 
 def _index(main: Standing, pages: Pages, others: list[str]) -> str:
@@ -104,29 +107,17 @@ def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: di
                                    errors="replace")
     for asset in STATIC:
         (folder / asset).write_bytes((ASSETS / asset).read_bytes())
-    (folder / MARKER).write_text("built by python -m benchmark.site; a new build replaces this folder whole\n")
     return len(written)
 
 
-def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
-    """The whole site from ``inputs`` at ``out`` (``flag`` names ``out`` in errors), written only when complete."""
-    check_out(out, flag)
+def build_site(inputs: SiteInputs, out: OutFolder) -> Built:
+    """The whole site from ``inputs`` at ``out`` (checked by :func:`site_folder` before any other work), written
+    only when complete."""
     sources = read_sources(inputs.results, inputs.table, inputs.year)
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    tmp = folder_beside(out, flag, "building")
-    try:
-        count = _write_pages(tmp, inputs, main, standings)
-        replace_folder(tmp, out)
-    except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created[1:]:
-            shutil.rmtree(created[-1], ignore_errors=True)
-        if isinstance(err, OSError):
-            raise HarnessError(f"{flag} {out}: cannot write the site ({err.strerror}); choose a writable folder "
-                               "with free space") from None
-        raise
-    files = [p for p in out.rglob("*") if p.is_file()]
-    return Built(out, count, len(files), sum(p.stat().st_size for p in files))
+    with out.building() as folder:
+        count = _write_pages(folder, inputs, main, standings)
+    files = [p for p in out.real.rglob("*") if p.is_file()]
+    return Built(out.path, count, len(files), sum(p.stat().st_size for p in files))

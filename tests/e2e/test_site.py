@@ -30,7 +30,7 @@ from benchmark import compare, site
 from benchmark.imaging.images import write_png
 from benchmark.rank.board import Ranking, rank_inputs
 from benchmark.web import markup, svg
-from benchmark.web.build import MARKER
+from benchmark.core.files import MARKER
 
 OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
 OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
@@ -402,7 +402,7 @@ def test_bad_input_is_one_line_and_leaves_no_site(case: str, sweep_results: Path
     out = tmp_path / "site"
     args: list[object] = ["--results", sweep_results, "--year", "2026"]
     expected = {"missing": "none.json: results file not found", "invalid": "bad.json: not a valid results file",
-                "out is a file": "a file, not a folder", "out is another folder": "not a site built by benchmark.site",
+                "out is a file": "a file, not a folder", "out is another folder": "holds 'thesis.tex', which python -m benchmark.site did not write",
                 "wrong year": "--year 2024: no results of NTIRE 2024 among the inputs",
                 "nothing": "nothing to show", "unwritable": "cannot create a folder there"}[case]
     if case == "missing":
@@ -457,7 +457,7 @@ def test_compare_takes_site(sweep_results: Path, tmp_path: Path, capsys: pytest.
     assert Board((tmp_path / "cmpsite" / "index.html").read_text()).column("rank") == ["1", "2", "3"]
     code = compare.main(["--results", str(sweep_results), "--year", "2026", "--out", str(tmp_path / "cmp2"),
                          "--site", str(tmp_path / "cmp2")])
-    assert code == 2 and "the folder of --out" in capsys.readouterr().err and not (tmp_path / "cmp2").exists()
+    assert code == 2 and "cmp2: the same path as --site" in capsys.readouterr().err and not (tmp_path / "cmp2").exists()
 
 
 def test_a_sweep_with_site_shows_its_teams_and_failures(shared: Path, tmp_path: Path) -> None:

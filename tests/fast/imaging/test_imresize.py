@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers import SET5, shared_file
 
+from benchmark.core.files import MARKER
 from benchmark.data.folders import prepare
 from benchmark.imaging.imresize import downscale_x4, imresize
 from benchmark.prepare import main
@@ -214,7 +215,7 @@ def test_a_run_that_fails_on_the_third_image_leaves_no_out(tmp_path: Path, capsy
     out = tmp_path / "sets" / "Mine"
     line = _refused(["--hr", str(src), "--out", str(out)], capsys)
     assert line.startswith(f"{src / 'c.png'}: ")
-    assert not out.exists() and list((tmp_path / "sets").iterdir()) == []  # nothing beside it either
+    assert not (tmp_path / "sets").exists()  # nor the folder made for it, nor anything beside it
 
 
 def test_a_failed_run_leaves_an_earlier_set_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,7 +223,7 @@ def test_a_failed_run_leaves_an_earlier_set_as_it_was(tmp_path: Path, capsys: py
     out = tmp_path / "Mine"
     assert main(["--hr", str(src), "--out", str(out)]) == 0
     before = _tree(out)
-    assert sorted(before) == ["HR/a.png", "HR/b.png", "HR/c.png", "HR/d.png", "LR_bicubic/X4/ax4.png",
+    assert sorted(before) == [MARKER, "HR/a.png", "HR/b.png", "HR/c.png", "HR/d.png", "LR_bicubic/X4/ax4.png",
                               "LR_bicubic/X4/bx4.png", "LR_bicubic/X4/cx4.png", "LR_bicubic/X4/dx4.png"]
     capsys.readouterr()
     cv2.imwrite(str(src / "a.png"), np.zeros((12, 16, 3), np.uint8))  # a change that must not land half-way
@@ -236,7 +237,7 @@ def test_a_rerun_replaces_the_whole_set(tmp_path: Path) -> None:
     out = tmp_path / "Mine"
     assert main(["--hr", str(_sources(tmp_path / "src1")), "--out", str(out)]) == 0
     assert main(["--hr", str(_sources(tmp_path / "src2", "xy")), "--out", str(out)]) == 0
-    assert sorted(_tree(out)) == ["HR/x.png", "HR/y.png", "LR_bicubic/X4/xx4.png", "LR_bicubic/X4/yx4.png"]
+    assert sorted(_tree(out)) == [MARKER, "HR/x.png", "HR/y.png", "LR_bicubic/X4/xx4.png", "LR_bicubic/X4/yx4.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Mine", "src1", "src2"]
 
 
@@ -265,16 +266,17 @@ def test_an_out_that_cannot_be_replaced_is_refused(tmp_path: Path, capsys: pytes
     out = tmp_path / "Mine"
     if kind == "file":
         out.write_text("mine")
-        message = f"--out {out}: a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
+        message = f"--out {out}: a file, not a folder; choose a new or empty folder for HR/ and LR_bicubic/"
     elif kind == "parent file":
         out.write_text("mine")
         out = out / "set"
-        message = f"--out {out}: {out.parent} is a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
+        message = (f"--out {out}: {out.parent} is a file, not a folder; choose a new or empty folder for HR/ and "
+                   "LR_bicubic/")
     else:
         (out / "HR").mkdir(parents=True)
         (out / "notes.txt").write_text("mine")
-        message = (f"--out {out}: holds 'notes.txt' besides HR/ and LR_bicubic/ (1 other entries), so it is not "
-                   "replaced; choose a new or empty folder")
+        message = (f"--out {out}: holds 'HR', 'notes.txt', which python -m benchmark.prepare did not write, so it is "
+                   "not replaced; choose a new or empty folder for HR/ and LR_bicubic/")
     before = _tree(tmp_path)
     assert _refused(["--hr", str(src), "--out", str(out)], capsys) == message
     assert _tree(tmp_path) == before
@@ -287,7 +289,7 @@ def test_paths_with_markup_print_literally(tmp_path: Path, capsys: pytest.Captur
     assert main(["--hr", str(src), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"wrote 4 HR/LR pairs to {out}\n" and "error" not in captured.err
-    assert sorted(_tree(out))[:2] == ["HR/a.png", "HR/b.png"]
+    assert sorted(_tree(out))[:3] == [MARKER, "HR/a.png", "HR/b.png"]
 
 
 def test_progress_description_is_escaped(tmp_path: Path) -> None:
