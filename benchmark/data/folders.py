@@ -4,7 +4,7 @@
 ``imresize(HR, 1/4, 'bicubic')`` as MATLAB computes it, the layout of the official benchmark sets.
 Images are written as 3-channel RGB PNG; a grayscale source gives three equal channels, whose LR
 equals the LR of the gray image. The set is built beside its destination and moved in place whole; it replaces
-only a set this command prepared."""
+only a set this command prepared, and no image over a pixel bound is decoded."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import out_folder
-from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
+from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, image_size, modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
 
 
@@ -61,20 +61,45 @@ def write_pair(stem: str, img: np.ndarray, out_dir: Path, source: Path | None = 
     return hr_path
 
 
-def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[Path]:
+MAX_PIXELS = 89_478_485
+"""The largest image ``prepare`` decodes unless told otherwise: Pillow's own decompression-bomb bound (a 9,459 ×
+9,459 image, 256 MiB as 8-bit RGB; DIV2K images are at most 2,040 pixels a side). A PNG of 20,000 × 20,000 fits
+in a few hundred KB and would take 1.2 GB decoded, several times that while resized."""
+
+
+def _check_pixels(path: Path, max_pixels: int) -> None:
+    """``path``'s size from its header, before any decoding: more than ``max_pixels`` is one line naming the file
+    and ``--max-pixels``."""
+    size = image_size(path)
+    if size is None and path.stat().st_size == 0:
+        raise HarnessError(f"{path}: the file is empty; re-download or re-create it")
+    if size is None:
+        raise HarnessError(f"{path}: not an image whose size can be read (PNG, BMP, TIFF or JPEG); re-download or "
+                           "re-create it")
+    width, height = size
+    if width * height > max_pixels:
+        raise HarnessError(f"{path}: {width:,} × {height:,} = {width * height:,} pixels, over the bound of "
+                           f"{max_pixels:,} checked before decoding; pass --max-pixels {width * height} if the image "
+                           "is what you meant to prepare")
+
+
+def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True, max_pixels: int = MAX_PIXELS) -> list[Path]:
     """Write ``out_dir/HR`` and ``out_dir/LR_bicubic/X4`` from the images in ``hr_dir``.
 
     ``out_dir`` is new, empty, or a set this command prepared before (:func:`benchmark.core.files.out_folder`);
     a folder holding anything else (an earlier data set made by other means, the input) is refused before any
-    image is read. The set is built in a hidden folder beside ``out_dir`` and renamed to ``out_dir`` only once
-    every pair is written, so a failed or interrupted run leaves no half-built set that a run would take for the
-    data (and an earlier set at ``out_dir`` as it was). Returns the HR paths written, in order; the LR of
-    ``HR/<stem>.png`` is ``LR_bicubic/X4/<stem>x4.png``.
+    image is read. Every image's size is checked against ``max_pixels`` before it is decoded. The set is built in
+    a hidden folder beside ``out_dir`` and renamed to ``out_dir`` only once every pair is written, so a failed or
+    interrupted run leaves no half-built set that a run would take for the data (and an earlier set at
+    ``out_dir`` as it was). Returns the HR paths written, in order; the LR of ``HR/<stem>.png`` is
+    ``LR_bicubic/X4/<stem>x4.png``.
     """
     hr_dir, out_dir = Path(hr_dir), Path(out_dir)
     files = find_images(hr_dir)
     out = out_folder(out_dir, "--out", "benchmark.prepare", "choose a new or empty folder for HR/ and LR_bicubic/",
                      [("--hr", hr_dir)])
+    for src in files:
+        _check_pixels(src, max_pixels)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]prepare[/bold] {task.description}"),

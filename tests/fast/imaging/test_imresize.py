@@ -308,3 +308,49 @@ def test_progress_description_is_escaped(tmp_path: Path) -> None:
     finally:
         prepare_module.Console = original
     assert "prepare\x1b[0m [bold]x[i] " in stream.getvalue()
+
+
+# --- prepare: a pixel bound before decoding ------------------------------------------------------------------------
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` × ``height`` and which holds no pixel data (as a bomb's header reads)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_over_the_pixel_bound_is_refused_before_decoding(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmark.data.folders as prepare_module
+
+    src = _sources(tmp_path / "src", "ab")
+    _png_header_only(src / "c.png", 20_000, 20_000)
+
+    def no_decoding(path: Path) -> np.ndarray:
+        raise AssertionError(f"{path} decoded before every size was checked")
+
+    monkeypatch.setattr(prepare_module, "read_image", no_decoding)
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "out")], capsys) == (
+        f"{src / 'c.png'}: 20,000 × 20,000 = 400,000,000 pixels, over the bound of 89,478,485 checked before decoding; "
+        "pass --max-pixels 400000000 if the image is what you meant to prepare")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_the_pixel_bound_is_a_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _sources(tmp_path / "src", "a")  # 16 × 12 = 192 pixels
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "out"), "--max-pixels", "191"], capsys).startswith(
+        f"{src / 'a.png'}: 16 × 12 = 192 pixels, over the bound of 191")
+    assert main(["--hr", str(src), "--out", str(tmp_path / "out"), "--max-pixels", "192"]) == 0
+    capsys.readouterr()
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "o2"), "--max-pixels", "0"], capsys) == (
+        "--max-pixels 0: must be at least 1")
+    (src / "b.png").write_bytes(b"not an image at all")
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "o3")], capsys) == (
+        f"{src / 'b.png'}: not an image whose size can be read (PNG, BMP, TIFF or JPEG); re-download or re-create it")
