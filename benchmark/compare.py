@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     console.print(leaderboard_table(board, title, notes, year), crop=False)
     if site is not None:
         inputs = SiteInputs(files, year, args.table, args.baseline, args.psnr_rounded, data)
-        console.print(escape(build_site(inputs, site).line()), crop=False)
+        console.print(escape(build_site(inputs, site).report()), crop=False)
     return written
 
 

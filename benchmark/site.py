@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2
-    print(built.line())  # plain print: no markup is read in the paths
+    print(built.report())  # plain print: no markup is read in the paths
     return 0
 
 

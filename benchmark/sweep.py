@@ -236,7 +236,7 @@ def sweep(args: argparse.Namespace) -> int:
         console.print(summary_table(list(rows.values()), f"{title}, {wall:.1f} s", published=published is not None))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
         if site is not None:
-            console.print(escape(build_site(SiteInputs([results], year, data=data_folders), site).line()))
+            console.print(escape(build_site(SiteInputs([results], year, data=data_folders), site).report()))
         return 0
     finally:
         if ray_started:

@@ -8,10 +8,12 @@ refused before any work, never emptied.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.core.errors import one_line
 from benchmark.core.files import OutFolder, out_folder, results_and_companions
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
@@ -36,14 +38,19 @@ class SiteInputs:
 
 @dataclass(frozen=True)
 class Built:
-    """A written site: where, how many pages, files and bytes (small enough to attach to a report?)."""
+    """A written site: where, how many pages, files and bytes (small enough to attach to a report?), and one
+    warning line per value of the records shown as n/a."""
 
     out: Path
     pages: int
     files: int
     size: int
+    warnings: list[str] = field(default_factory=list)
 
-    def line(self) -> str:
+    def report(self) -> str:
+        """The site's line, after printing each warning on stderr (one line each, whatever a value holds)."""
+        for warning in self.warnings:
+            print(one_line(warning), file=sys.stderr)
         return f"site: {self.out}/index.html ({self.pages} pages, {self.files} files, {self.size / 1024:.0f} KiB)"
 
 
@@ -120,4 +127,5 @@ def build_site(inputs: SiteInputs, out: OutFolder) -> Built:
     with out.building() as folder:
         count = _write_pages(folder, inputs, main, standings)
     files = [p for p in out.real.rglob("*") if p.is_file()]
-    return Built(out.path, count, len(files), sum(p.stat().st_size for p in files))
+    return Built(out.path, count, len(files), sum(p.stat().st_size for p in files),
+                 [line for source in sources for line in source.warnings])

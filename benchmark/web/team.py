@@ -59,12 +59,12 @@ def counters(entry: dict[str, Any], year: int) -> str:
     rows = [[esc(c.label), esc(_g(complexity.get(c.field))), "figure of record" if c.key == record else "",
              esc(c.misses)] for c in COUNTERS.values()]
     parts = [grid(["counter", "FLOPs/MACs [G]", "", "what it does not count"], rows, text=(2, 3))]
-    unseen = [u for u in complexity.get("unseen", []) if isinstance(u, dict) and u.get("macs")]
+    unseen = [u for u in complexity.get("unseen") or [] if isinstance(u, dict) and u.get("macs")]
     if unseen:
         parts.append("<h3>MACs the official hook counter does not see</h3>")
         rows = [[esc(u.get("op")), esc(u.get("module")), esc(u.get("calls")), esc(_g(u.get("macs")))] for u in unseen]
         parts.append(grid(["operator", "inside module", "calls", "MACs [G]"], rows, text=(1,)))
-    shape = "×".join(map(str, complexity.get("input_shape", []))) or "n/a"
+    shape = "×".join(map(str, complexity.get("input_shape") or [])) or "n/a"
     counts = (f"counted at 1×{shape}; params {format_cell(complexity.get('params'), ',')}, "
               f"activations {format_cell(complexity.get('activations'), ',')}, "
               f"conv {format_cell(complexity.get('conv'), ',')} (official hooks)")
@@ -84,7 +84,7 @@ def runtime(entry: dict[str, Any]) -> str:
         rows.append([esc(split), esc(format_cell(entry.get(f"{split}_ave_runtime"), ".2f")),
                      *(esc(format_cell(stats.get(k), ".2f")) for k in ("median", "std", "first", "mean_without_first")),
                      esc(per_run), esc(" / ".join(f"{k} {stats[k]}" for k in ("clock", "warmup", "repeat", "runs")
-                                                  if k in stats) or "n/a")])
+                                                  if stats.get(k) is not None) or "n/a")])
         times = entry.get(f"{split}_runtime")
         if isinstance(times, list) and times and all(isinstance(t, (int, float)) for t in times):
             title = f"{split}: runtime per image ({len(times)} images)"
@@ -117,7 +117,7 @@ def identity(entry: dict[str, Any]) -> str:
         rows += [("checkpoint", _text(checkpoint.get("path"))),
                  ("checkpoint sha256", f'<span class="mono">{_text(checkpoint.get("sha256"))}</span>')]
         rows += [("also loaded", f'{_text(c.get("path"))} <span class="mono">{_text(c.get("sha256"))}</span>')
-                 for c in checkpoint.get("all", [])[1:] if isinstance(c, dict)]
+                 for c in (checkpoint.get("all") or [])[1:] if isinstance(c, dict)]
     else:
         rows.append(("checkpoint", "none: random weights, timed and profiled, PSNR n/a" if checkpoint is None
                      else _text(checkpoint)))

@@ -478,6 +478,81 @@ def test_a_sweep_with_site_shows_its_teams_and_failures(shared: Path, tmp_path: 
     assert refused.returncode == 2 and "--site: pass --year" in refused.stderr and not (tmp_path / "site2").exists()
 
 
+# --- bad values and scale -------------------------------------------------------------------------------------------
+
+
+BAD_VALUES = {  # model → {dotted key: value}; each value is one warning line and n/a on the page
+    "10_NaN": {"Toy_runtime": [float("nan"), 1.0]},
+    "11_Inf": {"Toy_runtime": [float("inf"), 1.0]},
+    "12_NegBig": {"Toy_runtime": [-1e308, 1.0]},
+    "13_Types": {"complexity.params": "many", "complexity.input_shape": "big", "complexity.unseen": [{"macs": "x"}],
+                 "Toy_runtime_stats.median": "fast", "Toy_runtime_stats.runs": "<b>runs</b>", "Toy_peak_memory": "big",
+                 "checkpoint": 5, "Toy_psnr": "x"},
+    "14_Shapes": {"Toy_runtime_stats": "fast", "Toy_peak_memory": [1], "checkpoint.path": 5, "sweep": [1],
+                  "environment.torch": {"v": 2}},
+}
+"""Values a hand-edited or foreign results file may hold where a model page reads them."""
+WARNED = {"10_NaN": ["Toy_runtime"], "11_Inf": ["Toy_runtime"], "12_NegBig": ["Toy_runtime"],
+          "13_Types": ["checkpoint", "complexity.params", "complexity.input_shape", "complexity.unseen[0].macs",
+                       "Toy_psnr", "Toy_peak_memory", "Toy_runtime_stats.median", "Toy_runtime_stats.runs"],
+          "14_Shapes": ["checkpoint.path", "sweep", "environment.torch", "Toy_peak_memory", "Toy_runtime_stats"]}
+"""The warnings, in the order the site prints them (each model's entry keys, then its splits')."""
+
+
+def bad_results(path: Path) -> Path:
+    """A 2026 results file: the baseline, the :data:`BAD_VALUES` models, and 15_Huge whose figures are 1e308 (finite
+    numbers: drawn, on a log scale, never an overflow)."""
+    entries = {"00_SPAN": record(10.0, 30.0, 0.15, 9.8, team_id=0)}
+    for i, (name, values) in enumerate(BAD_VALUES.items()):
+        entry = record(6.0 + i, 29.5, 0.1, 6.0, team_id=10 + i)
+        for key, value in values.items():
+            *parents, last = key.split(".")
+            target = entry
+            for part in parents:
+                target = target[part]
+            target[last] = value
+        entries[name] = entry
+    huge = record(20.0, 29.0, 0.1, 6.0, team_id=15)
+    huge.update({"num_parameters": 1e308, "Toy_ave_runtime": 1e308, "Toy_runtime": [1e308, 1.0],
+                 "Toy_runs_ave_runtime": [1e308, 1e308]})
+    huge["complexity"]["fvcore_flops"] = 1e308
+    entries["15_Huge"] = huge
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_bad_values_are_one_line_each_shown_na_and_the_site_is_built(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    results = bad_results(tmp_path / "R.json")
+    code, out, err = build(capsys, tmp_path / "site", "--results", results, "--year", "2026")
+    assert code == 0 and re.fullmatch(r"site: .*index\.html \(10 pages, \d+ files, \d+ KiB\)\n", out), err
+    lines = err.splitlines()
+    assert [re.match(r"warning: model (\S+): (\S+) is ", line).groups() for line in lines] == [
+        (model, key) for model, keys in WARNED.items() for key in keys]
+    assert all(line.endswith("; shown as n/a on the site") and str(results) in line for line in lines)
+    assert ("warning: model 10_NaN: Toy_runtime is a list holding NaN (item 1 of 2) in "
+            f"{results}, not a list of per-image runtimes [ms]; shown as n/a on the site") in lines
+    assert f"warning: model 13_Types: checkpoint is 5 in {results}, not null, a path or an object of path and " \
+           "sha256; shown as n/a on the site" in lines
+    teams = tmp_path / "site" / "teams"
+    types = (teams / "13_Types.html").read_text()
+    assert "random weights" not in types and '<th scope="row">checkpoint</th><td>n/a</td>' in types
+    assert "<td>Toy</td><td>9.00</td><td>n/a</td><td>1.00</td>" in types  # the mean as recorded, the median n/a
+    assert "counted at 1×n/a; params n/a" in types and "&lt;b&gt;runs" not in types
+    shapes = (teams / "14_Shapes.html").read_text()
+    assert '<th scope="row">torch</th><td>n/a</td>' in shapes and "n/a / n/a / n/a" not in shapes
+    for page_path in pages(tmp_path / "site"):
+        for plot in re.findall(r"<svg.*?</svg>", page_path.read_text(), re.S):
+            assert not re.search(r"\b(nan|inf)\b", plot, re.I), page_path.name
+    for name in ("10_NaN", "11_Inf", "12_NegBig"):
+        assert "runtime per image" not in (teams / f"{name}.html").read_text()  # no histogram of a bad list
+    huge = (teams / "15_Huge.html").read_text()
+    assert "Toy: runtime per image (2 images)" in huge and "runtime [ms] (log scale)" in huge
+    assert re.search(r">1e\+2\d\d</text>", huge)  # a tick among the powers of ten, every 56th shown
+    plots = (tmp_path / "site" / "plots.html").read_text()
+    assert plots.count('data-name="15_Huge"') == 3 and "params [M] (log scale)" in plots
+
+
 # --- in a real browser ---------------------------------------------------------------------------------------------
 
 
@@ -639,3 +714,22 @@ def test_browser_screenshots_fit_the_screen(browser: Any, official: dict, width:
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
             assert shot.stat().st_size > 10_000 and problems == []
+
+
+def test_browser_bad_values_and_huge_figures_render(browser: Any, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The site of :func:`bad_results` in Chromium: every page opens without an error, a bad value reads n/a, and
+    the plots of a figure of 1e308 are drawn inside their frame."""
+    assert build(capsys, tmp_path / "site", "--results", bad_results(tmp_path / "R.json"), "--year", "2026")[0] == 0
+    for page_path in pages(tmp_path / "site"):
+        with opened(browser, page_path.as_uri()) as (page, problems):
+            if page_path.stem == "13_Types":
+                row = page.eval_on_selector_all("table.facts tr", "rows => rows.map(r => r.textContent)")
+                assert "checkpointn/a" in row
+                cells = page.eval_on_selector_all("h2:has-text('Runtime') + div td", "tds => tds.map(t => t.textContent)")
+                assert cells[:3] == ["Toy", "9.00", "n/a"]
+            if page_path.name in ("plots.html", "15_Huge.html"):
+                boxes = page.eval_on_selector_all(
+                    "svg.plot", "svgs => svgs.map(s => { const b = s.getBBox(); return [b.x, b.y, b.width, b.height]; })")
+                assert boxes and all(0 <= x and 0 <= y and x + w <= 640.5 and y + h <= 400.5 for x, y, w, h in boxes)
+            assert problems == [], page_path.name
