@@ -3,7 +3,8 @@ move it in place only when complete, so that a failed build leaves ``--out`` as 
 
 ``--out`` is replaced whole, so it must be new, empty, or a site built before (its marker names
 ``benchmark.site``: :func:`benchmark.core.files.out_folder`), and must hold none of the inputs: anything else is
-refused before any work, never emptied.
+refused before any work, never emptied. Time and memory grow linearly with the models (a page each, a progress bar
+on a terminal).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from benchmark.core.errors import one_line
 from benchmark.core.files import OutFolder, out_folder, results_and_companions
@@ -88,44 +92,56 @@ def _index(main: Standing, pages: Pages, others: list[str]) -> str:
     return "".join(parts)
 
 
-def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing]) -> int:
-    """Every page and asset of the site into ``folder``; returns the number of pages."""
+def _progress(console: Console) -> Progress:
+    """The bar of pages written, on a terminal only (a log gets the outcome's line), gone when the site is done."""
+    return Progress(TextColumn("[bold]site[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not console.is_terminal,
+                    transient=True)
+
+
+def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing],
+                 progress: Progress) -> int:
+    """Every page and asset of the site into ``folder``, each page counted on ``progress``; returns the number of
+    pages."""
     models = list(main.ranking.board["team"].astype(str)) if main.ranking is not None else []
     pages = Pages.of(models, {f.label: f.title for f in main.failures})
     sources = [s.path for st in standings.values() for s in st.sources]
-    year = get_year(main.year).label
-    written: dict[str, tuple[str, str, str]] = {
-        "index.html": (f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
-                       _index(main, pages, across.other_years(standings, main.year))),
-        "years.html": ("NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages)),
-        "plots.html": (f"{year} trade-offs", f"{year}: PSNR against cost",
-                       board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>"),
-    }
-    stems = {team_name: Path(href).stem for team_name, href in pages.models.items()}
-    visual = crops.write(main, inputs.data, folder, stems) if main.entries else {}
-    for team_name, href in pages.models.items():
-        written[href] = team.model_page(main, team_name, visual.get(team_name, ""))
-    for failure in main.failures:
-        written[pages.failures[failure.label]] = team.failure_page(failure)
+    task = progress.add_task("pages", total=3 + len(pages.models) + len(main.failures))
     (folder / TEAMS).mkdir(exist_ok=True)
-    for path, (title, heading, body) in written.items():
+
+    def write(path: str, title: str, heading: str, body: str) -> None:
         root = "../" if path.startswith(f"{TEAMS}/") else ""
         (folder / path).write_text(page(title, heading, body, root=root, sources=sources), encoding="utf-8",
                                    errors="replace")
+        progress.advance(task)
+
+    year = get_year(main.year).label
+    write("index.html", f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
+          _index(main, pages, across.other_years(standings, main.year)))
+    write("years.html", "NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages))
+    write("plots.html", f"{year} trade-offs", f"{year}: PSNR against cost",
+          board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>")
+    stems = {team_name: Path(href).stem for team_name, href in pages.models.items()}
+    visual = crops.write(main, inputs.data, folder, stems) if main.entries else {}
+    rows = team.leaderboard_rows(main) if pages.models else {}
+    for team_name, href in pages.models.items():
+        write(href, *team.model_page(main, team_name, rows[team_name], visual.get(team_name, "")))
+    for failure in main.failures:
+        write(pages.failures[failure.label], *team.failure_page(failure))
     for asset in STATIC:
         (folder / asset).write_bytes((ASSETS / asset).read_bytes())
-    return len(written)
+    return 3 + len(pages.models) + len(main.failures)
 
 
-def build_site(inputs: SiteInputs, out: OutFolder) -> Built:
+def build_site(inputs: SiteInputs, out: OutFolder, console: Console | None = None) -> Built:
     """The whole site from ``inputs`` at ``out`` (checked by :func:`site_folder` before any other work), written
-    only when complete."""
+    only when complete; a bar on ``console`` (default: stderr) counts the pages."""
     sources = read_sources(inputs.results, inputs.table, inputs.year)
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
-    with out.building() as folder:
-        count = _write_pages(folder, inputs, main, standings)
+    with _progress(console or Console(stderr=True)) as progress, out.building() as folder:
+        count = _write_pages(folder, inputs, main, standings, progress)
     files = [p for p in out.real.rglob("*") if p.is_file()]
     return Built(out.path, count, len(files), sum(p.stat().st_size for p in files),
                  [line for source in sources for line in source.warnings])

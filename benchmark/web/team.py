@@ -34,10 +34,14 @@ def _text(value: Any) -> str:
     return "n/a" if value is None else esc(value)
 
 
-def leaderboard_row(standing: Standing, team: str) -> str:
-    """The model's row of the leaderboard, one figure per line, exactly as the leaderboard page shows it."""
-    index = list(standing.ranking.board["team"].astype(str)).index(team)
-    return facts((esc(c.header), board.cell(c.cells.iloc[index])) for c in board.columns(standing)[1:])
+def leaderboard_rows(standing: Standing) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each model's row of the leaderboard, one figure per line, exactly as the leaderboard page shows it, beside
+    the frame's row: the columns computed once for every model (a site of thousands of models builds in linear
+    time)."""
+    frame = standing.ranking.board
+    shown = [(esc(c.header), list(c.cells)) for c in board.columns(standing)[1:]]
+    return {team: (facts((header, board.cell(cells[i])) for header, cells in shown), row)
+            for i, (team, row) in enumerate(zip(frame["team"].astype(str), frame.to_dict("records")))}
 
 
 def table1(team: str, entry: dict[str, Any], year: int) -> str:
@@ -159,10 +163,11 @@ def sweep_log(entry: dict[str, Any], source: Source) -> Path | None:
     return path if path.is_file() else None
 
 
-def model_page(standing: Standing, team: str, crops: str) -> tuple[str, str, str]:
-    """Title, heading and body of ``team``'s page (``crops``: its visual comparison, already HTML)."""
+def model_page(standing: Standing, team: str, shown: tuple[str, dict[str, Any]], crops: str) -> tuple[str, str, str]:
+    """Title, heading and body of ``team``'s page (``shown``: its entry of :func:`leaderboard_rows`; ``crops``: its
+    visual comparison, already HTML)."""
     ranking = standing.ranking
-    row = ranking.board.loc[ranking.board["team"].astype(str) == team].iloc[0]
+    row_html, row = shown
     label = get_year(standing.year).label
     if "rank" in row:
         verdict = (f"not ranked under the {label} rules (below a PSNR floor)" if pd.isna(row["rank"]) else
@@ -176,7 +181,7 @@ def model_page(standing: Standing, team: str, crops: str) -> tuple[str, str, str
     tag = '<span class="tag">baseline</span>' if team == ranking.baseline else ""
     source = standing.origins[team]
     body = [f'<p class="subtitle">{esc(verdict)}; from <code>{esc(source.path)}</code></p>',
-            "<h2>On the leaderboard</h2>", leaderboard_row(standing, team)]
+            "<h2>On the leaderboard</h2>", row_html]
     entry = standing.entries.get(team)
     if entry is not None:
         body += ["<h2>Table 1</h2>", table1(team, entry, standing.year),

@@ -553,6 +553,48 @@ def test_bad_values_are_one_line_each_shown_na_and_the_site_is_built(tmp_path: P
     assert plots.count('data-name="15_Huge"') == 3 and "params [M] (log scale)" in plots
 
 
+def many_models(path: Path, n: int) -> Path:
+    """A 2026 results file of ``n`` models made from :func:`record`: runtimes spread from 3 to 30 ms, each with
+    three runs ±10% (so that each model ties with its neighbours), the baseline ``00_SPAN`` at 10 ms."""
+    entries = {"00_SPAN": record(10.0, 30.0, 0.15, 9.8, team_id=0)}
+    for i in range(1, n):
+        entry = record(3 + 27 * i / n, 29.0 + (i % 13) * 0.1, 0.1 + (i % 7) * 0.01, 5.0 + i % 11, team_id=i)
+        entry["Toy_runs_ave_runtime"] = [entry["Toy_ave_runtime"] * f for f in (0.9, 1.0, 1.1)]
+        entries[f"{i:02d}_M{i}"] = entry
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_hundreds_of_models_build_in_linear_code_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """300 models from the template: a page each, every row on the leaderboard, the progress bar counting the pages;
+    the leaderboard's columns are computed a fixed number of times, not once per model (which made 5,000 models
+    take hours). Build times at 1,000 and 5,000 models: scripts/site_scale.py (README)."""
+    import io
+
+    from rich.console import Console
+
+    from benchmark.web import board as web_board
+    from benchmark.web.build import SiteInputs, build_site, site_folder
+
+    n = 300
+    results = many_models(tmp_path / "R.json", n)
+    calls = []
+    columns = web_board.columns
+    monkeypatch.setattr(web_board, "columns", lambda standing: calls.append(1) or columns(standing))
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=120)
+    built = build_site(SiteInputs([results], 2026), site_folder(tmp_path / "site", "--out", [results]), console)
+    assert built.pages == n + 3 and len(calls) == 2  # the leaderboard page, and every model page at once
+    assert "site\x1b[0m pages" in stream.getvalue() and f"{n + 3}/{n + 3}" in stream.getvalue()
+    index = (tmp_path / "site" / "index.html").read_text()
+    rows = Board(index).rows
+    assert len(rows) == n and rows[0]["team"] == "01_M1"
+    ties = Board(index).column("tie")
+    assert max(t.count(";") for t in ties) == web_board.TIES_SHOWN and any(" in all)" in t for t in ties)
+    page = (tmp_path / "site" / "teams" / "150_M150.html").read_text()
+    assert "rank 151 of 300 under the NTIRE 2026 rules" in page  # 00_SPAN, at 10 ms, ahead and "; … (" in page
+
+
 # --- in a real browser ---------------------------------------------------------------------------------------------
 
 
@@ -733,3 +775,20 @@ def test_browser_bad_values_and_huge_figures_render(browser: Any, tmp_path: Path
                     "svg.plot", "svgs => svgs.map(s => { const b = s.getBBox(); return [b.x, b.y, b.width, b.height]; })")
                 assert boxes and all(0 <= x and 0 <= y and x + w <= 640.5 and y + h <= 400.5 for x, y, w, h in boxes)
             assert problems == [], page_path.name
+
+
+def test_browser_a_board_of_hundreds_sorts_and_filters(browser: Any, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    results = many_models(tmp_path / "R.json", 300)
+    assert build(capsys, tmp_path / "site", "--results", results, "--year", "2026")[0] == 0
+    with opened(browser, (tmp_path / "site" / "index.html").as_uri()) as (page, problems):
+        assert len(visible_teams(page)) == 300
+        page.click('#board th[data-key="params"] button')
+        params = [float(v) for v in column_keys(page, "params")]
+        assert params == sorted(params) and len(params) == 300
+        page.fill('input[data-filter="board"]', "_M29")
+        assert set(visible_teams(page)) == {"29_M29", *(f"{i}_M{i}" for i in range(290, 300))}
+        assert page.text_content('[data-count="board"]') == "11 of 300 shown"
+        page.click('#board tr[data-team="295_M295"] td.team a')
+        page.wait_for_url("**/teams/295_M295.html")
+        assert "rank" in page.text_content(".subtitle") and problems == []
