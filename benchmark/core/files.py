@@ -127,7 +127,10 @@ def _refusal(real: Path, made_by: str) -> str | None:
     """Why the folder at ``real`` is not one ``made_by`` may replace (it holds what another made), or None."""
     if not real.is_dir():
         return None
-    entries = sorted(p.name for p in real.iterdir())
+    try:
+        entries = sorted(p.name for p in real.iterdir())
+    except OSError as err:
+        return f"cannot be read ({err.strerror}), so it is not replaced"
     other = _made_by(real) if entries else made_by
     if other == made_by:
         return None
@@ -167,8 +170,9 @@ class OutFolder:
             _replace_folder(tmp, self.real, self.made_by)
         except BaseException as err:
             shutil.rmtree(tmp, ignore_errors=True)
-            if created[1:]:
-                shutil.rmtree(created[-1], ignore_errors=True)
+            for parent in created[1:]:  # deepest first; one that now holds anything (not ours) stays
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
             if isinstance(err, OSError):
                 raise HarnessError(f"{self.flag} {self.path}: cannot write ({err.strerror}); choose a writable folder "
                                    "with free space") from None

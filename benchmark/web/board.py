@@ -28,10 +28,10 @@ FIRST = ("Team", "Rank", "Score", "ave_r", "overall_r")
 """Led by the name, then the rank and score (or, in a rank-sum year, the runtime and overall ranks); the other
 columns in compare's order."""
 AXES = {"ave": "runtime [ms, {where}]", "flops": "FLOPs [G, {counter}]", "params": "params [M]"}
+"""The cost each trade-off plot puts on x, as the frame names it."""
 TIES_SHOWN = 12
 """The most tied models a cell names: a leaderboard of thousands can tie one model with hundreds, and every page
 would grow with the whole board (compare's leaderboard.csv lists them all)."""
-"""The cost each trade-off plot puts on x, as the frame names it."""
 
 
 @dataclass(frozen=True)

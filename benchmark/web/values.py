@@ -83,8 +83,9 @@ ENTRY: dict[str, Schema] = {
                                                  "an object of operator, module, calls and MACs"),
                                           "a list of operators")}, "the object of exact counts"),
     "sweep": Fields({"source": TEXT, "repository": TEXT, "team_id": COUNT, "select_model": TEXT, "host": TEXT,
-                     "inputs": Leaf(lambda v: None if isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
-                                    else shown(v), "an object of path → sha256")},
+                     "inputs": Leaf(lambda v: None if isinstance(v, dict) and all(isinstance(x, str)
+                                                                                  for x in v.values()) else shown(v),
+                                    "an object of path → sha256")},
                     "the sweep's object"),
 }
 """What a model page reads of an entry, beside its splits (``environment``'s values are checked as single values)."""

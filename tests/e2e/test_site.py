@@ -402,7 +402,8 @@ def test_bad_input_is_one_line_and_leaves_no_site(case: str, sweep_results: Path
     out = tmp_path / "site"
     args: list[object] = ["--results", sweep_results, "--year", "2026"]
     expected = {"missing": "none.json: results file not found", "invalid": "bad.json: not a valid results file",
-                "out is a file": "a file, not a folder", "out is another folder": "holds 'thesis.tex', which python -m benchmark.site did not write",
+                "out is a file": "a file, not a folder",
+                "out is another folder": "holds 'thesis.tex', which python -m benchmark.site did not write",
                 "wrong year": "--year 2024: no results of NTIRE 2024 among the inputs",
                 "nothing": "nothing to show", "unwritable": "cannot create a folder there"}[case]
     if case == "missing":
@@ -768,11 +769,13 @@ def test_browser_bad_values_and_huge_figures_render(browser: Any, tmp_path: Path
             if page_path.stem == "13_Types":
                 row = page.eval_on_selector_all("table.facts tr", "rows => rows.map(r => r.textContent)")
                 assert "checkpointn/a" in row
-                cells = page.eval_on_selector_all("h2:has-text('Runtime') + div td", "tds => tds.map(t => t.textContent)")
+                cells = page.eval_on_selector_all("h2:has-text('Runtime') + div td",
+                                                  "tds => tds.map(t => t.textContent)")
                 assert cells[:3] == ["Toy", "9.00", "n/a"]
             if page_path.name in ("plots.html", "15_Huge.html"):
                 boxes = page.eval_on_selector_all(
-                    "svg.plot", "svgs => svgs.map(s => { const b = s.getBBox(); return [b.x, b.y, b.width, b.height]; })")
+                    "svg.plot", "svgs => svgs.map(s => { const b = s.getBBox(); "
+                                "return [b.x, b.y, b.width, b.height]; })")
                 assert boxes and all(0 <= x and 0 <= y and x + w <= 640.5 and y + h <= 400.5 for x, y, w, h in boxes)
             assert problems == [], page_path.name
 

@@ -65,7 +65,8 @@ def test_a_folder_of_the_same_command_is_replaced_and_every_other_refused(tmp_pa
         (folder / "other.html").write_text("v2")
     assert sorted(tree(tmp_path / "a" / "b")) == [MARKER, "other.html"]  # replaced whole: nothing stale
     with pytest.raises(HarnessError, match=r"was made by python -m benchmark.site \(it holds '.benchmark-output', "
-                                           r"'other.html'\), not by python -m benchmark.prepare, so it is not replaced"):
+                                           r"'other.html'\), not by python -m benchmark.prepare, so it is not "
+                                           "replaced"):
         out_folder(tmp_path / "a" / "b", "--out", "benchmark.prepare", "choose X")
     (tmp_path / "empty").mkdir()
     assert out_folder(tmp_path / "empty", "--out", "benchmark.site", "choose X").real == tmp_path / "empty"
@@ -81,13 +82,13 @@ def test_a_failed_build_leaves_the_folder_and_no_folder_it_made(tmp_path: Path) 
 
 
 def test_a_folder_that_changed_while_it_was_built_is_not_replaced(tmp_path: Path) -> None:
-    out = out_folder(tmp_path / "site", "--out", "benchmark.site", "choose X")
+    out = out_folder(tmp_path / "new" / "site", "--out", "benchmark.site", "choose X")
     with pytest.raises(HarnessError, match="it changed while the new one was built"):
         with out.building() as folder:
             (folder / "index.html").write_text("new")
-            (tmp_path / "site").mkdir()
-            (tmp_path / "site" / "thesis.tex").write_text("mine")  # a user's file, put there meanwhile
-    assert tree(tmp_path) == {"site/thesis.tex": b"mine"}
+            (tmp_path / "new" / "site").mkdir()
+            (tmp_path / "new" / "site" / "thesis.tex").write_text("mine")  # a user's file, put there meanwhile
+    assert tree(tmp_path) == {"new/site/thesis.tex": b"mine"}  # and the folder made for the site, now theirs, kept
 
 
 @pytest.mark.parametrize("how", ["dot-dot through a new folder", "symlink", "symlink to a parent"])
@@ -140,7 +141,8 @@ def test_site_refuses_a_victim_and_its_own_results_file(tmp_path: Path) -> None:
         f"--out {pub}: holds --results {pub / 'R.json'}, which replacing the folder would delete; choose a folder that "
         "does not hold it")
     assert (pub / "R.json").is_file() and (pub / "index.html").is_file()
-    assert run_main(site.main, ["--results", str(pub / "R.json"), "--year", "2026", "--out", str(tmp_path / "s2")])[0] == 0
+    rebuilt = run_main(site.main, ["--results", str(pub / "R.json"), "--year", "2026", "--out", str(tmp_path / "s2")])
+    assert rebuilt[0] == 0
 
 
 def test_compare_out_and_site_follow_the_rule(tmp_path: Path) -> None:
@@ -185,8 +187,9 @@ def test_prepare_never_replaces_a_data_set_it_did_not_make(tmp_path: Path, how: 
     if how == "symlink":
         out.symlink_to(data)
     line = refused(prepare.main, ["--hr", src, "--out", out])
-    assert line.endswith("holds 'HR', 'LR_bicubic', which python -m benchmark.prepare did not write, so it is not "
-                         "replaced; choose a new or empty folder for HR/ and LR_bicubic/") and line.startswith(f"--out {out}")
+    assert line.startswith(f"--out {out}") and line.endswith(
+        "holds 'HR', 'LR_bicubic', which python -m benchmark.prepare did not write, so it is not replaced; choose a "
+        "new or empty folder for HR/ and LR_bicubic/")
     assert tree(data) == before and not (tmp_path / "new").exists()
     assert refused(prepare.main, ["--hr", src, "--out", src]).startswith(f"--out {src}: the same path as --hr {src}")
 

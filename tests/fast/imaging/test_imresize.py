@@ -338,8 +338,8 @@ def test_an_image_over_the_pixel_bound_is_refused_before_decoding(tmp_path: Path
 
     monkeypatch.setattr(prepare_module, "read_image", no_decoding)
     assert _refused(["--hr", str(src), "--out", str(tmp_path / "out")], capsys) == (
-        f"{src / 'c.png'}: 20,000 × 20,000 = 400,000,000 pixels, over the bound of 89,478,485 checked before decoding; "
-        "pass --max-pixels 400000000 if the image is what you meant to prepare")
+        f"{src / 'c.png'}: 20,000 × 20,000 = 400,000,000 pixels, over the bound of 89,478,485 checked before "
+        "decoding; pass --max-pixels 400000000 if the image is what you meant to prepare")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
