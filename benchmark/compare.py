@@ -22,11 +22,8 @@ to two decimals; ``psnr_ok_rounded_only`` marks the models whose eligibility dep
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.files import check_out_path, plain_name
+from benchmark.core.files import OutFolder, out_folder, plain_name
 from benchmark.core.years import YEARS
 from benchmark.data.splits import find_split
 from benchmark.imaging.images import read_image
@@ -52,8 +49,7 @@ from benchmark.rank.board import (
 from benchmark.rank.scoring import year_record
 from benchmark.record.checks import check_table
 from benchmark.report.leaderboard import factsheet_latex, leaderboard_table, write_leaderboard
-from benchmark.web.build import SiteInputs, build_site
-from benchmark.web.build import check_out as check_site
+from benchmark.web.build import SiteInputs, build_site, site_folder
 
 _UNSAFE_IN_NAMES = re.compile("[/\\\\\0]")
 """What a model name may hold but a file name may not: in ``table1_NAME.tex`` each becomes ``_``."""
@@ -118,47 +114,32 @@ def _visual_inputs(args: argparse.Namespace, results: dict[str, dict[str, Any]],
                                                   title=f"{image} ({split}, ×4)", crop=args.crop)
 
 
-def write_outputs(out: Path, write: Callable[[Path], list[Path]]) -> list[Path]:
-    """``write`` the outputs into a fresh hidden folder inside ``out``, then move each complete file into ``out``.
+def write_outputs(out: OutFolder, write: Callable[[Path], list[Path]]) -> list[Path]:
+    """``write`` the outputs into a fresh folder beside ``out``, which replaces ``out`` whole once complete.
 
-    A run that fails while writing (a full disk, an error in a plot) leaves ``out`` as it was: no half-written
-    file, no mix of this run's and the previous run's files, and no ``out`` at all when it did not exist.
-    """
-    created = [p for p in (out, *out.parents) if not p.exists()]  # the folders this run makes, deepest first
+    A run that fails while writing (a full disk, an error in a plot) leaves ``out`` as it was; a run that succeeds
+    leaves only its own files there, none of an earlier run's (another --factsheet, --visual)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".compare-"))
-    except OSError as err:
-        raise HarnessError(f"--out {out}: cannot create the folder ({err.strerror}); choose a writable "
-                           "folder") from None
-    try:
-        files = write(tmp)
-        for path in files:
-            os.replace(path, out / path.name)
-        return [out / path.name for path in files]
-    except BaseException as err:
-        if created:
-            shutil.rmtree(created[-1], ignore_errors=True)
-        if isinstance(err, OSError):
-            raise HarnessError(f"--out {out}: cannot write ({err.strerror}); choose a writable folder with free "
-                               "space") from None
-        if isinstance(err, UnicodeEncodeError):
-            bad = err.object[err.start:err.end]
-            raise HarnessError(f"--out {out}: a text of the results cannot be written as UTF-8 ({bad!r} is a lone "
-                               "surrogate escape); correct it in the results file") from None
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with out.building() as folder:
+            names = [path.name for path in write(folder)]
+    except UnicodeEncodeError as err:
+        bad = err.object[err.start:err.end]
+        raise HarnessError(f"--out {out}: a text of the results cannot be written as UTF-8 ({bad!r} is a lone "
+                           "surrogate escape); correct it in the results file") from None
+    return [out.path / name for name in names]
 
 
 def _run(args: argparse.Namespace, console: Console) -> list[Path]:
     if args.results is None and args.table is None:
         raise HarnessError("nothing to compare: pass --results R.json, --table FILE, or both")
-    check_out_path(args.out, "--out", "choose another output folder for leaderboard.csv/.md/.tex and the plots")
-    if args.site is not None:
-        if args.site.resolve() == args.out.resolve():
-            raise HarnessError(f"--site {args.site}: the folder of --out; give the site a folder of its own")
-        check_site(args.site, "--site")
+    paths = {"--results": args.results, "--table": args.table, "--save_dir": args.save_dir, "--data": args.data,
+             "--site": args.site}
+    out = out_folder(args.out, "--out", "benchmark.compare", "choose a new or empty folder for leaderboard.csv/.md/"
+                     ".tex and the plots", [(flag, path) for flag, path in paths.items() if path is not None])
+    files, data = [args.results] if args.results else [], [args.data] if args.data else []
+    site = None if args.site is None else site_folder(
+        args.site, "--site", files, args.table, data,
+        [("--out", args.out), *([("--save_dir", args.save_dir)] if args.save_dir else [])])
     if args.table is not None and args.table.is_dir():
         raise HarnessError(f"--table {args.table}: a folder, not a table; pass a results table such as "
                            "../shared/reference/ntire2023_esr_results.tsv")
@@ -195,12 +176,11 @@ def _run(args: argparse.Namespace, console: Console) -> list[Path]:
             written.append(visual(folder))
         return written
 
-    written = write_outputs(args.out, write)
+    written = write_outputs(out, write)
     console.print(leaderboard_table(board, title, notes, year), crop=False)
-    if args.site is not None:
-        inputs = SiteInputs([args.results] if args.results else [], year, args.table, args.baseline,
-                                args.psnr_rounded, [args.data] if args.data else [])
-        console.print(escape(build_site(inputs, args.site, "--site").line()), crop=False)
+    if site is not None:
+        inputs = SiteInputs(files, year, args.table, args.baseline, args.psnr_rounded, data)
+        console.print(escape(build_site(inputs, site).report()), crop=False)
     return written
 
 
@@ -219,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                                            "baseline, e.g. 00_SPAN in 2026)")
     parser.add_argument("--psnr-rounded", action="store_true",
                         help="apply the PSNR floors to the PSNR printed to 2 decimals (default: the raw PSNR)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for leaderboard.csv/.md/.tex and the plots")
+    parser.add_argument("--out", type=Path, required=True, help="folder for leaderboard.csv/.md/.tex and the plots: "
+                        "new, empty, or one compare wrote before (replaced whole)")
     parser.add_argument("--site", type=Path, help="also write the leaderboard as a static web site into SITE "
                                                    "(python -m benchmark.site)")
     parser.add_argument("--factsheet", metavar="NAME", help="also write OUT/table1_NAME.tex, Table 1 of model NAME")

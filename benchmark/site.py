@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
 from benchmark.core.years import YEARS
-from benchmark.web.build import SiteInputs, build_site
+from benchmark.web.build import SiteInputs, build_site, site_folder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,17 +32,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="the splits' folders (HR/, LR_bicubic/X4/) or the official data folder: visual crops "
                              "of the models that saved SR images")
     parser.add_argument("--out", type=Path, required=True,
-                        help="folder for the site: new, empty, or a site built before (replaced whole)")
+                        help="folder for the site: new, empty, or a site built before (replaced whole; a folder "
+                             "holding anything else, or the inputs, is refused)")
     try:
         args = parser.parse_args(argv)
         if not args.results and args.table is None:
             raise HarnessError("nothing to show: pass --results R.json, --table FILE, or both")
-        built = build_site(SiteInputs(args.results, args.year, args.table, args.baseline, args.psnr_rounded,
-                                      args.data), args.out)
+        inputs = SiteInputs(args.results, args.year, args.table, args.baseline, args.psnr_rounded, args.data)
+        built = build_site(inputs, site_folder(args.out, "--out", args.results, args.table, args.data))
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2
-    print(built.line())
+    print(built.report())  # plain print: no markup is read in the paths
     return 0
 
 

@@ -41,6 +41,7 @@ from rich.markup import escape
 
 import models
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark.core.files import check_out_path
 from benchmark.data.splits import benchmark_split, check_split, demo_split
 from benchmark.measure.backend import PRECISIONS, pick_device
 from benchmark.measure.deploy import BACKENDS
@@ -79,6 +80,21 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
 
 
+def check_out(out: Path, sweep: bool) -> None:
+    """Every file the run will write (the report and its ``.json``; ``<stem>_sweep.md`` with ``--sweep``) can be
+    written, checked before any work: a folder in its place, a file among its folders, a ``.json`` report (its
+    JSON would overwrite it) or a folder this user cannot write is one line."""
+    report = out.with_name(out.stem + "_sweep.md") if sweep else out
+    fix = "pass the Markdown file to write, e.g. results/speed.md"
+    if report.suffix.lower() == ".json":
+        raise HarnessError(f"--out {out}: the JSON beside the report would be the report itself; {fix}")
+    for path in (report, report.with_suffix(".json")):
+        check_out_path(path, "--out", fix, folder=False)
+    existing = next(p for p in (report.parent.absolute(), *report.parent.absolute().parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HarnessError(f"--out {out}: {existing} cannot be written by this user; choose a writable folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m benchmark.speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="benchmark folder for the loop (default: ../shared/data/B100 "
@@ -106,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads is not None and args.threads < 1:
             raise HarnessError(f"--threads {args.threads}: must be at least 1")
         args.out = args.out or Path("results/speed_matrix.md" if args.matrix else "results/speed.md")
+        check_out(args.out, args.sweep)
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2

@@ -46,8 +46,7 @@ from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_d
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
 from benchmark.organizer.plan import Freshness, registered_jobs, repository_jobs, triage
 from benchmark.record.store import check_results_path, read_results
-from benchmark.web.build import SiteInputs, build_site
-from benchmark.web.build import check_out as check_site
+from benchmark.web.build import SiteInputs, build_site, site_folder
 
 console = cli.console()
 
@@ -151,11 +150,14 @@ def sweep(args: argparse.Namespace) -> int:
         year_source = "--year" if args.year is not None else (repo.year_source if repo else "")
         if year is not None:
             get_year(year)
-        if args.site is not None:
-            if year is None:
-                raise HarnessError("--site: pass --year, the year whose rules rank the site's leaderboard")
-            check_site(args.site, "--site")
+        if args.site is not None and year is None:
+            raise HarnessError("--site: pass --year, the year whose rules rank the site's leaderboard")
         results = results_path(args, repo)
+        data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]
+        site = None if args.site is None else site_folder(args.site, "--site", [results], data=data_folders, others=[
+            (flag, path) for flag, path in (("--challenge-repo", args.challenge_repo), ("--save_dir", args.save_dir),
+                                            ("--published", args.published), ("--model_zoo", args.model_zoo))
+            if path is not None])
         published = Published(args.published) if args.published is not None else None
         splits = [] if args.profile_only else cli.pick_splits(args, year)
         settings = cli.settings_of(args, year=year)  # each worker is told its device where it is started
@@ -233,9 +235,8 @@ def sweep(args: argparse.Namespace) -> int:
             title += f"; {matched} match {args.published.name} at its precision"
         console.print(summary_table(list(rows.values()), f"{title}, {wall:.1f} s", published=published is not None))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
-        if args.site is not None:
-            data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]
-            console.print(escape(build_site(SiteInputs([results], year, data=data_folders), args.site, "--site").line()))
+        if site is not None:
+            console.print(escape(build_site(SiteInputs([results], year, data=data_folders), site).report()))
         return 0
     finally:
         if ray_started:

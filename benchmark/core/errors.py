@@ -19,11 +19,15 @@ class HarnessError(Exception):
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line, whatever it holds: a line break inside a name or path from a user's file is shown
+    escaped (``\\n``), so the line is never split or mistaken for two."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(text))
+
+
 def error_line(err: BaseException | str) -> str:
-    """``error: <message>`` on one line, whatever the message holds: a line break inside a name or path from a
-    user's file is shown escaped (``\\n``), so the error is never split over lines or mistaken for two."""
-    message = "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(err))
-    return f"error: {message}"
+    """``error: <message>`` on one line (:func:`one_line`)."""
+    return f"error: {one_line(err)}"
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,4 +1,5 @@
-"""Files written so that nothing is lost: sha256, atomic replacement (through symlinks, keeping the mode), a lock, plain names."""
+"""Files written so that nothing is lost: sha256, atomic replacement (through symlinks, keeping the mode), a lock,
+plain names, and output folders built whole that replace only a folder the same command made."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import os
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchmark.core.errors import HarnessError
 
@@ -77,18 +80,130 @@ def umask() -> int:
 
 
 def check_out_path(out: Path, flag: str, fix: str, *, folder: bool = True) -> None:
-    """``out`` can be written: not a file where a ``folder`` goes, and under folders (existing or to make).
-    Either failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
+    """``out`` can be written: a folder where a ``folder`` goes and a file where a file goes, under folders (existing
+    or to make). Each failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
     if folder and out.exists() and not out.is_dir():
         raise HarnessError(f"{flag} {out}: a file, not a folder; {fix}")
+    if not folder and out.is_dir():
+        raise HarnessError(f"{flag} {out}: a folder, not a file; {fix}")
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise HarnessError(f"{flag} {out}: {parent} is a file, not a folder; {fix}")
 
 
-def folder_beside(out: Path, flag: str, purpose: str) -> Path:
+MARKER = ".benchmark-output"
+"""The file the harness writes into every folder it builds whole (a site, a prepared data set, compare's outputs).
+Its first line names the command; a command replaces only a folder whose marker names it."""
+COMPANIONS = (".failures.json", ".sweep", ".txt", ".log", ".superseded.json")
+"""What the harness keeps beside a results file ``R.json`` (``R.failures.json``, the logs in ``R.sweep/`` …)."""
+
+
+def results_and_companions(results: Path) -> list[Path]:
+    """A results file and everything named after it beside it (:data:`COMPANIONS`, its lock)."""
+    return [results, *(companion(results, suffix) for suffix in COMPANIONS), results.with_name(results.name + ".lock")]
+
+
+def _made_by(folder: Path) -> str | None:
+    """The command named by ``folder``'s marker (``benchmark.site`` for a site built before the marker was shared),
+    or None when it has none (or one that cannot be read)."""
+    if (folder / ".benchmark-site").is_file() and not (folder / MARKER).exists():
+        return "benchmark.site"
+    try:
+        return (folder / MARKER).read_text(encoding="utf-8").partition("\n")[0].strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _resolved(path: Path, flag: str) -> Path:
+    """``path`` after ``..`` and symlinks (as the system will reach it once its missing folders are made)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise HarnessError(f"{flag} {path}: cannot be resolved ({err}); remove the symlink loop or choose another "
+                           "path") from None
+
+
+def _refusal(real: Path, made_by: str) -> str | None:
+    """Why the folder at ``real`` is not one ``made_by`` may replace (it holds what another made), or None."""
+    if not real.is_dir():
+        return None
+    try:
+        entries = sorted(p.name for p in real.iterdir())
+    except OSError as err:
+        return f"cannot be read ({err.strerror}), so it is not replaced"
+    other = _made_by(real) if entries else made_by
+    if other == made_by:
+        return None
+    listed = ", ".join(map(repr, entries[:3])) + (f" … ({len(entries)} entries)" if len(entries) > 3 else "")
+    if other is None:
+        return f"holds {listed}, which python -m {made_by} did not write, so it is not replaced"
+    return f"was made by python -m {other} (it holds {listed}), not by python -m {made_by}, so it is not replaced"
+
+
+@dataclass(frozen=True)
+class OutFolder:
+    """An output folder that a command builds whole and then replaces, checked before any work
+    (:func:`out_folder`); :meth:`building` builds it."""
+
+    path: Path
+    """As the user gave it (for messages)."""
+    real: Path
+    """After ``..`` and symlinks: where it is built."""
+    flag: str
+    made_by: str
+    """The command, as its marker names it (``benchmark.site``)."""
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[Path]:
+        """A fresh folder beside the output to write into; when the block ends, it is marked and put in place whole
+        (:func:`_replace_folder`). A block that fails leaves the output as it was, and no folder it made: an
+        ``OSError`` (no space, no permission) is one line naming the flag."""
+        created = [p for p in (self.real, *self.real.parents) if not p.exists()]  # deepest first
+        tmp = _folder_beside(self.real, self.flag, "building")
+        try:
+            yield tmp
+            (tmp / MARKER).write_text(f"{self.made_by}\nmade by python -m {self.made_by}, which replaces this folder "
+                                      "whole when it writes it again\n", encoding="utf-8")
+            _replace_folder(tmp, self.real, self.made_by)
+        except BaseException as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for parent in created[1:]:  # deepest first; one that now holds anything (not ours) stays
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            if isinstance(err, OSError):
+                raise HarnessError(f"{self.flag} {self.path}: cannot write ({err.strerror}); choose a writable folder "
+                                   "with free space") from None
+            raise
+
+
+def out_folder(out: Path, flag: str, made_by: str, fix: str, inputs: Iterable[tuple[str, Path]] = ()) -> OutFolder:
+    """``out`` as a folder ``made_by`` (a command: ``benchmark.site``) may build and replace whole: new, empty, or
+    made by that command before (its :data:`MARKER` says so), judged after ``..`` and symlinks; and none of
+    ``inputs`` (label, path: what the run reads or keeps) lies in it. Checked before any work: otherwise one line
+    naming ``flag``, the folder and ``fix``, and nothing is written or deleted."""
+    real = _resolved(out, flag)
+    shown_as = f"{out}" if real == out.absolute() else f"{out} (that is {real})"
+    check_out_path(out, flag, fix)
+    check_out_path(real, flag, fix)
+    for label, path in inputs:
+        inside = _resolved(path, label)
+        if inside == real:
+            raise HarnessError(f"{flag} {shown_as}: the same path as {label} {path}; give each a path of its own")
+        if real in inside.parents:
+            raise HarnessError(f"{flag} {shown_as}: holds {label} {path}, which replacing the folder would delete; "
+                               "choose a folder that does not hold it")
+    why = _refusal(real, made_by)
+    if why is not None:
+        raise HarnessError(f"{flag} {shown_as}: {why}; {fix}")
+    return OutFolder(out, real, flag, made_by)
+
+
+def _folder_beside(out: Path, flag: str, purpose: str) -> Path:
     """A new private folder beside ``out`` (its parents made), where a folder is built whole before
-    :func:`replace_folder` puts it in place; a place this user cannot write is one line naming ``flag``."""
+    :func:`_replace_folder` puts it in place; a place this user cannot write is one line naming ``flag``."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{purpose}-"))
@@ -97,10 +212,14 @@ def folder_beside(out: Path, flag: str, purpose: str) -> Path:
                            "folder") from None
 
 
-def replace_folder(tmp: Path, out: Path) -> None:
+def _replace_folder(tmp: Path, out: Path, made_by: str) -> None:
     """Make the complete folder ``tmp`` the folder ``out``, with the mode a folder made here gets (``mkdtemp`` made
     it private); a folder already at ``out`` is moved aside first, put back if the rename fails, and removed only
-    once the new one is in place."""
+    once the new one is in place. Judged again here, the one place that deletes: a folder at ``out`` that
+    ``made_by`` may not replace (it changed since :func:`out_folder` looked) is left as it is."""
+    why = _refusal(out, made_by)
+    if why is not None:
+        raise HarnessError(f"{out}: {why} (it changed while the new one was built); nothing was replaced")
     os.chmod(tmp, 0o777 & ~umask())
     old = None
     if out.is_dir() and any(out.iterdir()):

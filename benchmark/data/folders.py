@@ -3,11 +3,11 @@
 ``OUT/HR/<stem>.png`` is the image cut to a multiple of 4 and ``OUT/LR_bicubic/X4/<stem>x4.png`` is
 ``imresize(HR, 1/4, 'bicubic')`` as MATLAB computes it, the layout of the official benchmark sets.
 Images are written as 3-channel RGB PNG; a grayscale source gives three equal channels, whose LR
-equals the LR of the gray image. The set is built beside its destination and moved in place whole."""
+equals the LR of the gray image. The set is built beside its destination and moved in place whole; it replaces
+only a set this command prepared, and no image over a pixel bound is decoded."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import check_out_path, folder_beside, replace_folder
-from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, modcrop, read_image, write_png
+from benchmark.core.files import out_folder
+from benchmark.imaging.images import IMAGE_EXTENSIONS, SCALE, image_size, modcrop, read_image, write_png
 from benchmark.imaging.imresize import downscale_x4
 
 
@@ -61,38 +61,45 @@ def write_pair(stem: str, img: np.ndarray, out_dir: Path, source: Path | None = 
     return hr_path
 
 
-OUTPUTS = ("HR", "LR_bicubic")
-"""What a prepared folder holds; an existing ``--out`` with anything else in it is never replaced."""
+MAX_PIXELS = 89_478_485
+"""The largest image ``prepare`` decodes unless told otherwise: Pillow's own decompression-bomb bound (a 9,459 ×
+9,459 image, 256 MiB as 8-bit RGB; DIV2K images are at most 2,040 pixels a side). A PNG of 20,000 × 20,000 fits
+in a few hundred KB and would take 1.2 GB decoded, several times that while resized."""
 
 
-def check_out(hr_dir: Path, out_dir: Path) -> None:
-    """``out_dir`` may be made or replaced: a new path, an empty folder, or a folder prepared before (holding only
-    ``HR/`` and ``LR_bicubic/``), whose HR folder is not the input; a HarnessError naming the fix otherwise."""
-    if (out_dir / "HR").resolve() == hr_dir.resolve():
-        raise HarnessError(f"{out_dir}: its HR folder is the input folder itself; choose another --out")
-    check_out_path(out_dir, "--out", "choose a new folder for HR/ and LR_bicubic/")
-    if out_dir.is_dir():
-        others = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUTS)
-        if others:
-            raise HarnessError(f"--out {out_dir}: holds {others[0]!r} besides HR/ and LR_bicubic/ ({len(others)} other "
-                               "entries), so it is not replaced; choose a new or empty folder")
+def _check_pixels(path: Path, max_pixels: int) -> None:
+    """``path``'s size from its header, before any decoding: more than ``max_pixels`` is one line naming the file
+    and ``--max-pixels``."""
+    size = image_size(path)
+    if size is None and path.stat().st_size == 0:
+        raise HarnessError(f"{path}: the file is empty; re-download or re-create it")
+    if size is None:
+        raise HarnessError(f"{path}: not an image whose size can be read (PNG, BMP, TIFF or JPEG); re-download or "
+                           "re-create it")
+    width, height = size
+    if width * height > max_pixels:
+        raise HarnessError(f"{path}: {width:,} × {height:,} = {width * height:,} pixels, over the bound of "
+                           f"{max_pixels:,} checked before decoding; pass --max-pixels {width * height} if the image "
+                           "is what you meant to prepare")
 
 
-def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[Path]:
+def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True, max_pixels: int = MAX_PIXELS) -> list[Path]:
     """Write ``out_dir/HR`` and ``out_dir/LR_bicubic/X4`` from the images in ``hr_dir``.
 
-    The set is built in a hidden folder beside ``out_dir`` and renamed to ``out_dir`` only once every
-    pair is written, so a failed or interrupted run leaves no half-built set that a run would take for
-    the data (and an earlier set at ``out_dir`` as it was). Returns the HR paths written, in order; the
-    LR of ``HR/<stem>.png`` is ``LR_bicubic/X4/<stem>x4.png``.
+    ``out_dir`` is new, empty, or a set this command prepared before (:func:`benchmark.core.files.out_folder`);
+    a folder holding anything else (an earlier data set made by other means, the input) is refused before any
+    image is read. Every image's size is checked against ``max_pixels`` before it is decoded. The set is built in
+    a hidden folder beside ``out_dir`` and renamed to ``out_dir`` only once every pair is written, so a failed or
+    interrupted run leaves no half-built set that a run would take for the data (and an earlier set at
+    ``out_dir`` as it was). Returns the HR paths written, in order; the LR of ``HR/<stem>.png`` is
+    ``LR_bicubic/X4/<stem>x4.png``.
     """
     hr_dir, out_dir = Path(hr_dir), Path(out_dir)
-    out = out_dir
     files = find_images(hr_dir)
-    check_out(hr_dir, out_dir)
-    if out_dir.is_symlink():  # the set is built beside, and renamed to, the folder the link points to
-        out_dir = out_dir.resolve()
-    tmp = folder_beside(out_dir, "--out", "prepare")
+    out = out_folder(out_dir, "--out", "benchmark.prepare", "choose a new or empty folder for HR/ and LR_bicubic/",
+                     [("--hr", hr_dir)])
+    for src in files:
+        _check_pixels(src, max_pixels)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]prepare[/bold] {task.description}"),
@@ -103,16 +110,9 @@ def prepare(hr_dir: Path, out_dir: Path, *, show_progress: bool = True) -> list[
         disable=not show_progress or not console.is_terminal,  # a log gets no bar, only the outcome's line
         transient=True,  # on a terminal too, a failed run's only output is its error line
     )
-    try:
-        with progress:
-            task = progress.add_task(escape(hr_dir.name), total=len(files))
-            for src in files:
-                write_pair(src.stem, read_image(src), tmp, source=src)
-                progress.advance(task)
-        replace_folder(tmp, out_dir)
-    except OSError as err:
-        raise HarnessError(f"--out {out_dir}: cannot write the set ({err.strerror}); choose a writable folder with "
-                           "free space") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [Path(out) / "HR" / f"{src.stem}.png" for src in files]
+    with progress, out.building() as tmp:
+        task = progress.add_task(escape(hr_dir.name), total=len(files))
+        for src in files:
+            write_pair(src.stem, read_image(src), tmp, source=src)
+            progress.advance(task)
+    return [out_dir / "HR" / f"{src.stem}.png" for src in files]

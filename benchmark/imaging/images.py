@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from benchmark.core.errors import HarnessError
 
@@ -84,6 +85,19 @@ def png_header(path: str | Path) -> tuple[int, int, int, int] | None:
         return None
     width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
     return width, height, depth, colour
+
+
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, nothing decoded; None when Pillow cannot read it. Pillow's own
+    decompression-bomb check is set aside here: the caller applies its own bound to the size returned."""
+    bound, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = bound
 
 
 def write_png(path: str | Path, img: np.ndarray) -> str:

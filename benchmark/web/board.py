@@ -29,6 +29,9 @@ FIRST = ("Team", "Rank", "Score", "ave_r", "overall_r")
 columns in compare's order."""
 AXES = {"ave": "runtime [ms, {where}]", "flops": "FLOPs [G, {counter}]", "params": "params [M]"}
 """The cost each trade-off plot puts on x, as the frame names it."""
+TIES_SHOWN = 12
+"""The most tied models a cell names: a leaderboard of thousands can tie one model with hundreds, and every page
+would grow with the whole board (compare's leaderboard.csv lists them all)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,18 @@ def _sort_keys(values: pd.Series) -> pd.Series | None:
     return values.map(_sort_key) if pd.api.types.is_numeric_dtype(values) else None
 
 
+def _few_ties(text: str) -> str:
+    """A cell of tied models, at most :data:`TIES_SHOWN` of them named, and how many there are in all."""
+    names = text.split("; ")
+    return text if len(names) <= TIES_SHOWN else "; ".join(names[:TIES_SHOWN]) + f"; … ({len(names):,} in all)"
+
+
 def columns(standing: Standing) -> list[Column]:
     """The leaderboard's columns in page order: :data:`FIRST`, then compare's, then the frame's others."""
     board = standing.ranking.board
     view = leaderboard_columns(board, standing.year, every_figure=True)
-    shown = [Column(c.header, c.shows[0], c.cells, None if c.shows[0] == "team" else _sort_keys(board[c.shows[0]]))
-             for c in view]
+    shown = [Column(c.header, c.shows[0], c.cells.map(_few_ties) if c.shows[0] == "tie" else c.cells,
+                    None if c.shows[0] == "team" else _sort_keys(board[c.shows[0]])) for c in view]
     used = {col for c in view for col in c.shows}
     shown += [Column(HEADERS.get(col, col), col, _csv_cells(board[col]), _sort_keys(board[col]))
               for col in board.columns if col not in used]
@@ -90,13 +99,14 @@ def table(standing: Standing, pages: Pages) -> str:
     head = "".join(f'<th scope="col" data-key="{esc(c.key)}" data-type="{"text" if c.sort is None else "num"}">'
                    f'<button type="button">{esc(c.header)}</button></th>' for c in cols)
     rows = []
-    ranked = board["rank"].notna() if "rank" in board else pd.Series(True, index=board.index)
+    ranked = list(board["rank"].notna()) if "rank" in board else [True] * len(board)
+    shown = [(list(c.cells), None if c.sort is None else list(c.sort)) for c in cols[1:]]  # lists: linear in the rows
     for i, team in enumerate(board["team"].astype(str)):
-        classes = " ".join(c for c, on in (("baseline", team == baseline), ("unranked", not ranked.iloc[i])) if on)
+        classes = " ".join(c for c, on in (("baseline", team == baseline), ("unranked", not ranked[i])) if on)
         cells = [f'<td class="team" data-sort="{esc(team)}">{link(pages.models[team], name(team), title=team)}</td>']
-        for c in cols[1:]:
-            key = "" if c.sort is None else f' data-sort="{esc(c.sort.iloc[i])}"'
-            cells.append(f"<td{key}>{cell(c.cells.iloc[i])}</td>")
+        for texts, sort in shown:
+            key = "" if sort is None else f' data-sort="{esc(sort[i])}"'
+            cells.append(f"<td{key}>{cell(texts[i])}</td>")
         rows.append(f'<tr class="{classes}" data-team="{esc(team)}">{"".join(cells)}</tr>')
     count = len(board)
     return (f'<div class="filter"><label>Filter <input type="search" data-filter="board" '

@@ -1,25 +1,31 @@
 """Build the site: read the inputs, rank each year, write every page into a fresh folder beside ``--out``, and
 move it in place only when complete, so that a failed build leaves ``--out`` as it was.
 
-``--out`` is replaced whole, so it must be new, empty, or a site this command built (it holds the marker file
-:data:`MARKER`): a folder of anything else is refused, never emptied.
+``--out`` is replaced whole, so it must be new, empty, or a site built before (its marker names
+``benchmark.site``: :func:`benchmark.core.files.out_folder`), and must hold none of the inputs: anything else is
+refused before any work, never emptied. Time and memory grow linearly with the models (a page each, a progress bar
+on a terminal).
 """
 
 from __future__ import annotations
 
-import shutil
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.core.errors import HarnessError
-from benchmark.core.files import check_out_path, folder_beside, replace_folder
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from benchmark.core.errors import one_line
+from benchmark.core.files import OutFolder, out_folder, results_and_companions
 from benchmark.core.years import get_year
 from benchmark.web import across, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
 from benchmark.web.markup import ASSETS, STATIC, TEAMS, Pages, esc, notes, page
 
-MARKER = ".benchmark-site"
-"""The file that marks a folder as a site built here (and so one that a new build may replace)."""
+MADE_BY = "benchmark.site"
+"""What a site's marker names (compare and the sweep write the same site with ``--site``)."""
 
 
 @dataclass(frozen=True)
@@ -36,24 +42,32 @@ class SiteInputs:
 
 @dataclass(frozen=True)
 class Built:
-    """A written site: where, how many pages, files and bytes (small enough to attach to a report?)."""
+    """A written site: where, how many pages, files and bytes (small enough to attach to a report?), and one
+    warning line per value of the records shown as n/a."""
 
     out: Path
     pages: int
     files: int
     size: int
+    warnings: list[str] = field(default_factory=list)
 
-    def line(self) -> str:
+    def report(self) -> str:
+        """The site's line, after printing each warning on stderr (one line each, whatever a value holds)."""
+        for warning in self.warnings:
+            print(one_line(warning), file=sys.stderr)
         return f"site: {self.out}/index.html ({self.pages} pages, {self.files} files, {self.size / 1024:.0f} KiB)"
 
 
-def check_out(out: Path, flag: str = "--out") -> None:
-    """``out`` can take the site: new, an empty folder, or a site built before; a HarnessError naming ``flag``
-    otherwise."""
-    check_out_path(out, flag, "choose another folder for the site")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise HarnessError(f"{flag} {out}: a folder that is not a site built by benchmark.site (it would be "
-                           "replaced whole); pass a new or empty folder")
+def site_folder(out: Path, flag: str, results: Iterable[Path], table: Path | None = None, data: Iterable[Path] = (),
+                others: Iterable[tuple[str, Path]] = ()) -> OutFolder:
+    """``out`` checked as the site's folder before any work (:func:`benchmark.core.files.out_folder`): none of
+    the inputs (the results files and what lies beside them, the table, ``--data``) nor ``others`` (label, path:
+    what the command also reads or writes) may lie in it."""
+    read = [("--results" if p == path else "what is kept beside --results,", p)
+            for path in results for p in results_and_companions(path)]
+    read += [("--table", table)] if table is not None else []
+    read += [("--data", p) for p in data]
+    return out_folder(out, flag, MADE_BY, "choose a new or empty folder for the site", [*read, *others])
 
 
 def _index(main: Standing, pages: Pages, others: list[str]) -> str:
@@ -78,55 +92,56 @@ def _index(main: Standing, pages: Pages, others: list[str]) -> str:
     return "".join(parts)
 
 
-def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing]) -> int:
-    """Every page and asset of the site into ``folder``; returns the number of pages."""
+def _progress(console: Console) -> Progress:
+    """The bar of pages written, on a terminal only (a log gets the outcome's line), gone when the site is done."""
+    return Progress(TextColumn("[bold]site[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not console.is_terminal,
+                    transient=True)
+
+
+def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing],
+                 progress: Progress) -> int:
+    """Every page and asset of the site into ``folder``, each page counted on ``progress``; returns the number of
+    pages."""
     models = list(main.ranking.board["team"].astype(str)) if main.ranking is not None else []
     pages = Pages.of(models, {f.label: f.title for f in main.failures})
     sources = [s.path for st in standings.values() for s in st.sources]
-    year = get_year(main.year).label
-    written: dict[str, tuple[str, str, str]] = {
-        "index.html": (f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
-                       _index(main, pages, across.other_years(standings, main.year))),
-        "years.html": ("NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages)),
-        "plots.html": (f"{year} trade-offs", f"{year}: PSNR against cost",
-                       board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>"),
-    }
-    stems = {team_name: Path(href).stem for team_name, href in pages.models.items()}
-    visual = crops.write(main, inputs.data, folder, stems) if main.entries else {}
-    for team_name, href in pages.models.items():
-        written[href] = team.model_page(main, team_name, visual.get(team_name, ""))
-    for failure in main.failures:
-        written[pages.failures[failure.label]] = team.failure_page(failure)
+    task = progress.add_task("pages", total=3 + len(pages.models) + len(main.failures))
     (folder / TEAMS).mkdir(exist_ok=True)
-    for path, (title, heading, body) in written.items():
+
+    def write(path: str, title: str, heading: str, body: str) -> None:
         root = "../" if path.startswith(f"{TEAMS}/") else ""
         (folder / path).write_text(page(title, heading, body, root=root, sources=sources), encoding="utf-8",
                                    errors="replace")
+        progress.advance(task)
+
+    year = get_year(main.year).label
+    write("index.html", f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
+          _index(main, pages, across.other_years(standings, main.year)))
+    write("years.html", "NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages))
+    write("plots.html", f"{year} trade-offs", f"{year}: PSNR against cost",
+          board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>")
+    stems = {team_name: Path(href).stem for team_name, href in pages.models.items()}
+    visual = crops.write(main, inputs.data, folder, stems) if main.entries else {}
+    rows = team.leaderboard_rows(main) if pages.models else {}
+    for team_name, href in pages.models.items():
+        write(href, *team.model_page(main, team_name, rows[team_name], visual.get(team_name, "")))
+    for failure in main.failures:
+        write(pages.failures[failure.label], *team.failure_page(failure))
     for asset in STATIC:
         (folder / asset).write_bytes((ASSETS / asset).read_bytes())
-    (folder / MARKER).write_text("built by python -m benchmark.site; a new build replaces this folder whole\n")
-    return len(written)
+    return 3 + len(pages.models) + len(main.failures)
 
 
-def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
-    """The whole site from ``inputs`` at ``out`` (``flag`` names ``out`` in errors), written only when complete."""
-    check_out(out, flag)
+def build_site(inputs: SiteInputs, out: OutFolder, console: Console | None = None) -> Built:
+    """The whole site from ``inputs`` at ``out`` (checked by :func:`site_folder` before any other work), written
+    only when complete; a bar on ``console`` (default: stderr) counts the pages."""
     sources = read_sources(inputs.results, inputs.table, inputs.year)
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    tmp = folder_beside(out, flag, "building")
-    try:
-        count = _write_pages(tmp, inputs, main, standings)
-        replace_folder(tmp, out)
-    except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created[1:]:
-            shutil.rmtree(created[-1], ignore_errors=True)
-        if isinstance(err, OSError):
-            raise HarnessError(f"{flag} {out}: cannot write the site ({err.strerror}); choose a writable folder "
-                               "with free space") from None
-        raise
-    files = [p for p in out.rglob("*") if p.is_file()]
-    return Built(out, count, len(files), sum(p.stat().st_size for p in files))
+    with _progress(console or Console(stderr=True)) as progress, out.building() as folder:
+        count = _write_pages(folder, inputs, main, standings, progress)
+    files = [p for p in out.real.rglob("*") if p.is_file()]
+    return Built(out.path, count, len(files), sum(p.stat().st_size for p in files),
+                 [line for source in sources for line in source.warnings])

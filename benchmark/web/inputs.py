@@ -21,6 +21,7 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.rank.board import Ranking, load_table, rank_inputs, read_checked, year_of
 from benchmark.record.checks import check_table
+from benchmark.web import values
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Source:
     renamed: dict[str, str] = field(default_factory=dict)
     table: pd.DataFrame | None = None
     failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """One line per value the pages show as n/a (:mod:`benchmark.web.values`)."""
 
 
 @dataclass
@@ -90,8 +93,9 @@ def _year_of(results: dict[str, dict[str, Any]], table: pd.DataFrame | None, def
 
 
 def read_sources(results: list[Path], table: Path | None, year: int) -> list[Source]:
-    """Every input read and checked as compare checks it, with its year. A results file that is missing while its
-    sweep's failures file is there is a sweep in which every team failed: it has failures and no models."""
+    """Every input read and checked as compare checks it (what the pages read beyond that by
+    :func:`benchmark.web.values.checked`), with its year. A results file that is missing while its sweep's failures
+    file is there is a sweep in which every team failed: it has failures and no models."""
     sources = []
     for path in results:
         failures = _failures(path)
@@ -99,7 +103,13 @@ def read_sources(results: list[Path], table: Path | None, year: int) -> list[Sou
             sources.append(Source(path, year, "--year (every team of its sweep failed)", failures=failures))
             continue
         entries, renamed = read_checked(path)
-        sources.append(Source(path, *_year_of(entries, None, year), entries, renamed, failures=failures))
+        originals = {new: old for old, new in renamed.items()}
+        warnings = []
+        for name, entry in entries.items():
+            entries[name], lines = values.checked(originals.get(name, name), entry, path)
+            warnings += lines
+        sources.append(Source(path, *_year_of(entries, None, year), entries, renamed, failures=failures,
+                              warnings=warnings))
     if table is not None:
         if table.is_dir():
             raise HarnessError(f"--table {table}: a folder, not a table; pass a results table such as "

@@ -6,6 +6,7 @@ even without the script, which shows the name beside the pointer on hover.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from benchmark.web.markup import esc
@@ -45,13 +46,21 @@ def _nice(span: float) -> float:
 def _linear_ticks(low: float, high: float, integer: bool) -> list[float]:
     step = max(_nice(high - low), 1.0) if integer else _nice(high - low)
     first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    ticks = [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    return [0.0 if abs(t) < step * 1e-6 else t for t in ticks]  # no 1.4e-17 where the step crosses zero
 
 
-def _log_ticks(low: float, high: float) -> list[float]:
+def _log_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """(position, label) at 1, 2 and 5 × 10^k between the positions ``low`` and ``high`` (log10 of the values);
+    at powers of ten only, every n-th, when the axis spans more than six of them."""
+    first, last = max(math.floor(low), -307), min(math.ceil(high), 308)  # only ticks a float can hold
+    every = math.ceil((last - first) / 6)
     ticks = []
-    for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
-        ticks += [m * 10.0 ** power for m in (1, 2, 5) if low <= m * 10.0 ** power <= high]
+    for power in range(first, last + 1):
+        for m in (1, 2, 5) if every == 1 else (1,) if power % every == 0 else ():
+            position, value = power + math.log10(m), m * 10.0 ** power
+            if low <= position <= high and math.isfinite(value):
+                ticks.append((position, _label(value)))
     return ticks
 
 
@@ -59,25 +68,49 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
+def _span_label(value: float) -> str:
+    """A bar's edge in its tooltip: two decimals, or three significant digits for a figure too large for them."""
+    return f"{value:.2f}" if abs(value) < 1e9 else f"{value:.3g}"
+
+
 class _Axis:
-    """Maps data to pixels along one axis, linear or logarithmic, with a margin around the data."""
+    """Maps data to pixels along one axis, linear or logarithmic, with a margin around the data.
+
+    Positions are computed where no figure a file may hold overflows (up to 1.8e308): log10 of the value on a
+    logarithmic axis, the value over a power of ten on a linear axis of large figures."""
 
     def __init__(self, values: list[float], start: float, end: float, log: bool, integer: bool = False) -> None:
         self.log, self.start, self.end, self.integer = log, start, end, integer
-        low, high = min(values), max(values)
-        if log:
-            low, high = math.log10(low), math.log10(high)
+        largest = max(abs(v) for v in values)
+        self.unit = 1.0 if log or largest < 1e12 else 10.0 ** math.floor(math.log10(largest))
+        self.fit(self.position(min(values)), self.position(max(values)))
+
+    def fit(self, low: float, high: float) -> None:
+        """Span the positions ``low`` to ``high``, with a margin."""
         pad = (high - low) * 0.08 or (abs(low) * 0.05 or 1.0)
         self.low, self.high = low - pad, high + pad
 
-    def __call__(self, value: float) -> float:
-        v = math.log10(value) if self.log else value
-        return self.start + (v - self.low) / (self.high - self.low) * (self.end - self.start)
+    def position(self, value: float) -> float:
+        return math.log10(value) if self.log else value / self.unit
 
-    def ticks(self) -> list[float]:
+    def value(self, position: float) -> float:
+        """The figure at ``position`` (the largest float where it lies beyond)."""
         if self.log:
-            return _log_ticks(10 ** self.low, 10 ** self.high)
-        return _linear_ticks(self.low, self.high, self.integer)
+            return 10.0 ** position if position < 308 else sys.float_info.max
+        return min(position * self.unit, sys.float_info.max)
+
+    def place(self, position: float) -> float:
+        return self.start + (position - self.low) / (self.high - self.low) * (self.end - self.start)
+
+    def __call__(self, value: float) -> float:
+        return self.place(self.position(value))
+
+    def ticks(self) -> list[tuple[float, str]]:
+        """(pixel, label) of each tick."""
+        if self.log:
+            return [(self.place(position), label) for position, label in _log_ticks(self.low, self.high)]
+        return [(self.place(t), _label(t * self.unit)) for t in _linear_ticks(self.low, self.high, self.integer)
+                if math.isfinite(t * self.unit)]
 
 
 def _open(title: str) -> str:
@@ -89,14 +122,12 @@ def _open(title: str) -> str:
 def _frame(x: _Axis, y: _Axis, x_label: str, y_label: str) -> list[str]:
     """Grid lines, tick labels and axis titles."""
     parts = []
-    for tick in x.ticks():
-        px = x(tick)
+    for px, label in x.ticks():
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}"/>'
-                     f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{esc(_label(tick))}</text>')
-    for tick in y.ticks():
-        py = y(tick)
+                     f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{esc(label)}</text>')
+    for py, label in y.ticks():
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}"/>'
-                     f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{esc(_label(round(tick, 6)))}</text>')
+                     f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{esc(label)}</text>')
     parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
                  'fill="none" stroke="#b8c0c8"/>')
     parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 10}" text-anchor="middle">{esc(x_label)}</text>')
@@ -137,15 +168,14 @@ def histogram(values: list[float], x_label: str, title: str, bins: int = 24) -> 
     """How many values fall in each of ``bins`` ranges (per-image runtimes of one split): equal ranges, or equal
     ratios on a logarithmic axis when the values span more than 10× (a cold first image far above the others)."""
     log = min(values) > 0 and max(values) / min(values) > 10
-    scale = (math.log10 if log else float)
-    low, high = scale(min(values)), scale(max(values))
+    x = _Axis(values, LEFT, WIDTH - RIGHT, log)
+    low, high = x.position(min(values)), x.position(max(values))
     width = (high - low) / bins or 1.0
     counts = [0] * bins
     for v in values:
-        counts[min(int((scale(v) - low) / width), bins - 1)] += 1
+        counts[min(int((x.position(v) - low) / width), bins - 1)] += 1
     edges = [low + i * width for i in range(bins + 1)]
-    edges = [10 ** e for e in edges] if log else edges
-    x = _Axis([edges[0], edges[-1]], LEFT, WIDTH - RIGHT, log)
+    x.fit(edges[0], edges[-1])  # the bars' span (24 units wide when every value is the same)
     y = _Axis([0, max(counts)], HEIGHT - BOTTOM, TOP, False, integer=True)
     y.low = 0.0  # bars stand on zero
     parts = [_open(title)]
@@ -153,8 +183,9 @@ def histogram(values: list[float], x_label: str, title: str, bins: int = 24) -> 
     for count, left, right in zip(counts, edges, edges[1:]):
         if count:
             top = y(count)
-            parts.append(f'<rect x="{x(left):.1f}" y="{top:.1f}" width="{max(x(right) - x(left) - 1, 1):.1f}" '
-                         f'height="{y(0) - top:.1f}" fill="#1f5fa8"><title>{count} image(s), '
-                         f'{left:.2f}–{right:.2f}</title></rect>')
+            parts.append(f'<rect x="{x.place(left):.1f}" y="{top:.1f}" '
+                         f'width="{max(x.place(right) - x.place(left) - 1, 1):.1f}" height="{y(0) - top:.1f}" '
+                         f'fill="#1f5fa8"><title>{count} image(s), {_span_label(x.value(left))}–'
+                         f'{_span_label(x.value(right))}</title></rect>')
     parts.append("</svg>")
     return "".join(parts)

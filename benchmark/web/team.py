@@ -34,10 +34,14 @@ def _text(value: Any) -> str:
     return "n/a" if value is None else esc(value)
 
 
-def leaderboard_row(standing: Standing, team: str) -> str:
-    """The model's row of the leaderboard, one figure per line, exactly as the leaderboard page shows it."""
-    index = list(standing.ranking.board["team"].astype(str)).index(team)
-    return facts((esc(c.header), board.cell(c.cells.iloc[index])) for c in board.columns(standing)[1:])
+def leaderboard_rows(standing: Standing) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each model's row of the leaderboard, one figure per line, exactly as the leaderboard page shows it, beside
+    the frame's row: the columns computed once for every model (a site of thousands of models builds in linear
+    time)."""
+    frame = standing.ranking.board
+    shown = [(esc(c.header), list(c.cells)) for c in board.columns(standing)[1:]]
+    return {team: (facts((header, board.cell(cells[i])) for header, cells in shown), row)
+            for i, (team, row) in enumerate(zip(frame["team"].astype(str), frame.to_dict("records")))}
 
 
 def table1(team: str, entry: dict[str, Any], year: int) -> str:
@@ -59,12 +63,12 @@ def counters(entry: dict[str, Any], year: int) -> str:
     rows = [[esc(c.label), esc(_g(complexity.get(c.field))), "figure of record" if c.key == record else "",
              esc(c.misses)] for c in COUNTERS.values()]
     parts = [grid(["counter", "FLOPs/MACs [G]", "", "what it does not count"], rows, text=(2, 3))]
-    unseen = [u for u in complexity.get("unseen", []) if isinstance(u, dict) and u.get("macs")]
+    unseen = [u for u in complexity.get("unseen") or [] if isinstance(u, dict) and u.get("macs")]
     if unseen:
         parts.append("<h3>MACs the official hook counter does not see</h3>")
         rows = [[esc(u.get("op")), esc(u.get("module")), esc(u.get("calls")), esc(_g(u.get("macs")))] for u in unseen]
         parts.append(grid(["operator", "inside module", "calls", "MACs [G]"], rows, text=(1,)))
-    shape = "×".join(map(str, complexity.get("input_shape", []))) or "n/a"
+    shape = "×".join(map(str, complexity.get("input_shape") or [])) or "n/a"
     counts = (f"counted at 1×{shape}; params {format_cell(complexity.get('params'), ',')}, "
               f"activations {format_cell(complexity.get('activations'), ',')}, "
               f"conv {format_cell(complexity.get('conv'), ',')} (official hooks)")
@@ -84,7 +88,7 @@ def runtime(entry: dict[str, Any]) -> str:
         rows.append([esc(split), esc(format_cell(entry.get(f"{split}_ave_runtime"), ".2f")),
                      *(esc(format_cell(stats.get(k), ".2f")) for k in ("median", "std", "first", "mean_without_first")),
                      esc(per_run), esc(" / ".join(f"{k} {stats[k]}" for k in ("clock", "warmup", "repeat", "runs")
-                                                  if k in stats) or "n/a")])
+                                                  if stats.get(k) is not None) or "n/a")])
         times = entry.get(f"{split}_runtime")
         if isinstance(times, list) and times and all(isinstance(t, (int, float)) for t in times):
             title = f"{split}: runtime per image ({len(times)} images)"
@@ -117,7 +121,7 @@ def identity(entry: dict[str, Any]) -> str:
         rows += [("checkpoint", _text(checkpoint.get("path"))),
                  ("checkpoint sha256", f'<span class="mono">{_text(checkpoint.get("sha256"))}</span>')]
         rows += [("also loaded", f'{_text(c.get("path"))} <span class="mono">{_text(c.get("sha256"))}</span>')
-                 for c in checkpoint.get("all", [])[1:] if isinstance(c, dict)]
+                 for c in (checkpoint.get("all") or [])[1:] if isinstance(c, dict)]
     else:
         rows.append(("checkpoint", "none: random weights, timed and profiled, PSNR n/a" if checkpoint is None
                      else _text(checkpoint)))
@@ -159,10 +163,11 @@ def sweep_log(entry: dict[str, Any], source: Source) -> Path | None:
     return path if path.is_file() else None
 
 
-def model_page(standing: Standing, team: str, crops: str) -> tuple[str, str, str]:
-    """Title, heading and body of ``team``'s page (``crops``: its visual comparison, already HTML)."""
+def model_page(standing: Standing, team: str, shown: tuple[str, dict[str, Any]], crops: str) -> tuple[str, str, str]:
+    """Title, heading and body of ``team``'s page (``shown``: its entry of :func:`leaderboard_rows`; ``crops``: its
+    visual comparison, already HTML)."""
     ranking = standing.ranking
-    row = ranking.board.loc[ranking.board["team"].astype(str) == team].iloc[0]
+    row_html, row = shown
     label = get_year(standing.year).label
     if "rank" in row:
         verdict = (f"not ranked under the {label} rules (below a PSNR floor)" if pd.isna(row["rank"]) else
@@ -176,7 +181,7 @@ def model_page(standing: Standing, team: str, crops: str) -> tuple[str, str, str
     tag = '<span class="tag">baseline</span>' if team == ranking.baseline else ""
     source = standing.origins[team]
     body = [f'<p class="subtitle">{esc(verdict)}; from <code>{esc(source.path)}</code></p>',
-            "<h2>On the leaderboard</h2>", leaderboard_row(standing, team)]
+            "<h2>On the leaderboard</h2>", row_html]
     entry = standing.entries.get(team)
     if entry is not None:
         body += ["<h2>Table 1</h2>", table1(team, entry, standing.year),

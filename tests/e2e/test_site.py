@@ -30,7 +30,7 @@ from benchmark import compare, site
 from benchmark.imaging.images import write_png
 from benchmark.rank.board import Ranking, rank_inputs
 from benchmark.web import markup, svg
-from benchmark.web.build import MARKER
+from benchmark.core.files import MARKER
 
 OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
 OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
@@ -402,7 +402,8 @@ def test_bad_input_is_one_line_and_leaves_no_site(case: str, sweep_results: Path
     out = tmp_path / "site"
     args: list[object] = ["--results", sweep_results, "--year", "2026"]
     expected = {"missing": "none.json: results file not found", "invalid": "bad.json: not a valid results file",
-                "out is a file": "a file, not a folder", "out is another folder": "not a site built by benchmark.site",
+                "out is a file": "a file, not a folder",
+                "out is another folder": "holds 'thesis.tex', which python -m benchmark.site did not write",
                 "wrong year": "--year 2024: no results of NTIRE 2024 among the inputs",
                 "nothing": "nothing to show", "unwritable": "cannot create a folder there"}[case]
     if case == "missing":
@@ -457,7 +458,7 @@ def test_compare_takes_site(sweep_results: Path, tmp_path: Path, capsys: pytest.
     assert Board((tmp_path / "cmpsite" / "index.html").read_text()).column("rank") == ["1", "2", "3"]
     code = compare.main(["--results", str(sweep_results), "--year", "2026", "--out", str(tmp_path / "cmp2"),
                          "--site", str(tmp_path / "cmp2")])
-    assert code == 2 and "the folder of --out" in capsys.readouterr().err and not (tmp_path / "cmp2").exists()
+    assert code == 2 and "cmp2: the same path as --site" in capsys.readouterr().err and not (tmp_path / "cmp2").exists()
 
 
 def test_a_sweep_with_site_shows_its_teams_and_failures(shared: Path, tmp_path: Path) -> None:
@@ -476,6 +477,123 @@ def test_a_sweep_with_site_shows_its_teams_and_failures(shared: Path, tmp_path: 
     assert "Sweep log" in tiny and '<img src="../crops/00_Tiny_Set5.png"' in tiny  # --dataset gives the crops
     refused = sweep_here("--dataset", shared / "data" / "Set5", "--site", tmp_path / "site2")
     assert refused.returncode == 2 and "--site: pass --year" in refused.stderr and not (tmp_path / "site2").exists()
+
+
+# --- bad values and scale -------------------------------------------------------------------------------------------
+
+
+BAD_VALUES = {  # model → {dotted key: value}; each value is one warning line and n/a on the page
+    "10_NaN": {"Toy_runtime": [float("nan"), 1.0]},
+    "11_Inf": {"Toy_runtime": [float("inf"), 1.0]},
+    "12_NegBig": {"Toy_runtime": [-1e308, 1.0]},
+    "13_Types": {"complexity.params": "many", "complexity.input_shape": "big", "complexity.unseen": [{"macs": "x"}],
+                 "Toy_runtime_stats.median": "fast", "Toy_runtime_stats.runs": "<b>runs</b>", "Toy_peak_memory": "big",
+                 "checkpoint": 5, "Toy_psnr": "x"},
+    "14_Shapes": {"Toy_runtime_stats": "fast", "Toy_peak_memory": [1], "checkpoint.path": 5, "sweep": [1],
+                  "environment.torch": {"v": 2}},
+}
+"""Values a hand-edited or foreign results file may hold where a model page reads them."""
+WARNED = {"10_NaN": ["Toy_runtime"], "11_Inf": ["Toy_runtime"], "12_NegBig": ["Toy_runtime"],
+          "13_Types": ["checkpoint", "complexity.params", "complexity.input_shape", "complexity.unseen[0].macs",
+                       "Toy_psnr", "Toy_peak_memory", "Toy_runtime_stats.median", "Toy_runtime_stats.runs"],
+          "14_Shapes": ["checkpoint.path", "sweep", "environment.torch", "Toy_peak_memory", "Toy_runtime_stats"]}
+"""The warnings, in the order the site prints them (each model's entry keys, then its splits')."""
+
+
+def bad_results(path: Path) -> Path:
+    """A 2026 results file: the baseline, the :data:`BAD_VALUES` models, and 15_Huge whose figures are 1e308 (finite
+    numbers: drawn, on a log scale, never an overflow)."""
+    entries = {"00_SPAN": record(10.0, 30.0, 0.15, 9.8, team_id=0)}
+    for i, (name, values) in enumerate(BAD_VALUES.items()):
+        entry = record(6.0 + i, 29.5, 0.1, 6.0, team_id=10 + i)
+        for key, value in values.items():
+            *parents, last = key.split(".")
+            target = entry
+            for part in parents:
+                target = target[part]
+            target[last] = value
+        entries[name] = entry
+    huge = record(20.0, 29.0, 0.1, 6.0, team_id=15)
+    huge.update({"num_parameters": 1e308, "Toy_ave_runtime": 1e308, "Toy_runtime": [1e308, 1.0],
+                 "Toy_runs_ave_runtime": [1e308, 1e308]})
+    huge["complexity"]["fvcore_flops"] = 1e308
+    entries["15_Huge"] = huge
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_bad_values_are_one_line_each_shown_na_and_the_site_is_built(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    results = bad_results(tmp_path / "R.json")
+    code, out, err = build(capsys, tmp_path / "site", "--results", results, "--year", "2026")
+    assert code == 0 and re.fullmatch(r"site: .*index\.html \(10 pages, \d+ files, \d+ KiB\)\n", out), err
+    lines = err.splitlines()
+    assert [re.match(r"warning: model (\S+): (\S+) is ", line).groups() for line in lines] == [
+        (model, key) for model, keys in WARNED.items() for key in keys]
+    assert all(line.endswith("; shown as n/a on the site") and str(results) in line for line in lines)
+    assert ("warning: model 10_NaN: Toy_runtime is a list holding NaN (item 1 of 2) in "
+            f"{results}, not a list of per-image runtimes [ms]; shown as n/a on the site") in lines
+    assert f"warning: model 13_Types: checkpoint is 5 in {results}, not null, a path or an object of path and " \
+           "sha256; shown as n/a on the site" in lines
+    teams = tmp_path / "site" / "teams"
+    types = (teams / "13_Types.html").read_text()
+    assert "random weights" not in types and '<th scope="row">checkpoint</th><td>n/a</td>' in types
+    assert "<td>Toy</td><td>9.00</td><td>n/a</td><td>1.00</td>" in types  # the mean as recorded, the median n/a
+    assert "counted at 1×n/a; params n/a" in types and "&lt;b&gt;runs" not in types
+    shapes = (teams / "14_Shapes.html").read_text()
+    assert '<th scope="row">torch</th><td>n/a</td>' in shapes and "n/a / n/a / n/a" not in shapes
+    for page_path in pages(tmp_path / "site"):
+        for plot in re.findall(r"<svg.*?</svg>", page_path.read_text(), re.S):
+            assert not re.search(r"\b(nan|inf)\b", plot, re.I), page_path.name
+    for name in ("10_NaN", "11_Inf", "12_NegBig"):
+        assert "runtime per image" not in (teams / f"{name}.html").read_text()  # no histogram of a bad list
+    huge = (teams / "15_Huge.html").read_text()
+    assert "Toy: runtime per image (2 images)" in huge and "runtime [ms] (log scale)" in huge
+    assert re.search(r">1e\+2\d\d</text>", huge)  # a tick among the powers of ten, every 56th shown
+    plots = (tmp_path / "site" / "plots.html").read_text()
+    assert plots.count('data-name="15_Huge"') == 3 and "params [M] (log scale)" in plots
+
+
+def many_models(path: Path, n: int) -> Path:
+    """A 2026 results file of ``n`` models made from :func:`record`: runtimes spread from 3 to 30 ms, each with
+    three runs ±10% (so that each model ties with its neighbours), the baseline ``00_SPAN`` at 10 ms."""
+    entries = {"00_SPAN": record(10.0, 30.0, 0.15, 9.8, team_id=0)}
+    for i in range(1, n):
+        entry = record(3 + 27 * i / n, 29.0 + (i % 13) * 0.1, 0.1 + (i % 7) * 0.01, 5.0 + i % 11, team_id=i)
+        entry["Toy_runs_ave_runtime"] = [entry["Toy_ave_runtime"] * f for f in (0.9, 1.0, 1.1)]
+        entries[f"{i:02d}_M{i}"] = entry
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_hundreds_of_models_build_in_linear_code_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """300 models from the template: a page each, every row on the leaderboard, the progress bar counting the pages;
+    the leaderboard's columns are computed a fixed number of times, not once per model (which made 5,000 models
+    take hours). Build times at 1,000 and 5,000 models: scripts/site_scale.py (README)."""
+    import io
+
+    from rich.console import Console
+
+    from benchmark.web import board as web_board
+    from benchmark.web.build import SiteInputs, build_site, site_folder
+
+    n = 300
+    results = many_models(tmp_path / "R.json", n)
+    calls = []
+    columns = web_board.columns
+    monkeypatch.setattr(web_board, "columns", lambda standing: calls.append(1) or columns(standing))
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=120)
+    built = build_site(SiteInputs([results], 2026), site_folder(tmp_path / "site", "--out", [results]), console)
+    assert built.pages == n + 3 and len(calls) == 2  # the leaderboard page, and every model page at once
+    assert "site\x1b[0m pages" in stream.getvalue() and f"{n + 3}/{n + 3}" in stream.getvalue()
+    index = (tmp_path / "site" / "index.html").read_text()
+    rows = Board(index).rows
+    assert len(rows) == n and rows[0]["team"] == "01_M1"
+    ties = Board(index).column("tie")
+    assert max(t.count(";") for t in ties) == web_board.TIES_SHOWN and any(" in all)" in t for t in ties)
+    page = (tmp_path / "site" / "teams" / "150_M150.html").read_text()
+    assert "rank 151 of 300 under the NTIRE 2026 rules" in page  # 00_SPAN, at 10 ms, ahead and "; … (" in page
 
 
 # --- in a real browser ---------------------------------------------------------------------------------------------
@@ -639,3 +757,41 @@ def test_browser_screenshots_fit_the_screen(browser: Any, official: dict, width:
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
             assert shot.stat().st_size > 10_000 and problems == []
+
+
+def test_browser_bad_values_and_huge_figures_render(browser: Any, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The site of :func:`bad_results` in Chromium: every page opens without an error, a bad value reads n/a, and
+    the plots of a figure of 1e308 are drawn inside their frame."""
+    assert build(capsys, tmp_path / "site", "--results", bad_results(tmp_path / "R.json"), "--year", "2026")[0] == 0
+    for page_path in pages(tmp_path / "site"):
+        with opened(browser, page_path.as_uri()) as (page, problems):
+            if page_path.stem == "13_Types":
+                row = page.eval_on_selector_all("table.facts tr", "rows => rows.map(r => r.textContent)")
+                assert "checkpointn/a" in row
+                cells = page.eval_on_selector_all("h2:has-text('Runtime') + div td",
+                                                  "tds => tds.map(t => t.textContent)")
+                assert cells[:3] == ["Toy", "9.00", "n/a"]
+            if page_path.name in ("plots.html", "15_Huge.html"):
+                boxes = page.eval_on_selector_all(
+                    "svg.plot", "svgs => svgs.map(s => { const b = s.getBBox(); "
+                                "return [b.x, b.y, b.width, b.height]; })")
+                assert boxes and all(0 <= x and 0 <= y and x + w <= 640.5 and y + h <= 400.5 for x, y, w, h in boxes)
+            assert problems == [], page_path.name
+
+
+def test_browser_a_board_of_hundreds_sorts_and_filters(browser: Any, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    results = many_models(tmp_path / "R.json", 300)
+    assert build(capsys, tmp_path / "site", "--results", results, "--year", "2026")[0] == 0
+    with opened(browser, (tmp_path / "site" / "index.html").as_uri()) as (page, problems):
+        assert len(visible_teams(page)) == 300
+        page.click('#board th[data-key="params"] button')
+        params = [float(v) for v in column_keys(page, "params")]
+        assert params == sorted(params) and len(params) == 300
+        page.fill('input[data-filter="board"]', "_M29")
+        assert set(visible_teams(page)) == {"29_M29", *(f"{i}_M{i}" for i in range(290, 300))}
+        assert page.text_content('[data-count="board"]') == "11 of 300 shown"
+        page.click('#board tr[data-team="295_M295"] td.team a')
+        page.wait_for_url("**/teams/295_M295.html")
+        assert "rank" in page.text_content(".subtitle") and problems == []

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers import SET5, shared_file
 
+from benchmark.core.files import MARKER
 from benchmark.data.folders import prepare
 from benchmark.imaging.imresize import downscale_x4, imresize
 from benchmark.prepare import main
@@ -214,7 +215,7 @@ def test_a_run_that_fails_on_the_third_image_leaves_no_out(tmp_path: Path, capsy
     out = tmp_path / "sets" / "Mine"
     line = _refused(["--hr", str(src), "--out", str(out)], capsys)
     assert line.startswith(f"{src / 'c.png'}: ")
-    assert not out.exists() and list((tmp_path / "sets").iterdir()) == []  # nothing beside it either
+    assert not (tmp_path / "sets").exists()  # nor the folder made for it, nor anything beside it
 
 
 def test_a_failed_run_leaves_an_earlier_set_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,7 +223,7 @@ def test_a_failed_run_leaves_an_earlier_set_as_it_was(tmp_path: Path, capsys: py
     out = tmp_path / "Mine"
     assert main(["--hr", str(src), "--out", str(out)]) == 0
     before = _tree(out)
-    assert sorted(before) == ["HR/a.png", "HR/b.png", "HR/c.png", "HR/d.png", "LR_bicubic/X4/ax4.png",
+    assert sorted(before) == [MARKER, "HR/a.png", "HR/b.png", "HR/c.png", "HR/d.png", "LR_bicubic/X4/ax4.png",
                               "LR_bicubic/X4/bx4.png", "LR_bicubic/X4/cx4.png", "LR_bicubic/X4/dx4.png"]
     capsys.readouterr()
     cv2.imwrite(str(src / "a.png"), np.zeros((12, 16, 3), np.uint8))  # a change that must not land half-way
@@ -236,7 +237,7 @@ def test_a_rerun_replaces_the_whole_set(tmp_path: Path) -> None:
     out = tmp_path / "Mine"
     assert main(["--hr", str(_sources(tmp_path / "src1")), "--out", str(out)]) == 0
     assert main(["--hr", str(_sources(tmp_path / "src2", "xy")), "--out", str(out)]) == 0
-    assert sorted(_tree(out)) == ["HR/x.png", "HR/y.png", "LR_bicubic/X4/xx4.png", "LR_bicubic/X4/yx4.png"]
+    assert sorted(_tree(out)) == [MARKER, "HR/x.png", "HR/y.png", "LR_bicubic/X4/xx4.png", "LR_bicubic/X4/yx4.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Mine", "src1", "src2"]
 
 
@@ -265,16 +266,17 @@ def test_an_out_that_cannot_be_replaced_is_refused(tmp_path: Path, capsys: pytes
     out = tmp_path / "Mine"
     if kind == "file":
         out.write_text("mine")
-        message = f"--out {out}: a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
+        message = f"--out {out}: a file, not a folder; choose a new or empty folder for HR/ and LR_bicubic/"
     elif kind == "parent file":
         out.write_text("mine")
         out = out / "set"
-        message = f"--out {out}: {out.parent} is a file, not a folder; choose a new folder for HR/ and LR_bicubic/"
+        message = (f"--out {out}: {out.parent} is a file, not a folder; choose a new or empty folder for HR/ and "
+                   "LR_bicubic/")
     else:
         (out / "HR").mkdir(parents=True)
         (out / "notes.txt").write_text("mine")
-        message = (f"--out {out}: holds 'notes.txt' besides HR/ and LR_bicubic/ (1 other entries), so it is not "
-                   "replaced; choose a new or empty folder")
+        message = (f"--out {out}: holds 'HR', 'notes.txt', which python -m benchmark.prepare did not write, so it is "
+                   "not replaced; choose a new or empty folder for HR/ and LR_bicubic/")
     before = _tree(tmp_path)
     assert _refused(["--hr", str(src), "--out", str(out)], capsys) == message
     assert _tree(tmp_path) == before
@@ -287,7 +289,7 @@ def test_paths_with_markup_print_literally(tmp_path: Path, capsys: pytest.Captur
     assert main(["--hr", str(src), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"wrote 4 HR/LR pairs to {out}\n" and "error" not in captured.err
-    assert sorted(_tree(out))[:2] == ["HR/a.png", "HR/b.png"]
+    assert sorted(_tree(out))[:3] == [MARKER, "HR/a.png", "HR/b.png"]
 
 
 def test_progress_description_is_escaped(tmp_path: Path) -> None:
@@ -306,3 +308,49 @@ def test_progress_description_is_escaped(tmp_path: Path) -> None:
     finally:
         prepare_module.Console = original
     assert "prepare\x1b[0m [bold]x[i] " in stream.getvalue()
+
+
+# --- prepare: a pixel bound before decoding ------------------------------------------------------------------------
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` × ``height`` and which holds no pixel data (as a bomb's header reads)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_over_the_pixel_bound_is_refused_before_decoding(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmark.data.folders as prepare_module
+
+    src = _sources(tmp_path / "src", "ab")
+    _png_header_only(src / "c.png", 20_000, 20_000)
+
+    def no_decoding(path: Path) -> np.ndarray:
+        raise AssertionError(f"{path} decoded before every size was checked")
+
+    monkeypatch.setattr(prepare_module, "read_image", no_decoding)
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "out")], capsys) == (
+        f"{src / 'c.png'}: 20,000 × 20,000 = 400,000,000 pixels, over the bound of 89,478,485 checked before "
+        "decoding; pass --max-pixels 400000000 if the image is what you meant to prepare")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_the_pixel_bound_is_a_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _sources(tmp_path / "src", "a")  # 16 × 12 = 192 pixels
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "out"), "--max-pixels", "191"], capsys).startswith(
+        f"{src / 'a.png'}: 16 × 12 = 192 pixels, over the bound of 191")
+    assert main(["--hr", str(src), "--out", str(tmp_path / "out"), "--max-pixels", "192"]) == 0
+    capsys.readouterr()
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "o2"), "--max-pixels", "0"], capsys) == (
+        "--max-pixels 0: must be at least 1")
+    (src / "b.png").write_bytes(b"not an image at all")
+    assert _refused(["--hr", str(src), "--out", str(tmp_path / "o3")], capsys) == (
+        f"{src / 'b.png'}: not an image whose size can be read (PNG, BMP, TIFF or JPEG); re-download or re-create it")

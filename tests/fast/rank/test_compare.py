@@ -19,6 +19,7 @@ from rich.console import Console
 from benchmark import compare
 from benchmark.compare import main
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import MARKER
 from benchmark.rank.board import clean_name, clean_names, leaderboard, load_table, results_table
 from benchmark.rank.scoring import RANK_SUM_COLUMNS
 from benchmark.record.checks import check_table
@@ -573,7 +574,7 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     out.write_text("mine")
     code, stdout, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")
     assert code == 2 and stdout == "" and out.read_text() == "mine"
-    assert err == (f"error: --out {out}: a file, not a folder; choose another output folder for "
+    assert err == (f"error: --out {out}: a file, not a folder; choose a new or empty folder for "
                    "leaderboard.csv/.md/.tex and the plots\n")
 
 
@@ -586,8 +587,8 @@ def test_table_that_is_a_folder_is_refused(tmp_path: Path, capsys: pytest.Captur
 def test_a_failed_write_leaves_out_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str], results: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "leaderboard.csv").write_text("previous")
+    assert _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def broken(*args: object, **kwargs: object) -> list[Path]:
         raise OSError(28, "No space left on device")
@@ -596,8 +597,8 @@ def test_a_failed_write_leaves_out_as_it_was(tmp_path: Path, capsys: pytest.Capt
     code, _, err = _run(tmp_path, capsys, "--results", str(results), "--year", "2024", "--baseline", "RLFN")
     assert code == 2 and err == (f"error: --out {out}: cannot write (No space left on device); choose a writable "
                                  "folder with free space\n")
-    assert [p.name for p in out.iterdir()] == ["leaderboard.csv"]
-    assert (out / "leaderboard.csv").read_text() == "previous"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and MARKER in before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left beside it
 
 
 @pytest.fixture()
