@@ -65,8 +65,8 @@ log = logging.getLogger("test_demo")
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser("python test_demo.py", __doc__)
     cli.add_official(p, save_dir=Path("results"))
-    p.add_argument("--year", type=int, default=DEFAULT_YEAR, choices=YEARS,
-                   help="challenge year: its teams, --data_dir layout, FLOPs figure of record and runs")
+    p.add_argument("--year", type=int, default=DEFAULT_YEAR, choices=YEARS, metavar="YEAR",  # read when parsed
+                   help="challenge year (%(choices)s): its teams, --data_dir layout, FLOPs figure of record and runs")
     p.add_argument("--list", action="store_true", help="list the registered teams of every year and stop")
     cli.add_measurement(p)
     p.add_argument("--results", type=Path, default=Path("results/results.json"),
