@@ -17,13 +17,16 @@ import importlib.util
 import io
 import logging
 import os
+import re
 import shutil
 import warnings
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
+from benchmark.core.errors import plain
 from benchmark.imaging.images import SCALE
 from benchmark.measure.backend import PRECISIONS, Backend, Unavailable, first_line, out_of_memory
 
@@ -107,22 +110,43 @@ class CudaGraphs(Compiled):
         return call
 
 
+def _export_failure(err: BaseException) -> str:
+    """Why ``torch.onnx.export`` failed, in one line: the exporter's message opens with the steps of exporting and
+    names the cause under ``## Exception summary`` (``GuardOnDataDependentSymNode: Could not guard on …``)."""
+    text = plain(str(err))
+    _, found, summary = text.partition("## Exception summary")
+    cause = next((line.strip() for line in summary.splitlines() if line.strip()), "") if found else ""
+    cause = re.sub(r"^<class '(?:[\w.]+\.)?(\w+)'>", r"\1", cause)
+    cause = (cause if len(cause) <= 200 else cause[:197] + "...") if cause else first_line(err)
+    call = re.search(r"The following call raised this error:\s*File \"([^\"]+)\", line (\d+)[^\n]*\n\s*(\S[^\n]*)", text)
+    return cause if call is None else f"{cause}; at {Path(call[1]).name}:{call[2]}: {call[3].strip()[:80]}"
+
+
 def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str) -> tuple[bytes, str, str]:
     """``model`` in ``dtype`` exported to ONNX by ``torch.onnx.export`` (the torch.export-based exporter) with
     dynamic height and width: the serialised model and its input and output names."""
     cast = copy.deepcopy(model).to(device=device, dtype=dtype)
     example = torch.rand(1, 3, 64, 64, dtype=dtype, device=device)
     height, width = torch.export.Dim("height", min=16, max=4096), torch.export.Dim("width", min=16, max=4096)
-    quiet = logging.getLogger("torch.onnx")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the exporter logs each optional package it does not find
+    # the exporter logs each optional package it does not find; a failed export logs where the shapes failed and
+    # prints its traced graph to stderr: the one line below says why
+    quiet = [logging.getLogger(name) for name in ("torch.onnx", "torch.fx.experimental.symbolic_shapes")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(cast, (example,), dynamo=True, input_names=["lr"], output_names=["sr"],
                                         dynamic_shapes=({2: height, 3: width},), verbose=False)
+    except Exception as err:  # noqa: BLE001 - the exporter's failure is one line
+        if out_of_memory(err) is not None:
+            raise
+        raise Unavailable(f"{label}: the ONNX export failed ({_export_failure(err)})") from None
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     proto = program.model_proto
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     if not (dims[2].dim_param and dims[3].dim_param):

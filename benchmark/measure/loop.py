@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, plain
 from benchmark.data.splits import ImagePair, Split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
@@ -171,7 +171,7 @@ def check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
 
 def _reason(err: BaseException) -> str:
     """The first line of an exception's message, for a one-line error."""
-    text = str(err).strip()
+    text = plain(str(err)).strip()
     line = text.splitlines()[0].strip() if text else type(err).__name__
     return line if len(line) <= 200 else line[:197] + "..."
 

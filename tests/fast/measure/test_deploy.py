@@ -8,8 +8,8 @@ import torch
 from helpers import FP32_TOLERANCE, TinySR
 
 import test_demo
-from benchmark.core.errors import HarnessError
-from benchmark.measure.backend import PRECISIONS, Unavailable
+from benchmark.core.errors import HarnessError, error_line, plain
+from benchmark.measure.backend import PRECISIONS, Unavailable, first_line
 from benchmark.measure.deploy import BACKENDS, make_backend
 from benchmark.measure.loop import ImageResult, SplitResult
 from benchmark.measure.matrix import parse_entry
@@ -72,3 +72,35 @@ def test_bad_matrix_flags_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
 def _result(name: str, psnr: float | None, reference: float | None, difference: float | None) -> ImageResult:
     return ImageResult(name, 1.0, scores={} if psnr is None else {"psnr": psnr}, difference=difference,
                        reference_psnr=reference)
+
+
+class _BranchOnPixels(TinySR):
+    """A network whose graph depends on its input's values: torch.export cannot trace it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out * 2 if x.mean() > 0.5 else out
+
+
+def test_a_failed_onnx_export_is_one_plain_line_naming_the_cause(capfd: pytest.CaptureFixture[str]) -> None:
+    """The exporter's message is coloured (ANSI codes around "This is step 1/3") and prints its traced graph: the
+    line says the cause and the team's line of code, without escape codes, and nothing else reaches the terminal."""
+    pytest.importorskip("onnxscript")
+    backend = make_backend("onnxruntime", torch.device("cpu"))
+    with pytest.raises(Unavailable) as caught:
+        backend.prepare(_BranchOnPixels().eval().requires_grad_(False))
+    message = str(caught.value)
+    assert message.startswith("onnxruntime fp32: the ONNX export failed (GuardOnDataDependentSymNode: Could not guard "
+                              "on data-dependent expression")
+    assert message.endswith("; at test_deploy.py:" + str(_BranchOnPixels.forward.__code__.co_firstlineno + 2)
+                            + ": return out * 2 if x.mean() > 0.5 else out)")
+    assert "\x1b" not in message and "\n" not in message
+    assert capfd.readouterr() == ("", "")
+
+
+def test_terminal_codes_never_reach_a_one_line_message() -> None:
+    coloured = RuntimeError("Failed \x1b[96mstep 1/3\x1b[0m\x1b]0;pwned\x07 then \x1b[2Jcleared\nsecond line")
+    assert first_line(coloured) == "RuntimeError: Failed step 1/3 then cleared"
+    assert error_line(coloured) == "error: Failed step 1/3 then cleared\\nsecond line"
+    assert error_line("bell \x07 and \x1b alone") == "error: bell \\x07 and \\x1b alone"  # shown, never sent
+    assert plain("no codes: 5 × 4 → 20") == "no codes: 5 × 4 → 20"
