@@ -45,7 +45,7 @@ from benchmark.measure.settings import Settings
 from benchmark.rank.predict import prediction
 from benchmark.record.keys import REFERENCE, results_name
 from benchmark.record.run import measure_and_record
-from benchmark.record.store import read_results, update_results
+from benchmark.record.store import check_results_path, read_results, update_results
 from benchmark.report.noise import pair_line, prediction_line, ratio_warning, split_warnings
 from benchmark.report.progress import ProgressBars, image_line
 from benchmark.report.results_txt import write_results_txt
@@ -238,6 +238,8 @@ def evaluate(args: argparse.Namespace) -> int:
     warnings.showwarning = _one_line_warning
     handler: logging.Handler | None = None
     try:
+        if not args.profile_only:  # before anything is written beside it (R.log)
+            check_results_path(args.results)
         settings = cli.settings_of(args, pick_device(args.device), args.year)
         if settings.gpu_memory is not None:  # refused before any work when it cannot apply
             cap_gpu_memory(settings.device, settings.gpu_memory)

@@ -48,10 +48,15 @@ def _drop_split(entry: dict[str, Any], split: str) -> None:
 
 def check_results_path(path: Path) -> None:
     """Refuse, before anything is read or written, a results path that is no regular file: a folder, a FIFO (reading
-    blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced."""
+    blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced, and a path under a
+    file (``R.json/x.json``) is named as such. A command checks its ``--results`` with this before it writes anything
+    beside it (``R.log``)."""
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
         raise HarnessError(f"{path}: {kind}; pass a results .json file (it is created when missing)")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"{path}: {parent} is a file, not a folder; pass a results .json file in a folder")
 
 
 def _parse(path: Path) -> Any:
