@@ -17,7 +17,7 @@ from rich.table import Table
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion, locked, write_atomic
-from benchmark.organizer.plan import Job
+from benchmark.organizer.plan import Job, recorded_team
 from benchmark.organizer.published import compare, read_published, verdict
 from benchmark.rank.predict import prediction
 from benchmark.record.store import Update, read_results, update_results
@@ -101,7 +101,7 @@ class Driver:
         except HarnessError:
             return []
         return [other for other, entry in entries.items() if other != name and isinstance(entry.get("sweep"), dict)
-                and entry["sweep"].get("source") == "challenge" and entry["sweep"].get("team_id") == job.team_id
+                and entry["sweep"].get("source") == "challenge" and recorded_team(entry["sweep"]) == job.team_id
                 and entry["sweep"].get("repository") == job.payload.get("repo")
                 and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))]
 
@@ -173,8 +173,9 @@ class Driver:
             entry = read_results(self.results).get(name)
         except HarnessError:
             return None
-        sweep = (entry or {}).get("sweep") or {}
-        other = sweep.get("team_id") if isinstance(sweep, dict) else None
+        sweep = (entry or {}).get("sweep")
+        sweep = sweep if isinstance(sweep, dict) else {}
+        other = recorded_team(sweep)
         if entry is not None and sweep.get("source") == job.payload["source"] and \
                 sweep.get("repository") == job.payload.get("repo") and other is not None and other != job.team_id:
             return (f"select_model names it {name}, the name of team {other:02}'s entry; give it its own name in its "
