@@ -19,8 +19,8 @@ from benchmark.core.years import get_year
 from benchmark.imaging.metrics import METRICS
 from benchmark.measure.complexity import COUNTERS, counter
 from benchmark.measure.loop import SplitResult
-from benchmark.measure.paired import Baseline, Paired
-from benchmark.measure.stats import mean_ci, ratio_ci, spread
+from benchmark.measure.paired import Baseline, Paired, paired_ratio
+from benchmark.measure.stats import mean_ci, spread
 from benchmark.record.environment import environment
 from benchmark.record.keys import IDENTITY_KEYS, REFERENCE
 
@@ -94,12 +94,13 @@ def warm_entry(runs: list[SplitResult], warmup: int) -> dict[str, Any]:
 
 def paired_entry(paired: Paired, baseline: Baseline) -> dict[str, Any]:
     """The keys of a split timed beside ``baseline``: the ratio of means (the organizers' statistic), its bootstrap
-    95% interval over images and runs, the baseline's mean, what the baseline was, and every paired time."""
+    95% interval over images and runs (null from too few pairs: ``measure.paired.MIN_PAIRS``), the baseline's mean,
+    what the baseline was, and every paired time."""
     s = paired.split
-    ratio, low, high = ratio_ci([paired.model_ms], [paired.baseline_ms])
+    estimate = paired_ratio([paired.model_ms], [paired.baseline_ms])
     return {
-        f"{s}_baseline_ratio": ratio,
-        f"{s}_baseline_ratio_ci95": [low, high],
+        f"{s}_baseline_ratio": estimate.ratio,
+        f"{s}_baseline_ratio_ci95": None if estimate.interval is None else list(estimate.interval),
         f"{s}_baseline_runtime": statistics.fmean(t for run in paired.baseline_ms for t in run),
         f"{s}_baseline": {**baseline.identity(), "runs": len(paired.model_ms), "order": "ABBA"},
         f"{s}_baseline_pairs": {"model": paired.model_ms, "baseline": paired.baseline_ms},
