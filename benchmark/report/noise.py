@@ -115,7 +115,8 @@ def pair_line(name: str, split: str, keys: dict[str, Any]) -> str:
     baseline, times = keys[f"{split}_baseline"], keys[f"{split}_baseline_pairs"]["model"]
     interval = _ratio_interval(keys, split)
     shown = f" [{_range(interval, '.3f')}]" if interval else ""
-    said = "95% interval" if interval else f"no interval from {_plural(pair_count(keys[f'{split}_baseline_pairs']), 'pair')}"
+    pairs = pair_count(keys[f"{split}_baseline_pairs"])
+    said = "95% interval" if interval else f"no interval from {_plural(pairs, 'pair')}"
     return (f"{name} on {split}: ×{keys[f'{split}_baseline_ratio']:.3f}{shown} the runtime of {baseline['name']} "
             f"timed beside it ({keys[f'{split}_baseline_runtime']:.2f} ms; {_plural(len(times), 'run')} × "
             f"{_plural(len(times[0]), 'image')}, A B B A; {said})")

@@ -5,7 +5,8 @@ upload, as a failed or silently lower score. So every image of the split (the st
 results file; with the data given, every image of the split there) must be present once, as an 8-bit
 RGB PNG, at 4× its LR size (read from the data when given; without it, the size must at least be a
 multiple of 4), and must be the very file the record's run wrote; otherwise nothing is written. The
-zip is built beside its destination and renamed into place, so a failed run never leaves a half-written zip, and never replaces a good one."""
+zip is built beside its destination and renamed into place, so a failed run never leaves a half-written
+zip, and never replaces a good one."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory):
         argv = ["--model_id", str(spec.team_id), "--model_zoo", str(zoo), "--results", str(results), "--no-save",
                 "--device", "cpu", "--dataset", str(data)]
         assert run_main(test_demo.main, argv)[0] == 0
-        yield {"argv": argv, "results": results, "name": spec.display_name, "entry": read_results(results)[spec.display_name]}
+        yield {"argv": argv, "results": results, "name": spec.display_name,
+               "entry": read_results(results)[spec.display_name]}
 
 
 def _file(tmp_path: Path, name: str, entry: dict) -> Path:
