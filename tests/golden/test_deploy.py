@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import FP32_TOLERANCE
 
 import models
 import test_demo
 from benchmark.data.splits import benchmark_split
-from benchmark.measure.deploy import BACKENDS
+from benchmark.measure.deploy import BACKENDS, FP32_TOLERANCE
 from benchmark.measure.settings import Settings
 from benchmark.record.entry import identity
 from benchmark.record.keys import results_name

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import FP32_TOLERANCE, TinySR, run_main, write_set
+from helpers import TinySR, run_main, write_set
 
 import test_demo
 from benchmark.core.errors import HarnessError, error_line, plain
 from benchmark.measure.backend import PRECISIONS, Unavailable, first_line
-from benchmark.measure.deploy import BACKENDS, Tolerance, make_backend
+from benchmark.measure.deploy import BACKENDS, FP32_TOLERANCE, Tolerance, make_backend
 from benchmark.measure.loop import ImageResult, SplitResult
 from benchmark.measure.matrix import parse_entry
 from benchmark.record.entry import comparison_keys, judged
