@@ -22,8 +22,8 @@ import os
 import re
 import shutil
 import warnings
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -312,8 +312,8 @@ def make_backend(name: str, device: torch.device, precision: str = "fp32", fixed
 FP32_TOLERANCE = 1e-4
 """Largest output difference from FP32 eager allowed for an FP32 way, as a fraction of the data range: round-off of
 reordered float32 sums (fused, compiled or exported kernels), far below the 1/255 of a uint8 level."""
-UNIT_ROUNDOFF = {"fp32": 2.0**-24, "tf32": 2.0**-11, "fp16": 2.0**-11, "bf16": 2.0**-8}
-"""The relative error of one rounding in each arithmetic (half its spacing at 1): 24, 11 and 8 significant bits;
+UNIT_ROUNDOFF = {"tf32": 2.0**-11, "fp16": 2.0**-11, "bf16": 2.0**-8}
+"""The relative error of one rounding in each reduced arithmetic (half its spacing at 1): 11 and 8 significant bits;
 TF32 (the float32 convolutions of cuDNN on GPUs from Ampere on) keeps FP16's 10 stored ones."""
 MAX_ROUNDOFFS = 32
 """The largest single-value difference a reduced-precision way may show, in units of its ``UNIT_ROUNDOFF``."""

@@ -4,9 +4,10 @@ the year's rule, and which models' intervals overlap (a statistical tie).
 A record timed beside the baseline (``--vs-baseline``) carries its paired times: the relative
 interval of its runtime ratio (bootstrap over images and runs, ``measure.paired.paired_ratio``) is put
 on its mean runtime, where it has the pairs for one (``measure.paired.MIN_PAIRS``; from fewer it has
-none, and is no tie). A record of several runs without a baseline ratio gets Student's t interval of
-the mean over its runs (none when they are all equal). The score interval is the year's score of the interval's ends
-(:func:`benchmark.rank.scoring.exp_score`, against the baseline's point figures); a rank-sum year
+none, and counts as its point). A record of several runs without a baseline ratio gets Student's t
+interval of the mean over its runs (none when they are all equal). The score interval is the year's
+score of the interval's ends (:func:`benchmark.rank.scoring.exp_score`, against the baseline's point
+figures); a rank-sum year
 has no score, so its ties are read on the runtime interval, its main track.
 """
 
@@ -81,7 +82,7 @@ def with_intervals(board: pd.DataFrame, year: int, baseline: str | None, *, psnr
 
 def no_interval_notes(results: dict[str, dict[str, Any]], timed: list[str], year: int) -> list[str]:
     """One note per model timed beside the baseline on too few pairs for an interval (``measure.paired.MIN_PAIRS``):
-    its runtime is its point figure, never a tie, and the note says how many pairs it had and the year gives."""
+    its runtime is its point figure, and the note says how many pairs it had and the year's protocol gives."""
     notes = []
     for name, entry in results.items():
         pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
@@ -91,7 +92,7 @@ def no_interval_notes(results: dict[str, dict[str, Any]], timed: list[str], year
         if estimate.interval is None:
             images = sum(len(p["model"][0]) for p in pairs)
             reason = no_interval_reason(estimate.pairs, len(pairs[0]["model"]), images, year_record(year).runs, year)
-            notes.append(f"no runtime interval for {name}, so no tie: {reason}")
+            notes.append(f"no runtime interval for {name}: {reason}")
     return notes
 
 

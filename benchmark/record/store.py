@@ -235,8 +235,6 @@ def _update(path: Path, name: str | None, record: dict[str, Any], splits: dict[s
     return update
 
 
-
-
 def withdraw(path: str | Path, name: str, reason: str) -> Update:
     """Take ``name``'s entry out of the results file, into ``<stem>.superseded.json`` with ``reason`` (a deployment
     run judged beyond its tolerance: what its record held is kept there, never lost, and never read as figures)."""

@@ -98,9 +98,9 @@ def ratio_warning(name: str, split: str, keys: dict[str, Any]) -> str | None:
         times = (keys.get(f"{split}_baseline_pairs") or {}).get("model") or [[]]
         baseline = keys.get(f"{split}_baseline")
         protocol = baseline.get("protocol_runs") if isinstance(baseline, dict) else None
-        return (f"warning: {name} on {split}: the ratio to the baseline, ×{ratio:.3f}, has no interval: "
-                + no_interval_reason(pair_count(keys.get(f"{split}_baseline_pairs")), len(times), len(times[0]),
-                                protocol if isinstance(protocol, int) else None))
+        reason = no_interval_reason(pair_count(keys.get(f"{split}_baseline_pairs")), len(times), len(times[0]),
+                                    protocol if isinstance(protocol, int) else None)
+        return f"warning: {name} on {split}: the ratio to the baseline, ×{ratio:.3f}, has no interval: {reason}"
     uncertain = _half_width(interval, ratio)
     if uncertain is None or uncertain <= NOISY_RATIO:
         return None
@@ -137,10 +137,9 @@ def prediction_line(name: str, entry: dict[str, Any]) -> str | None:
     score_ci = f" [{_range(entry['predicted_score_ci95'], '.4f')}]" if bounded else ""
     ratio_ci = f" [{_range(details['runtime_ratio_ci95'], '.3f')}]" if bounded else ""
     pairs = details.get("pairs")
-    warning = "" if bounded or not isinstance(pairs, dict) else \
-        ("; warning: point figures, no interval and no rank range: "
-         + no_interval_reason(pairs["timed"], pairs["timed"] // max(pairs["images"], 1), pairs["images"],
-                         pairs["protocol_runs"], details["year"]))
+    warning = "" if bounded or not isinstance(pairs, dict) else "; warning: point figures, no interval and no rank " \
+        "range: " + no_interval_reason(pairs["timed"], pairs["timed"] // max(pairs["images"], 1), pairs["images"],
+                                       pairs["protocol_runs"], details["year"])
     return (f"{name}: predicted NTIRE {details['year']} score {entry['predicted_score']:.4f}{score_ci} "
             f"(runtime ×{details['runtime_ratio']:.3f}{ratio_ci}, FLOPs ×{details['flops_ratio']:.3f}, params "
             f"×{details['params_ratio']:.3f} of {details['baseline']}; sub-scores runtime "

@@ -203,6 +203,6 @@ def test_too_few_pairs_give_no_leaderboard_interval_and_a_note(tmp_path: Path,
     path.write_text(json.dumps(results))
     assert compare.main(["--results", str(path), "--year", "2026", "--out", str(tmp_path / "out")]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert ("no runtime interval for 01_Few, so no tie: 5 pairs (1 run × 5 images), fewer than the 10 a 95% interval "
+    assert ("no runtime interval for 01_Few: 5 pairs (1 run × 5 images), fewer than the 10 a 95% interval "
             "needs; the NTIRE 2026 protocol gives 25 pairs (5 runs × 5 images); time it with --runs 2 or on more "
             "images") in out
