@@ -35,17 +35,17 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.core.years import DEFAULT_YEAR, YEARS, get_year
 from benchmark.data.splits import Split
-from benchmark.measure.backend import cap_gpu_memory, pick_device
+from benchmark.measure.backend import Unavailable, cap_gpu_memory, pick_device
 from benchmark.measure.complexity import measure
-from benchmark.measure.deploy import make_backend
+from benchmark.measure.deploy import DeploymentFailed, make_backend
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.profiler import profile_model
 from benchmark.measure.settings import Settings
 from benchmark.rank.predict import prediction
-from benchmark.record.keys import REFERENCE, results_name
+from benchmark.record.keys import REFERENCE, results_name, splits_of
 from benchmark.record.run import measure_and_record
-from benchmark.record.store import read_results, update_results
+from benchmark.record.store import check_results_path, merge_failures, read_results, update_results, withdraw
 from benchmark.report.noise import pair_line, prediction_line, ratio_warning, split_warnings
 from benchmark.report.progress import ProgressBars, image_line
 from benchmark.report.results_txt import write_results_txt
@@ -65,8 +65,8 @@ log = logging.getLogger("test_demo")
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser("python test_demo.py", __doc__)
     cli.add_official(p, save_dir=Path("results"))
-    p.add_argument("--year", type=int, default=DEFAULT_YEAR, choices=YEARS,
-                   help="challenge year: its teams, --data_dir layout, FLOPs figure of record and runs")
+    p.add_argument("--year", type=int, default=DEFAULT_YEAR, choices=YEARS, metavar="YEAR",  # read when parsed
+                   help="challenge year (%(choices)s): its teams, --data_dir layout, FLOPs figure of record and runs")
     p.add_argument("--list", action="store_true", help="list the registered teams of every year and stop")
     cli.add_measurement(p)
     p.add_argument("--results", type=Path, default=Path("results/results.json"),
@@ -125,8 +125,9 @@ def models_table() -> Table:
     return table
 
 
-def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namespace, settings: Settings) -> str:
-    """Measure, run and record one model; returns its results name."""
+def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namespace, settings: Settings) -> str | None:
+    """Measure, run and record one model; returns its results name, or None for a deployment run beyond its tolerance
+    of FP32 eager (recorded as failed: :func:`record_failed`)."""
     name, device = results_name(spec.display_name, settings.backend, settings.precision), settings.device
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
     fast = args.fast and spec.fast_builder is not None
@@ -183,14 +184,40 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
             splits=splits, settings=settings, scored=checkpoint is not None, variant="fast" if fast else "faithful",
             on_record=lambda r: (record.update(r), on_record(r)), on_image=on_image, on_split=on_split,
             baseline=baseline if settings.vs_baseline else None)
+    except DeploymentFailed as err:
+        bars.close()
+        record_failed(args.results, name, str(err))
+        return None
+    except Unavailable:  # the way cannot run this network after all: the record it started holds no figure
+        entry = read_results(args.results).get(name) if record else None
+        if entry is not None and not splits_of(entry):
+            withdraw(args.results, name, "its run could not go on")
+        raise
     finally:
         bars.close()
+    failures = companion(args.results, ".failures.json")
+    if failures.is_file():  # an earlier failed run of this name is one no longer
+        merge_failures(failures, {}, {name})
     if settings.vs_baseline:
         line = prediction_line(name, read_results(args.results)[measured.name])
         if line:
             console.print(escape(line))
             log.info("%s", line)
     return name
+
+
+def record_failed(results: Path, name: str, reason: str) -> None:
+    """A deployment run beyond its tolerance: its entry (the record written when it started, and any split of it) is
+    taken out of the results file into the superseded file, the failure with its difference and PSNR change goes to
+    the failures file (as a sweep's failed team), and the console says so in one line."""
+    failures = companion(results, ".failures.json")
+    withdrawn = withdraw(results, name, f"run beyond its deployment tolerance: {reason}")
+    merge_failures(failures, {name: reason}, set())
+    write_results_txt(withdrawn.results, companion(results, ".txt"))
+    kept = "" if withdrawn.aside is None else f"; its record is kept in {withdrawn.aside}"
+    line = f"{name} failed: {reason}; not recorded as {name}, the failure is in {failures}{kept}"
+    console.print(f"[red]{escape(line)}[/]", soft_wrap=True)
+    log.info("%s", line)
 
 
 class _LogFile(logging.FileHandler):
@@ -238,6 +265,8 @@ def evaluate(args: argparse.Namespace) -> int:
     warnings.showwarning = _one_line_warning
     handler: logging.Handler | None = None
     try:
+        if not args.profile_only:  # before anything is written beside it (R.log)
+            check_results_path(args.results)
         settings = cli.settings_of(args, pick_device(args.device), args.year)
         if settings.gpu_memory is not None:  # refused before any work when it cannot apply
             cap_gpu_memory(settings.device, settings.gpu_memory)
@@ -248,16 +277,18 @@ def evaluate(args: argparse.Namespace) -> int:
         if not args.profile_only:
             handler = open_log(companion(args.results, ".log"))
             log.info("run: %s", " ".join(sys.argv))
-        names = [run_model(spec, splits, args, settings) for spec in specs]
+        ran = [run_model(spec, splits, args, settings) for spec in specs]
         if args.profile_only:
             return 0
-        results = read_results(args.results)
-        shown = None if args.all_splits else [split.name for split in splits]
-        console.print(factsheet_table({n: results[n] for n in names}, shown), crop=False)  # never cut a figure
-        if args.reproduce_table1:
-            console.print(table1_comparison(results["05_SRneXt"]))
-        console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))
-        return 0
+        names = [name for name in ran if name is not None]
+        if names:
+            results = read_results(args.results)
+            shown = None if args.all_splits else [split.name for split in splits]
+            console.print(factsheet_table({n: results[n] for n in names}, shown), crop=False)  # never cut a figure
+            if args.reproduce_table1:
+                console.print(table1_comparison(results["05_SRneXt"]))
+            console.print(escape(f"results: {args.results} and {companion(args.results, '.txt')}"))
+        return 0 if len(names) == len(ran) else 1
     finally:
         if handler is not None:
             log.removeHandler(handler)

@@ -192,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                                                       "(every model is ranked)")
     parser.add_argument("--table", type=Path, help="a published table (NTIRE 2023 columns); --results rows are added")
     parser.add_argument("--year", type=int, metavar="YEAR",
-                        help=f"the challenge year whose ranking rule, FLOPs counter, baseline and PSNR floors "
-                             f"apply ({', '.join(map(str, YEARS))}; records in benchmark/core/years.toml); default: the "
-                             f"year the records name, or whose baseline the file holds")
+                        help="the challenge year whose ranking rule, FLOPs counter, baseline and PSNR floors "
+                             "apply (a record of benchmark/core/years.toml); default: the "
+                             "year the records name, or whose baseline the file holds")
     parser.add_argument("--baseline", help="model or team the ratios and scores are relative to (default: the year's "
                                            "baseline, e.g. 00_SPAN in 2026)")
     parser.add_argument("--psnr-rounded", action="store_true",

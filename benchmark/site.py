@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.years import YEARS
 from benchmark.web.build import SiteInputs, build_site, site_folder
 
 
@@ -24,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                              "the organizers' as published; files of other years fill the across-years page")
     parser.add_argument("--table", type=Path, help="a published table (NTIRE 2023 columns)")
     parser.add_argument("--year", type=int, required=True, metavar="YEAR",
-                        help=f"the year whose rules rank the leaderboard ({', '.join(map(str, YEARS))})")
+                        help="the year whose rules rank the leaderboard (a record of benchmark/core/years.toml)")
     parser.add_argument("--baseline", help="model the scores are relative to (default: the year's baseline)")
     parser.add_argument("--psnr-rounded", action="store_true",
                         help="apply the PSNR floors to the PSNR printed to 2 decimals (default: the raw PSNR)")

@@ -48,7 +48,14 @@ from benchmark.measure.deploy import BACKENDS
 from benchmark.measure.matrix import default_entries, matrix, parse_entry, parse_size
 from benchmark.measure.speed import B100, SIZES, forward_table, loop_table
 from benchmark.record.environment import environment
-from benchmark.report.deploy import best_frame, matrix_markdown, peaks_frame, ran_frame, unavailable_lines
+from benchmark.report.deploy import (
+    best_frame,
+    beyond_tolerance,
+    matrix_markdown,
+    peaks_frame,
+    ran_frame,
+    unavailable_lines,
+)
 from benchmark.report.tables import frame_table
 
 
@@ -69,11 +76,16 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     result["load"] = [load, os.getloadavg()[0]]
     rows = result["rows"]
     console.print(frame_table(peaks_frame(result["peaks"]), "Peak, measured (GFLOP/s, a multiply-add counted once)"))
-    console.print(frame_table(ran_frame(rows), f"Deployment matrix, medians of {args.rounds} (compilation and "
-                                               "export not timed)"), crop=False)
+    console.print(frame_table(ran_frame(rows, device), f"Deployment matrix, medians of {args.rounds} (compilation "
+                                                       "and export not timed)"), crop=False)
     console.print(frame_table(best_frame(rows), "Best FP32 way"))
     for line in unavailable_lines(rows):
         console.print(escape(f"cannot run here: {line}"), soft_wrap=True)
+    for row in rows:
+        if beyond_tolerance(row, device):
+            console.print(escape(f"FAILED: {row['model']} {row['input']} {row['backend']} {row['precision']}: its "
+                                 f"output is {row['max_difference']:.3g} of the data range from FP32 eager's, beyond "
+                                 "its precision's tolerance; its time is not that of the network"), soft_wrap=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(matrix_markdown(result, env))
     out.with_suffix(".json").write_text(json.dumps({"environment": env, **result}, indent=2, default=str))

@@ -5,8 +5,9 @@
 
 Codalab scores whatever the zip holds and reports a missing or mis-sized image only after the
 upload, as a failed or silently lower score. So every image of the split (the stems listed in the
-results file) must be present once, as an 8-bit RGB PNG, at 4× its LR size (read from ``--data``
-when given; without it, the size must at least be a multiple of 4); otherwise nothing is written.
+results file; with ``--data``, every image of the split there) must be present once, as an 8-bit RGB
+PNG, at 4× its LR size (read from ``--data`` when given; without it, the size must at least be a
+multiple of 4); otherwise nothing is written.
 The zip is built beside its destination and renamed into place, so a failed run never leaves a
 half-written zip, and never replaces a good one.
 """
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(out) as zf:
         images = [name for name in zf.namelist() if name != "readme.txt"]
         readme = zf.read("readme.txt").decode()
-    checked = f"4× the LR of {args.data}" if args.data else "a multiple of 4 (pass --data to check the LR size)"
+    checked = f"4× the LR of {args.data}, every image of the split" if args.data else \
+        "a multiple of 4 (pass --data to check the LR sizes and that every image of the split is there)"
     console.print(escape(f"wrote {out}: {len(images)} SR images, 8-bit RGB PNG, size {checked}"))
     console.print(escape(readme.rstrip("\n")))
     return 0

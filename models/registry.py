@@ -17,8 +17,9 @@ _REGISTRY: dict[tuple[int, int], ModelSpec] = {}
 
 
 def register(spec: ModelSpec) -> ModelSpec:
-    """Add a team. Two files claiming one (year, id), or one results name, are a mistake worth stopping for."""
-    get_year(spec.year)
+    """Add a team. Two files claiming one (year, id), or one results name, are a mistake worth stopping for. Its year
+    is checked when the team is looked up: the years file is not read while the teams are imported, so that a broken
+    one is one error line where a command uses it."""
     key = (spec.year, spec.team_id)
     if key in _REGISTRY and _REGISTRY[key].builder is not spec.builder:
         raise HarnessError(f"team {spec.team_id} of {spec.year} is registered twice: {_REGISTRY[key].name} and "
@@ -32,12 +33,17 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def list_models(year: int | None = None) -> list[ModelSpec]:
-    """The registered teams of ``year`` (all years when None), ordered by year and id."""
-    return [_REGISTRY[k] for k in sorted(_REGISTRY) if year is None or k[0] == year]
+    """The registered teams of ``year`` (all years when None), ordered by year and id; a team of a year that
+    ``years.toml`` does not hold is a HarnessError."""
+    specs = [_REGISTRY[k] for k in sorted(_REGISTRY) if year is None or k[0] == year]
+    for spec in specs:
+        get_year(spec.year)
+    return specs
 
 
 def get_spec(model_id: int, year: int = DEFAULT_YEAR) -> ModelSpec:
     """The spec of ``year``'s team ``model_id``, or a HarnessError listing that year's registered ids."""
+    get_year(year)
     if (year, model_id) not in _REGISTRY:
         known = ", ".join(f"{s.team_id} ({s.display_name})" for s in list_models(year)) or "none"
         raise HarnessError(f"unknown model id {model_id} for {year}; registered models of {year}: {known}")

@@ -58,8 +58,6 @@ def write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
     return root
 
 
-FP32_TOLERANCE = 1e-4
-"""Largest output difference allowed for an FP32 deployment backend, as a fraction of the data range: round-off."""
 
 
 class TinySR(nn.Module):

@@ -9,6 +9,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any, NoReturn
 
 
@@ -17,12 +18,23 @@ class HarnessError(Exception):
 
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_TERMINAL_CODES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"
+                             r"|\x9b[0-?]*[ -/]*[@-~]")
+"""ANSI escape sequences (colours, cursor moves, window titles): what a library's or a team's coloured message holds."""
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal escape sequences: a captured third-party message (an exporter's coloured
+    ``This is step 1/3``) is shown as its words, and a hostile one cannot move the cursor or retitle the window."""
+    return _TERMINAL_CODES.sub("", text)
 
 
 def one_line(text: object) -> str:
-    """``text`` on one line, whatever it holds: a line break inside a name or path from a user's file is shown
-    escaped (``\\n``), so the line is never split or mistaken for two."""
-    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(text))
+    """``text`` on one line, whatever it holds: terminal escape sequences are dropped (:func:`plain`), and a line
+    break or any other control character inside a name or path from a user's file is shown escaped (``\\n``), so the
+    line is never split or mistaken for two."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS or (not c.isprintable() and c != "\t") else c
+                   for c in plain(str(text)))
 
 
 def error_line(err: BaseException | str) -> str:

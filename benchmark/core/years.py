@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, shown
 
 RECORDS = Path(__file__).with_name("years.toml")
 DEFAULT_YEAR = 2023
@@ -65,36 +65,71 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_TYPES = {"str": str, "int": int, "bool": bool, "int | None": (int, type(None))}
+_TYPES = {"str": (str, "a string"), "int": (int, "an integer"), "bool": (bool, "true or false"),
+          "int | None": ((int, type(None)), "an integer")}
 
 
 def _check_types(where: str, record: Any) -> None:
     """Each plain field of a record has its declared type (a ``runs = "five"`` is named, not run)."""
     for f in fields(record):
-        kind = _TYPES.get(str(f.type))
+        kind, said = _TYPES.get(str(f.type), (None, ""))
         value = getattr(record, f.name)
         if kind is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
-            raise HarnessError(f"{where}: {f.name} is {value!r}, not {'an' if f.type == 'int' else 'a'} {f.type}")
+            raise HarnessError(f"{where}: {f.name} is {shown(value)}, not {said}")
+
+
+_TABLES = {"psnr_floors": "{ valid = 26.90, test = 26.99 }", "weights": "{ runtime = 0.8, flops = 0.1, params = 0.1 }",
+           "splits": "splits.valid = { hr = \"…_HR\", lr = \"…_LR\" }"}
+"""The fields of a record that are TOML tables, each with an example for the message."""
+
+
+def _check_tables(where: str, raw: dict[str, Any]) -> None:
+    """``psnr_floors``, ``weights`` and ``splits`` are tables (each split a table too) before the record is built:
+    a ``psnr_floors = "29"`` is named with the form it should have, never an AttributeError."""
+    for key, example in _TABLES.items():
+        if key in raw and not isinstance(raw[key], dict):
+            raise HarnessError(f"{where}: {key} is {shown(raw[key])}, not a table such as {key} = {example}"
+                               if key != "splits" else f"{where}: splits is {shown(raw[key])}, not a table of "
+                               f"split layouts such as {example}")
+    for name, layout in (raw.get("splits") or {}).items():
+        if not isinstance(layout, dict):
+            raise HarnessError(f"{where}: splits.{name} is {shown(layout)}, not a table such as {_TABLES['splits']}")
+
+
+def _check_fields(where: str, raw: dict[str, Any], kind: type, given: tuple[str, ...] = ()) -> None:
+    """Every field ``raw`` names is one of ``kind``'s, and every field it needs is there (``given`` are filled in)."""
+    known = [f.name for f in fields(kind) if f.name not in given]
+    unknown = [k for k in raw if k not in known]
+    if unknown:
+        raise HarnessError(f"{where}: {unknown[0]} is not a field of this record (its fields: {', '.join(known)})")
+    needed = [f.name for f in fields(kind) if f.name not in given and f.default is MISSING and f.name not in raw]
+    if needed:
+        raise HarnessError(f"{where}: {needed[0]} is missing; compare the record with the other years'")
 
 
 def _record(year: int, raw: dict[str, Any], path: Path = RECORDS) -> Year:
     """One checked record; a mistake in ``years.toml`` names the year and the field."""
     where = f"{path}: year {year}"
-    try:
-        splits = {name: SplitLayout(**layout) for name, layout in raw.pop("splits").items()}
-        record = Year(year=year, splits=MappingProxyType(splits), psnr_floors=MappingProxyType(raw.pop("psnr_floors")),
-                      weights=MappingProxyType(raw.pop("weights", {})), **raw)
-    except (KeyError, TypeError, AttributeError) as err:
-        raise HarnessError(f"{path}: year {year} is malformed ({err}); compare it with the other records") from None
+    _check_tables(where, raw)
+    _check_fields(where, {"weights": {}, **raw}, Year, given=("year",))
+    for name, layout in raw["splits"].items():
+        _check_fields(f"{where}: splits.{name}", layout, SplitLayout)
+    splits = {name: SplitLayout(**layout) for name, layout in raw.pop("splits").items()}
+    record = Year(year=year, splits=MappingProxyType(splits), psnr_floors=MappingProxyType(raw.pop("psnr_floors")),
+                  weights=MappingProxyType(raw.pop("weights", {})), **raw)
     _check_types(where, record)
     for name, layout in record.splits.items():
-        _check_types(f"{where}: split {name}", layout)
+        _check_types(f"{where}: splits.{name}", layout)
     if record.ranking not in RANKINGS:
         raise HarnessError(f"{where}: ranking must be one of {', '.join(RANKINGS)}")
     if record.runs < 1:
         raise HarnessError(f"{where}: runs is {record.runs}; the organizers run each model at least once")
-    if not all(_number(v) for v in record.psnr_floors.values()):
-        raise HarnessError(f"{where}: psnr_floors must be numbers of dB")
+    for split, floor in record.psnr_floors.items():
+        if split not in record.splits:
+            raise HarnessError(f"{where}: psnr_floors.{split} names no split of the year (its splits: "
+                               f"{', '.join(record.splits)})")
+        if not _number(floor):
+            raise HarnessError(f"{where}: psnr_floors.{split} is {shown(floor)}, not a number of dB")
     if record.ranking == "exp-score" and set(record.weights) != set(SCORED_FIGURES):
         raise HarnessError(f"{where}: an exp-score year weighs exactly {', '.join(SCORED_FIGURES)}")
     if not all(_number(w) and w >= 0 for w in record.weights.values()) or \
@@ -109,7 +144,7 @@ def load_years(path: Path) -> Mapping[int, Year]:
     try:
         with Path(path).open("rb") as f:
             raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise HarnessError(f"{path}: not valid TOML ({err}); fix the file or restore it") from None
     except OSError as err:
         raise HarnessError(f"{path}: cannot be read ({err.strerror})") from None
@@ -118,6 +153,8 @@ def load_years(path: Path) -> Mapping[int, Year]:
         if not year.isdigit() or not isinstance(record, dict):
             raise HarnessError(f"{path}: [{year}] is not a year's record; each record is a [YYYY] table")
         records[int(year)] = _record(int(year), dict(record), path)
+    if not records:
+        raise HarnessError(f"{path}: holds no year's record; restore the file")
     return MappingProxyType(records)
 
 

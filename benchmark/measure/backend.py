@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from benchmark.core import host
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, plain
 
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N"
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -244,6 +244,6 @@ class Backend:
 
 def first_line(err: BaseException, limit: int = 200) -> str:
     """``Type: first line of the message``, at most ``limit`` characters: how a failure is told in one line."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip() for line in plain(str(err)).splitlines() if line.strip()]
     text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -6,7 +6,8 @@ per model (a copy of the model: the eager FP32 one stays as it is, the reference
 is compared with), takes an FP32 input and returns an FP32 output, and is timed by the device's
 clock like the official protocol. A backend that compiles or builds per input shape does so in
 ``settle``, outside the timer. A backend or precision this machine cannot run is refused with one
-line (:class:`~benchmark.measure.backend.Unavailable`) before any figure is written.
+line (:class:`~benchmark.measure.backend.Unavailable`) before any figure is written. What any of them outputs is
+judged against the FP32 eager output by the :class:`Tolerance` of its precision.
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ import copy
 import importlib.util
 import io
 import logging
+import math
 import os
+import re
 import shutil
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
+from benchmark.core.errors import HarnessError, plain
 from benchmark.imaging.images import SCALE
 from benchmark.measure.backend import PRECISIONS, Backend, Unavailable, first_line, out_of_memory
 
@@ -107,22 +113,44 @@ class CudaGraphs(Compiled):
         return call
 
 
+def _export_failure(err: BaseException) -> str:
+    """Why ``torch.onnx.export`` failed, in one line: the exporter's message opens with the steps of exporting and
+    names the cause under ``## Exception summary`` (``GuardOnDataDependentSymNode: Could not guard on …``)."""
+    text = plain(str(err))
+    _, found, summary = text.partition("## Exception summary")
+    cause = next((line.strip() for line in summary.splitlines() if line.strip()), "") if found else ""
+    cause = re.sub(r"^<class '(?:[\w.]+\.)?(\w+)'>", r"\1", cause)
+    cause = (cause if len(cause) <= 200 else cause[:197] + "...") if cause else first_line(err)
+    call = re.search(r"The following call raised this error:\s*File \"([^\"]+)\", line (\d+)[^\n]*\n\s*(\S[^\n]*)",
+                     text)
+    return cause if call is None else f"{cause}; at {Path(call[1]).name}:{call[2]}: {call[3].strip()[:80]}"
+
+
 def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str) -> tuple[bytes, str, str]:
     """``model`` in ``dtype`` exported to ONNX by ``torch.onnx.export`` (the torch.export-based exporter) with
     dynamic height and width: the serialised model and its input and output names."""
     cast = copy.deepcopy(model).to(device=device, dtype=dtype)
     example = torch.rand(1, 3, 64, 64, dtype=dtype, device=device)
     height, width = torch.export.Dim("height", min=16, max=4096), torch.export.Dim("width", min=16, max=4096)
-    quiet = logging.getLogger("torch.onnx")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the exporter logs each optional package it does not find
+    # the exporter logs each optional package it does not find; a failed export logs where the shapes failed and
+    # prints its traced graph to stderr: the one line below says why
+    quiet = [logging.getLogger(name) for name in ("torch.onnx", "torch.fx.experimental.symbolic_shapes")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(cast, (example,), dynamo=True, input_names=["lr"], output_names=["sr"],
                                         dynamic_shapes=({2: height, 3: width},), verbose=False)
+    except Exception as err:  # noqa: BLE001 - the exporter's failure is one line
+        if out_of_memory(err) is not None:
+            raise
+        raise Unavailable(f"{label}: the ONNX export failed ({_export_failure(err)})") from None
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     proto = program.model_proto
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     if not (dims[2].dim_param and dims[3].dim_param):
@@ -279,3 +307,93 @@ def make_backend(name: str, device: torch.device, precision: str = "fp32", fixed
     if why is not None:
         raise Unavailable(f"{name} {precision}: {why}")
     return BACKENDS[name](device, precision, fixed_shape)
+
+
+FP32_TOLERANCE = 1e-4
+"""Largest output difference from FP32 eager allowed for an FP32 way, as a fraction of the data range: round-off of
+reordered float32 sums (fused, compiled or exported kernels), far below the 1/255 of a uint8 level."""
+UNIT_ROUNDOFF = {"tf32": 2.0**-11, "fp16": 2.0**-11, "bf16": 2.0**-8}
+"""The relative error of one rounding in each reduced arithmetic (half its spacing at 1): 11 and 8 significant bits;
+TF32 (the float32 convolutions of cuDNN on GPUs from Ampere on) keeps FP16's 10 stored ones."""
+MAX_ROUNDOFFS = 32
+"""The largest single-value difference a reduced-precision way may show, in units of its ``UNIT_ROUNDOFF``."""
+RMS_ROUNDOFFS = 2
+"""The root-mean-square output error its PSNR change is allowed, in units of its ``UNIT_ROUNDOFF``."""
+PSNR_RESOLUTION = 0.01
+"""dB: the organizers print PSNR to two decimals; a smaller change is never a failure."""
+
+
+class DeploymentFailed(HarnessError):
+    """A way whose output is beyond its :class:`Tolerance` of the FP32 eager one: one line with its difference and PSNR
+    change; the run is recorded as failed, never as an entry with figures."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a way's output may be from the FP32 eager output of the same model on the same input.
+
+    FP32: the largest difference at most ``FP32_TOLERANCE`` of the data range; the uint8 outputs are then
+    equal but for values within 1e-4 of a rounding boundary, so the PSNR is not judged apart.
+
+    FP16, BF16 (and FP32 where the reference itself convolves in TF32): the bound follows the precision's
+    unit roundoff u (2^-11, 2^-8). On Set5 the shipped baselines (RFDN, RLFN, EFDN, SPAN; eager and
+    channels-last, this CPU) differ from FP32 eager by at most 3–13 u at one value (FP16 1.6e-3–6.1e-3 of
+    the range, BF16 0.021–0.038) and their PSNR changes by −0.00004 to −0.0009 dB in FP16 and −0.008 to
+    −0.035 dB in BF16. An error e of root-mean-square σ (as a fraction of the range) that is independent of
+    the reference's own error adds σ² to its MSE, 10^(−PSNR/10), so it changes the PSNR by
+    10·log10(1 + σ²·10^(PSNR/10)) dB: the measured changes give σ = 0.5–1.0 u. So a way is within tolerance
+    when its largest difference is at most ``MAX_ROUNDOFFS`` u (0.0156 in FP16, 0.125 in BF16: 2.5–3× the
+    largest measured) and its PSNR moves by at most the change an rms error of ``RMS_ROUNDOFFS`` u gives
+    at the reference's PSNR (at 29.85 dB: 0.0040 dB in FP16, 0.25 dB in BF16), or by ``PSNR_RESOLUTION``
+    when that is larger. A network whose output is 0.175 of the range away fails in either precision.
+    """
+
+    precision: str
+    arithmetic: str
+    """``fp32``, ``tf32``, ``fp16`` or ``bf16``: what the bound was derived for."""
+    max_difference: float
+    rms_difference: float | None
+    """None where the PSNR is not judged (FP32)."""
+
+    @classmethod
+    def of(cls, precision: str, device: torch.device) -> Tolerance:
+        """The tolerance of a way in ``precision`` on ``device``."""
+        arithmetic = "tf32" if precision == "fp32" and _tf32_convolutions(device) else precision
+        if arithmetic == "fp32":
+            return cls(precision, arithmetic, FP32_TOLERANCE, None)
+        u = UNIT_ROUNDOFF[arithmetic]
+        return cls(precision, arithmetic, MAX_ROUNDOFFS * u, RMS_ROUNDOFFS * u)
+
+    def psnr_change(self, reference_psnr: float | None) -> float | None:
+        """The largest PSNR change [dB] allowed at the reference's PSNR; None where the PSNR is not judged."""
+        if self.rms_difference is None or reference_psnr is None:
+            return None
+        return max(PSNR_RESOLUTION, 10 * math.log10(1 + self.rms_difference**2 * 10 ** (reference_psnr / 10)))
+
+    def describe(self, reference_psnr: float | None) -> dict[str, Any]:
+        """What a record states of the bounds a split was judged by."""
+        return {"arithmetic": self.arithmetic, "max_difference": self.max_difference,
+                "psnr_change": self.psnr_change(reference_psnr)}
+
+    def judge(self, max_difference: float | None, psnr_change: float | None, reference_psnr: float | None
+              ) -> str | None:
+        """Why a way's output is beyond this tolerance (one line, with its difference and PSNR change), or None
+        when it is within, or when nothing could be measured (no reference, no weights)."""
+        bound = self.psnr_change(reference_psnr)
+        beyond = (max_difference is not None and max_difference > self.max_difference) or \
+            (psnr_change is not None and bound is not None and abs(psnr_change) > bound)
+        if not beyond:
+            return None
+        said = "n/a" if max_difference is None else f"{max_difference:.3g}"
+        change = "" if psnr_change is None else \
+            f", PSNR change {psnr_change:+.4f} dB" + ("" if bound is None else f" (tolerance ±{bound:.4f} dB)")
+        arithmetic = "" if self.arithmetic == self.precision else f" (convolutions in {self.arithmetic})"
+        return (f"the {self.precision} output is beyond its tolerance of FP32 eager{arithmetic}: largest difference "
+                f"{said} of the data range (tolerance {self.max_difference:.3g}){change}")
+
+
+def _tf32_convolutions(device: torch.device) -> bool:
+    """Whether float32 convolutions on ``device`` run in TF32 (cuDNN's default on GPUs from Ampere on): the FP32 eager
+    reference itself then carries TF32's round-off."""
+    return device.type == "cuda" and torch.backends.cudnn.allow_tf32 and \
+        torch.cuda.get_device_capability(device)[0] >= 8

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, plain
 from benchmark.data.splits import ImagePair, Split
 from benchmark.imaging import metrics
 from benchmark.imaging.images import SCALE, modcrop, quantize, read_image, to_tensor, to_uint8, write_png
-from benchmark.measure.backend import Backend, PeakMemory, Unavailable, out_of_memory
+from benchmark.measure.backend import Backend, PeakMemory, Unavailable, first_line, out_of_memory
 from benchmark.measure.settings import Settings
 
 TILE_OVERLAP = 32
@@ -171,7 +171,7 @@ def check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
 
 def _reason(err: BaseException) -> str:
     """The first line of an exception's message, for a one-line error."""
-    text = str(err).strip()
+    text = plain(str(err)).strip()
     line = text.splitlines()[0].strip() if text else type(err).__name__
     return line if len(line) <= 200 else line[:197] + "..."
 
@@ -210,6 +210,9 @@ class Runner:
                 memory = out_of_memory(err)
                 if memory is None:
                     too_small = self._too_small(err, lr, pair)
+                    if too_small is None and not self.backend.reference:  # a network that does not run this way
+                        raise Unavailable(f"{self.backend.label}: {self.target.name}'s forward fails on {pair.lr.name} "
+                                          f"({first_line(err)})") from None
                     if too_small is None:
                         raise
                     raise too_small from err

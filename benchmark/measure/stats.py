@@ -28,15 +28,18 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float] | None:
-    """Student's t interval of the mean of ``values`` (the means of repeated runs); None for fewer than two.
+    """Student's t interval of the mean of ``values`` (the means of repeated runs); None for fewer than two, and for
+    values that are all equal (an interval of zero width is no interval).
 
     With five runs a bootstrap over runs would cover far less than its level; Student's t is exact for
-    normal run means and honest for few of them.
+    normal run means and honest for few of them (its width grows as they get fewer).
     """
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return None
     half = scipy_stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    if not half > 0:
+        return None
     return float(x.mean() - half), float(x.mean() + half)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import uuid
 import warnings
@@ -16,11 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion, locked, write_atomic
-from benchmark.organizer.plan import Job
+from benchmark.core.files import companion
+from benchmark.organizer.plan import Job, recorded_team
 from benchmark.organizer.published import compare, read_published, verdict
 from benchmark.rank.predict import prediction
-from benchmark.record.store import Update, read_results, update_results
+from benchmark.record.store import Update, merge_failures, read_results, update_results
 from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
 from benchmark.report.results_txt import write_results_txt
 
@@ -63,19 +61,7 @@ class Driver:
 
     def _merge_failures(self, failed: dict[str, str], cleared: set[str]) -> None:
         """Re-read the failures file under its lock, apply this sweep's changes, write it back."""
-        try:
-            with locked(self.failures_path):
-                on_file: dict[str, str] = {}
-                with contextlib.suppress(OSError, ValueError):
-                    loaded = json.loads(self.failures_path.read_text()) if self.failures_path.is_file() else {}
-                    on_file = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-                merged = {k: v for k, v in {**on_file, **failed}.items() if k not in cleared}
-                if failed or cleared:
-                    write_atomic(self.failures_path, json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
-        except OSError as err:
-            raise HarnessError(f"{self.failures_path}: cannot write the failures file ({err.strerror}); choose "
-                               "another --results") from None
-        self.failures = merged
+        self.failures = merge_failures(self.failures_path, failed, cleared)
 
     def _write(self, job: Job, outcome: dict[str, Any], renamed: list[str]) -> Update:
         name, record = outcome["name"], outcome["record"]
@@ -101,7 +87,7 @@ class Driver:
         except HarnessError:
             return []
         return [other for other, entry in entries.items() if other != name and isinstance(entry.get("sweep"), dict)
-                and entry["sweep"].get("source") == "challenge" and entry["sweep"].get("team_id") == job.team_id
+                and entry["sweep"].get("source") == "challenge" and recorded_team(entry["sweep"]) == job.team_id
                 and entry["sweep"].get("repository") == job.payload.get("repo")
                 and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))]
 
@@ -173,8 +159,9 @@ class Driver:
             entry = read_results(self.results).get(name)
         except HarnessError:
             return None
-        sweep = (entry or {}).get("sweep") or {}
-        other = sweep.get("team_id") if isinstance(sweep, dict) else None
+        sweep = (entry or {}).get("sweep")
+        sweep = sweep if isinstance(sweep, dict) else {}
+        other = recorded_team(sweep)
         if entry is not None and sweep.get("source") == job.payload["source"] and \
                 sweep.get("repository") == job.payload.get("repo") and other is not None and other != job.team_id:
             return (f"select_model names it {name}, the name of team {other:02}'s entry; give it its own name in its "

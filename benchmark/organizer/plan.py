@@ -87,13 +87,20 @@ def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None
     return out
 
 
+def recorded_team(sweep: Any) -> int | None:
+    """The team id an entry's ``sweep`` block records; None where it records none, or no team number (a hand-edited
+    ``"0"`` or ``true``): such an entry is no team's, never taken for team 00's own nor for another's."""
+    team_id = sweep.get("team_id") if isinstance(sweep, dict) else None
+    return team_id if type(team_id) is int else None
+
+
 def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
     """The results entry this job wrote before, if any (run with the same backend and precision)."""
     p = job.payload
     way = (p["settings"].get("backend", REFERENCE[0]), p["settings"].get("precision", REFERENCE[1]))
     for name, entry in results.items():
         sweep = entry.get("sweep")
-        if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or sweep.get("team_id") != job.team_id \
+        if not isinstance(sweep, dict) or sweep.get("source") != p["source"] or recorded_team(sweep) != job.team_id \
                 or entry.get("year") != job.year or bool(entry.get("dry_run")) != bool(p.get("dry_run")) \
                 or (entry.get("backend") or REFERENCE[0], entry.get("precision") or REFERENCE[1]) != way:
             continue

@@ -53,7 +53,7 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
     import fvcore.nn  # noqa: F401
     import ptflops  # noqa: F401
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, plain
 from benchmark.core.files import key_of, sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.backend import cap_gpu_memory
@@ -261,7 +261,7 @@ def _where(err: BaseException, repo: Path | None) -> str | None:
 
 def summary(err: BaseException, limit: int = 300) -> str:
     """``Type: message`` on one line: a long message keeps its first and last lines."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip() for line in plain(str(err)).splitlines() if line.strip()]
     text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}" if lines else ""
     text = f"{type(err).__name__}: {text}" if text else type(err).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,7 +21,7 @@ import pandas as pd
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import YEARS, Year, get_year
 from benchmark.measure.complexity import COUNTERS
-from benchmark.rank.intervals import interval_columns, interval_note, with_intervals
+from benchmark.rank.intervals import interval_columns, interval_note, no_interval_notes, with_intervals
 from benchmark.rank.scoring import RANK_SUM_COLUMNS, SUBTRACK_COLUMNS, floor_columns, psnr_check, rank_year, year_record
 from benchmark.record.checks import check_entry
 from benchmark.record.keys import REFERENCE, ordered_splits
@@ -51,13 +51,11 @@ def _prefixes(splits: list[str]) -> dict[str, str]:
 
 
 def _figure(entry: dict[str, Any], key: str, name: str) -> Any:
-    """``entry[key]`` (dotted for nested keys); a HarnessError naming the model when the run did not record it."""
-    value: Any = entry
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise HarnessError(f"model {name} has no {key} in the results file; re-run test_demo.py for it")
-        value = value[part]
-    return value
+    """``entry[key]`` (a split's key may hold a dot: ``Set5.v2_memory``); a HarnessError naming the model when the run
+    did not record it."""
+    if key not in entry:
+        raise HarnessError(f"model {name} has no {key} in the results file; re-run test_demo.py for it")
+    return entry[key]
 
 
 def clean_name(name: str) -> str:
@@ -111,6 +109,11 @@ def entry_flops(entry: dict[str, Any], name: str, counter: str) -> tuple[float, 
     return _figure(entry, "flops", name), True
 
 
+def _timed(splits: list[str]) -> list[str]:
+    """The splits whose runtimes the leaderboard averages: the official ones when there are any, else every one."""
+    return [s for s in splits if s in OFFICIAL_PREFIXES] or splits
+
+
 def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame:
     """One row per model in the published table's columns, FLOPs by ``year``'s counter (:func:`entry_flops`).
 
@@ -123,7 +126,7 @@ def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame
     counter = year_record(year).flops_counter
     splits = ordered_splits(list(results.values()))
     prefixes = _prefixes(splits)
-    timed = [s for s in splits if s in OFFICIAL_PREFIXES] or splits
+    timed = _timed(splits)
     rows = []
     for name, entry in results.items():
         absent = [s for s in timed if f"{s}_ave_runtime" not in entry]
@@ -384,6 +387,7 @@ def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], tab
     notes.insert(0, floor_note(board, year, psnr_rounded))
     if interval_note(board):
         notes.append(interval_note(board))
+    notes += no_interval_notes(results, _timed(ordered_splits(list(results.values()))), year)
     rounding = rounding_note(board, psnr_rounded)
     if rounding:
         notes.insert(1, rounding)

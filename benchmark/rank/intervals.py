@@ -2,10 +2,12 @@
 the year's rule, and which models' intervals overlap (a statistical tie).
 
 A record timed beside the baseline (``--vs-baseline``) carries its paired times: the relative
-interval of its runtime ratio (bootstrap over images and runs, ``measure.stats.ratio_ci``) is put on
-its mean runtime. A record of several runs without a baseline ratio gets Student's t interval of
-the mean over its runs. The score interval is the year's score of the interval's ends
-(:func:`benchmark.rank.scoring.exp_score`, against the baseline's point figures); a rank-sum year
+interval of its runtime ratio (bootstrap over images and runs, ``measure.paired.paired_ratio``) is put
+on its mean runtime, where it has the pairs for one (``measure.paired.MIN_PAIRS``; from fewer it has
+none, and counts as its point). A record of several runs without a baseline ratio gets Student's t
+interval of the mean over its runs (none when they are all equal). The score interval is the year's
+score of the interval's ends (:func:`benchmark.rank.scoring.exp_score`, against the baseline's point
+figures); a rank-sum year
 has no score, so its ties are read on the runtime interval, its main track.
 """
 
@@ -17,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.measure.stats import mean_ci, overlapping, ratio_ci
+from benchmark.measure.paired import no_interval_reason, paired_ratio
+from benchmark.measure.stats import mean_ci, overlapping
 from benchmark.rank.scoring import exp_score, year_record
 
 REFERENCE = "(baseline point figures)"
@@ -29,8 +32,11 @@ def runtime_interval(entry: dict[str, Any], timed: list[str]) -> tuple[float, fl
     ave = statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed)
     pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
     if all(isinstance(p, dict) for p in pairs):
-        ratio, low, high = ratio_ci([p["model"] for p in pairs], [p["baseline"] for p in pairs])
-        return ave * low / ratio, ave * high / ratio, "baseline ratio"
+        estimate = paired_ratio([p["model"] for p in pairs], [p["baseline"] for p in pairs])
+        if estimate.interval is None:  # too few pairs: the point alone (``measure.paired.MIN_PAIRS``)
+            return None
+        low, high = estimate.interval
+        return ave * low / estimate.ratio, ave * high / estimate.ratio, "baseline ratio"
     runs = [entry.get(f"{s}_runs_ave_runtime") for s in timed]
     if all(isinstance(r, list) for r in runs) and len({len(r) for r in runs}) == 1:
         interval = mean_ci([statistics.fmean(means) for means in zip(*runs)])
@@ -72,6 +78,22 @@ def with_intervals(board: pd.DataFrame, year: int, baseline: str | None, *, psnr
     teams = out["team"].astype(str).tolist()
     out["tie"] = ["; ".join(teams[j] for j in others) for others in overlapping(low, high)]
     return out
+
+
+def no_interval_notes(results: dict[str, dict[str, Any]], timed: list[str], year: int) -> list[str]:
+    """One note per model timed beside the baseline on too few pairs for an interval (``measure.paired.MIN_PAIRS``):
+    its runtime is its point figure, and the note says how many pairs it had and the year's protocol gives."""
+    notes = []
+    for name, entry in results.items():
+        pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
+        if not all(isinstance(p, dict) for p in pairs):
+            continue
+        estimate = paired_ratio([p["model"] for p in pairs], [p["baseline"] for p in pairs])
+        if estimate.interval is None:
+            images = sum(len(p["model"][0]) for p in pairs)
+            reason = no_interval_reason(estimate.pairs, len(pairs[0]["model"]), images, year_record(year).runs, year)
+            notes.append(f"no runtime interval for {name}: {reason}")
+    return notes
 
 
 def interval_note(board: pd.DataFrame) -> str | None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from benchmark.core.years import YEARS, get_year
 from benchmark.measure.complexity import counter
-from benchmark.measure.stats import ratio_ci
+from benchmark.measure.paired import MIN_PAIRS, PairedRatio, paired_ratio
 from benchmark.rank.scoring import FIGURE_COLUMNS, PSNR_COLUMNS, SCORE_NAMES, exp_score, psnr_check
 from benchmark.record.keys import DERIVED_KEYS, splits_of
 
@@ -72,17 +72,21 @@ def place(ratios: dict[str, float], psnr: dict[str, float], year: int, *, psnr_r
     return (ranked.index(CANDIDATE) + 1 if CANDIDATE in ranked else None), len(ranked)
 
 
-def _rank(runtime: tuple[float, float, float], flops: float, params: float, psnr: dict[str, float], year: int
+def _rank(runtime: PairedRatio, flops: float, params: float, psnr: dict[str, float], year: int
           ) -> dict[str, Any] | None:
-    """The predicted rank among ``year``'s published entries (raw PSNR), the range from the runtime interval."""
+    """The predicted rank among ``year``'s published entries (raw PSNR), the range from the runtime interval (none
+    without one: the rank alone)."""
     table = published_table(year)
     if table is None:
         return None
-    point, best, worst = (place({"runtime": r, "flops": flops, "params": params}, psnr, year) for r in runtime)
+    ratios = (runtime.ratio, *(runtime.interval or ()))
+    point, *ends = (place({"runtime": r, "flops": flops, "params": params}, psnr, year) for r in ratios)
     if point[0] is None:
         return {"rank": None, "best": None, "worst": None, "of": point[1], "published": len(table),
                 "text": f"not ranked in {year}: PSNR below the year's floor"}
-    span = ordinal(best[0]) if best[0] == worst[0] else f"{ordinal(best[0])}–{ordinal(worst[0])}"
+    best, worst = ends or ((None, None), (None, None))
+    span = ordinal(point[0]) if best[0] is None else \
+        ordinal(best[0]) if best[0] == worst[0] else f"{ordinal(best[0])}–{ordinal(worst[0])}"
     assumed = "" if set(psnr) >= set(PSNR_COLUMNS) else ", assuming the PSNR floors are met"
     return {"rank": point[0], "best": best[0], "worst": worst[0], "of": point[1], "published": len(table),
             "text": f"{span} of {point[1]} in {year} (the {len(table)} published entries on the raw PSNR, and this "
@@ -117,29 +121,38 @@ def prediction(entry: dict[str, Any]) -> dict[str, Any]:
     field = counter(baseline["flops_counter"]).field
     if field not in complexity or "params" not in complexity:
         return {**nulls, "prediction": {"note": "the record has no exact FLOPs and parameter counts; re-run it"}}
-    runtime = ratio_ci([entry[f"{s}_baseline_pairs"]["model"] for s in timed],
-                       [entry[f"{s}_baseline_pairs"]["baseline"] for s in timed])
+    runtime = paired_ratio([entry[f"{s}_baseline_pairs"]["model"] for s in timed],
+                           [entry[f"{s}_baseline_pairs"]["baseline"] for s in timed])
     flops, params = complexity[field] / baseline["flops"], complexity["params"] / baseline["params"]
-    rows = pd.DataFrame([{"team": label, "ave": r, "flops": f, "params": p} for label, r, f, p in
-                         (("base", 1.0, 1.0, 1.0), ("point", runtime[0], flops, params),
-                          ("low", runtime[1], flops, params), ("high", runtime[2], flops, params))])
+    ends = zip(("low", "high"), runtime.interval or ())
+    rows = pd.DataFrame([{"team": "base", "ave": 1.0, "flops": 1.0, "params": 1.0},
+                         *({"team": label, "ave": r, "flops": flops, "params": params}
+                           for label, r in (("point", runtime.ratio), *ends))])
     scores = exp_score(rows, entry["year"], "base").set_index("team")
+
+    def interval(column: str) -> list[float] | None:
+        return None if runtime.interval is None else [scores.loc["low", column], scores.loc["high", column]]
+
     psnr, verdict = _psnr(entry, entry["year"])
     official = [s for s in timed if s in PSNR_COLUMNS]
     note = (f"runtime on {', '.join(timed)}, not the official splits; PSNR floors not checked" if not official
             else f"runtime on {', '.join(official)} (the official average is over valid and test)"
             if set(official) != set(PSNR_COLUMNS) else "runtime averaged over valid and test, as the organizers do")
     eligible = verdict is None or verdict["ok"]
+    images = sum(len(entry[f"{s}_baseline_pairs"]["model"][0]) for s in timed)
     return {
         "predicted_score": scores.loc["point", "score"],
-        "predicted_score_ci95": [scores.loc["low", "score"], scores.loc["high", "score"]],
+        "predicted_score_ci95": interval("score"),
         "predicted_rank": _rank(runtime, flops, params, psnr, entry["year"]),
         "prediction": {
             "year": entry["year"], "baseline": baseline["name"], "splits": timed, "weights": dict(year.weights),
-            "runtime_ratio": runtime[0], "runtime_ratio_ci95": [runtime[1], runtime[2]], "flops_ratio": flops,
+            "runtime_ratio": runtime.ratio, "runtime_ratio_ci95": None if runtime.interval is None else
+            list(runtime.interval), "flops_ratio": flops,
             "params_ratio": params, **{SCORE_NAMES[f]: scores.loc["point", SCORE_NAMES[f]] for f in SCORE_NAMES},
-            "score_runtime_ci95": [scores.loc["low", "score_runtime"], scores.loc["high", "score_runtime"]],
-            "subtracks": {f: eligible and all(r <= 1 for g, r in (("runtime", runtime[0]), ("flops", flops),
+            "score_runtime_ci95": interval("score_runtime"),
+            "pairs": {"timed": runtime.pairs, "protocol": year.runs * images, "protocol_runs": year.runs,
+                      "images": images, "needed": MIN_PAIRS},
+            "subtracks": {f: eligible and all(r <= 1 for g, r in (("runtime", runtime.ratio), ("flops", flops),
                                                                   ("params", params)) if g != f)
                           for f in SCORE_NAMES},
             "psnr_floors": verdict, "note": note,

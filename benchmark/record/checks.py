@@ -10,7 +10,7 @@ import pandas as pd
 
 from benchmark.core.errors import HarnessError, shown
 from benchmark.measure.complexity import COUNTERS, record_counters
-from benchmark.record.keys import splits_of
+from benchmark.record.keys import split_names, splits_of
 
 
 def why_not_a_figure(value: Any) -> str | None:
@@ -78,7 +78,7 @@ def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] 
         return _refuse(name, path, key, why, kind)
 
     own = entry.get("splits")
-    if "splits" in entry and (not isinstance(own, list) or not all(isinstance(s, str) and s for s in own)):
+    if "splits" in entry and not split_names(own):
         raise refuse("splits", shown(own), "a list of split names")
     for split in dict.fromkeys([*splits_of(entry), *(splits or [])]):
         for suffix, kind in SPLIT_FIGURES.items():

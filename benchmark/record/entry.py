@@ -18,9 +18,10 @@ from benchmark.core.files import sha256_of
 from benchmark.core.years import get_year
 from benchmark.imaging.metrics import METRICS
 from benchmark.measure.complexity import COUNTERS, counter
+from benchmark.measure.deploy import Tolerance
 from benchmark.measure.loop import SplitResult
-from benchmark.measure.paired import Baseline, Paired
-from benchmark.measure.stats import mean_ci, ratio_ci, spread
+from benchmark.measure.paired import Baseline, Paired, paired_ratio
+from benchmark.measure.stats import mean_ci, spread
 from benchmark.record.environment import environment
 from benchmark.record.keys import IDENTITY_KEYS, REFERENCE
 
@@ -40,16 +41,16 @@ def runtime_stats(runtimes_ms: list[float], run_means: list[float] | None = None
     }
 
 
-def split_entry(runs: list[SplitResult], official_memory: float, repeat: int, compared: bool = False,
+def split_entry(runs: list[SplitResult], official_memory: float, repeat: int, tolerance: Tolerance | None = None,
                 floor: float | None = None) -> dict[str, Any]:
     """The keys of one split measured ``len(runs)`` times, the first run scored: official keys first.
 
     As the organizers publish repeated runs: each image's time is its mean over the runs, and
     ``{split}_ave_runtime`` the mean of the run means, which ``{split}_runs_ave_runtime`` lists.
     ``official_memory`` is the organizers' never-reset peak (this model's earlier splits included);
-    ``{split}_peak_memory`` is this split's own. A ``compared`` run (not the official protocol, its
-    first run compared with the FP32 eager reference) adds :func:`comparison_keys` against the split's
-    PSNR ``floor``.
+    ``{split}_peak_memory`` is this split's own. A run with a ``tolerance`` (not the official protocol,
+    its first run compared with the FP32 eager reference) adds :func:`comparison_keys` against it and the
+    split's PSNR ``floor``.
     """
     first = runs[0]
     s = first.split
@@ -76,8 +77,8 @@ def split_entry(runs: list[SplitResult], official_memory: float, repeat: int, co
         f"{s}_tiled": sorted({r.name for run in runs for r in run.images if r.tiled}),
         f"{s}_saved": first.saved,
     })
-    if compared:
-        entry.update(comparison_keys(first, floor))
+    if tolerance is not None:
+        entry.update(comparison_keys(first, floor, tolerance))
     return entry
 
 
@@ -94,24 +95,25 @@ def warm_entry(runs: list[SplitResult], warmup: int) -> dict[str, Any]:
 
 def paired_entry(paired: Paired, baseline: Baseline) -> dict[str, Any]:
     """The keys of a split timed beside ``baseline``: the ratio of means (the organizers' statistic), its bootstrap
-    95% interval over images and runs, the baseline's mean, what the baseline was, and every paired time."""
+    95% interval over images and runs (null from too few pairs: ``measure.paired.MIN_PAIRS``), the baseline's mean,
+    what the baseline was, and every paired time."""
     s = paired.split
-    ratio, low, high = ratio_ci([paired.model_ms], [paired.baseline_ms])
+    estimate = paired_ratio([paired.model_ms], [paired.baseline_ms])
     return {
-        f"{s}_baseline_ratio": ratio,
-        f"{s}_baseline_ratio_ci95": [low, high],
+        f"{s}_baseline_ratio": estimate.ratio,
+        f"{s}_baseline_ratio_ci95": None if estimate.interval is None else list(estimate.interval),
         f"{s}_baseline_runtime": statistics.fmean(t for run in paired.baseline_ms for t in run),
         f"{s}_baseline": {**baseline.identity(), "runs": len(paired.model_ms), "order": "ABBA"},
         f"{s}_baseline_pairs": {"model": paired.model_ms, "baseline": paired.baseline_ms},
     }
 
 
-def comparison_keys(run: SplitResult, floor: float | None) -> dict[str, Any]:
+def comparison_keys(run: SplitResult, floor: float | None, tolerance: Tolerance) -> dict[str, Any]:
     """How far a deployment run's outputs are from the FP32 eager reference on the same images: each image's
     largest absolute difference as a fraction of the data range and their maximum, the reference's PSNR, the
-    PSNR change (this run's mean minus the reference's, dB), and whether the year's PSNR floor of the split
-    holds (raw PSNR, as ranked). None where it cannot be said: no weights, a reference that did not fit in
-    memory, a split without a floor."""
+    PSNR change (this run's mean minus the reference's, dB), the bounds of its ``tolerance`` at that PSNR, and
+    whether the year's PSNR floor of the split holds (raw PSNR, as ranked). None where it cannot be said: no
+    weights, a reference that did not fit in memory, a split without a floor."""
     s = run.split
     differences = [r.difference for r in run.images]
     reference = [r.reference_psnr for r in run.images]
@@ -125,6 +127,7 @@ def comparison_keys(run: SplitResult, floor: float | None) -> dict[str, Any]:
         f"{s}_reference_psnr": reference if measured else None,
         f"{s}_ave_reference_psnr": ave_reference,
         f"{s}_psnr_change": None if ave is None else ave - ave_reference,
+        f"{s}_tolerance": tolerance.describe(ave_reference),
         f"{s}_psnr_floor": floor,
         f"{s}_floor_holds": None if ave is None or floor is None else ave >= floor,
     }
@@ -199,3 +202,10 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The identity keys on which two records differ, for the console (``checkpoint_sha256``, ``device_name`` …)."""
     a, b = identity(old), identity(new)
     return [k for k in IDENTITY_KEYS if a[k] != b[k]]
+
+
+def judged(keys: dict[str, Any], split: str, tolerance: Tolerance) -> str | None:
+    """Why a deployment run's split is beyond its ``tolerance`` of FP32 eager (its comparison keys' one line), or
+    None."""
+    return tolerance.judge(keys[f"{split}_max_difference"], keys[f"{split}_psnr_change"],
+                           keys[f"{split}_ave_reference_psnr"])

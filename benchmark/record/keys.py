@@ -32,18 +32,31 @@ SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime",
                   "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
                   "forward_seconds", "tiled", "saved", "warm_runtime", "warm_runtime_stats", "baseline_ratio",
                   "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "machine", "difference",
-                  "max_difference", "reference_psnr", "ave_reference_psnr", "psnr_change", "psnr_floor", "floor_holds")
+                  "max_difference", "reference_psnr", "ave_reference_psnr", "psnr_change", "tolerance", "psnr_floor",
+                  "floor_holds")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""
 
 DERIVED_KEYS = ("predicted_score", "predicted_score_ci95", "predicted_rank", "prediction")
 """Keys computed from a whole entry (its splits timed beside the baseline): recomputed whenever a split changes."""
 
 
+def split_names(value: Any) -> bool:
+    """Whether ``value`` is what a ``splits`` key holds: a list of split names (non-empty strings)."""
+    return isinstance(value, list) and all(isinstance(s, str) and s for s in value)
+
+
 def splits_of(entry: dict[str, Any]) -> list[str]:
-    """The splits an entry holds, in run order: its ``splits`` list, or (organizers' files) its ``*_ave_runtime`` keys."""
-    if isinstance(entry.get("splits"), list):
+    """The splits an entry holds, in run order: its ``splits`` list, or (organizers' files, and a list edited into
+    something else) its ``*_ave_runtime`` keys.
+
+    A key such as ``tiny_runs_ave_runtime`` ends in ``_ave_runtime`` too; it names split ``tiny``'s
+    ``runs_ave_runtime``, not a split ``tiny_runs``, wherever ``tiny`` has a key of its own that ends so.
+    """
+    if split_names(entry.get("splits")):
         return list(entry["splits"])
-    return [key.removesuffix("_ave_runtime") for key in entry if key.endswith("_ave_runtime")]
+    found = [key.removesuffix("_ave_runtime") for key in entry if isinstance(key, str) and key.endswith("_ave_runtime")]
+    inner = [x.removesuffix("_ave_runtime") for x in SPLIT_SUFFIXES if x.endswith("_ave_runtime")]  # ["runs"]
+    return [s for s in found if not any(s.endswith(f"_{x}") and s.removesuffix(f"_{x}") in found for x in inner)]
 
 
 def ordered_splits(entries: list[dict[str, Any]]) -> list[str]:

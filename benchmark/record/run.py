@@ -7,7 +7,9 @@ figures and keys do not depend on how it was started.
 
 A run in another backend or precision (``settings.backend``/``settings.precision``, built by
 ``benchmark.measure.deploy.make_backend``) is compared on its first run with the model's own FP32
-eager output on every image (untimed), and each split records how far it is (``entry.comparison_keys``).
+eager output on every image (untimed), and each split records how far it is (``entry.comparison_keys``);
+a split beyond its precision's tolerance (``measure.deploy.Tolerance``) ends the run with
+``DeploymentFailed`` before that split is handed on, so its figures are never recorded as the deployment's.
 
 Repeated runs follow the organizers' protocol since 2024 (five runs, the mean reported): each split
 is timed ``runs`` times in a row, cold (no warm-up, as every year's official loop); the first run is
@@ -31,12 +33,12 @@ from torch import nn
 from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.backend import Backend
-from benchmark.measure.deploy import make_backend
+from benchmark.measure.deploy import DeploymentFailed, Tolerance, make_backend
 from benchmark.measure.loop import ImageResult, SplitResult, Target, evaluate
 from benchmark.measure.paired import Baseline, time_pair
 from benchmark.measure.settings import Settings
 from benchmark.measure.watch import Watch
-from benchmark.record.entry import paired_entry, run_record, split_entry, warm_entry
+from benchmark.record.entry import judged, paired_entry, run_record, split_entry, warm_entry
 
 OnImage = Callable[[str, int, ImageResult], None]
 """``on_image(split, run, result)``, called as each image of each run is finished."""
@@ -58,6 +60,7 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
     """
     backend = backend or make_backend(settings.backend, settings.device, settings.precision)
     compared = not backend.reference
+    tolerance = Tolerance.of(backend.precision, backend.device) if compared else None
     cold = replace(settings, warmup=0)
     official_memory = 0.0
     recorded: dict[str, dict[str, Any]] = {}
@@ -70,9 +73,12 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
             target = Target(name, data_range, score=scored and first, save_dir=save_dir)
             report = None if on_image is None else (lambda i, r, s=split.name, k=run: on_image(s, k, r))
             runs.append(evaluate(model, split, cold, target, backend, report, compare=compared and first))
-        keys = {**split_entry(runs, max(official_memory, *(r.memory_mib for r in runs)), settings.repeat, compared,
+        keys = {**split_entry(runs, max(official_memory, *(r.memory_mib for r in runs)), settings.repeat, tolerance,
                               (floors or {}).get(split.name)),
                 f"{split.name}_machine": watch.finish()}
+        failure = None if tolerance is None or not scored else judged(keys, split.name, tolerance)
+        if failure is not None:  # before on_split: the split's figures are never recorded as the deployment's
+            raise DeploymentFailed(f"on {split.name}, {failure}")
         official_memory = keys[f"{split.name}_memory"]
         if settings.warmup > 0:
             warm = [evaluate(model, split, settings, Target(name, data_range, score=False), backend)

@@ -48,10 +48,15 @@ def _drop_split(entry: dict[str, Any], split: str) -> None:
 
 def check_results_path(path: Path) -> None:
     """Refuse, before anything is read or written, a results path that is no regular file: a folder, a FIFO (reading
-    blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced."""
+    blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced, and a path under a
+    file (``R.json/x.json``) is named as such. A command checks its ``--results`` with this before it writes anything
+    beside it (``R.log``)."""
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
         raise HarnessError(f"{path}: {kind}; pass a results .json file (it is created when missing)")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"{path}: {parent} is a file, not a folder; pass a results .json file in a folder")
 
 
 def _parse(path: Path) -> Any:
@@ -230,3 +235,39 @@ def _update(path: Path, name: str | None, record: dict[str, Any], splits: dict[s
     return update
 
 
+def withdraw(path: str | Path, name: str, reason: str) -> Update:
+    """Take ``name``'s entry out of the results file, into ``<stem>.superseded.json`` with ``reason`` (a deployment
+    run judged beyond its tolerance: what its record held is kept there, never lost, and never read as figures)."""
+    path = Path(path)
+    check_results_path(path)
+    try:
+        with locked(path):
+            results = read_results(path) if path.exists() else {}
+            update = Update(results)
+            if name in results:
+                entry = results.pop(name)
+                if splits_of(entry):  # a record without a split holds no figure to keep
+                    update.aside = _set_aside(path, {name: entry}, reason)
+                write_atomic(path, json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
+            return update
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write the results file ({err.strerror}); choose another --results "
+                           "or free some space") from None
+
+
+def merge_failures(path: Path, failed: dict[str, str], cleared: set[str]) -> dict[str, str]:
+    """Under its lock, re-read the failures file ``path`` (label → one-line reason), add ``failed``, drop ``cleared``
+    and write it back (when either is given); returns what it holds. Unreadable content counts as none."""
+    try:
+        with locked(path):
+            on_file: dict[str, str] = {}
+            with contextlib.suppress(OSError, ValueError):
+                loaded = json.loads(path.read_text()) if path.is_file() else {}
+                on_file = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            merged = {k: v for k, v in {**on_file, **failed}.items() if k not in cleared}
+            if failed or cleared:
+                write_atomic(path, json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot write the failures file ({err.strerror}); choose another --results") \
+            from None
+    return merged

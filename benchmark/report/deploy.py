@@ -1,12 +1,15 @@
-"""The deployment matrix as tables: what ran (time, spread, speed-up, output difference, rate, share of peak, memory),
-the best FP32 way per model, the measured peaks, and one line per way that cannot run here."""
+"""The deployment matrix as tables: what ran (time, spread, speed-up, output difference and whether it is within its
+precision's tolerance, rate, share of peak, memory), the best FP32 way per model, the measured peaks, and one line per
+way that cannot run here."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
+import torch
 
+from benchmark.measure.deploy import Tolerance
 from benchmark.measure.matrix import best_fp32
 
 
@@ -14,12 +17,29 @@ def _cell(value: Any, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
-def ran_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """One line per way that ran: its figures formatted for reading (the JSON keeps them unrounded)."""
+def beyond_tolerance(row: dict[str, Any], device: torch.device) -> bool:
+    """Whether a way's output is further from FP32 eager than its precision's tolerance (``measure.deploy.Tolerance``,
+    on the largest difference: the matrix runs no PSNR); a network on random weights is not judged (its differences
+    are not the trained network's)."""
+    return row["weights"] != "random" and \
+        Tolerance.of(row["precision"], device).judge(row["max_difference"], None, None) is not None
+
+
+def _checked(row: dict[str, Any], device: torch.device) -> str:
+    if row["max_difference"] is None or row["weights"] == "random":
+        return "–"
+    tolerance = Tolerance.of(row["precision"], device).max_difference
+    return f"FAILED (> {tolerance:.3g})" if beyond_tolerance(row, device) else "ok"
+
+
+def ran_frame(rows: list[dict[str, Any]], device: torch.device) -> pd.DataFrame:
+    """One line per way that ran: its figures formatted for reading (the JSON keeps them unrounded), and whether its
+    output is within its precision's tolerance of FP32 eager."""
     out = [{"model": r["model"], "input": r["input"], "backend": r["backend"], "precision": r["precision"],
             "ms (median)": _cell(r["ms"], ".1f"), "IQR ms": _cell(r["iqr_ms"], ".1f"),
             "speed-up": _cell(r["speedup"], ".2f") + ("×" if r["speedup"] is not None else ""),
-            "max |Δ| / range": _cell(r["max_difference"], ".1e"), "GFLOP/s": _cell(r["gflops"], ".1f"),
+            "max |Δ| / range": _cell(r["max_difference"], ".1e"), "tolerance": _checked(r, device),
+            "GFLOP/s": _cell(r["gflops"], ".1f"),
             "% of peak": _cell(None if r["peak_share"] is None else 100 * r["peak_share"], ".1f"),
             "memory MiB": _cell(r["memory_mib"], ".0f")}
            for r in rows if r["unavailable"] is None]
@@ -54,6 +74,7 @@ def best_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
     """The whole report: how it was measured, the peaks, the matrix, the best FP32 way, what cannot run."""
     rows = result["rows"]
+    device = torch.device(environment.get("device", "cpu"))
     random = sorted({r["model"] for r in rows if r["weights"] == "random"})
     lines = [
         "# Deployment matrix", "",
@@ -62,7 +83,9 @@ def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
         f"Medians of {result['rounds']} rounds, every way timed once per round in rotating order (IQR: interquartile "
         "range). Compilation, export and engine building happen before the rounds and are not forward time. "
         "Speed-up over FP32 eager of the same model and input; max |Δ| / range: the largest absolute difference "
-        "from the FP32 eager output on the same input (a crop of a photograph), over the data range. GFLOP/s: the "
+        "from the FP32 eager output on the same input (a crop of a photograph), over the data range; tolerance: "
+        "FAILED where it exceeds its precision's bound (1e-4 in FP32, 32 unit roundoffs in FP16 and BF16: "
+        "docs/RESULTS.md), a way whose output is not the network's. GFLOP/s: the "
         "year's FLOPs of record at that input over the median time (a multiply-add counts once, as the counters "
         "count); % of peak: over the peak of the same precision measured in this run (below). Memory: the "
         "forward's growth of peak RSS on a CPU, PyTorch's allocator peak on a GPU (– where the backend allocates "
@@ -72,7 +95,7 @@ def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
         lines += [f"Random weights (no checkpoint): {', '.join(random)}; their differences are not those of the "
                   "trained network.", ""]
     lines += ["## Peak (measured)", "", peaks_frame(result["peaks"]).to_markdown(index=False), "",
-              "## Matrix", "", ran_frame(rows).to_markdown(index=False), "",
+              "## Matrix", "", ran_frame(rows, device).to_markdown(index=False), "",
               "## Best FP32 way", "", best_frame(rows).to_markdown(index=False), ""]
     cannot = unavailable_lines(rows)
     if cannot:

@@ -9,6 +9,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from benchmark.measure.paired import interval_from, no_interval_reason, pair_count
 from benchmark.measure.watch import busy_reasons
 from benchmark.report.results_txt import format_cell
 
@@ -28,6 +29,18 @@ def _half_width(pair: Any, centre: Any) -> float | None:
     if not isinstance(pair, (list, tuple)) or None in pair or not isinstance(centre, (int, float)) or centre <= 0:
         return None
     return (pair[1] - pair[0]) / 2 / centre
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _ratio_interval(keys: dict[str, Any], split: str) -> tuple[float, float] | None:
+    """A split's ratio interval as recorded, if it means something (``measure.paired.interval_from``: records written
+    before the rule may hold one from a single pair)."""
+    ci = keys.get(f"{split}_baseline_ratio_ci95")
+    low, high = ci if isinstance(ci, list) and len(ci) == 2 else (None, None)
+    return interval_from(low, high, pair_count(keys.get(f"{split}_baseline_pairs")))
 
 
 def runtime_table(results: dict[str, dict[str, Any]], splits: list[str], where: str) -> Table:
@@ -55,9 +68,9 @@ def runtime_table(results: dict[str, dict[str, Any]], splits: list[str], where: 
                 warm_stats = entry.get(f"{s}_warm_runtime_stats") or {}
                 cells.append(format_cell(warm_stats.get("mean"), ".2f"))
             if paired:
-                ratio = entry.get(f"{s}_baseline_ratio")
-                cells.append("n/a" if ratio is None else
-                             f"×{ratio:.3f} [{_range(entry.get(f'{s}_baseline_ratio_ci95'), '.3f')}]")
+                ratio, interval = entry.get(f"{s}_baseline_ratio"), _ratio_interval(entry, s)
+                cells.append("n/a" if ratio is None else f"×{ratio:.3f} [{_range(interval, '.3f')}]" if interval else
+                             f"×{ratio:.3f} (no CI: {_plural(pair_count(entry.get(f'{s}_baseline_pairs')), 'pair')})")
             table.add_row(*cells)
     return table
 
@@ -78,23 +91,35 @@ def split_warnings(name: str, split: str, keys: dict[str, Any]) -> list[str]:
 
 
 def ratio_warning(name: str, split: str, keys: dict[str, Any]) -> str | None:
-    """The warning line for a ratio to the baseline whose interval is wide, else None."""
-    ratio = keys[f"{split}_baseline_ratio"]
-    uncertain = _half_width(keys.get(f"{split}_baseline_ratio_ci95"), ratio)
+    """The warning line for a ratio to the baseline without an interval (too few pairs) or with a wide one, else
+    None."""
+    ratio, interval = keys[f"{split}_baseline_ratio"], _ratio_interval(keys, split)
+    if interval is None:
+        times = (keys.get(f"{split}_baseline_pairs") or {}).get("model") or [[]]
+        baseline = keys.get(f"{split}_baseline")
+        protocol = baseline.get("protocol_runs") if isinstance(baseline, dict) else None
+        reason = no_interval_reason(pair_count(keys.get(f"{split}_baseline_pairs")), len(times), len(times[0]),
+                                    protocol if isinstance(protocol, int) else None)
+        return f"warning: {name} on {split}: the ratio to the baseline, ×{ratio:.3f}, has no interval: {reason}"
+    uncertain = _half_width(interval, ratio)
     if uncertain is None or uncertain <= NOISY_RATIO:
         return None
     return (f"warning: {name} on {split}: the ratio to the baseline, ×{ratio:.3f} "
-            f"[{_range(keys[f'{split}_baseline_ratio_ci95'], '.3f')}], is only known to ±{uncertain:.0%}; "
+            f"[{_range(interval, '.3f')}], is only known to ±{uncertain:.0%}; "
             "time it on a quiet machine or with more --runs")
 
 
 def pair_line(name: str, split: str, keys: dict[str, Any]) -> str:
-    """``05_X on Set5: ×1.234 [1.201–1.270] the runtime of 00_SPAN timed beside it (3 runs × 5 images, A B B A)``."""
+    """``05_X on Set5: ×1.234 [1.201–1.270] the runtime of 00_SPAN timed beside it (3 runs × 5 images, A B B A)``;
+    without an interval (too few pairs) the ratio alone."""
     baseline, times = keys[f"{split}_baseline"], keys[f"{split}_baseline_pairs"]["model"]
-    return (f"{name} on {split}: ×{keys[f'{split}_baseline_ratio']:.3f} "
-            f"[{_range(keys[f'{split}_baseline_ratio_ci95'], '.3f')}] the runtime of {baseline['name']} timed "
-            f"beside it ({keys[f'{split}_baseline_runtime']:.2f} ms; {len(times)} runs × {len(times[0])} images, "
-            "A B B A; 95% interval)")
+    interval = _ratio_interval(keys, split)
+    shown = f" [{_range(interval, '.3f')}]" if interval else ""
+    pairs = pair_count(keys[f"{split}_baseline_pairs"])
+    said = "95% interval" if interval else f"no interval from {_plural(pairs, 'pair')}"
+    return (f"{name} on {split}: ×{keys[f'{split}_baseline_ratio']:.3f}{shown} the runtime of {baseline['name']} "
+            f"timed beside it ({keys[f'{split}_baseline_runtime']:.2f} ms; {_plural(len(times), 'run')} × "
+            f"{_plural(len(times[0]), 'image')}, A B B A; {said})")
 
 
 def prediction_line(name: str, entry: dict[str, Any]) -> str | None:
@@ -108,10 +133,16 @@ def prediction_line(name: str, entry: dict[str, Any]) -> str | None:
     floors = ("" if verdict is None else "PSNR floors met; " if verdict["ok"] else
               "PSNR floors met only as printed (2 decimals); " if verdict["ok_printed"] else "PSNR below the floors; ")
     rank = entry.get("predicted_rank")
-    return (f"{name}: predicted NTIRE {details['year']} score {entry['predicted_score']:.4f} "
-            f"[{_range(entry['predicted_score_ci95'], '.4f')}] (runtime ×{details['runtime_ratio']:.3f} "
-            f"[{_range(details['runtime_ratio_ci95'], '.3f')}], FLOPs ×{details['flops_ratio']:.3f}, params "
+    bounded = entry.get("predicted_score_ci95") is not None
+    score_ci = f" [{_range(entry['predicted_score_ci95'], '.4f')}]" if bounded else ""
+    ratio_ci = f" [{_range(details['runtime_ratio_ci95'], '.3f')}]" if bounded else ""
+    pairs = details.get("pairs")
+    warning = "" if bounded or not isinstance(pairs, dict) else "; warning: point figures, no interval and no rank " \
+        "range: " + no_interval_reason(pairs["timed"], pairs["timed"] // max(pairs["images"], 1), pairs["images"],
+                                       pairs["protocol_runs"], details["year"])
+    return (f"{name}: predicted NTIRE {details['year']} score {entry['predicted_score']:.4f}{score_ci} "
+            f"(runtime ×{details['runtime_ratio']:.3f}{ratio_ci}, FLOPs ×{details['flops_ratio']:.3f}, params "
             f"×{details['params_ratio']:.3f} of {details['baseline']}; sub-scores runtime "
             f"{details['score_runtime']:.4f}, FLOPs {details['score_flops']:.4f}, params "
             f"{details['score_params']:.4f}); {floors}{details['note']}"
-            + (f"; predicted rank {rank['text']}" if rank else ""))
+            + (f"; predicted rank {rank['text']}" if rank else "") + warning)

@@ -2,10 +2,11 @@
 
 Codalab scores whatever the zip holds and reports a missing or mis-sized image only after the
 upload, as a failed or silently lower score. So every image of the split (the stems listed in the
-results file) must be present once, as an 8-bit RGB PNG, at 4× its LR size (read from the data
-when given; without it, the size must at least be a multiple of 4), and must be the very file the
-record's run wrote; otherwise nothing is written. The zip is built beside its destination and
-renamed into place, so a failed run never leaves a half-written zip, and never replaces a good one."""
+results file; with the data given, every image of the split there) must be present once, as an 8-bit
+RGB PNG, at 4× its LR size (read from the data when given; without it, the size must at least be a
+multiple of 4), and must be the very file the record's run wrote; otherwise nothing is written. The
+zip is built beside its destination and renamed into place, so a failed run never leaves a half-written
+zip, and never replaces a good one."""
 
 from __future__ import annotations
 
@@ -163,12 +164,20 @@ def check_written_by_the_run(files: list[Path], saved: dict[str, Any]) -> None:
                                "re-run test_demo.py on this split with this --save_dir")
 
 
-def _lr_sizes(data_path: Path, split: str, stems: list[str], year: int) -> dict[str, tuple[int, int]]:
+def _lr_sizes(data_path: Path, split: str, stems: list[str], year: int, where: str) -> dict[str, tuple[int, int]]:
+    """Each LR's size, by image; the record (``where``) must hold every image of the split in ``data_path`` (Codalab
+    scores a missing one as a failed or lower score), and no image the split lacks."""
     pairs = {pair.name: pair for pair in find_split(data_path, split, year).pairs}
     absent = [stem for stem in stems if stem not in pairs]
     if absent:
         raise HarnessError(f"--data {data_path}: no image {absent[0]} of split {split} ({len(absent)} absent); "
                            "pass the data the run used")
+    missing = [name for name in pairs if name not in set(stems)]
+    if missing:
+        named = ", ".join(missing[:5]) + (f", … ({len(missing)} in all)" if len(missing) > 5 else "")
+        raise HarnessError(f"{where} {split} run holds {len(stems)} of the {len(pairs)} images of split {split} in "
+                           f"--data {data_path}; missing: {named}; a submission holds every image: re-run "
+                           f"test_demo.py on the whole split")
     sizes = {}
     for stem in stems:
         with Image.open(pairs[stem].lr) as img:
@@ -238,7 +247,8 @@ def package(results_path: str | Path, save_dir: str | Path | None = None, model:
     _check_entry(Path(results_path), model, entry, split, by_folder=save_dir is not None)
     saved = entry[f"{split}_saved"]
     stems = entry[f"{split}_images"]
-    lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems, entry.get("year", DEFAULT_YEAR))
+    lr_sizes = None if data_path is None else _lr_sizes(Path(data_path), split, stems, entry.get("year", DEFAULT_YEAR),
+                                                        f"{results_path}: {model}'s")
     folder = Path(saved["dir"]) if save_dir is None else Path(save_dir) / model / split
     files = check_images(folder, stems, lr_sizes)
     check_written_by_the_run(files, saved)

@@ -7,8 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from helpers import TinySR
 
 from benchmark.speed import main as speed_main
+from models import ModelSpec
+from models.registry import registered
 
 
 def test_the_matrix_runs_to_the_end_and_its_share_of_peak_is_a_share(tmp_path: Path) -> None:
@@ -32,3 +36,23 @@ def test_the_matrix_runs_to_the_end_and_its_share_of_peak_is_a_share(tmp_path: P
     assert {r["backend"] for r in rows if r["unavailable"]} >= {"tensorrt", "cudagraphs"}
     assert result["peaks"]["fp32"]["peak"] > 0
     assert "| 00_SPAN" in out.read_text() and "## Cannot run here" in out.read_text()
+
+
+class _Drift(TinySR):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out if x.dtype == torch.float32 else out + 0.175 * 255
+
+
+def test_the_matrix_marks_a_way_beyond_its_tolerance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.save(_Drift().state_dict(), tmp_path / "team93_drift.pth")
+    out = tmp_path / "matrix.md"
+    with registered(ModelSpec(team_id=93, name="Drift", builder=_Drift, checkpoint="team93_drift.pth")):
+        assert speed_main(["--matrix", "--models", "2023:93", "--sizes", "16x16", "--rounds", "1", "--device", "cpu",
+                           "--backend", "eager", "--precision", "fp32", "fp16", "--model_zoo", str(tmp_path),
+                           "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 93_Drift")]
+    assert [("FAILED (> 0.0156)" in row, "| ok " in row) for row in rows] == [(False, True), (True, False)]
+    console = capsys.readouterr().out
+    assert ("FAILED: 93_Drift 1×3×16×16 eager fp16: its output is 0.175 of the data range from FP32 eager's, beyond "
+            "its precision's tolerance; its time is not that of the network") in console

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import Payload, write_set
+from helpers import Payload, sweep_here, write_set
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -602,6 +602,29 @@ def test_a_log_that_cannot_be_opened_is_one_line(workspace: dict) -> None:
     (workspace["results"].parent / "R.log").mkdir()
     _refused_before_any_forward(workspace, cli(workspace), "R.log: cannot write the log (Is a directory)",
                                 "choose another --results folder")
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "under a file"])
+def test_a_refused_results_path_writes_nothing_beside_it(workspace: dict, kind: str) -> None:
+    """--results that is a folder, a FIFO or a path under a file is refused before anything is written: no R.log,
+    R.txt or SR image beside it or anywhere (as /dev/full gave /dev/full.log)."""
+    where = workspace["tmp"] / "place"
+    where.mkdir()
+    target = where / "R.json"
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        (where / "file").write_text("x")
+        target = where / "file" / "R.json"
+    before = sorted(workspace["tmp"].rglob("*"))
+    code, _, err = cli({**workspace, "results": target})
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {target}: "), err
+    swept = sweep_here("--model_id", "91", "--dataset", workspace["data"], "--results", target, "--model_zoo",
+                       workspace["zoo"], "--runs", "1", "--device", "cpu")
+    assert swept.returncode == 2 and swept.stderr.count("\n") == 1 and f"{target}: " in swept.stderr, swept.stderr
+    assert sorted(workspace["tmp"].rglob("*")) == before
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to stand in for a full disk")

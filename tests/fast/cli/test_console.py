@@ -91,3 +91,29 @@ def test_psnr_ok_is_n_a_where_no_floor_applies(tiny: dict, tmp_path: Path) -> No
     device = json.loads(tiny["results"].read_text())[tiny["spec"].display_name]["environment"]["device_name"]
     assert runtime == f"Runtime [ms, {device}]"
     assert f"Mem [MiB, {device}]" in columns
+
+
+def test_one_pair_beside_the_baseline_is_a_point_with_a_warning(tmp_path: Path) -> None:
+    """``--vs-baseline`` on one image and one run: the ratio, score and rank are points, no "[a–b] … 95% interval"
+    and no rank range, and a warning says 1 pair was timed where the year's protocol times 5 runs × 1 image."""
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    with tiny_team(zoo, year=2026) as spec:
+        data = write_set(tmp_path / "One", {"a": (32, 32)})
+        code, out, err = run_main(test_demo.main, [
+            "--year", "2026", "--model_id", str(spec.team_id), "--model_zoo", str(zoo), "--results",
+            str(tmp_path / "R.json"), "--no-save", "--device", "cpu", "--dataset", str(data), "--runs", "1",
+            "--vs-baseline", "--offline"])
+    assert code == 0, err
+    text = " ".join(out.split())
+    name = spec.display_name
+    assert re.search(rf"{name} on One: ×[\d.]+ the runtime of 00_SPAN timed beside it \([\d.]+ ms; 1 run × 1 image, "
+                     r"A B B A; no interval from 1 pair\)", text), text
+    assert re.search(rf"warning: {name} on One: the ratio to the baseline, ×[\d.]+, has no interval: 1 pair \(1 run × "
+                     r"1 image\), fewer than the 10 a 95% interval needs; the year's protocol gives 5 pairs \(5 runs × "
+                     r"1 image\); time it with --runs 10 or on more images", text), text
+    assert "warning: point figures, no interval and no rank range: 1 pair (1 run × 1 image)" in text
+    assert "95% interval)" not in text and "(no CI: 1 pair)" in text
+    entry = read_results(tmp_path / "R.json")[name]
+    assert entry["One_baseline_ratio_ci95"] is None and entry["predicted_score_ci95"] is None
+    assert entry["predicted_rank"]["best"] is None and entry["One_baseline"]["protocol_runs"] == 5

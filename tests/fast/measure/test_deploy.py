@@ -3,30 +3,42 @@ precision cannot run here, and the matrix's flags."""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import pytest
 import torch
-from helpers import FP32_TOLERANCE, TinySR
+from helpers import TinySR, run_main, write_set
 
 import test_demo
-from benchmark.core.errors import HarnessError
-from benchmark.measure.backend import PRECISIONS, Unavailable
-from benchmark.measure.deploy import BACKENDS, make_backend
+from benchmark.core.errors import HarnessError, error_line, plain
+from benchmark.measure.backend import PRECISIONS, Unavailable, first_line
+from benchmark.measure.deploy import BACKENDS, FP32_TOLERANCE, Tolerance, make_backend
 from benchmark.measure.loop import ImageResult, SplitResult
 from benchmark.measure.matrix import parse_entry
-from benchmark.record.entry import comparison_keys
+from benchmark.record.entry import comparison_keys, judged
+from benchmark.record.store import read_results
+from benchmark.report.deploy import beyond_tolerance, ran_frame
 from benchmark.speed import main as speed_main
+from models import ModelSpec
+from models.registry import registered
 
 
 def test_comparison_keys_set_the_psnr_against_the_floor_and_say_null_when_unmeasured() -> None:
     run = SplitResult("valid", [_result("a", 27.0, 27.5, 0.01), _result("b", 26.0, 26.5, 0.03)], 1.0, "rss", 1.0, "c")
-    keys = comparison_keys(run, 26.9)
+    bf16 = Tolerance.of("bf16", CPU)
+    keys = comparison_keys(run, 26.9, bf16)
     assert keys["valid_max_difference"] == 0.03
     assert keys["valid_psnr_change"] == pytest.approx(-0.5)
     assert keys["valid_floor_holds"] is False  # 26.5 < 26.9, though the reference (27.0) held it
-    assert comparison_keys(run, 26.0)["valid_floor_holds"] is True
+    assert keys["valid_tolerance"] == {"arithmetic": "bf16", "max_difference": 0.125,
+                                       "psnr_change": pytest.approx(10 * math.log10(1 + 2**-14 * 10**2.7))}
+    assert judged(keys, "valid", bf16).endswith("PSNR change -0.5000 dB (tolerance ±0.1309 dB)")
+    assert comparison_keys(run, 26.0, bf16)["valid_floor_holds"] is True
     unscored = SplitResult("valid", [_result("a", None, None, 0.2), _result("b", None, None, None)], 1.0, "rss", 1.0,
                            "c")
-    keys = comparison_keys(unscored, 26.9)
+    keys = comparison_keys(unscored, 26.9, bf16)
     assert keys["valid_max_difference"] is None  # one image's reference did not fit: no maximum to state
     assert keys["valid_difference"] == [0.2, None]
     assert keys["valid_psnr_change"] is None and keys["valid_floor_holds"] is None
@@ -69,6 +81,170 @@ def test_bad_matrix_flags_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
         parse_entry("2026:0:fast")
 
 
+CPU = torch.device("cpu")
+
+
 def _result(name: str, psnr: float | None, reference: float | None, difference: float | None) -> ImageResult:
     return ImageResult(name, 1.0, scores={} if psnr is None else {"psnr": psnr}, difference=difference,
                        reference_psnr=reference)
+
+
+class _BranchOnPixels(TinySR):
+    """A network whose graph depends on its input's values: torch.export cannot trace it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out * 2 if x.mean() > 0.5 else out
+
+
+def test_a_failed_onnx_export_is_one_plain_line_naming_the_cause(capfd: pytest.CaptureFixture[str]) -> None:
+    """The exporter's message is coloured (ANSI codes around "This is step 1/3") and prints its traced graph: the
+    line says the cause and the team's line of code, without escape codes, and nothing else reaches the terminal."""
+    pytest.importorskip("onnxscript")
+    backend = make_backend("onnxruntime", torch.device("cpu"))
+    with pytest.raises(Unavailable) as caught:
+        backend.prepare(_BranchOnPixels().eval().requires_grad_(False))
+    message = str(caught.value)
+    assert message.startswith("onnxruntime fp32: the ONNX export failed (GuardOnDataDependentSymNode: Could not guard "
+                              "on data-dependent expression")
+    assert message.endswith("; at test_deploy.py:" + str(_BranchOnPixels.forward.__code__.co_firstlineno + 2)
+                            + ": return out * 2 if x.mean() > 0.5 else out)")
+    assert "\x1b" not in message and "\n" not in message
+    assert capfd.readouterr() == ("", "")
+
+
+def test_terminal_codes_never_reach_a_one_line_message() -> None:
+    coloured = RuntimeError("Failed \x1b[96mstep 1/3\x1b[0m\x1b]0;pwned\x07 then \x1b[2Jcleared\nsecond line")
+    assert first_line(coloured) == "RuntimeError: Failed step 1/3 then cleared"
+    assert error_line(coloured) == "error: Failed step 1/3 then cleared\\nsecond line"
+    assert error_line("bell \x07 and \x1b alone") == "error: bell \\x07 and \\x1b alone"  # shown, never sent
+    assert plain("no codes: 5 × 4 → 20") == "no codes: 5 × 4 → 20"
+
+
+# --- the guard judges -------------------------------------------------------------------------------------------------
+
+def test_tolerances_follow_the_precision() -> None:
+    fp32, fp16, bf16 = (Tolerance.of(p, CPU) for p in ("fp32", "fp16", "bf16"))
+    assert (fp32.max_difference, fp32.psnr_change(29.85)) == (FP32_TOLERANCE, None)  # FP32: the largest difference
+    assert (fp16.max_difference, bf16.max_difference) == (32 * 2**-11, 32 * 2**-8) == (0.015625, 0.125)
+    assert fp16.psnr_change(29.85) == 0.01  # 0.0040 dB from 2 u rms: below the printed resolution
+    assert bf16.psnr_change(29.85) == pytest.approx(0.2489, abs=1e-4)
+    assert bf16.psnr_change(40.0) > bf16.psnr_change(30.0)  # the same error costs more dB on a better reference
+    for tolerance in (fp16, bf16):  # 0.175 of the range off is no deployment of the network, in either precision
+        assert tolerance.judge(0.175, None, None).startswith(f"the {tolerance.precision} output is beyond its "
+                                                             "tolerance of FP32 eager: largest difference 0.175")
+    assert bf16.judge(0.038, -0.0345, 29.85) is None  # SPAN in BF16 on Set5, as measured here
+    assert fp16.judge(0.0061, -0.0009, 29.85) is None  # SPAN in FP16
+    assert fp16.judge(0.01, -0.05, 29.85) == ("the fp16 output is beyond its tolerance of FP32 eager: largest "
+                                              "difference 0.01 of the data range (tolerance 0.0156), PSNR change "
+                                              "-0.0500 dB (tolerance ±0.0100 dB)")
+    assert fp32.judge(2e-4, 0.0, 30.0) is not None and fp32.judge(None, None, None) is None  # unmeasured: unjudged
+
+
+class _Drift(TinySR):
+    """Right in FP32, 0.175 of the data range off in any other precision: a deployment that is not the network."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out if x.dtype == torch.float32 else out + 0.175 * 255
+
+
+@pytest.fixture()
+def drift(tmp_path: Path):
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    torch.manual_seed(0)
+    torch.save(_Drift().state_dict(), zoo / "team93_drift.pth")
+    with registered(ModelSpec(team_id=93, name="Drift", builder=_Drift, checkpoint="team93_drift.pth")):
+        yield {"zoo": zoo, "data": write_set(tmp_path / "Two", {"a": (32, 32), "b": (32, 48)}),
+               "results": tmp_path / "R.json"}
+
+
+def _demo(drift: dict, *argv: str) -> tuple[int, str, str]:
+    return run_main(test_demo.main, ["--model_id", "93", "--model_zoo", str(drift["zoo"]), "--results",
+                                     str(drift["results"]), "--no-save", "--device", "cpu", "--dataset",
+                                     str(drift["data"]), *argv])
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_a_deployment_beyond_its_tolerance_is_recorded_as_failed_not_as_an_entry(drift: dict, precision: str) -> None:
+    drift["results"].write_text(json.dumps({"99_Earlier": {"Two_ave_runtime": 1.0}}))
+    code, out, err = _demo(drift, "--precision", precision)
+    assert code == 1, err
+    name = f"93_Drift@eager-{precision}"
+    failures = drift["results"].with_name("R.failures.json")
+    lines = [line for line in out.splitlines() if "failed" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"{name} failed: on Two, the {precision} output is beyond its "
+                                                   "tolerance of FP32 eager: largest difference 0.17")  # 0.179 in BF16
+    assert lines[0].endswith(f"not recorded as {name}, the failure is in {failures}")  # no split: nothing set aside
+    assert set(read_results(drift["results"])) == {"99_Earlier"}
+    reason = json.loads(failures.read_text())[name]
+    assert reason.startswith(f"on Two, the {precision} output is beyond") and "PSNR change" in reason
+    assert name not in drift["results"].with_name("R.txt").read_text()
+
+
+def test_a_deployment_within_its_tolerance_is_recorded_with_its_bounds_and_clears_its_failure(drift: dict) -> None:
+    """FP32 channels-last of the same network is round-off only: an entry as today, with the bounds it met; a failure
+    recorded earlier under its name is cleared."""
+    failures = drift["results"].with_name("R.failures.json")
+    failures.write_text(json.dumps({"93_Drift@channels_last-fp32": "earlier", "05_Other": "kept"}))
+    code, out, err = _demo(drift, "--backend", "channels_last")
+    assert code == 0, err
+    entry = read_results(drift["results"])["93_Drift@channels_last-fp32"]
+    assert entry["Two_max_difference"] <= FP32_TOLERANCE
+    assert entry["Two_tolerance"] == {"arithmetic": "fp32", "max_difference": FP32_TOLERANCE, "psnr_change": None}
+    assert json.loads(failures.read_text()) == {"05_Other": "kept"}
+
+
+def test_a_failed_split_after_a_recorded_one_sets_the_whole_entry_aside(drift: dict, tmp_path: Path) -> None:
+    """Split One is recorded as the run goes, then split Two fails: the entry, One's figures included, goes to the
+    superseded file (never lost, never read as the deployment's figures)."""
+    one = write_set(tmp_path / "One", {"c": (32, 32)})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Drift, "forward", lambda self, x: TinySR.forward(self, x) + (
+            0.175 * 255 if x.dtype != torch.float32 and x.shape[-1] == 12 else 0))  # only b of Two (48 → 12 LR)
+        code, out, _ = run_main(test_demo.main, ["--model_id", "93", "--model_zoo", str(drift["zoo"]), "--results",
+                                                 str(drift["results"]), "--no-save", "--device", "cpu", "--dataset",
+                                                 str(one), "--dataset", str(drift["data"]), "--precision", "fp16"])
+    assert code == 1
+    aside = json.loads(drift["results"].with_name("R.superseded.json").read_text())
+    assert [a["model"] for a in aside] == ["93_Drift@eager-fp16"] and "One_ave_runtime" in aside[0]["entry"]
+    assert aside[0]["reason"].startswith("run beyond its deployment tolerance: on Two, the fp16 output")
+    assert "its record is kept in" in out and not read_results(drift["results"])
+
+
+def test_the_matrix_marks_a_way_beyond_its_tolerance() -> None:
+    rows = [{"model": "m", "input": "1×3×8×8", "backend": b, "precision": p, "ms": 1.0, "iqr_ms": 0.0, "speedup": 1.0,
+             "max_difference": d, "gflops": None, "peak_share": None, "memory_mib": None, "unavailable": None,
+             "weights": w}
+            for b, p, d, w in (("eager", "fp32", 0.0, "checkpoint"), ("compile", "fp32", 3e-4, "checkpoint"),
+                               ("eager", "bf16", 0.04, "checkpoint"), ("eager", "fp16", 0.175, "checkpoint"),
+                               ("onnxruntime", "fp16", None, "checkpoint"), ("eager", "fp16", 0.175, "random"))]
+    assert list(ran_frame(rows, CPU)["tolerance"]) == ["ok", "FAILED (> 0.0001)", "ok", "FAILED (> 0.0156)", "–", "–"]
+    assert [beyond_tolerance(r, CPU) for r in rows] == [False, True, False, True, False, False]
+
+
+def test_a_network_without_weights_is_timed_not_judged(drift: dict, tmp_path: Path) -> None:
+    empty = tmp_path / "empty_zoo"
+    empty.mkdir()
+    code, _, err = _demo({**drift, "zoo": empty}, "--precision", "fp16", "--offline")
+    assert code == 0, err
+    entry = read_results(drift["results"])["93_Drift@eager-fp16"]
+    assert entry["checkpoint"] is None and entry["Two_max_difference"] > entry["Two_tolerance"]["max_difference"]
+
+
+class _FloatOnly(TinySR):
+    """Casts its own weights to float32, as SRneXt's mean shift does: its forward fails in any other precision."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.pixel_shuffle(torch.conv2d(x, self.conv.weight.float(), self.conv.bias.float(), padding=1), 4)
+
+
+def test_a_network_whose_forward_fails_in_a_precision_is_one_line_and_no_entry(drift: dict) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Drift, "forward", _FloatOnly.forward)
+        code, _, err = _demo(drift, "--precision", "fp16")
+    assert code == 2
+    assert err.startswith("error: eager fp16: 93_Drift@eager-fp16's forward fails on ax4.png (RuntimeError: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert read_results(drift["results"]) == {}  # the record it started is not left without a figure

@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 
 from benchmark import compare
-from benchmark.measure.stats import ratio_ci
+from benchmark.measure.paired import interval_from, pair_count, paired_ratio
+from benchmark.measure.stats import mean_ci, ratio_ci
 from benchmark.rank.board import clean_name, leaderboard, results_table
 from benchmark.rank.predict import place, prediction, published_table
 from benchmark.rank.scoring import exp_score
 from benchmark.record.keys import DERIVED_KEYS
 from benchmark.record.store import read_results, update_results
+from benchmark.report.noise import prediction_line
 
 E2 = math.exp(2)
 
@@ -67,13 +69,43 @@ def _paired_entry(year: int, model: list[list[float]], baseline: list[list[float
 
 
 def test_prediction_of_a_model_equal_to_the_baseline_is_e_squared() -> None:
-    times = [[10.0, 20.0, 30.0], [11.0, 19.0, 31.0]]
+    times = [[10.0, 20.0, 30.0, 40.0, 50.0], [11.0, 19.0, 31.0, 39.0, 52.0]]
     derived = prediction(_paired_entry(2026, times, times))
     assert set(derived) == set(DERIVED_KEYS)
     assert derived["predicted_score"] == pytest.approx(E2, rel=1e-12)
-    assert derived["predicted_score_ci95"] == [pytest.approx(E2, rel=1e-12)] * 2
+    assert derived["predicted_score_ci95"] is None  # every resample gives ×1: an interval of zero width is none
     assert derived["prediction"]["subtracks"] == {"runtime": True, "flops": True, "params": True}
     assert derived["predicted_rank"]["text"].startswith("4th of 10 in 2026")
+    assert (derived["predicted_rank"]["best"], derived["predicted_rank"]["worst"]) == (None, None)
+
+
+def test_one_pair_gives_the_point_figures_and_a_warning_never_an_interval_or_a_rank_range() -> None:
+    """The issue's case: one image, one run, ×1.138, printed as "[1.138–1.138] … 95% interval" and "5th of 10"."""
+    entry = _paired_entry(2026, [[113.8]], [[100.0]])
+    entry.update(prediction(entry))
+    assert entry["predicted_score_ci95"] is None and entry["prediction"]["runtime_ratio_ci95"] is None
+    assert entry["prediction"]["score_runtime_ci95"] is None
+    assert entry["prediction"]["pairs"] == {"timed": 1, "protocol": 5, "protocol_runs": 5, "images": 1, "needed": 10}
+    rank = entry["predicted_rank"]
+    assert (rank["rank"], rank["best"], rank["worst"]) == (5, None, None) and rank["text"].startswith("5th of 10 in")
+    line = prediction_line("m", entry)
+    assert "[" not in line and "×1.138," in line and "predicted rank 5th of 10 in 2026" in line
+    assert line.endswith("; warning: point figures, no interval and no rank range: 1 pair (1 run × 1 image), fewer "
+                         "than the 10 a 95% interval needs; the NTIRE 2026 protocol gives 5 pairs (5 runs × 1 image); "
+                         "time it with --runs 10 or on more images")
+
+
+@pytest.mark.parametrize("runs, images, bounded", [(1, 9, False), (1, 10, True), (3, 3, False), (2, 5, True)])
+def test_an_interval_needs_ten_pairs(runs: int, images: int, bounded: bool) -> None:
+    rng = np.random.default_rng(runs * 100 + images)
+    model = rng.uniform(10, 12, (runs, images)).tolist()
+    baseline = rng.uniform(9, 11, (runs, images)).tolist()
+    estimate = paired_ratio([model], [baseline])
+    assert estimate.pairs == runs * images == pair_count({"model": model})
+    ratio, low, high = ratio_ci([model], [baseline])
+    assert estimate.ratio == ratio and estimate.interval == ((low, high) if bounded else None)
+    assert (prediction(_paired_entry(2026, model, baseline))["predicted_score_ci95"] is not None) is bounded
+    assert interval_from(1.0, 1.0, 50) is None and interval_from(None, 2.0, 50) is None  # zero width, none given
 
 
 def test_prediction_reads_the_floors_on_official_splits_and_the_rank_sum_year_has_none() -> None:
@@ -147,10 +179,30 @@ def test_compare_refuses_malformed_paired_times_in_one_line(tmp_path: Path, caps
 
 
 def test_a_paired_record_puts_its_ratio_interval_on_its_runtime() -> None:
-    entry = {**_timed([10.0]), "Set5_baseline_pairs": {"model": [[10.0, 12.0], [9.0, 11.0]],
-                                                            "baseline": [[5.0, 6.0], [5.0, 5.0]]}}
+    entry = {**_timed([10.0]), "Set5_baseline_pairs": {"model": [[10.0, 12.0, 9.0, 8.0, 7.0], [9.0, 11.0, 9.5, 8, 7]],
+                                                            "baseline": [[5.0, 6.0, 5, 4, 4], [5.0, 5.0, 5, 4, 3]]}}
     row = results_table({"m": entry}, 2026).iloc[0]
     ratio, low, high = ratio_ci([entry["Set5_baseline_pairs"]["model"]], [entry["Set5_baseline_pairs"]["baseline"]])
     assert row["interval_from"] == "baseline ratio"
     assert (row["ave_ci95_low"], row["ave_ci95_high"]) == (pytest.approx(10.0 * low / ratio),
                                                            pytest.approx(10.0 * high / ratio))
+
+
+def test_too_few_pairs_give_no_leaderboard_interval_and_a_note(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A model timed beside the baseline on one run of five images is its point on the leaderboard (a tie only where
+    that point lies in another's interval), and the notes say why (pairs timed, pairs the year's protocol gives)."""
+    few = {**_timed([10.1]), "Set5_baseline_pairs": {"model": [[10.0, 10.5, 9.0, 11.0, 10.0]],
+                                                          "baseline": [[10.0, 10.0, 10.0, 10.0, 10.0]]}}
+    results = {"00_SPAN": _timed([10.0, 10.4, 9.6]), "01_Few": few}
+    board = leaderboard(results_table(results, 2026), 2026, "00_SPAN").set_index("team")
+    assert board.loc["01_Few", ["ave_ci95_low", "score_ci95_low"]].isna().all()
+    assert board.loc["01_Few", "tie"] == "00_SPAN"  # its point 10.1 ms lies in 00_SPAN's interval of its runs
+    assert mean_ci([10.0, 10.0, 10.0]) is None  # runs that are all equal: zero width, no interval either
+    path = tmp_path / "R.json"
+    path.write_text(json.dumps(results))
+    assert compare.main(["--results", str(path), "--year", "2026", "--out", str(tmp_path / "out")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("no runtime interval for 01_Few: 5 pairs (1 run × 5 images), fewer than the 10 a 95% interval "
+            "needs; the NTIRE 2026 protocol gives 25 pairs (5 runs × 5 images); time it with --runs 2 or on more "
+            "images") in out

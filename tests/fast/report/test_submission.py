@@ -95,6 +95,21 @@ def test_missing_image_refused(run: dict, capsys: pytest.CaptureFixture[str]) ->
     assert "baby.png: SR image missing (1 of 3 missing)" in err
 
 
+def test_a_record_of_part_of_the_split_is_refused_naming_the_missing_images(run: dict,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The run saw one image of the split (a folder of the same name with fewer images): with --data the zip would
+    hold 1 of 3 images and Codalab would score it low; the line names the missing ones and no zip is written."""
+    entry = json.loads(run["results"].read_text())["A"]
+    entry.update(tiny_images=["bird"], tiny_runtime=[250.0])
+    run["results"].write_text(json.dumps({"A": entry}))
+    err = _refused(run, capsys, "--data", str(run["data"]))
+    assert err == (f"error: {run['results']}: A's tiny run holds 1 of the 3 images of split tiny in --data "
+                   f"{run['data']}; missing: baby, head; a submission holds every image: re-run test_demo.py on the "
+                   "whole split\n")
+    code, out, _ = _main(run, capsys, "--model", "A")  # without --data the split's images are unknown: it says so
+    assert code == 0 and "pass --data to check the LR sizes and that every image of the split is there" in out
+
+
 def test_wrong_size_refused_against_the_lr(run: dict, capsys: pytest.CaptureFixture[str]) -> None:
     _write_rgb(run["save_dir"] / "A" / "tiny" / "head.png", 24, 36, 0)  # a multiple of 4, but not 4× the 8×6 LR
     assert "head.png: 36×24, but its LR is 8×6, so the SR must be 32×24" in _refused(run, capsys, "--data",
