@@ -202,7 +202,7 @@ def fake(tmp_path: Path, shared: Path) -> dict:
 
 def test_made_up_repository_ids_year_and_branches(fake: dict) -> None:
     repo = read_repository(fake["repo"])
-    assert repo.team_ids == [0, 1, 2, 3, 4, 6, 7]
+    assert repo.team_ids == [-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert repo.year == 2025
     assert repo.branches[1].checkpoints == ("model_zoo/team01_slow.pth",)
     assert repo.branches[2].checkpoints == ("model_zoo/team02_other.pth",)
@@ -310,6 +310,26 @@ def test_hang_memory_crash_and_missing_package_end_one_team_each(fake: dict) -> 
     assert "07" not in failures(results) and "07_Fixed" in read_results(results)
 
 
+def test_negative_id_empty_branch_weight_norm_and_missing_checkpoint(fake: dict) -> None:
+    """Every branch is a team whatever its id; a branch that builds nothing and a checkpoint that is not there end in
+    one line each; a network copy.deepcopy refuses is counted all the same."""
+    results = fake["results"]
+    proc = sweep_here("--challenge-repo", fake["repo"], "--profile-only", "--results", results, "--model_id", "-1", "5",
+                      "8", "9")
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == {-1, 8}
+    entries = read_results(results)
+    assert set(entries) == {"-1_Negative", "08_WeightNormed"}
+    assert entries["-1_Negative"]["sweep"]["team_id"] == -1
+    assert entries["08_WeightNormed"]["num_conv"] == 1
+    assert entries["08_WeightNormed"]["complexity"]["ptflops_macs"] == 9 * 3 * 48 * 256 * 256 + 48 * 256 * 256
+    failed = failures(results)
+    assert failed == {"05": "select_model builds no model for team 05 (its branch, test_demo.py:40-41, leaves model "
+                            "unset: UnboundLocalError at test_demo.py:51)",
+                      "09": "checkpoint model_zoo/team09_gone.pth not found"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
 def test_several_device_slots_share_the_teams(fake: dict) -> None:
     """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
     args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
@@ -329,7 +349,7 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, shared: Path) -> Non
     (tmp_path / "norepo" / "test_demo.py").write_text("def main():\n    pass\n")
     for args, words in ((["--challenge-repo", tmp_path / "absent"], "no such folder"),
                         (["--challenge-repo", tmp_path / "norepo"], "no select_model"),
-                        (["--challenge-repo", make_repo(tmp_path / "r"), "--model_id", "5"], "no such team"),
+                        (["--challenge-repo", make_repo(tmp_path / "r"), "--model_id", "55"], "no such team"),
                         (["--devices", "cpu,cpu"], "named twice")):
         proc = sweep_here(*args, "--dataset", shared / "data" / "Set5", "--results", tmp_path / "x.json")
         assert proc.returncode == 2, (args, proc.stderr)
