@@ -170,11 +170,16 @@ def _installable(wanted: list[str], full: bool) -> tuple[list[str], dict[str, st
 
 
 def _failure(wanted: list[str], output: str) -> str:
-    errors = [line.removeprefix("ERROR:").strip() for line in output.splitlines() if line.startswith("ERROR:")]
-    hints = [line.strip() for line in output.splitlines() if re.search(r"CUDA_HOME|nvcc|CUDA", line)]
-    why = hints[-1] if hints else errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1]
-    why = re.sub(r"^.*?\b\w*(Warning|Error):\s*", "", why).split(". ")[0].strip()
-    why = why if len(why) <= 160 else why[:159] + "…"
+    """One line from pip's output: the package that failed and, where it says so, that it compiles CUDA code."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    failed = next((e for e in errors if e.startswith("Failed building wheel")), errors[-1] if errors else None)
+    hints = [re.sub(r"^[WEI]\d{4} [\d:.]+ +\d+ \S+\] ", "", line) for line in lines
+             if re.search(r"CUDA_HOME|nvcc|No CUDA runtime", line)]
+    parts = [re.sub(r"^.*?\b\w*(Warning|Error):\s*", "", x).split(". ")[0].strip() for x in
+             (failed, hints[-1] if hints else None) if x] or [(lines or ["no output"])[-1]]
+    why = "; ".join(dict.fromkeys(parts))
+    why = why if len(why) <= 200 else why[:199] + "…"
     return f"needs {', '.join(wanted)}, which cannot be installed here ({why})"
 
 

@@ -39,6 +39,7 @@ from rich.console import Console
 import test_demo
 from benchmark import sweep as sweep_module
 from benchmark.cli import pick_splits, settings_of
+from benchmark.core.files import sha256_of
 from benchmark.organizer.challenge import read_repository
 from benchmark.organizer.dispatch import Limits, Slot, run_local
 from benchmark.organizer.driver import Driver, Row
@@ -328,6 +329,40 @@ def test_negative_id_empty_branch_weight_norm_and_missing_checkpoint(fake: dict)
                             "unset: UnboundLocalError at test_demo.py:51)",
                       "09": "checkpoint model_zoo/team09_gone.pth not found"}
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_links_out_of_the_repository_and_a_package_named_like_the_harness(fake: dict, tmp_path: Path) -> None:
+    """A checkpoint reached through a link is recorded and tracked as what was read; a link to a system file is one
+    line; a team's own benchmark/ package is its own, not the harness's."""
+    repo, zoo = fake["repo"], fake["repo"] / "model_zoo"
+    outside = tmp_path / "elsewhere" / "weights.pth"
+    outside.parent.mkdir()
+    (zoo / "team00_tiny.pth").rename(outside)
+    (zoo / "team00_tiny.pth").symlink_to(outside)
+    (zoo / "team02_other.pth").unlink()
+    (zoo / "team02_other.pth").symlink_to("/etc/passwd")
+    (repo / "benchmark").mkdir()
+    (repo / "benchmark" / "__init__.py").write_text("")
+    (repo / "benchmark" / "teamutil.py").write_text("FEATS = 4\n")
+    demo = repo / "test_demo.py"
+    demo.write_text(demo.read_text().replace("        model = Tiny(feats=4)\n", "        from benchmark.teamutil import "
+                                             "FEATS\n        model = Tiny(feats=FEATS)\n"))
+    args = ["--challenge-repo", repo, "--profile-only", "--results", fake["results"], "--model_id", "0", "1", "2"]
+    proc = sweep_here(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == {0, 1}
+    entries = read_results(fake["results"])
+    linked = entries["00_Tiny"]
+    assert linked["checkpoint"] == {"path": str(zoo / "team00_tiny.pth"), "sha256": sha256_of(outside)}
+    assert linked["sweep"]["inputs"]["model_zoo/team00_tiny.pth"] == sha256_of(outside)
+    assert linked["sweep"]["input_links"] == {"model_zoo/team00_tiny.pth": str(outside)}
+    assert "benchmark/teamutil.py" in entries["1_Spaced"]["sweep"]["inputs"]
+    reason = failures(fake["results"])["02"]
+    assert reason.startswith("checkpoint model_zoo/team02_other.pth (a link to /etc/passwd) is not a file torch.load "
+                             "can read ("), reason
+    torch.manual_seed(7)
+    torch.save(Tiny().state_dict(), outside)  # what the link points at changes: the team runs again
+    assert ran(sweep_here(*args)) == {0}
 
 
 def test_several_device_slots_share_the_teams(fake: dict) -> None:

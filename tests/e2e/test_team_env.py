@@ -9,6 +9,7 @@ team of the shared 2024 repository in it, at the end of this file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, failures, ran, sweep_here
+from helpers import TINY, failures, ran, shared_file, sweep_here
 
 from benchmark.organizer import envcache, fullenv
 from benchmark.record.store import read_results
@@ -301,3 +302,29 @@ def test_a_team_that_fails_only_in_its_own_environment_ends_in_one_line(needy: d
     envcache._checked.clear()
     assert ran(sweep_here(*needy["args"], "--model_id", 6, "--force")) == set()
     assert failures(needy["results"])["06"] == reason and calls == []  # the verdict is cached per environment
+
+
+# --- the one real full environment ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(1800)
+def test_a_real_torchvision_team_runs_in_a_real_full_environment_and_equals_table_1(tmp_path: Path) -> None:
+    """2024 team 24 imports torchvision.ops and its repository pins torchvision==0.14.1+cu117: it runs in the full
+    environment (made once under .cache/team-envs/, minutes and ~6 GB the first time) after the 2024 baseline gave
+    the harness's figures there, and its params and FLOPs equal Table 1 of the 2024 report as printed."""
+    repo = shared_file("challenges", "NTIRE2024_ESR")
+    row = next(r for r in json.loads(shared_file("reference", "published", "ntire2024_table1.json").read_text())["rows"]
+               if r["team_id"] == 24)
+    results = tmp_path / "R.json"
+    proc = sweep_here("--challenge-repo", repo, "--profile-only", "--cpu-dry-run", "--team-env", "auto", "--results",
+                      results, "--model_id", 24)
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == {24}, proc.stdout
+    entry = read_results(results)["24_SMFA"]
+    env = entry["sweep"]["team_env"]
+    assert env["kind"] == "full" and env["base_packages"]["torch"] == fullenv.PAIR[0].split("==")[1]
+    assert env["base_packages"]["torchvision"] == fullenv.PAIR[1].split("==")[1]
+    assert env["replaced"] == {"torchvision==0.14.1+cu117": "torchvision of the full environment"}
+    assert env["baseline_check"]["differs"] is None and env["baseline_check"]["baseline"] == "00_RLFN_baseline"
+    assert env["baseline_check"]["torch"].startswith(fullenv.PAIR[0].split("==")[1])
+    assert round(entry["num_parameters"], 3) == row["params_M"] and round(entry["flops"], 2) == row["flops_G"]
