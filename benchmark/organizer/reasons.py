@@ -22,7 +22,6 @@ from benchmark.organizer.challenge import missing_imports, namespace_folders, re
 from benchmark.organizer.dryrun import Loads
 
 
-
 def _where(err: BaseException, repo: Path | None) -> str | None:
     """The deepest frame of the traceback inside the repository (``models/team00_SPAN.py:490``), else the deepest."""
     frames = traceback.extract_tb(err.__traceback__)

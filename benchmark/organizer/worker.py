@@ -42,8 +42,8 @@ import sys
 import traceback
 import types
 import warnings
-from dataclasses import dataclass, replace
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,9 @@ from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, namespace_folders, read_repository
 from benchmark.organizer.dryrun import Loads, cpu_only
-from benchmark.organizer.reasons import explain
 from benchmark.organizer.jobs import PHASE, descendants, kill_processes
 from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
+from benchmark.organizer.reasons import explain
 from benchmark.organizer.tracing import Opened, split_digest
 from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
