@@ -59,8 +59,9 @@ DISTRIBUTIONS = {
 """Import name → its distribution on PyPI, where the two differ or are known; None: not on PyPI (never installed).
 Any other import is taken to be its own distribution's name. ``mmcv`` is mmcv-lite, its pure-Python build (the
 full one compiles CUDA operators against one torch build): a team that needs mmcv's operators ends in one line."""
-FULL = {"torch", "torchvision", "torchaudio", "timm", "basicsr", "lpips", "kornia"}
-"""Distributions that need a torch and torchvision pair of their own (they import torchvision, or are torch)."""
+FULL = {"torch", "torchvision", "torchaudio", "timm", "basicsr", "basicsr-fixed", "lpips"}
+"""Distributions that need a torch and torchvision pair of their own (they import torchvision, or are torch); any other
+that pulls torchvision into its overlay is found there and moves to the full environment too."""
 PAIRED = {"torch", "torchvision", "torchaudio"}
 """Provided by the full environment itself, whatever version a team pins."""
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -280,7 +281,7 @@ def _nearest(line: str, why: str, base: fullenv.Base, log: Path | None, deadline
     if pinned:
         _, output = envcache.run([str(base.python), "-m", "pip", "index", "versions", req.name], None, deadline,
                                  f"looking up {req.name}'s releases", fullenv.CACHE,
-                                 {**os.environ, "PIP_NO_INPUT": "1"}, 120)
+                                 {**os.environ, "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}, 120)
         found = re.search(r"Available versions: (.+)", output)
         later = sorted(v for v in (_version(t.strip()) for t in (found[1].split(",") if found else []))
                        if v is not None and not v.is_prerelease and v > _version(pinned[0]))
