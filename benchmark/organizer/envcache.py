@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,12 +142,19 @@ def discard(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(cmd: list[str], log: Path | None, deadline: float | None, doing: str, cwd: Path,
+def run(cmd: list[str], log: Path | None, deadline: float | None, doing: str,
         env: dict[str, str] | None = None, limit: float | None = None) -> tuple[int, str]:
-    """Run an install command in a session of its own, killed with everything it started at ``deadline`` (Deadline)
-    or after ``limit`` seconds (returned as a failure); its output goes to ``log``."""
+    """Run an install command in a session of its own, in an empty folder (pip reads a requirement that names a folder
+    there as a path), killed with everything it started at ``deadline`` (Deadline) or after ``limit`` seconds
+    (returned as a failure); its output goes to ``log``."""
     left = remaining(deadline, doing)
     wait = min(x for x in (left, limit) if x is not None) if (left, limit) != (None, None) else None
+    with tempfile.TemporaryDirectory(prefix="esr-env-") as empty:
+        return _run(cmd, log, left, limit, wait, doing, empty, env)
+
+
+def _run(cmd: list[str], log: Path | None, left: float | None, limit: float | None, wait: float | None, doing: str,
+         cwd: str, env: dict[str, str] | None) -> tuple[int, str]:
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

@@ -109,7 +109,7 @@ def install(base: Base, log: Path | None, deadline: float | None, doing: str) ->
              [str(base.python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
               "--no-warn-script-location", *PAIR, *worker_pins()]]
     for cmd in steps:
-        code, output = envcache.run(cmd, log, deadline, doing, CACHE, env, INSTALL_SECONDS)
+        code, output = envcache.run(cmd, log, deadline, doing, env, INSTALL_SECONDS)
         if code != 0:
             last = [line for line in output.splitlines() if line.startswith("ERROR:")] or \
                 output.strip().splitlines()[-1:] or ["no output"]
@@ -130,7 +130,7 @@ def _reference(year: int, log: Path | None, deadline: float | None) -> Path:
 def _run_check(base: Base, year: int, folder: Path, tag: str, log: Path | None, deadline: float | None) -> None:
     cmd = [str(base.python), "-m", "benchmark.organizer.envcheck", str(year), str(folder), tag]
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "PYTHONDONTWRITEBYTECODE": "1"}
-    code, output = envcache.run(cmd, log, deadline, f"checking the {year} baseline", PROJECT, env, 600)
+    code, output = envcache.run(cmd, log, deadline, f"checking the {year} baseline", env, 600)
     if code != 0:
         last = (output.strip().splitlines() or ["no output"])[-1]
         raise TeamEnvError(f"its full environment (torch {base.torch()}) cannot run the {year} baseline ({last[:160]})")

@@ -201,7 +201,7 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
                str(overlay.folder / "constraints.txt"), *wanted]
         env = {**os.environ, "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            code, output = envcache.run(cmd, log, deadline, doing, overlay.folder, env, PIP_SECONDS)
+            code, output = envcache.run(cmd, log, deadline, doing, env, PIP_SECONDS)
         except envcache.Deadline:
             envcache.discard(overlay.folder)
             raise
@@ -260,7 +260,7 @@ def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | N
             modules[line] = _top_modules(dist)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
     _, output = envcache.run([str(base.python), "-c", _IMPORT_CHECK, str(overlay.site), json.dumps(modules)], None,
-                             deadline, f"importing {', '.join(lines)}", overlay.folder.parent, env, 300)
+                             deadline, f"importing {', '.join(lines)}", env, 300)
     result = output[output.rfind("BROKEN") + 6:].strip() if "BROKEN" in output else None
     found = json.loads(result) if result else {line: (output.strip().splitlines() or ["no output"])[-1][:200]
                                                    for line in lines}
@@ -280,7 +280,7 @@ def _nearest(line: str, why: str, base: fullenv.Base, log: Path | None, deadline
     pinned = [s.version for s in req.specifier if s.operator == "=="]
     if pinned:
         _, output = envcache.run([str(base.python), "-m", "pip", "index", "versions", req.name], None, deadline,
-                                 f"looking up {req.name}'s releases", fullenv.CACHE,
+                                 f"looking up {req.name}'s releases",
                                  {**os.environ, "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}, 120)
         found = re.search(r"Available versions: (.+)", output)
         later = sorted(v for v in (_version(t.strip()) for t in (found[1].split(",") if found else []))

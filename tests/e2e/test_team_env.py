@@ -255,8 +255,7 @@ def fake_install(perturb: bool = False):
     its own; ``perturb``: every convolution's output scaled by 1.01 there (an environment whose torch computes
     otherwise)."""
     def install(base: fullenv.Base, log, deadline, doing) -> None:  # noqa: ANN001 - fullenv.install's signature
-        envcache.run([sys.executable, "-m", "venv", "--without-pip", str(base.folder)], log, deadline, doing,
-                     base.folder.parent)
+        envcache.run([sys.executable, "-m", "venv", "--without-pip", str(base.folder)], log, deadline, doing)
         (base.site / "harness.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
         for name, text in FAKE_VISION.items():
             (base.site / name).parent.mkdir(parents=True, exist_ok=True)

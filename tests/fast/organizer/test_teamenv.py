@@ -126,14 +126,13 @@ def test_an_install_that_outlives_the_deadline_is_killed_with_its_children(tmp_p
              ".write(str(p.pid)); time.sleep(60)"
     begin = time.monotonic()
     with pytest.raises(envcache.Deadline, match="the --timeout ran out while installing x"):
-        envcache.run([sys.executable, "-c", script], None, time.monotonic() + 2, "installing x", tmp_path)
+        envcache.run([sys.executable, "-c", script], None, time.monotonic() + 2, "installing x")
     assert time.monotonic() - begin < 10
     child = int(pid_file.read_text())
     time.sleep(0.2)
     state = Path(f"/proc/{child}/stat").read_text().split()[2] if Path(f"/proc/{child}").exists() else "gone"
     assert state in ("gone", "Z")
-    code, output = envcache.run([sys.executable, "-c", "import time; time.sleep(30)"], None, None, "x", tmp_path,
-                                limit=1)
+    code, output = envcache.run([sys.executable, "-c", "import time; time.sleep(30)"], None, None, "x", limit=1)
     assert code != 0 and "took over 1 s" in output
 
 
