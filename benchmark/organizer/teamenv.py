@@ -20,7 +20,8 @@ distribution name from the registry with version specifiers: a direct reference 
 a path, a pip option or a standard-library name ends the team in one line instead. Environments are
 cached under ``.cache/team-envs/`` by what they hold, shared by the teams that need the same, verified
 against their manifest before each reuse (:mod:`benchmark.organizer.envcache`). A package that cannot be
-installed here (one that compiles CUDA code, such as mamba_ssm) ends the team with one line naming it.
+installed here (one that compiles CUDA code, such as mamba_ssm) ends the team with one line naming it; that
+failure is kept too, and said again without a new attempt while nvcc and ``CUDA_HOME`` are as they were.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,9 +192,15 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
     key = hashlib.sha256(json.dumps([sorted(wanted), sys.version, pins]).encode()).hexdigest()[:20]
     overlay = Overlay(fullenv.CACHE / key, tuple(sorted(wanted)))
     doing = f"installing {', '.join(wanted)}"
+    failed = fullenv.CACHE / f"{key}.failed.json"
+    toolchain = [shutil.which("nvcc"), os.environ.get("CUDA_HOME")]  # what a build of CUDA code would need
     with envcache.lock(fullenv.CACHE / f"{key}.lock", deadline, doing):
         if envcache.verified(overlay.folder):
             return overlay
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            known = json.loads(failed.read_text())
+            if known["toolchain"] == toolchain:  # the same install failed here before: said again, not retried
+                raise TeamEnvError(str(known["reason"]))
         envcache.discard(overlay.folder)  # absent, half made, or changed since it was made: made anew
         overlay.folder.mkdir(parents=True)
         (overlay.folder / "constraints.txt").write_text(pins)
@@ -207,7 +215,9 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
             raise
         if code != 0:
             envcache.discard(overlay.folder)
-            raise TeamEnvError(_failure(wanted, output))
+            reason = _failure(wanted, output)
+            failed.write_text(json.dumps({"reason": reason, "toolchain": toolchain}))
+            raise TeamEnvError(reason)
         (overlay.folder / "requirements.in").write_text("".join(f"{w}\n" for w in sorted(wanted)))
         envcache.seal(overlay.folder)
     return overlay

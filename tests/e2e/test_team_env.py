@@ -186,7 +186,10 @@ def test_packages_come_from_the_index_and_the_entry_names_its_environment(needy:
     assert reason.startswith("needs esr_cuda_pkg, which cannot be installed here (") and "CUDA_HOME" in reason
     assert all(r.startswith(("/simple/esr-", "/files/esr")) for r in needy["index"].requests)
     cached = sorted(p.name for p in (needy["tmp"] / "envs").iterdir() if p.is_dir())
-    assert ran(sweep_here(*needy["args"], "--model_id", 1, 2, "--force")) == {1, 2}
+    asked = len(needy["index"].requests)
+    assert ran(sweep_here(*needy["args"], "--model_id", 1, 2, 3, "--force")) == {1, 2}
+    assert failures(needy["results"])["03"] == reason  # the failed build is said again, not tried again
+    assert len(needy["index"].requests) == asked
     assert sorted(p.name for p in (needy["tmp"] / "envs").iterdir() if p.is_dir()) == cached  # nothing made again
 
 
