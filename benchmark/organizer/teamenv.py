@@ -224,6 +224,7 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
 
 
 def _top_modules(dist: importlib.metadata.Distribution) -> list[str]:
+    """The top-level modules a distribution installs (``top_level.txt``, else its files)."""
     text = dist.read_text("top_level.txt")
     if text:
         return sorted({t for t in text.split() if t.isidentifier()})
@@ -269,7 +270,7 @@ def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | N
         if dist is not None:
             modules[line] = _top_modules(dist)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
-    _, output = envcache.run([str(base.python), "-c", _IMPORT_CHECK, str(overlay.site), json.dumps(modules)], None,
+    _, output = envcache.run([str(base.python), "-c", _IMPORT_CHECK, str(overlay.site), json.dumps(modules)], log,
                              deadline, f"importing {', '.join(lines)}", env, 300)
     result = output[output.rfind("BROKEN") + 6:].strip() if "BROKEN" in output else None
     found = json.loads(result) if result else {line: (output.strip().splitlines() or ["no output"])[-1][:200]
@@ -289,7 +290,7 @@ def _nearest(line: str, why: str, base: fullenv.Base, log: Path | None, deadline
     req = Requirement(line)
     pinned = [s.version for s in req.specifier if s.operator == "=="]
     if pinned:
-        _, output = envcache.run([str(base.python), "-m", "pip", "index", "versions", req.name], None, deadline,
+        _, output = envcache.run([str(base.python), "-m", "pip", "index", "versions", req.name], log, deadline,
                                  f"looking up {req.name}'s releases",
                                  {**os.environ, "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}, 120)
         found = re.search(r"Available versions: (.+)", output)

@@ -59,6 +59,9 @@ def select_model(args, device):
         import torchvision
         import esr_fake_pkg
         model, name = _tiny(esr_fake_pkg.FEATS), "07_VisionPackaged"
+    elif model_id == 8:
+        import esr_pin_pkg
+        model, name = _tiny(esr_pin_pkg.FEATS), "08_Pinned"
     model.eval()
     return model, name, 1.0, None
 '''
@@ -159,6 +162,9 @@ def needy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     wheel(wheels, "esr_fake_pkg", "FEATS = 6\n")
     wheel(wheels, "esr_own_pkg", "FEATS = 5\n")
     wheel(wheels, "evil", "raise SystemExit('installed from a direct reference')\n")
+    wheel(wheels, "esr_pin_pkg", "raise ValueError('does not import on this Python')\n", "1.0")
+    wheel(wheels, "esr_pin_pkg", "FEATS = 3\n", "1.1")
+    wheel(wheels, "esr_pin_pkg", "FEATS = 2\n", "2.0")
     cuda_sdist(wheels)
     index = FakeIndex(wheels)
     use_index(monkeypatch, index, tmp_path / "envs")
@@ -191,6 +197,17 @@ def test_packages_come_from_the_index_and_the_entry_names_its_environment(needy:
     assert failures(needy["results"])["03"] == reason  # the failed build is said again, not tried again
     assert len(needy["index"].requests) == asked
     assert sorted(p.name for p in (needy["tmp"] / "envs").iterdir() if p.is_dir()) == cached  # nothing made again
+
+
+def test_a_pin_that_does_not_import_here_moves_to_the_next_release(needy: dict) -> None:
+    (needy["repo"] / "requirements.txt").write_text("esr_pin_pkg==1.0\n")
+    proc = sweep_here(*needy["args"], "--model_id", 8)
+    assert ran(proc) == {8}, proc.stdout
+    entry = read_results(needy["results"])["08_Pinned"]
+    env = entry["sweep"]["team_env"]
+    assert env["requirements"] == ["esr_pin_pkg==1.0"] and env["replaced"] == {"esr_pin_pkg==1.0": "esr_pin_pkg==1.1"}
+    assert env["packages"] == {"esr_pin_pkg": "1.1"}
+    assert entry["num_parameters"] == (3 * 3 * 9 + 3 + 3 * 48 * 9 + 48) / 1e6
 
 
 def test_requirements_that_are_not_registry_names_install_nothing(needy: dict) -> None:
