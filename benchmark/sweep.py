@@ -19,7 +19,8 @@ complete for the same splits and settings and whose inputs (checkpoint and code 
 ``select_model`` branch, harness version, device) are unchanged; ``--force`` runs them again.
 ``--profile-only`` measures complexity without data, ``--published`` sets the organizers' figures beside
 each team's, ``--cpu-dry-run`` builds and scores GPU teams on the CPU (no runtime or memory of record),
-``--team-env auto`` installs what a team lacks into an overlay of its own (see README.md).
+``--team-env auto`` installs what a team lacks into an environment of its own: an overlay, or a full venv with a
+torch + torchvision pair when the team needs torchvision or pins torch (see README.md).
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the CPU (.cuda() and CUDA checkpoints mapped to it); entries say dry_run and hold no runtime or "
                    "memory of record (default results: results/<repository>.dry-run.json)")
     p.add_argument("--team-env", choices=("none", "auto"), default="none", help="auto: a team that imports a package "
-                   "the harness lacks gets its own overlay environment (its requirements file, or the missing import's "
-                   "distribution), cached under .cache/team-envs/")
+                   "the harness lacks gets an environment of its own (its requirements file, or the missing import's "
+                   "distribution): an overlay, or a full venv with a torch + torchvision pair checked on the year's "
+                   "baseline; cached under .cache/team-envs/, --timeout covers the installs")
     cli.add_checkpoints(p, model_zoo=None)
     p.add_argument("--site", type=Path, help="also write the results and failures as a static web site into SITE "
                                              "(python -m benchmark.site)")

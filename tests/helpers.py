@@ -156,7 +156,7 @@ def sweep_here(*args: object) -> Swept:
 
 def ran(proc: subprocess.CompletedProcess | Swept) -> set[int]:
     """The teams a sweep ran (measured), from its one line per finished team."""
-    return {int(m) for m in re.findall(r"^team (\d+): ran ", proc.stdout, re.MULTILINE)}
+    return {int(m) for m in re.findall(r"^team (-?\d+): ran ", proc.stdout, re.MULTILINE)}
 
 
 def failures(results: Path) -> dict[str, str]:
@@ -192,6 +192,24 @@ class Tiny(nn.Module):
 
     def forward(self, x):
         return self.up(self.tail(self.act(self.body(x))))
+'''
+
+
+NORMED = '''\
+import torch
+from torch import nn
+
+
+class Normed(nn.Module):
+    """A weight-normalised convolution (the old hook-based weight_norm): copy.deepcopy refuses this network."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.weight_norm(nn.Conv2d(3, 48, 3, padding=1))
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
 '''
 
 
@@ -231,6 +249,19 @@ def select_model(args, device):
         ctypes.string_at(0)
     elif model_id == 7:
         from models.team07_Needs import Net
+    elif model_id == -1:
+        from models.team00_Tiny import Tiny
+        name, data_range = f"{model_id:02}_Negative", 1.0
+        model = Tiny()
+    elif model_id == 5:
+        pass
+    elif model_id == 8:
+        from models.team08_Normed import Normed
+        name, data_range, model = "08_WeightNormed", 1.0, Normed()
+    elif model_id == 9:
+        from models.team00_Tiny import Tiny
+        name, data_range, model = "09_Gone", 1.0, Tiny()
+        model.load_state_dict(torch.load("model_zoo/team09_gone.pth"), strict=True)
     else:
         raise NotImplementedError(f"Model {model_id} is not implemented.")
     model.eval()
@@ -247,6 +278,7 @@ def make_repo(root: Path) -> Path:
     for module in ("team00_Tiny", "team01_Slow", "team02_Other"):
         (root / "models" / f"{module}.py").write_text(TINY)
     (root / "models" / "team07_Needs.py").write_text("import torch\nimport no_such_package_here\n\nNet = None\n")
+    (root / "models" / "team08_Normed.py").write_text(NORMED)
     for seed, (file, feats) in enumerate((("team00_tiny.pth", 8), ("team01_slow.pth", 4), ("team02_other.pth", 8))):
         torch.manual_seed(seed)
         torch.save(Tiny(feats).state_dict(), root / "model_zoo" / file)

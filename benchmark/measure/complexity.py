@@ -18,7 +18,6 @@ Functional calls (``F.conv2d`` on a tensor that is not a conv module's weight, m
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import logging
 import math
@@ -175,17 +174,25 @@ def _fvcore_flops(model: nn.Module, x: torch.Tensor) -> int:
 
 
 def _ptflops_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """ptflops 0.7 leaves forward hooks on the children it tracks, so it measures a copy."""
+    """ptflops 0.7 counts the model itself and leaves forward hooks on its children: they are removed afterwards
+    (a copy would not do: a weight-normalised convolution, for one, cannot be deep-copied)."""
     from ptflops import get_model_complexity_info
 
     sink = io.StringIO()
-    with torch.no_grad(), contextlib.redirect_stdout(sink):
-        macs, _ = get_model_complexity_info(copy.deepcopy(model), input_shape, as_strings=False, print_per_layer_stat=False,
-                                            backend="aten", ost=sink)
+    before = {id(m): (set(m._forward_pre_hooks), set(m._forward_hooks)) for m in model.children()}
+    try:
+        with torch.no_grad(), contextlib.redirect_stdout(sink):
+            macs, _ = get_model_complexity_info(model, input_shape, as_strings=False, print_per_layer_stat=False,
+                                                backend="aten", ost=sink)
+    finally:
+        for child in model.children():
+            pre, post = before.get(id(child), (set(), set()))
+            for hooks, kept in ((child._forward_pre_hooks, pre), (child._forward_hooks, post)):
+                for key in [k for k in hooks if k not in kept]:
+                    del hooks[key]
     if macs is None:
         raise RuntimeError(f"ptflops failed on {type(model).__name__}: {sink.getvalue().strip()[-300:]}")
     return int(macs)
-
 
 
 @dataclass(frozen=True)

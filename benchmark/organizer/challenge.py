@@ -75,6 +75,10 @@ def _is_model_id(node: ast.AST) -> bool:
 
 
 def _int(node: ast.AST) -> int | None:
+    """An integer literal, signed ones included (``-1`` is a unary minus on 1 in the tree)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _int(node.operand)
+        return None if value is None else -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
         return node.value
     return None
@@ -108,6 +112,15 @@ def compared_ids(node: ast.AST) -> list[int]:
             elif isinstance(op, ast.In) and _is_model_id(left) and _range(right) is not None:
                 ids += _range(right)
     return ids
+
+
+def _case_ids(pattern: ast.pattern) -> list[int]:
+    """The ids of a ``case`` of ``match model_id`` (``case 5:``, ``case -1:``, ``case 5 | 6:``)."""
+    if isinstance(pattern, ast.MatchValue) and _int(pattern.value) is not None:
+        return [_int(pattern.value)]
+    if isinstance(pattern, ast.MatchOr):
+        return [i for p in pattern.patterns for i in _case_ids(p)]
+    return []
 
 
 def _string_value(node: ast.AST, team_id: int) -> str | None:
@@ -191,6 +204,11 @@ def read_repository(path: str | Path) -> Repository:
             for team_id in compared_ids(node.test):
                 last = node.body[-1].end_lineno or node.lineno
                 ranges.setdefault(team_id, (node.lineno, last, [node.test, *node.body]))
+        elif isinstance(node, ast.Match) and _is_model_id(node.subject):
+            for case in node.cases:
+                for team_id in _case_ids(case.pattern):
+                    last = case.body[-1].end_lineno or case.pattern.lineno
+                    ranges.setdefault(team_id, (case.pattern.lineno, last, list(case.body)))
     for team_id in compared_ids(function):  # compared outside any if: the whole function is the branch
         ranges.setdefault(team_id, (function.lineno, function.end_lineno or function.lineno, [function]))
     if not ranges:

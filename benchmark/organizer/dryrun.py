@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
+
+from benchmark.core.errors import HarnessError
 
 
 def _is_cuda(value: Any) -> bool:
@@ -59,6 +62,19 @@ def cpu_only() -> Iterator[None]:
             setattr(torch.cuda, name, value)
 
 
+def _told(err: Exception) -> bool:
+    """torch.load errors that already say what is wrong: pickled objects refused, storages on a missing CUDA."""
+    return bool(re.search(r"weights.only|cuda|pickle", str(err), re.IGNORECASE)) and not isinstance(err, IndexError)
+
+
+def not_a_checkpoint(path: str, err: Exception) -> HarnessError:
+    """One line for a file torch.load cannot read at all (a link to a system file, a truncated download)."""
+    real = os.path.realpath(path)
+    link = f" (a link to {real})" if real != os.path.abspath(path) else ""
+    return HarnessError(f"checkpoint {os.path.normpath(path)}{link} is not a file torch.load can read "
+                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no message'})")
+
+
 class Loads:
     """``torch.load`` for the team's code: pickles allowed with ``--trust-checkpoint``, storages mapped to the CPU in a
     dry run; the paths it was asked for (for the line that says a checkpoint is missing)."""
@@ -78,7 +94,12 @@ class Loads:
                 kwargs.setdefault("weights_only", False)
             if self.cpu:
                 args, kwargs = args[1:] if args else args, {**kwargs, "map_location": "cpu"}
-            return original(f, *args, **kwargs)
+            try:
+                return original(f, *args, **kwargs)
+            except Exception as err:
+                if not isinstance(f, (str, os.PathLike)) or isinstance(err, OSError) or _told(err):
+                    raise
+                raise not_a_checkpoint(os.fspath(f), err) from err
 
         torch.load = load
         try:

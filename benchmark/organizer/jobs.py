@@ -205,7 +205,8 @@ def _run_worker(job: dict[str, Any], tmp_dir: Path, log_file: Path, begin: float
     job_file = tmp_dir / "job.json"
     job_file.write_text(json.dumps({**job, "output": str(output)}))
     with open(log_file, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
+        python = (job.get("env") or {}).get("python") or sys.executable  # a full team environment's, or ours
+        proc = subprocess.Popen([python, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
                                 env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         if started is not None:
@@ -235,21 +236,27 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
     The worker's output goes to ``log_path`` (or, when None, to a temporary file whose end is
     returned as the outcome's ``log``). ``env`` adds to the worker's environment (``CUDA_VISIBLE_DEVICES``);
     ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C.
-    With ``job["team_env"] == "auto"``, a team that fails for want of a package gets it in its own overlay
-    environment (``benchmark.organizer.teamenv``; the worker puts it last on ``sys.path``, after its own imports)
-    and runs again, within the same ``timeout``.
+    With ``job["team_env"] == "auto"``, a team that fails for want of a package gets it in an environment of its
+    own (``benchmark.organizer.teamenv``: an overlay the worker puts last on ``sys.path``, on the harness's environment
+    or on a full one whose Python then runs the worker) and runs again; ``timeout`` bounds the whole team, its
+    installs included.
     """
     from benchmark.organizer import teamenv
 
     begin = time.perf_counter()
+    deadline = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
         tmp_dir = Path(tmp)
         log_file = Path(log_path) if log_path is not None else tmp_dir / "worker.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log_file.write_text("")
         wanted: list[str] = []
-        for _ in range(teamenv.ROUNDS):
-            outcome = _run_worker(job, tmp_dir, log_file, begin, timeout, memory_cap_gb, env, started)
+        hint = [str(n) for n in job.get("team_env_hint") or []] if job.get("team_env") == "auto" else []
+        for round_ in range(teamenv.ROUNDS):
+            if round_ == 0 and hint:  # what its last entry needed: made (or verified) before its first run
+                outcome = {"ok": False, "needs": hint}
+            else:
+                outcome = _run_worker(job, tmp_dir, log_file, begin, timeout, memory_cap_gb, env, started)
             needs = [n for n in outcome.get("needs") or [] if n not in wanted]
             if outcome.get("ok") or job.get("team_env") != "auto" or not needs:
                 break
@@ -257,11 +264,13 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
             with open(log_file, "a", encoding="utf-8") as log:
                 print(f"{PHASE}installing {', '.join(wanted)} into the team's own environment", file=log, flush=True)
             try:
-                overlay = teamenv.ensure(teamenv.requirements(job, wanted), log_file)
+                job = {**job, "env": teamenv.prepare(job, wanted, log_file, deadline)}
+            except teamenv.Deadline as err:
+                outcome = {"ok": False, "reason": f"no result within the --timeout of {timeout:g} s ({err})"}
+                break
             except teamenv.TeamEnvError as err:
                 outcome = {"ok": False, "reason": str(err)}
                 break
-            job = {**job, "overlay": overlay.describe()}
         log_text = _tail(log_file, LOG_TAIL) if log_path is None else None
     outcome.pop("needs", None)
     outcome["wall_seconds"] = time.perf_counter() - begin

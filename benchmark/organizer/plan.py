@@ -14,6 +14,7 @@ from benchmark.core.files import sha256_of
 from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.settings import Settings
+from benchmark.organizer import teamenv
 from benchmark.organizer.challenge import Repository
 from benchmark.organizer.tracing import split_digest
 from benchmark.record.keys import REFERENCE, results_name, splits_of
@@ -171,7 +172,7 @@ class Freshness:
                 return f"{name} changed"
         if _dict(entry.get("environment")).get("device_name") not in self.device_names():
             return "another device"
-        return None
+        return teamenv.stale(sweep.get("team_env"))
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -184,12 +185,16 @@ def triage(job_list: list[Job], existing: dict[str, dict[str, Any]], freshness: 
     that runs again, saying why."""
     pending, fresh, again = [], {}, []
     for job in job_list:
-        found = None if force else entry_of(job, existing)
-        why = freshness.stale(job, found[1]) if found else "no entry"
+        found = entry_of(job, existing)
+        why = "--force" if force and found else freshness.stale(job, found[1]) if found else "no entry"
         if found and why is None:
             fresh[job.label] = found
-        else:
-            pending.append(job)
-            if found:
+            continue
+        pending.append(job)
+        if found:
+            if not force:
                 again.append(f"{job.title}: {found[0]}'s entry is out of date ({why}); it runs again")
+            imports = _dict(_dict(found[1].get("sweep")).get("team_env")).get("imports")
+            if isinstance(imports, list):  # --team-env auto makes what it needed last time before it starts
+                job.payload["team_env_hint"] = imports
     return pending, fresh, again

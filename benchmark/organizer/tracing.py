@@ -45,12 +45,16 @@ class Opened:
             return
 
     def under(self, roots: Iterable[Path], skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
-        """The regular files opened that lie under one of ``roots``, in the order first opened."""
+        """The regular files opened that lie under one of ``roots``, in the order first opened. A file reached through
+        a symlink under a root (``model_zoo/w.pth`` → a file elsewhere) is given by its link's path: the team loaded
+        it from there, and its target's content is what a sha256 of that path reads."""
         roots = [Path(r).resolve() for r in roots]
         found = []
         for name in list(self.paths):
-            path = Path(name).resolve()
-            if any(path.is_relative_to(r) for r in roots) and path.is_file() and not skip(path) and path not in found:
+            opened = Path(name)
+            as_linked, real = opened.parent.resolve() / opened.name, opened.resolve()
+            path = next((p for p in (as_linked, real) if any(p.is_relative_to(r) for r in roots)), None)
+            if path is not None and path.is_file() and not skip(real) and not skip(path) and path not in found:
                 found.append(path)
         return found
 

@@ -42,6 +42,7 @@ import sys
 import traceback
 import types
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
     import fvcore.nn  # noqa: F401
     import ptflops  # noqa: F401
 
-from benchmark.core.errors import HarnessError, plain
+from benchmark.core.errors import HarnessError
 from benchmark.core.files import key_of, sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.backend import cap_gpu_memory
@@ -61,10 +62,11 @@ from benchmark.measure.complexity import measure
 from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.settings import Settings
-from benchmark.organizer.challenge import Branch, missing_imports, namespace_folders, read_repository
+from benchmark.organizer.challenge import Branch, namespace_folders, read_repository
 from benchmark.organizer.dryrun import Loads, cpu_only
 from benchmark.organizer.jobs import PHASE, descendants, kill_processes
 from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
+from benchmark.organizer.reasons import explain
 from benchmark.organizer.tracing import Opened, split_digest
 from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
@@ -174,10 +176,30 @@ def load_test_demo(repo: Path) -> tuple[types.ModuleType, dict[str, str]]:
     return module, unbound
 
 
-def _repo_files(repo: Path, before: set[str]) -> list[Path]:
-    """The repository's module files this process imported: all under models/, and any other loaded since ``before``."""
+HARNESS_PACKAGES = ("benchmark",)
+"""The harness's own top-level package: a repository that ships one of this name gets its own while it is built."""
+
+
+@contextlib.contextmanager
+def own_names(repo: Path) -> Iterator[dict[str, types.ModuleType]]:
+    """While the team's code is loaded and built, a package the repository ships under the name of the harness's own
+    (its ``benchmark/``) is the repository's: the harness's modules leave ``sys.modules`` and come back afterwards.
+    Yields the team's modules of those names, filled in when the block ends."""
+    names = {n for n in HARNESS_PACKAGES if (repo / n).is_dir() or (repo / f"{n}.py").is_file()}
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in names}
+    team: dict[str, types.ModuleType] = {}
+    try:
+        yield team
+    finally:
+        team.update({k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in names})
+        sys.modules.update(saved)
+
+
+def _repo_files(repo: Path, before: set[str], team: dict[str, types.ModuleType]) -> list[Path]:
+    """The repository's module files this process imported: all under models/, and any other loaded since ``before``
+    (``team``: the team's modules that share a name with the harness's, out of ``sys.modules`` by now)."""
     files = set()
-    for name, module in list(sys.modules.items()):
+    for name, module in [*sys.modules.items(), *team.items()]:
         file = getattr(module, "__file__", None)
         if not file or name == TEST_DEMO_MODULE:
             continue
@@ -192,26 +214,42 @@ def _relative(path: Path, repo: Path | None) -> str:
     return str(path.relative_to(repo)) if repo is not None and path.is_relative_to(repo) else str(path)
 
 
+def _select(module: types.ModuleType, args: argparse.Namespace, device: torch.device, states: LoadedStates,
+            team_id: int, repo: Path, branch: Branch) -> tuple[Any, Any, Any, Any]:
+    """``select_model(args, device)``; a branch that builds nothing (``elif model_id == 1: pass``) is one line."""
+    with states.recording():
+        try:
+            return module.select_model(args, device)
+        except UnboundLocalError as err:
+            frame = traceback.extract_tb(err.__traceback__)[-1]
+            if frame.name != "select_model" or Path(frame.filename).resolve() != repo / "test_demo.py":
+                raise
+            unset = (re.findall(r"'(\w+)'", str(err)) or ["a name"])[0]
+            raise HarnessError(f"select_model builds no model for team {team_id:02} (its branch, {branch.where}, "
+                               f"leaves {unset} unset: UnboundLocalError at test_demo.py:{frame.lineno})") from None
+
+
 def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, states: LoadedStates,
                     workdir: Path) -> Built:
     repo = Path(job["repo"]).resolve()
     branch: Branch = read_repository(repo).branches[job["team_id"]]
-    isolate(repo, (job.get("overlay") or {}).get("site"))
-    phase("loading test_demo.py")
-    module, unbound = load_test_demo(repo)
-    job["_unbound"] = unbound
+    isolate(repo, (job.get("env") or {}).get("site"))
     args = argparse.Namespace(model_id=job["team_id"], data_dir=job.get("data_dir") or "../",
                               save_dir=job["settings"].get("save_dir") or "../results",
                               include_test=job.get("include_test", False), ssim=job["settings"]["ssim"],
                               hybrid_test=False)
-    before = set(sys.modules)
-    phase(f"building team {job['team_id']:02} with select_model ({branch.where})")
-    opened.active = True
-    with states.recording():
-        model, name, data_range, tile = module.select_model(args, device)
+    with own_names(repo) as team_modules:
+        phase("loading test_demo.py")
+        module, unbound = load_test_demo(repo)
+        job["_unbound"] = unbound
+        before = set(sys.modules)
+        phase(f"building team {job['team_id']:02} with select_model ({branch.where})")
+        opened.active = True
+        model, name, data_range, tile = _select(module, args, device, states, job["team_id"], repo, branch)
     if not isinstance(model, torch.nn.Module):
-        raise HarnessError(f"select_model returned {type(model).__name__} instead of a torch module")
-    code = _repo_files(repo, before)
+        raise HarnessError(f"select_model builds no model for team {job['team_id']:02}: it returned "
+                           f"{type(model).__name__} instead of a torch module")
+    code = _repo_files(repo, before, team_modules)
     checkpoints = opened.under([repo], lambda p: p.suffix in (".py", ".pyc") or p == repo / "test_demo.py")
     branch_file = workdir / "select_model_branch.py"
     branch_file.write_text(branch.text)
@@ -241,81 +279,6 @@ def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) 
     sweep = {"source": "registered", "team_id": spec.team_id, "model_zoo": str(Path(job["model_zoo"]).resolve()),
              "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
     return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
-
-
-# --- why a team has no entry, in one line ----------------------------------------------------------------------
-
-
-def _where(err: BaseException, repo: Path | None) -> str | None:
-    """The deepest frame of the traceback inside the repository (``models/team00_SPAN.py:490``), else the deepest."""
-    frames = traceback.extract_tb(err.__traceback__)
-    for frame in reversed(frames):
-        path = Path(frame.filename).resolve()
-        if repo is not None and path.is_relative_to(repo):
-            return f"{path.relative_to(repo)}:{frame.lineno}"
-    if frames and repo is None:
-        frame = frames[-1]
-        return f"{Path(frame.filename).name}:{frame.lineno}"
-    return None
-
-
-def summary(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line: a long message keeps its first and last lines."""
-    lines = [line.strip() for line in plain(str(err)).splitlines() if line.strip()]
-    text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}" if lines else ""
-    text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _quoted(names: list[str]) -> str:
-    return ("the package " if len(names) == 1 else "the packages ") + ", ".join(f"'{n}'" for n in names)
-
-
-def explain(err: BaseException, job: dict[str, Any], loads: Loads) -> tuple[str, list[str]]:
-    """One line saying why the team has no entry, naming what it needs and where its code asked for it; and the
-    top-level packages it lacks (for ``--team-env auto``)."""
-    line = _explained(err, job, loads)
-    if isinstance(err, ModuleNotFoundError) and err.name and line.startswith("needs "):
-        return line, re.findall(r"'([^']+)'", line.split(" (")[0])
-    if isinstance(err, NameError) and line.startswith("needs "):
-        return line, [job["_unbound"][err.name]]
-    return line, []
-
-
-def _explained(err: BaseException, job: dict[str, Any], loads: Loads) -> str:
-    repo = Path(job["repo"]).resolve() if job.get("repo") else None
-    where = _where(err, repo)
-    at = f" in {where}" if where else ""
-    missing_ckpt = ""
-    if repo is not None and job["source"] == "challenge":
-        with contextlib.suppress(Exception):
-            branch = read_repository(repo).branches[job["team_id"]]
-            absent = [c for c in branch.checkpoints if not (repo / c).is_file()]
-            if absent:
-                missing_ckpt = f"; its checkpoint {', '.join(absent)} is missing too"
-    if isinstance(err, HarnessError):
-        return str(err)
-    if isinstance(err, ModuleNotFoundError) and err.name:
-        top = err.name.split(".")[0]
-        if repo is not None and (repo / top).is_dir():
-            return f"imports {err.name}, which is not in the repository (ModuleNotFoundError{at})"
-        names = [top]
-        if repo is not None and where:
-            local = set(namespace_folders(repo))
-            names += [n for n in missing_imports(repo / where.rsplit(":", 1)[0], local) if n != top]
-        return f"needs {_quoted(names)} (ModuleNotFoundError{at}){missing_ckpt}"
-    if isinstance(err, NameError) and getattr(err, "name", None) in job.get("_unbound", {}):
-        package = job["_unbound"][err.name]
-        return f"needs {_quoted([package])} (test_demo.py imports {err.name} from it; NameError{at})"
-    if isinstance(err, FileNotFoundError) and err.filename is not None:
-        name = os.fspath(err.filename)
-        if name in loads.attempted or name.lower().endswith((".pth", ".pt", ".ckpt", ".pkl", ".safetensors")):
-            return f"checkpoint {os.path.normpath(name)} not found"
-    if job["device"] == "cpu" and re.search(r"cuda|nvidia", str(err), re.IGNORECASE):
-        return f"needs CUDA ({summary(err)}{',' if where else ''}{at})"
-    if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
-        return f"out of memory while {_phase} ({summary(err)}{at})"
-    return f"{summary(err)} ({'while ' + _phase}{';' if where else ''}{at})"
 
 
 # --- the job -----------------------------------------------------------------------------------------------------
@@ -385,7 +348,7 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     sweep = {**built.sweep, "settings": settings.recorded(), "host": os.uname().nodename,
              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
              "preflight": {"loads": states.calls, "output": report, "findings": findings},
-             "profile_only": bool(job.get("profile_only")), "team_env": job.get("overlay"),
+             "profile_only": bool(job.get("profile_only")), "team_env": job.get("env"),
              "data": {s.name: split_digest((p.name, p.hr, p.lr) for p in s.pairs) for s in splits}}
 
     def on_image(split: str, run_index: int, result: ImageResult) -> None:
@@ -400,6 +363,11 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
                                   scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
                                   baseline=None if baseline is None else lambda: baseline.on(settings.device))
     sweep["inputs"] = _traced_inputs(job, opened, splits, built)
+    repo = Path(job["repo"]).resolve() if job.get("repo") else Path("/")
+    links = {name: os.path.realpath(repo / name) for name in sweep["inputs"]
+             if os.path.realpath(repo / name) != os.path.normpath(repo / name)}
+    if links:
+        sweep["input_links"] = links  # reached through a symlink: the file it points at is what was read
     keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
     phase(f"done: {name}")
     return {"ok": True, "name": measured.name, "record": measured.record, "splits": keys,
@@ -434,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except BaseException as err:  # noqa: BLE001 - whatever the team's code raises (SystemExit included) ends this team only
         traceback.print_exc()
-        reason, needs = explain(err, job, loads)
+        reason, needs = explain(err, job, loads, _phase)
         outcome = {"ok": False, "reason": reason, "needs": needs}
         print(PHASE + "failed: " + reason, flush=True)
     finally:

@@ -39,6 +39,7 @@ from rich.console import Console
 import test_demo
 from benchmark import sweep as sweep_module
 from benchmark.cli import pick_splits, settings_of
+from benchmark.core.files import sha256_of
 from benchmark.organizer.challenge import read_repository
 from benchmark.organizer.dispatch import Limits, Slot, run_local
 from benchmark.organizer.driver import Driver, Row
@@ -202,7 +203,7 @@ def fake(tmp_path: Path, shared: Path) -> dict:
 
 def test_made_up_repository_ids_year_and_branches(fake: dict) -> None:
     repo = read_repository(fake["repo"])
-    assert repo.team_ids == [0, 1, 2, 3, 4, 6, 7]
+    assert repo.team_ids == [-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert repo.year == 2025
     assert repo.branches[1].checkpoints == ("model_zoo/team01_slow.pth",)
     assert repo.branches[2].checkpoints == ("model_zoo/team02_other.pth",)
@@ -310,6 +311,60 @@ def test_hang_memory_crash_and_missing_package_end_one_team_each(fake: dict) -> 
     assert "07" not in failures(results) and "07_Fixed" in read_results(results)
 
 
+def test_negative_id_empty_branch_weight_norm_and_missing_checkpoint(fake: dict) -> None:
+    """Every branch is a team whatever its id; a branch that builds nothing and a checkpoint that is not there end in
+    one line each; a network copy.deepcopy refuses is counted all the same."""
+    results = fake["results"]
+    proc = sweep_here("--challenge-repo", fake["repo"], "--profile-only", "--results", results, "--model_id", "-1", "5",
+                      "8", "9")
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == {-1, 8}
+    entries = read_results(results)
+    assert set(entries) == {"-1_Negative", "08_WeightNormed"}
+    assert entries["-1_Negative"]["sweep"]["team_id"] == -1
+    assert entries["08_WeightNormed"]["num_conv"] == 1
+    assert entries["08_WeightNormed"]["complexity"]["ptflops_macs"] == 9 * 3 * 48 * 256 * 256 + 48 * 256 * 256
+    failed = failures(results)
+    assert failed == {"05": "select_model builds no model for team 05 (its branch, test_demo.py:40-41, leaves model "
+                            "unset: UnboundLocalError at test_demo.py:51)",
+                      "09": "checkpoint model_zoo/team09_gone.pth not found"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_links_out_of_the_repository_and_a_package_named_like_the_harness(fake: dict, tmp_path: Path) -> None:
+    """A checkpoint reached through a link is recorded and tracked as what was read; a link to a system file is one
+    line; a team's own benchmark/ package is its own, not the harness's."""
+    repo, zoo = fake["repo"], fake["repo"] / "model_zoo"
+    outside = tmp_path / "elsewhere" / "weights.pth"
+    outside.parent.mkdir()
+    (zoo / "team00_tiny.pth").rename(outside)
+    (zoo / "team00_tiny.pth").symlink_to(outside)
+    (zoo / "team02_other.pth").unlink()
+    (zoo / "team02_other.pth").symlink_to("/etc/passwd")
+    (repo / "benchmark").mkdir()
+    (repo / "benchmark" / "__init__.py").write_text("")
+    (repo / "benchmark" / "teamutil.py").write_text("FEATS = 4\n")
+    demo = repo / "test_demo.py"
+    demo.write_text(demo.read_text().replace("        model = Tiny(feats=4)\n", "        from benchmark.teamutil import "
+                                             "FEATS\n        model = Tiny(feats=FEATS)\n"))
+    args = ["--challenge-repo", repo, "--profile-only", "--results", fake["results"], "--model_id", "0", "1", "2"]
+    proc = sweep_here(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == {0, 1}
+    entries = read_results(fake["results"])
+    linked = entries["00_Tiny"]
+    assert linked["checkpoint"] == {"path": str(zoo / "team00_tiny.pth"), "sha256": sha256_of(outside)}
+    assert linked["sweep"]["inputs"]["model_zoo/team00_tiny.pth"] == sha256_of(outside)
+    assert linked["sweep"]["input_links"] == {"model_zoo/team00_tiny.pth": str(outside)}
+    assert "benchmark/teamutil.py" in entries["1_Spaced"]["sweep"]["inputs"]
+    reason = failures(fake["results"])["02"]
+    assert reason.startswith("checkpoint model_zoo/team02_other.pth (a link to /etc/passwd) is not a file torch.load "
+                             "can read ("), reason
+    torch.manual_seed(7)
+    torch.save(Tiny().state_dict(), outside)  # what the link points at changes: the team runs again
+    assert ran(sweep_here(*args)) == {0}
+
+
 def test_several_device_slots_share_the_teams(fake: dict) -> None:
     """--devices: a thread per device, each running its next team's worker; here two CPU slots stand in for GPUs."""
     args = sweep_module.parse_args([*map(str, fake["args"]), "--model_id", "0", "1", "2"])
@@ -329,7 +384,7 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, shared: Path) -> Non
     (tmp_path / "norepo" / "test_demo.py").write_text("def main():\n    pass\n")
     for args, words in ((["--challenge-repo", tmp_path / "absent"], "no such folder"),
                         (["--challenge-repo", tmp_path / "norepo"], "no select_model"),
-                        (["--challenge-repo", make_repo(tmp_path / "r"), "--model_id", "5"], "no such team"),
+                        (["--challenge-repo", make_repo(tmp_path / "r"), "--model_id", "55"], "no such team"),
                         (["--devices", "cpu,cpu"], "named twice")):
         proc = sweep_here(*args, "--dataset", shared / "data" / "Set5", "--results", tmp_path / "x.json")
         assert proc.returncode == 2, (args, proc.stderr)

@@ -112,3 +112,34 @@ def test_measuring_leaves_no_hook_and_repeats_exactly() -> None:
     first = measure(model, (2, 8, 8))
     assert hooks_left(model) == 0
     assert measure(model, (2, 8, 8)) == first
+
+
+class _WeightNormed(nn.Module):
+    """A weight-normalised convolution (``torch.nn.utils.weight_norm``, as team code uses it): its ``weight`` is a
+    computed tensor, which ``copy.deepcopy`` refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.utils.weight_norm(nn.Conv2d(3, 8, 3, padding=1))
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+def test_a_network_that_cannot_be_deep_copied_is_counted_in_place_and_left_as_it_was() -> None:
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch deprecates weight_norm for parametrizations
+        model = _WeightNormed()
+    with pytest.raises(RuntimeError):
+        copy.deepcopy(model)
+    own = hooks_left(model)  # weight_norm's own pre-hook, which recomputes the weight
+    r = measure(model, (3, 10, 10))
+    assert r["flops"] == 9 * 3 * 8 * 100 + 8 * 100  # conv, then ReLU's output elements
+    assert r["fvcore_flops"] == 9 * 3 * 8 * 100
+    assert r["ptflops_macs"] == 9 * 3 * 8 * 100 + 8 * 100  # conv with its bias; ReLU is free in ptflops
+    assert hooks_left(model) == own == 1  # ptflops' hooks on the children are gone, the network's own stays
+    assert measure(model, (3, 10, 10)) == r

@@ -1,0 +1,161 @@
+"""A repository's teams read with ast (negative ids, match statements), a team's requirement lines as untrusted input,
+the manifest that seals a cached environment, and the worker's own packages that a full environment must hold."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import PROJECT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from benchmark.organizer import envcache, fullenv, teamenv
+from benchmark.organizer.challenge import read_repository
+from benchmark.organizer.envcache import TeamEnvError
+
+SELECT = '''\
+# NTIRE2025
+def select_model(args, device):
+    model_id = args.model_id
+    if model_id == -1:
+        model = "negative"
+    elif model_id == 0:
+        model = "zero"
+    elif model_id == 1:
+        pass
+    match model_id:
+        case 7 | -8:
+            model = "matched"
+        case 9:
+            model = "nine"
+    return model, "name", 1.0, None
+'''
+
+
+def test_every_branch_is_a_team_negative_ids_and_match_cases_included(tmp_path: Path) -> None:
+    (tmp_path / "test_demo.py").write_text(SELECT)
+    repo = read_repository(tmp_path)
+    assert repo.team_ids == [-8, -1, 0, 1, 7, 9]
+    assert repo.branches[-1].where == "test_demo.py:4-5"
+    assert repo.branches[1].where == "test_demo.py:8-9"
+    assert repo.branches[-8].where == repo.branches[7].where == "test_demo.py:11-12"
+    assert "model = \"matched\"" in repo.branches[-8].text and "nine" not in repo.branches[-8].text
+
+
+@pytest.mark.parametrize(("line", "why"), [
+    ("evil @ http://127.0.0.1:9/evil-1.0-py3-none-any.whl", "direct reference"),
+    ("evil@ file:///etc/passwd", "direct reference"),
+    ("http://127.0.0.1:9/evil.whl", "not a distribution name"),
+    ("./local/package", "not a distribution name"),
+    ("/abs/path.whl", "not a distribution name"),
+    ("--index-url http://127.0.0.1:9/simple", "not a distribution name"),
+    ("-e .", "not a distribution name"),
+    ("json", "standard library"),
+    ("asyncio==3.4.3", "standard library"),
+])
+def test_a_requirement_that_is_not_a_registry_name_is_refused_in_one_line(line: str, why: str) -> None:
+    with pytest.raises(TeamEnvError) as err:
+        teamenv.checked(line, "team05_requirements.txt")
+    assert why in str(err.value) and "team05_requirements.txt" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_registry_names_with_versions_extras_and_markers_pass() -> None:
+    assert str(teamenv.checked("einops==0.7.0  # pinned", "r.txt")) == "einops==0.7.0"
+    assert str(teamenv.checked("timm[extra]>=0.6; python_version >= '3.8'", "r.txt")).startswith("timm[extra]>=0.6")
+
+
+def test_own_requirements_file_lines_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "team05_requirements.txt").write_text("einops==0.7.0\nevil @ https://example.invalid/e.whl\n")
+    with pytest.raises(TeamEnvError, match=r"team05_requirements.txt: requirement 'evil @"):
+        teamenv.requirements({"repo": str(tmp_path), "team_id": 5}, ["einops"])
+
+
+def test_an_import_of_the_standard_library_installs_nothing(tmp_path: Path) -> None:
+    with pytest.raises(TeamEnvError, match="standard library"):
+        teamenv.requirements({"repo": str(tmp_path), "team_id": 5}, ["json"])
+
+
+def test_pins_choose_the_environment_and_lose_their_cuda_labels(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("torchvision==0.14.1+cu117\neinops==0.7.0\ntimm==0.6.12\n")
+    job = {"repo": str(tmp_path), "team_id": 3}
+    assert teamenv.requirements(job, ["einops"]) == ["einops==0.7.0"]
+    assert not teamenv.needs_full(["einops==0.7.0"])
+    wanted = teamenv.requirements(job, ["torchvision", "einops"])
+    assert wanted == ["einops==0.7.0", "torchvision==0.14.1+cu117"] and teamenv.needs_full(wanted)
+    assert teamenv.needs_full(["timm==0.6.12"]) and teamenv.needs_full(["somepkg==1.0+cu118"])
+    lines, replaced = teamenv._installable(wanted, True)
+    assert lines == ["einops==0.7.0"]
+    assert replaced == {"torchvision==0.14.1+cu117": "torchvision of the full environment"}
+    assert teamenv._installable(["somepkg==1.0+cu118"], False) == (["somepkg==1.0"], {"somepkg==1.0+cu118": "somepkg==1.0"})
+
+
+def test_a_sealed_folder_is_verified_and_any_change_is_seen(tmp_path: Path) -> None:
+    folder = tmp_path / "env"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "__init__.py").write_text("X = 1\n")
+    (folder / "pkg" / "data.bin").write_bytes(b"\0" * 10)
+    digest = envcache.seal(folder)
+    assert envcache.verified(folder) == digest
+    envcache._checked.clear()  # another process: hashes every file
+    assert envcache.verified(folder) == digest
+    (folder / "pkg" / "__init__.py").write_text("X = 2\n")
+    assert envcache.verified(folder) is None
+    (folder / "pkg" / "__init__.py").write_text("X = 1\n")
+    assert envcache.verified(folder) == digest
+    (folder / "pkg" / "data.bin").unlink()
+    assert envcache.verified(folder) is None
+    (folder / "pkg" / "data.bin").write_bytes(b"\0" * 10)
+    (folder / "pkg" / "extra.py").write_text("")
+    assert envcache.verified(folder) is None
+    (folder / "pkg" / "extra.py").unlink()
+    (folder / envcache.MANIFEST).unlink()
+    assert envcache.verified(folder) is None  # unsealed: never reused
+    assert teamenv.stale({"content_sha256": {str(folder): digest}}) == "its team environment env changed or is gone"
+    assert teamenv.stale(None) is None and teamenv.stale({}) == "no record of its team environment's content"
+
+
+def test_an_install_that_outlives_the_deadline_is_killed_with_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = f"import subprocess, time; p = subprocess.Popen(['sleep', '60']); open({str(pid_file)!r}, 'w')" \
+             ".write(str(p.pid)); time.sleep(60)"
+    begin = time.monotonic()
+    with pytest.raises(envcache.Deadline, match="the --timeout ran out while installing x"):
+        envcache.run([sys.executable, "-c", script], None, time.monotonic() + 2, "installing x")
+    assert time.monotonic() - begin < 10
+    child = int(pid_file.read_text())
+    time.sleep(0.2)
+    state = Path(f"/proc/{child}/stat").read_text().split()[2] if Path(f"/proc/{child}").exists() else "gone"
+    assert state in ("gone", "Z")
+    code, output = envcache.run([sys.executable, "-c", "import time; time.sleep(30)"], None, None, "x", limit=1)
+    assert code != 0 and "took over 1 s" in output
+
+
+def test_a_full_environment_holds_every_package_the_worker_imports() -> None:
+    """The worker runs under a full environment's Python: fullenv.WORKER must name what it imports (with their
+    dependencies), or a team would fail there for want of the harness's own package."""
+    code = ("import sys, json; import benchmark.organizer.worker, benchmark.organizer.envcheck; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    tops = set(json.loads(out.stdout.strip().splitlines()[-1])) - set(sys.stdlib_module_names)
+    owners = importlib.metadata.packages_distributions()
+    needed = {d for t in tops for d in owners.get(t, [])} - {"torch"}
+    covered: set[str] = set()
+    todo = list(fullenv.WORKER)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in covered:
+            continue
+        covered.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        todo += [r.name for r in map(Requirement, requires) if r.marker is None or r.marker.evaluate({"extra": ""})]
+    missing = sorted(d for d in needed if canonicalize_name(d) not in covered)
+    assert not missing, f"the worker imports {missing}, which fullenv.WORKER does not bring"
