@@ -243,6 +243,23 @@ def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) 
     return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
 
 
+def build_file(job: dict[str, Any], device: torch.device, opened: Opened) -> Built:
+    """A network given as a file (``--model FILE:Class``): its class imported from that file, its checkpoint."""
+    import models
+
+    spec = models.file_spec(job["model"], data_range=job["data_range"], kwargs=job["kwargs"], name=job["label"],
+                            year=job["year"])
+    phase(f"building {spec.display_name} from {job['model']}")
+    checkpoint = Path(job["checkpoint"]) if job.get("checkpoint") else None
+    opened.active = True
+    model = models.build_model(spec, checkpoint, device, trust_checkpoint=job.get("trust_checkpoint", False))
+    code = [Path(job["model"].rpartition(":")[0])]
+    checkpoints = [] if checkpoint is None else [checkpoint]
+    sweep = {"source": "file", "model": job["model"], "team_id": spec.team_id,
+             "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
+    return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
+
+
 # --- why a team has no entry, in one line ----------------------------------------------------------------------
 
 
@@ -326,13 +343,14 @@ def _splits(job: dict[str, Any]) -> list[Split]:
             for s in job["splits"]]
 
 
-def build_baseline(job: dict[str, Any]) -> Baseline:
-    """The year's baseline on the CPU, built by this project's registry before a repository's ``models`` replaces it;
-    moved to the team's device once the team's official runs are done."""
+def build_baseline(job: dict[str, Any], year: int | None = None) -> Baseline:
+    """The year's baseline (or ``year``'s: the reference network) on the CPU, built by this project's registry before
+    a repository's ``models`` replaces it; moved to the team's device once the team's official runs are done."""
     import models
 
-    phase(f"building the {job['year']} baseline to time beside the team")
-    return load_baseline(job["year"], torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
+    year = job["year"] if year is None else year
+    phase(f"building the {year} baseline to time beside the team")
+    return load_baseline(year, torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
                          base_url=job.get("zoo_url"), offline=job.get("offline", False),
                          trust_checkpoint=job.get("trust_checkpoint", False))
 
@@ -370,9 +388,14 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
         cap_gpu_memory(settings.device, settings.gpu_memory)
     splits = [] if job.get("profile_only") else _splits(job)
     baseline = build_baseline(job) if settings.vs_baseline and splits else None
+    reference = build_baseline(job, settings.reference) if settings.reference is not None and splits else None
     states = LoadedStates()
-    built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
-        build_registered(job, settings.device, opened)
+    if job["source"] == "challenge":
+        built = build_challenge(job, settings.device, opened, states, workdir)
+    elif job["source"] == "file":
+        built = build_file(job, settings.device, opened)
+    else:
+        built = build_registered(job, settings.device, opened)
     if built.tile is not None:
         settings = replace(settings, tile=built.tile)
     phase(f"preflight of {built.name}")
@@ -398,7 +421,8 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     measured = measure_and_record(built.model, figures, name=name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
                                   scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
-                                  baseline=None if baseline is None else lambda: baseline.on(settings.device))
+                                  baseline=None if baseline is None else lambda: baseline.on(settings.device),
+                                  reference=None if reference is None else lambda: reference.on(settings.device))
     sweep["inputs"] = _traced_inputs(job, opened, splits, built)
     keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
     phase(f"done: {name}")
