@@ -227,35 +227,25 @@ def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, s
 
 
 def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) -> Built:
+    """This project's registered team, or a network given as a file (``--model FILE:Class``, source ``file``)."""
     import models
 
-    spec = models.get_spec(job["team_id"], job["year"])
-    phase(f"building {spec.display_name} ({spec.year}) with models.create_model")
-    checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
-                                         offline=job.get("offline", False))
-    opened.active = True
-    model = models.create_model(spec.team_id, checkpoint, device, year=spec.year,
-                                trust_checkpoint=job.get("trust_checkpoint", False))
-    code = [Path(inspect.getfile(spec.builder)).resolve()]
-    checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
-    sweep = {"source": "registered", "team_id": spec.team_id, "model_zoo": str(Path(job["model_zoo"]).resolve()),
-             "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
-    return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
-
-
-def build_file(job: dict[str, Any], device: torch.device, opened: Opened) -> Built:
-    """A network given as a file (``--model FILE:Class``): its class imported from that file, its checkpoint."""
-    import models
-
-    spec = models.file_spec(job["model"], data_range=job["data_range"], kwargs=job["kwargs"], name=job["label"],
-                            year=job["year"])
-    phase(f"building {spec.display_name} from {job['model']}")
-    checkpoint = Path(job["checkpoint"]) if job.get("checkpoint") else None
+    if job["source"] == "file":
+        spec = models.file_spec(job["model"], data_range=job["data_range"], kwargs=job["kwargs"], name=job["label"],
+                                year=job["year"])
+        checkpoint = Path(job["checkpoint"]) if job.get("checkpoint") else None
+        where = {"model": job["model"]}
+    else:
+        spec = models.get_spec(job["team_id"], job["year"])
+        checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
+                                             offline=job.get("offline", False))
+        where = {"model_zoo": str(Path(job["model_zoo"]).resolve())}
+    phase(f"building {spec.display_name} ({spec.year}) with models.build_model")
     opened.active = True
     model = models.build_model(spec, checkpoint, device, trust_checkpoint=job.get("trust_checkpoint", False))
-    code = [Path(job["model"].rpartition(":")[0])]
-    checkpoints = [] if checkpoint is None else [checkpoint]
-    sweep = {"source": "file", "model": job["model"], "team_id": spec.team_id,
+    code = [Path(inspect.getfile(spec.builder)).resolve()]
+    checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
+    sweep = {"source": job["source"], "team_id": spec.team_id, **where,
              "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
     return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
 
@@ -390,12 +380,8 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     baseline = build_baseline(job) if settings.vs_baseline and splits else None
     reference = build_baseline(job, settings.reference) if settings.reference is not None and splits else None
     states = LoadedStates()
-    if job["source"] == "challenge":
-        built = build_challenge(job, settings.device, opened, states, workdir)
-    elif job["source"] == "file":
-        built = build_file(job, settings.device, opened)
-    else:
-        built = build_registered(job, settings.device, opened)
+    built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
+        build_registered(job, settings.device, opened)
     if built.tile is not None:
         settings = replace(settings, tile=built.tile)
     phase(f"preflight of {built.name}")
