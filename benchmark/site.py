@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", default=[], metavar="DATA",
                         help="the splits' folders (HR/, LR_bicubic/X4/) or the official data folder: visual crops "
                              "of the models that saved SR images")
+    parser.add_argument("--atlas", type=Path, metavar="atlas.json", help="an atlas (python -m benchmark.atlas): every "
+                        "entry of every year on the across-years page")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the site: new, empty, or a site built before (replaced whole)")
     try:
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.results and args.table is None:
             raise HarnessError("nothing to show: pass --results R.json, --table FILE, or both")
         built = build_site(SiteInputs(args.results, args.year, args.table, args.baseline, args.psnr_rounded,
-                                      args.data), args.out)
+                                      args.data, args.atlas), args.out)
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import check_out_path, folder_beside, replace_folder
 from benchmark.core.years import get_year
-from benchmark.web import across, board, crops, team
+from benchmark.web import across, atlas, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
 from benchmark.web.markup import ASSETS, STATIC, TEAMS, Pages, esc, notes, page
 
@@ -32,6 +32,8 @@ class SiteInputs:
     baseline: str | None = None
     psnr_rounded: bool = False
     data: list[Path] = field(default_factory=list)
+    atlas: Path | None = None
+    """``atlas.json`` (``python -m benchmark.atlas``): the across-years page then holds every entry of every year."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _index(main: Standing, pages: Pages, others: list[str]) -> str:
     return "".join(parts)
 
 
-def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing]) -> int:
+def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing],
+                 atlas_document: dict | None = None) -> int:
     """Every page and asset of the site into ``folder``; returns the number of pages."""
     models = list(main.ranking.board["team"].astype(str)) if main.ranking is not None else []
     pages = Pages.of(models, {f.label: f.title for f in main.failures})
@@ -87,7 +90,8 @@ def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: di
     written: dict[str, tuple[str, str, str]] = {
         "index.html": (f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
                        _index(main, pages, across.other_years(standings, main.year))),
-        "years.html": ("NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages)),
+        "years.html": ("NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages)
+                       + (atlas.section(atlas_document, pages, main.year) if atlas_document else "")),
         "plots.html": (f"{year} trade-offs", f"{year}: PSNR against cost",
                        board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>"),
     }
@@ -112,13 +116,14 @@ def build_site(inputs: SiteInputs, out: Path, flag: str = "--out") -> Built:
     """The whole site from ``inputs`` at ``out`` (``flag`` names ``out`` in errors), written only when complete."""
     check_out(out, flag)
     sources = read_sources(inputs.results, inputs.table, inputs.year)
+    atlas_document = atlas.read(inputs.atlas) if inputs.atlas is not None else None
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
     created = [p for p in (out, *out.parents) if not p.exists()]
     tmp = folder_beside(out, flag, "building")
     try:
-        count = _write_pages(tmp, inputs, main, standings)
+        count = _write_pages(tmp, inputs, main, standings, atlas_document)
         replace_folder(tmp, out)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,136 @@
+"""One row per measured entry of the atlas, from the sweeps' results files: its quality on every set, every
+complexity counter, its runtime as a ratio to the reference network timed beside it, and the figures its year's
+organizers published beside them (matched by name, id or figures, compared at the printed precision, the published
+runtime put on the reference year's scale through bridge networks where one joins the years)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import companion
+from benchmark.measure.stats import ratio_ci
+from benchmark.organizer.published import claimed_twice, compare
+from benchmark.rank.bridges import Scale, scale
+from benchmark.rank.publications import PUBLISHED, Row, shipped
+from benchmark.record.store import read_results
+
+COUNTERS = {"flops_fvcore": "fvcore_flops", "flops_hooks": "flops", "macs_ptflops": "ptflops_macs"}
+"""Each FLOP counter's column and its exact count in a record's ``complexity`` (divided by 1e9: G)."""
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One sweep's results file and what it swept: a repository of ``year``, or a network given as a file."""
+
+    results: Path
+    year: int | None
+    source: str
+    """The repository's folder name, or ``--model``."""
+    mine: bool = False
+    """The network given with ``--model``: the one placed among the others."""
+
+
+@dataclass
+class Atlas:
+    """Every row, every team that could not run, and where each came from."""
+
+    sets: list[str]
+    reference_year: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    scales: dict[int, Scale] = field(default_factory=dict)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reference_ratio(entry: dict[str, Any], sets: list[str]) -> tuple[float | None, list[float] | None]:
+    """The runtime ratio to the reference over every set the entry was timed on beside it (the sum of the model's
+    set means over the reference's, as the organizers average splits) and its bootstrap 95% interval."""
+    pairs = [entry.get(f"{s}_reference_pairs") for s in sets]
+    pairs = [p for p in pairs if isinstance(p, dict) and p.get("model") and p.get("baseline")]
+    if not pairs:
+        return None, None
+    ratio, low, high = ratio_ci([p["model"] for p in pairs], [p["baseline"] for p in pairs])
+    return ratio, None if low is None or high is None else [low, high]
+
+
+def _published(entry: dict[str, Any], rows: list[Row], year: int, scales: dict[int, Scale]) -> dict[str, Any]:
+    sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+    team_id = sweep.get("team_id") if sweep.get("source") == "challenge" else None
+    block = compare(entry, rows, str(sweep.get("name_as_written") or ""), team_id, PUBLISHED / f"ntire{year}.toml")
+    ave = _number(block["reported"].get("ave_t"))
+    block["ave_t_on_reference_scale"] = scales[year].convert(ave) if year in scales else None
+    return block
+
+
+def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], published: list[Row],
+              scales: dict[int, Scale]) -> dict[str, Any]:
+    """The atlas row of one results entry."""
+    year = int(entry.get("year") or swept.year or 0)
+    sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+    complexity = entry.get("complexity") if isinstance(entry.get("complexity"), dict) else {}
+    environment = entry.get("environment") if isinstance(entry.get("environment"), dict) else {}
+    ratio, interval = reference_ratio(entry, sets)
+    reference = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
+    row: dict[str, Any] = {
+        "year": year, "source": swept.source, "team_id": sweep.get("team_id") if not swept.mine else None,
+        "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
+        "device": environment.get("device_name"),
+        "psnr": {s: _number(entry.get(f"{s}_ave_psnr")) for s in sets},
+        "ssim": {s: _number(entry.get(f"{s}_ave_ssim")) for s in sets},
+        "params": _number(entry.get("num_parameters")),
+        **{column: None if _number(complexity.get(key)) is None else complexity[key] / 1e9
+           for column, key in COUNTERS.items()},
+        "flops_counter": entry.get("flops_counter"),
+        "activations": _number(entry.get("activations")), "conv": entry.get("num_conv"),
+        "ratio": ratio, "ratio_ci95": interval,
+        "ratio_sets": {s: {"ratio": _number(entry.get(f"{s}_reference_ratio")),
+                           "ci95": entry.get(f"{s}_reference_ratio_ci95")} for s in sets},
+        "reference": None if reference is None else reference.get("name"),
+        "published": _published(entry, published, year, scales) if published and not swept.mine else None,
+        "sweep_wall_seconds": _number(sweep.get("wall_seconds")),
+    }
+    row["team"] = (row["published"] or {}).get("name")
+    return row
+
+
+def _failures(swept: Swept) -> list[dict[str, Any]]:
+    path = companion(swept.results, ".failures.json")
+    if not path.is_file():
+        return []
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise HarnessError(f"{path}: not a readable failures file ({err}); re-run the atlas or remove it") from None
+    return [{"year": swept.year, "source": swept.source, "label": str(label), "reason": str(reason)}
+            for label, reason in sorted(loaded.items())] if isinstance(loaded, dict) else []
+
+
+def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
+    """The atlas of ``sweeps``: a row per entry (a CPU dry run's and a GPU run's alike), a line per failed team."""
+    atlas = Atlas(sets, reference_year)
+    years = sorted({s.year for s in sweeps if s.year is not None} | {reference_year})
+    atlas.scales = {year: scale(year, reference_year) for year in years}
+    for swept in sweeps:
+        entries = read_results(swept.results) if swept.results.is_file() else {}
+        published = shipped(swept.year) if swept.year is not None else []
+        for name, entry in entries.items():
+            atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales))
+        atlas.failures += _failures(swept)
+    for year in years:
+        blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}
+        for row_name, claimants in claimed_twice(blocks).items():
+            for row in atlas.rows:
+                block = row["published"]
+                if f"{row['source']}/{row['model']}" in claimants and block:
+                    block.update({"matched_by": None, "name": None, "match": None, "candidates": [row_name],
+                                  "explanation": f"ambiguous: {len(claimants)} entries of {year} have the figures "
+                                                 f"of {row_name}"})
+                    row["team"] = None
+    return atlas
