@@ -5,18 +5,16 @@ runtime put on the reference year's scale through bridge networks where one join
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion
 from benchmark.measure.stats import ratio_ci
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
 from benchmark.record.store import read_results
+from benchmark.web.inputs import read_failures
 
 COUNTERS = {"flops_fvcore": "fvcore_flops", "flops_hooks": "flops", "macs_ptflops": "ptflops_macs"}
 """Each FLOP counter's column and its exact count in a record's ``complexity`` (divided by 1e9: G)."""
@@ -101,15 +99,8 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
 
 
 def _failures(swept: Swept) -> list[dict[str, Any]]:
-    path = companion(swept.results, ".failures.json")
-    if not path.is_file():
-        return []
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise HarnessError(f"{path}: not a readable failures file ({err}); re-run the atlas or remove it") from None
-    return [{"year": swept.year, "source": swept.source, "label": str(label), "reason": str(reason)}
-            for label, reason in sorted(loaded.items())] if isinstance(loaded, dict) else []
+    return [{"year": swept.year, "source": swept.source, "label": f.label, "reason": f.reason}
+            for f in sorted(read_failures(swept.results), key=lambda f: f.label)]
 
 
 def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
