@@ -91,9 +91,10 @@ def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None
     return out
 
 
-def network_job(spec: ModelSpec, checkpoint: Path | None, splits: list[Split], settings: Settings, *, runs: int | None = None,
-                model_zoo: Path | None = None, offline: bool = False, zoo_url: str | None = None,
-                trust_checkpoint: bool = False, options: dict[str, Any] | None = None) -> Job:
+def network_job(spec: ModelSpec, checkpoint: Path | None, splits: list[Split], settings: Settings, *,
+                runs: int | None = None, model_zoo: Path | None = None, offline: bool = False,
+                zoo_url: str | None = None, trust_checkpoint: bool = False,
+                options: dict[str, Any] | None = None) -> Job:
     """The job of a network given as a file (``--model FILE:Class``, a ``models.file_spec``) with ``checkpoint``."""
     import models
 

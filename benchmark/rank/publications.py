@@ -140,8 +140,8 @@ def _table_rows(data: dict[str, Any], source: str) -> list[Row]:
         team_id = item.get("team_id") if isinstance(item.get("team_id"), int) else None
         basis = item.get("team_id_basis")
         id_from = basis.split(":")[0].split(" ")[0] if isinstance(basis, str) and team_id is not None else None
-        rows.append(Row(item["team"], team_id, source, figures, {k: printed[k] for k, v in values.items() if _number(v)},
-                        reported, id_from))
+        places = {k: printed[k] for k, v in values.items() if _number(v)}
+        rows.append(Row(item["team"], team_id, source, figures, places, reported, id_from))
     return rows
 
 

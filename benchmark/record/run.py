@@ -115,8 +115,8 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
 
     ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
     the first forward, ``on_split(split, keys)`` as each split is complete; ``baseline`` builds the year's
-    baseline to time beside the model, ``reference`` the reference network (``run_splits``). The backend is built (exported, compiled) before
-    the record is written, so one that cannot run here writes nothing.
+    baseline to time beside the model, ``reference`` the reference network (``run_splits``). The backend is
+    built (exported, compiled) before the record is written, so one that cannot run here writes nothing.
     """
     backend = make_backend(settings.backend, settings.device, settings.precision)
     backend.prepare(model)

@@ -180,8 +180,8 @@ def plots(document: dict[str, Any]) -> str:
 def winners(document: dict[str, Any]) -> str:
     rows = []
     for w in document.get("winners", []):
-        at = next((i for i, r in enumerate(document["rows"]) if r["year"] == w["year"] and r["model"] == w.get("model")),
-                  None)
+        at = next((i for i, r in enumerate(document["rows"])
+                   if r["year"] == w["year"] and r["model"] == w.get("model")), None)
         measured = link(f"#{_anchor(at)}", name(w["model"])) if at is not None else "not measured here"
         rows.append([esc(w["year"]), name(w["team"]) if w.get("team") else "none published",
                      measured if w.get("team") else "–", esc(w["why"])])
@@ -200,9 +200,9 @@ def section(document: dict[str, Any], pages: Pages, main_year: int) -> str:
     meta = document["atlas"]
     devices = ", ".join(meta.get("devices") or []) or "no device"
     years = sorted({r["year"] for r in document["rows"]})
+    dry = " (CPU dry run: PSNR and complexity; runtime as the ratio only)" if meta.get("dry_run") else ""
     intro = (f"<p>{len(document['rows'])} entries of {', '.join(map(str, years)) or 'no year'} measured under one "
-             f"protocol on {esc(devices)}{' (CPU dry run: PSNR and complexity; runtime as the ratio only)' if meta.get('dry_run') else ''}"
-             f", on {esc(', '.join(meta['sets']) or 'no data')}; runtime as the ratio to "
+             f"protocol on {esc(devices)}{dry}, on {esc(', '.join(meta['sets']) or 'no data')}; runtime as the ratio to "
              f"{esc(meta['reference']['name'])} (the {esc(meta['reference']['year'])} baseline) timed beside each "
              f"entry, image by image; {len(document.get('failures', []))} team(s) could not run.</p>")
     scales = [f"{y}: {s['why']}" + (f" (× {s['factor']:.4f})" if s.get("factor") not in (None, 1.0) else "")
