@@ -34,6 +34,7 @@ def flat(row: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     out.update({column: ((block.get("figures") or {}).get(key) or {}).get("published")
                 for key, column in FIGURE_COLUMNS.items()})
     out["published_ave_ms_on_reference_scale"] = block.get("ave_t_on_reference_scale")
+    out["published_ratio"] = block.get("ratio_on_reference_scale")
     out["published_explanation"] = block.get("explanation")
     return out
 

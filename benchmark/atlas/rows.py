@@ -58,24 +58,34 @@ def reference_ratio(entry: dict[str, Any], sets: list[str]) -> tuple[float | Non
     return ratio, None if low is None or high is None else [low, high]
 
 
-def _published(entry: dict[str, Any], rows: list[Row], year: int, scales: dict[int, Scale]) -> dict[str, Any]:
+def reference_ms(year: int) -> float | None:
+    """The published mean runtime of ``year``'s baseline (the reference network) on that year's GPU."""
+    row = next((r for r in shipped(year) if r.primary and r.team_id == 0), None)
+    return None if row is None else _number(row.reported.get("ave_t"))
+
+
+def _published(entry: dict[str, Any], rows: list[Row], year: int, scales: dict[int, Scale],
+               reference: float | None) -> dict[str, Any]:
+    """The entry's ``published`` block, with its published runtime on the reference year's scale and, divided by the
+    reference's published runtime, the published counterpart of the ratio measured here."""
     sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
     team_id = sweep.get("team_id") if sweep.get("source") == "challenge" else None
     block = compare(entry, rows, str(sweep.get("name_as_written") or ""), team_id, PUBLISHED / f"ntire{year}.toml")
-    ave = _number(block["reported"].get("ave_t"))
-    block["ave_t_on_reference_scale"] = scales[year].convert(ave) if year in scales else None
+    scaled = scales[year].convert(_number(block["reported"].get("ave_t"))) if year in scales else None
+    block["ave_t_on_reference_scale"] = scaled
+    block["ratio_on_reference_scale"] = None if scaled is None or not reference else scaled / reference
     return block
 
 
 def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], published: list[Row],
-              scales: dict[int, Scale]) -> dict[str, Any]:
+              scales: dict[int, Scale], reference: float | None = None) -> dict[str, Any]:
     """The atlas row of one results entry."""
     year = int(entry.get("year") or swept.year or 0)
     sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
     complexity = entry.get("complexity") if isinstance(entry.get("complexity"), dict) else {}
     environment = entry.get("environment") if isinstance(entry.get("environment"), dict) else {}
     ratio, interval = reference_ratio(entry, sets)
-    reference = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
+    identity = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
     row: dict[str, Any] = {
         "year": year, "source": swept.source, "team_id": sweep.get("team_id") if not swept.mine else None,
         "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
@@ -90,8 +100,9 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
         "ratio": ratio, "ratio_ci95": interval,
         "ratio_sets": {s: {"ratio": _number(entry.get(f"{s}_reference_ratio")),
                            "ci95": entry.get(f"{s}_reference_ratio_ci95")} for s in sets},
-        "reference": None if reference is None else reference.get("name"),
-        "published": _published(entry, published, year, scales) if published and not swept.mine else None,
+        "reference": None if identity is None else identity.get("name"),
+        "published": _published(entry, published, year, scales, reference) if published and not swept.mine
+        else None,
         "sweep_wall_seconds": _number(sweep.get("wall_seconds")),
     }
     row["team"] = (row["published"] or {}).get("name")
@@ -112,7 +123,8 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
         for name, entry in entries.items():
-            atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales))
+            atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
+                                        reference_ms(reference_year)))
         atlas.failures += _failures(swept)
     for year in years:
         blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}

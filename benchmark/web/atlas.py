@@ -85,6 +85,7 @@ def _columns(sets: list[str], reference: str) -> list[tuple[str, str, str]]:
              ("published_params", "Params published", "num"), ("published_flops", "FLOPs published", "num"),
              ("published_psnr", "PSNR published (val / test)", "text"),
              ("published_ms", "Runtime published [ms]", "num"), ("published_scaled", "… on the reference scale", "num"),
+             ("published_ratio", f"… [× {reference}]", "num"),
              ("match", "Published match", "text")]
     return cols
 
@@ -113,8 +114,9 @@ def _cells(row: dict[str, Any], sets: list[str]) -> dict[str, tuple[str, str]]:
     gpu = f" ({esc(reported['gpu'])})" if reported.get("gpu") else ""
     cells["published_ms"] = (_fmt(reported.get("ave_t"), ".2f") + (gpu if reported.get("ave_t") else ""),
                              _sort(reported.get("ave_t")))
-    cells["published_scaled"] = (_fmt(block.get("ave_t_on_reference_scale"), ".2f"),
-                                 _sort(block.get("ave_t_on_reference_scale")))
+    for key, figure, spec in (("published_scaled", "ave_t_on_reference_scale", ".2f"),
+                              ("published_ratio", "ratio_on_reference_scale", ".3f")):
+        cells[key] = (_fmt(block.get(figure), spec), _sort(block.get(figure)))
     text, title = _match(row.get("published"))
     cells["match"] = (f'<span title="{esc(title)}">{esc(text)}</span>', text)
     return cells
