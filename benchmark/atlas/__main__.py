@@ -141,8 +141,8 @@ def build(args: argparse.Namespace) -> int:
     splits = gather_splits(args.dataset, None, None) if args.dataset else []
     check_split_names(splits)
     sets = [s.name for s in splits]
-    planned = sweeps.plan(args.challenge_repo, args.out.resolve(), args.cpu_dry_run, network_flags(args),
-                          args.reference)
+    planned = sweeps.plan(args.challenge_repo, args.out.resolve(), args.cpu_dry_run, args.profile_only,
+                          network_flags(args), args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
     console.print(escape(f"atlas: {len(planned)} sweep(s) into {args.out}/ on {', '.join(sets) or 'no data'}; "
                          f"reference network: the {args.reference} baseline {get_year(args.reference).baseline}"))

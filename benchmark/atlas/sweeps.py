@@ -40,12 +40,14 @@ class Ran:
     """The load average (1, 5, 15 min) when the sweep began and when it ended."""
 
 
-def results_name(stem: str, dry_run: bool) -> str:
-    return f"{stem}.dry-run.json" if dry_run else f"{stem}.json"
+def results_name(stem: str, dry_run: bool, profile_only: bool) -> str:
+    """``<stem>.json``; ``.dry-run`` and ``.profile`` in the name keep those runs' entries apart from the full ones (a
+    profile-only build never makes a full one's entries out of date, nor the other way round)."""
+    return f"{stem}{'.dry-run' if dry_run else ''}{'.profile' if profile_only else ''}.json"
 
 
-def plan(repos: list[Path], out: Path, dry_run: bool, network: list[str] | None, reference_year: int
-         ) -> list[Planned]:
+def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, network: list[str] | None,
+         reference_year: int) -> list[Planned]:
     """One sweep per repository (its year read from its code, the year's published figures beside its teams), and
     one for the network given as a file (``network``: its ``--model`` flags), each with its results file in ``out``.
     A repository that cannot be read is one line before any sweep runs."""
@@ -59,12 +61,12 @@ def plan(repos: list[Path], out: Path, dry_run: bool, network: list[str] | None,
                                f"{stem}, which names its results file in the atlas; rename one of them")
         stems[stem] = repo.root
         published = PUBLISHED / f"ntire{year}.toml"
-        results = out / results_name(stem, dry_run)
+        results = out / results_name(stem, dry_run, profile_only)
         flags = ["--challenge-repo", str(repo.root), "--results", str(results),
                  *(["--published", str(published)] if published.is_file() else [])]
         planned.append(Planned(Swept(results, year, stem), flags))
     if network:
-        results = out / results_name("network", dry_run)
+        results = out / results_name("network", dry_run, profile_only)
         planned.append(Planned(Swept(results, reference_year, "--model", mine=True),
                                [*network, "--year", str(reference_year), "--results", str(results)]))
     return planned

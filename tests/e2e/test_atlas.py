@@ -152,6 +152,20 @@ def test_a_second_build_redoes_only_what_changed(built: dict) -> None:
     assert rows["MyNet"]["psnr"] != {r["model"]: r for r in built["atlas"]["rows"]}["MyNet"]["psnr"]
 
 
+def test_a_profile_only_atlas_has_complexity_and_no_data(built: dict, tmp_path: Path) -> None:
+    code, out, err = run_main(atlas_main, [str(a) for a in (
+        "--challenge-repo", built["tmp"] / "NTIRE2025_Fake", "--profile-only", "--out", tmp_path / "atlas")])
+    assert code == 0, err
+    assert (tmp_path / "atlas" / "NTIRE2025_Fake.profile.json").is_file()  # apart from a full build's entries
+    atlas = json.loads((tmp_path / "atlas" / "atlas.json").read_text())
+    assert atlas["atlas"]["profile_only"] is True and atlas["atlas"]["sets"] == []
+    rows = {row["model"]: row for row in atlas["rows"]}
+    assert sorted(rows) == ["002_Other", "00_Tiny", "1_Spaced"] and rows["00_Tiny"]["params"] == \
+        measure(Tiny())["params"] / 1e6
+    assert all(row["ratio"] is None and row["psnr"] == {} for row in rows.values())
+    assert [f["label"] for f in atlas["failures"]] == ["07"] and "from scratch: 3 entries" in out
+
+
 def test_mistakes_are_one_line_before_any_sweep(built: dict, tmp_path: Path) -> None:
     repo = built["tmp"] / "NTIRE2025_Fake"
     (tmp_path / "file").write_text("")
