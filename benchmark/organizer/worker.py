@@ -126,6 +126,10 @@ def isolate(repo: Path, overlay: str | None = None) -> None:
         spec = importlib.machinery.ModuleSpec(folder, None, is_package=True)
         spec.submodule_search_locations = [str(repo / folder)]
         sys.modules[folder] = importlib.util.module_from_spec(spec)
+        # inspect remembers the file of each module name it has seen (the harness's models/__init__.py, once the
+        # baseline or reference network was built): a name now without a file would make inspect.getmodule raise
+        # TypeError inside the team's imports (torch.library, as torchvision registers its operators)
+        inspect._filesbymodname.pop(folder, None)
     sys.path.insert(0, str(repo))
     if overlay:
         sys.path.append(overlay)

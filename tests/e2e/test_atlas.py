@@ -22,6 +22,8 @@ from benchmark.atlas.__main__ import main as atlas_main
 from benchmark.measure.complexity import measure
 from benchmark.record.store import read_results
 
+ARTIFACTS = PROJECT / "tests" / "artifacts" / "site"
+"""Where the browser tests keep their screenshots (ignored by git)."""
 NET = '''\
 import torch
 from torch import nn
@@ -234,4 +236,9 @@ def test_browser_the_atlas_sorts_filters_and_links_every_point(browser: Any, bui
         assert "needs the package" in page.text_content("body") and "Your network" in page.text_content("body")
         for href in page.eval_on_selector_all("#atlas a[href]", "els => els.map(e => e.href)"):
             assert page.request.get(href).status == 200, href
+        assert problems == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with opened(browser, (built["site"] / "years.html").as_uri(), 390) as (page, problems):  # a phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its own box
+        page.screenshot(path=str(ARTIFACTS / "atlas_390.png"), full_page=True)
         assert problems == []
