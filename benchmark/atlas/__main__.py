@@ -26,7 +26,7 @@ from rich.markup import escape
 from benchmark import __version__, cli
 from benchmark.atlas import output, placement, rows, scale, sweeps
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import check_out_path
+from benchmark.core.files import check_out_path, write_atomic
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
 from benchmark.rank.bridges import bridges
@@ -89,6 +89,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
     check_out_path(args.out, "--out", "choose another folder for the atlas")
     if args.site is not None:
+        if not args.challenge_repo:
+            p.error("--site shows a repository's leaderboard beside the atlas: add --challenge-repo")
         check_site(args.site, "--site")
     return args
 
@@ -171,8 +173,7 @@ def build(args: argparse.Namespace) -> int:
     output.write_csv(out / "atlas.csv", atlas.rows, sets)
     baselines = {year: get_year(year).baseline for year in years}
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
-    (out / "atlas.tex").write_text(output.latex(chosen, sets, reference, ", ".join(devices) or "no device"),
-                                   encoding="utf-8")
+    write_atomic(out / "atlas.tex", output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))
     for line in [*summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "

@@ -179,7 +179,9 @@ def test_mistakes_are_one_line_before_any_sweep(built: dict, tmp_path: Path) -> 
                       (["--model", f"{tmp_path / 'none.py'}:X", "--profile-only"], "none.py not found"),
                       (["--challenge-repo", repo, "--profile-only", "--out", tmp_path / "file"],
                        "a file, not a folder"),
-                      (["--challenge-repo", repo, "--profile-only", "--reference", "2019"], "--reference 2019")):
+                      (["--challenge-repo", repo, "--profile-only", "--reference", "2019"], "--reference 2019"),
+                      (["--model", f"{repo}/models/team00_Tiny.py:Tiny", "--profile-only", "--site", tmp_path / "s"],
+                       "add --challenge-repo")):
         code, out, err = run_main(atlas_main, [str(a) for a in argv])
         assert code == 2 and err.count("\n") == 1 and why in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "o").exists()
