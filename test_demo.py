@@ -5,6 +5,7 @@
     python test_demo.py --year 2026 --model_id 0 --dataset ../shared/data/Set5 --runs 5
     python test_demo.py --year 2026 --model_id 0 --dataset ../shared/data/Set5 --vs-baseline
     python test_demo.py --list               # the registered teams of every year
+    python test_demo.py --year 2026 --model path/to/arch.py:MyNet --checkpoint w.pth --data-range 1 --dataset DIR
 
 Flow: models → splits (checked before any forward) → per model: complexity at 256×256, then per
 split: ``--runs`` × (forward, time), cold, the first run scored and saved → results file (after each
@@ -71,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_measurement(p)
     p.add_argument("--results", type=Path, default=Path("results/results.json"),
                    help="results file, one record per model (R.txt and R.log are written beside it)")
-    p.add_argument("--checkpoint", type=Path, help="checkpoint for the single --model_id (default: model_zoo/<file>)")
+    p.add_argument("--checkpoint", type=Path, help="checkpoint for the single --model_id (default: model_zoo/<file>) "
+                   "or for --model")
     cli.add_checkpoints(p, model_zoo=models.spec.MODEL_ZOO)
+    cli.add_network(p)
     p.add_argument("--tile", type=int, help="run in overlapping LR tiles of this size (overlap 32)")
     p.add_argument("--no-save", action="store_true", help="do not write SR images")
     p.add_argument("--fast", action="store_true", help="time the team's output-equivalent fast variant where it has one")
@@ -88,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """The flags' own rules, and ``--runs`` resolved to the year's number when not given."""
     cli.check_measurement(p, args)
-    if args.checkpoint and (not args.model_id or len(args.model_id) > 1):
-        p.error("--checkpoint needs exactly one --model_id")
+    if args.model is not None and (args.model_id or args.reproduce_table1 or args.list):
+        p.error("--model measures the network it names; drop --model_id, --list and --reproduce-table1")
+    if args.checkpoint and args.model is None and (not args.model_id or len(args.model_id) > 1):
+        p.error("--checkpoint needs exactly one --model_id (or --model FILE:Class)")
+    args.network = cli.network_spec(p, args, args.year)
     if args.reproduce_table1 and (args.year != 2023 or (args.model_id and 5 not in args.model_id)):
         p.error("--reproduce-table1 compares SRneXt's figures (team 5 of 2023): add --model_id 5")
     if args.reproduce_table1 and (args.backend, args.precision) != REFERENCE:
@@ -106,7 +112,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def pick_checkpoint(spec: models.ModelSpec, args: argparse.Namespace) -> Path | None:
-    if args.checkpoint is not None:
+    if args.checkpoint is not None or spec.label is not None:  # a network given as a file has no official one
         return args.checkpoint
     return models.fetch_checkpoint(spec, args.model_zoo, base_url=args.zoo_url, offline=args.offline)
 
@@ -131,9 +137,8 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
     name, device = results_name(spec.display_name, settings.backend, settings.precision), settings.device
     checkpoint = None if args.profile_only else pick_checkpoint(spec, args)
     fast = args.fast and spec.fast_builder is not None
-    model = models.create_model(spec.team_id, checkpoint, device, year=spec.year, fast=fast,
-                                trust_checkpoint=args.trust_checkpoint)
-    figures = measure(models.create_model(spec.team_id, year=spec.year) if fast else model)  # always the faithful one
+    model = models.build_model(spec, checkpoint, device, fast=fast, trust_checkpoint=args.trust_checkpoint)
+    figures = measure(models.build_model(spec) if fast else model)  # always the faithful one
     console.print(complexity_table(name, figures, get_year(spec.year).flops_counter))
     if args.profile_only:
         for table in (unseen_table(figures), layers_table(figures)):
@@ -143,7 +148,8 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
     if args.profile:
         console.print(profile_view(name, profile_model(model, device=device)))
     if checkpoint is None and spec.url is None:  # fetch_checkpoint has said where the official file comes from
-        console.print(f"[yellow]{escape(f'{name}: no checkpoint {args.model_zoo / spec.checkpoint}; timing only, PSNR n/a')}[/]")
+        where = "--checkpoint" if spec.label is not None else args.model_zoo / spec.checkpoint
+        console.print(f"[yellow]{escape(f'{name}: no checkpoint {where}; timing only, PSNR n/a')}[/]")
 
     def on_record(record: dict) -> None:
         replaced = update_results(args.results, name, record, derive=prediction).replaced_line(name)
@@ -271,7 +277,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if settings.gpu_memory is not None:  # refused before any work when it cannot apply
             cap_gpu_memory(settings.device, settings.gpu_memory)
         make_backend(settings.backend, settings.device, settings.precision)  # one that cannot run here: said first
-        specs = [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
+        specs = [args.network] if args.network is not None else \
+            [models.get_spec(i, args.year) for i in args.model_id] if args.model_id else models.list_models(args.year)
         splits = [] if args.profile_only else cli.pick_splits(args, args.year, [
             results_name(spec.display_name, settings.backend, settings.precision) for spec in specs])
         if not args.profile_only:

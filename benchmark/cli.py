@@ -12,12 +12,13 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from rich.console import Console
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
+from benchmark.core.files import key_of
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.data.splits import Split, check_split, gather_splits
 from benchmark.measure.backend import DEVICE_FORMS, PRECISIONS
@@ -26,6 +27,9 @@ from benchmark.measure.loop import TILE_OVERLAP, forwards_per_image
 from benchmark.measure.settings import Settings
 from benchmark.record.keys import REFERENCE, check_split_names, splits_of
 from benchmark.record.store import read_results
+
+if TYPE_CHECKING:
+    from models import ModelSpec
 
 TILE_WARN_FORWARDS = 1000
 """A ``--tile`` that means this many forwards for one image is warned about before any forward."""
@@ -120,6 +124,40 @@ def add_checkpoints(p: argparse.ArgumentParser, model_zoo: Path | None) -> None:
                    help="let checkpoints hold pickled objects (as torch.load did before 2.6); they can run code")
 
 
+def add_network(p: argparse.ArgumentParser) -> None:
+    """A network given as a file outside the checkout, measured without a team file: ``--model FILE:Class``."""
+    g = p.add_argument_group("a network given as a file (no team file, nothing in the checkout edited)")
+    g.add_argument("--model", metavar="FILE:CLASS", help="the file that defines the network and its class, e.g. "
+                   "path/to/arch.py:MyNet (its weights: --checkpoint)")
+    g.add_argument("--data-range", type=float, default=255.0, choices=(1.0, 255.0),
+                   help="the input range the network takes: 1 ([0, 1]) or 255")
+    g.add_argument("--model-args", metavar="JSON", help="the class's constructor arguments as a JSON object, e.g. "
+                   "'{\"dim\": 48}' (default: none)")
+    g.add_argument("--name", help="the network's results name (default: the class's name)")
+
+
+def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> ModelSpec | None:
+    """The spec of ``--model`` (None without it); a mistake in the flags is one line."""
+    if args.model is None:
+        for flag, value in (("--model-args", args.model_args), ("--name", args.name)):
+            if value is not None:
+                p.error(f"{flag} is for a network given with --model FILE:Class")
+        return None
+    import json
+
+    import models
+
+    try:
+        kwargs = json.loads(args.model_args) if args.model_args else {}
+    except ValueError as err:
+        p.error(f"--model-args {args.model_args}: not JSON ({err})")
+    if not isinstance(kwargs, dict):
+        p.error(f"--model-args {args.model_args}: expected a JSON object of argument names and values")
+    if args.name is not None and key_of(args.name, "") != args.name:
+        p.error(f"--name {args.name!r}: give a plain name (letters, digits, _ . -), without separators")
+    return models.file_spec(args.model, data_range=args.data_range, kwargs=kwargs, name=args.name, year=year)
+
+
 def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
     """Refuse, in one line, values of the shared flags that cannot be run."""
     repeated = sorted({i for i in args.model_id or [] if args.model_id.count(i) > 1})
@@ -147,7 +185,7 @@ def settings_of(args: argparse.Namespace, device: torch.device = Settings.device
     return Settings(device=device, runs=runs, warmup=args.warmup, repeat=args.repeat, ssim=args.ssim,
                     y_channel=args.y_channel, tile=getattr(args, "tile", None), save_dir=save_dir,
                     vs_baseline=args.vs_baseline, gpu_memory=args.gpu_memory, backend=args.backend,
-                    precision=args.precision)
+                    precision=args.precision, reference=getattr(args, "reference", None))
 
 
 def recorded_splits(results: Path, names: list[str]) -> dict[str, str]:

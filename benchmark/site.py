@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", default=[], metavar="DATA",
                         help="the splits' folders (HR/, LR_bicubic/X4/) or the official data folder: visual crops "
                              "of the models that saved SR images")
+    parser.add_argument("--atlas", type=Path, metavar="atlas.json", help="an atlas (python -m benchmark.atlas): every "
+                        "entry of every year on the across-years page")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the site: new, empty, or a site built before (replaced whole; a folder "
                              "holding anything else, or the inputs, is refused)")
@@ -37,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not args.results and args.table is None:
             raise HarnessError("nothing to show: pass --results R.json, --table FILE, or both")
-        inputs = SiteInputs(args.results, args.year, args.table, args.baseline, args.psnr_rounded, args.data)
-        built = build_site(inputs, site_folder(args.out, "--out", args.results, args.table, args.data))
+        inputs = SiteInputs(args.results, args.year, args.table, args.baseline, args.psnr_rounded, args.data, args.atlas)
+        built = build_site(inputs, site_folder(args.out, "--out", args.results, args.table, args.data,
+                                               others=[("--atlas", args.atlas)] if args.atlas else []))
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2

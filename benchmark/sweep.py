@@ -7,6 +7,7 @@ process of its own, resumable, on this machine, on several GPUs, or on a Ray clu
     python -m benchmark.sweep --challenge-repo REPO --data_dir DATA --ray auto
     python -m benchmark.sweep --year 2023 --dataset ../shared/data/Set5      # this project's registered teams
     python -m benchmark.sweep --challenge-repo REPO --profile-only --cpu-dry-run --team-env auto --published R.json
+    python -m benchmark.sweep --model path/to/arch.py:MyNet --checkpoint w.pth --data-range 1 --dataset DIR
 
 The teams are the ids ``select_model`` compares ``model_id`` with in the repository's test_demo.py
 (read with ``ast``); each is built by that ``select_model`` in a worker process
@@ -38,14 +39,14 @@ from rich.markup import escape
 
 from benchmark import cli
 from benchmark.core.errors import HarnessError
-from benchmark.core.years import get_year
+from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.backend import DEVICE_FORMS
 from benchmark.measure.deploy import make_backend
 from benchmark.organizer import jobs
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
-from benchmark.organizer.plan import Freshness, registered_jobs, repository_jobs, triage
+from benchmark.organizer.plan import Freshness, network_job, registered_jobs, repository_jobs, triage
 from benchmark.record.store import check_results_path, read_results
 from benchmark.web.build import SiteInputs, build_site, site_folder
 
@@ -72,8 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
     p.add_argument("--profile-only", action="store_true", help="measure every team's complexity (params, every FLOP "
                    "counter, activations, conv count) without data")
-    p.add_argument("--published", type=Path, metavar="FILE", help="the organizers' results file (results.json): each "
-                   "team's figures beside the published ones, matched at the published precision")
+    p.add_argument("--published", type=Path, metavar="FILE", nargs="+", action="extend", help="what the organizers "
+                   "published: their results.json, a transcribed report table ({\"rows\": [...]}) or the harness's own "
+                   "benchmark/rank/published/ntire<year>.toml; each team's figures beside the published ones, matched "
+                   "by name, id or (rows without an id) unique figures, compared at the published precision")
     p.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score teams written for a GPU on "
                    "the CPU (.cuda() and CUDA checkpoints mapped to it); entries say dry_run and hold no runtime or "
                    "memory of record (default results: results/<repository>.dry-run.json)")
@@ -81,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "the harness lacks gets an environment of its own (its requirements file, or the missing import's "
                    "distribution): an overlay, or a full venv with a torch + torchvision pair checked on the year's "
                    "baseline; cached under .cache/team-envs/, --timeout covers the installs")
+    p.add_argument("--reference", type=int, metavar="YEAR", help="also time YEAR's baseline beside every team, "
+                   "image by image, as one reference network for every year (the atlas: 2026, SPAN); its ratio is "
+                   "recorded apart from the year's baseline's")
     cli.add_checkpoints(p, model_zoo=None)
+    cli.add_network(p)
+    p.add_argument("--checkpoint", type=Path, help="the weights of the --model network")
     p.add_argument("--site", type=Path, help="also write the results and failures as a static web site into SITE "
                                              "(python -m benchmark.site)")
     return p
@@ -108,9 +116,17 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
             p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
         args.device = "cpu"
         args.runs = 1 if args.runs is None else args.runs  # no runtime of record: one run scores
-    if args.challenge_repo is not None and not args.vs_baseline and (args.model_zoo or args.offline or args.zoo_url):
-        p.error("--model_zoo, --offline and --zoo-url are for registered teams (and the --vs-baseline baseline); a "
-                "repository's teams load their own checkpoints")
+    if args.challenge_repo is not None and not args.vs_baseline and args.reference is None and (
+            args.model_zoo or args.offline or args.zoo_url):
+        p.error("--model_zoo, --offline and --zoo-url are for registered teams (and the --vs-baseline baseline or the "
+                "--reference network); a repository's teams load their own checkpoints")
+    if args.reference is not None:
+        get_year(args.reference)
+    if args.model is not None and (args.challenge_repo is not None or args.model_id):
+        p.error("--model measures the network it names; drop --challenge-repo and --model_id")
+    if args.checkpoint is not None and args.model is None:
+        p.error("--checkpoint is the weights of a --model network; a repository's teams load their own")
+    args.network = cli.network_spec(p, args, args.year if args.year is not None else DEFAULT_YEAR)
     return args
 
 
@@ -121,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     """The results file, checked before any team runs: a regular file or none yet (nothing is made here)."""
-    stem = repo.root.name if repo else "results"
+    stem = repo.root.name if repo else args.network.display_name if args.network is not None else "results"
     default = Path("results") / (f"{stem}.dry-run.json" if args.cpu_dry_run else f"{stem}.json")
     results = (args.results or default).resolve()
     check_results_path(results)
@@ -158,15 +174,20 @@ def sweep(args: argparse.Namespace) -> int:
         data_folders = [*args.dataset, *([args.data_dir] if args.data_dir else [])]
         site = None if args.site is None else site_folder(args.site, "--site", [results], data=data_folders, others=[
             (flag, path) for flag, path in (("--challenge-repo", args.challenge_repo), ("--save_dir", args.save_dir),
-                                            ("--published", args.published), ("--model_zoo", args.model_zoo))
+                                            ("--model_zoo", args.model_zoo), ("--checkpoint", args.checkpoint),
+                                            *(("--published", p) for p in args.published or []))
             if path is not None])
-        published = Published(args.published) if args.published is not None else None
+        published = Published(args.published) if args.published else None
         splits = [] if args.profile_only else cli.pick_splits(args, year)
         settings = cli.settings_of(args, year=year)  # each worker is told its device where it is started
         if settings.save_dir is not None:  # workers run inside the challenge repository
             settings = replace(settings, save_dir=settings.save_dir.resolve())
         options = {"dry_run": args.cpu_dry_run, "profile_only": args.profile_only, "team_env": args.team_env}
-        if repo:
+        if args.network is not None:
+            job_list = [network_job(args.network, args.checkpoint, splits, settings, runs=args.runs,
+                                    model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,
+                                    trust_checkpoint=args.trust_checkpoint, options=options)]
+        elif repo:
             job_list = repository_jobs(repo, year, splits, settings, model_ids=args.model_id,
                                        trust_checkpoint=args.trust_checkpoint, data_dir=args.data_dir,
                                        include_test=args.include_test, options=options, model_zoo=args.model_zoo,
@@ -212,7 +233,7 @@ def sweep(args: argparse.Namespace) -> int:
             row.published = published.compare(entry, (entry.get("sweep") or {}).get("name_as_written", name),
                                               row.job.team_id) if published else None
         source = f"{repo.root} (NTIRE {year}, the year from {year_source})" if repo else \
-            f"registered teams of {year or 'every year'}"
+            f"{args.model} (--model)" if args.network is not None else f"registered teams of {year or 'every year'}"
         mode = "".join([" profile only;" if args.profile_only else "", " CPU dry run;" if args.cpu_dry_run else ""])
         console.print(escape(f"sweep: {len(job_list)} team(s) of {source};{mode} {len(pending)} to run, "
                              f"{len(job_list) - len(pending)} up to date; on "
@@ -234,7 +255,7 @@ def sweep(args: argparse.Namespace) -> int:
         title = f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} up to date, {counts['failed']} failed"
         if published is not None:
             matched = sum(bool(r.published and r.published.get("match")) for r in rows.values())
-            title += f"; {matched} match {args.published.name} at its precision"
+            title += f"; {matched} match {published.label} at its precision"
         console.print(summary_table(list(rows.values()), f"{title}, {wall:.1f} s", published=published is not None))
         console.print(escape(f"results: {results}; failures: {driver.failures_path}; logs: {driver.logs}/"))
         if site is not None:

@@ -1,14 +1,19 @@
-"""Building a team's network: ``create_model`` (the one front door) and loading a checkpoint safely.
+"""Building a team's network: ``create_model`` (the one front door for registered teams), ``build_model`` (any spec,
+a network given as a file included: ``file_spec``) and loading a checkpoint safely.
 
 Checkpoints are state dicts, plain or nested under the keys training toolboxes use; pickled objects
 are refused unless trusted, and a checkpoint that does not fit the network is named with what differs."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import pickle
 import re
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -16,7 +21,7 @@ from torch import nn
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR
 from models.registry import get_spec
-from models.spec import MODEL_ZOO
+from models.spec import MODEL_ZOO, ModelSpec
 from models.zoo import fetch_checkpoint
 
 CHECKPOINT_KEYS = ("params_ema", "params", "state_dict")
@@ -165,15 +170,80 @@ def create_model(
     says so when it cannot be had.
     """
     spec = get_spec(model_id, year)
-    if fast and spec.fast_builder is None:
-        raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
     if pretrained and checkpoint is None:
         checkpoint = fetch_checkpoint(spec, model_zoo, required=True)
+    return build_model(spec, checkpoint, device, fast=fast, trust_checkpoint=trust_checkpoint)
+
+
+def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: str | torch.device = "cpu", *,
+                fast: bool = False, trust_checkpoint: bool = False) -> nn.Module:
+    """The network ``spec`` describes (registered or not), ``checkpoint`` loaded strictly if given, in eval mode,
+    frozen, on ``device``."""
+    if fast and spec.fast_builder is None:
+        raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
     builder = spec.fast_builder if fast else spec.builder
-    model = builder(**spec.kwargs)
+    try:
+        model = builder(**spec.kwargs)
+    except TypeError as err:
+        if spec.label is None:
+            raise
+        raise HarnessError(f"--model {spec.name}: cannot be built with {spec.kwargs or 'no arguments'} ({err}); "
+                           "pass its constructor's arguments with --model-args JSON") from None
+    if not isinstance(model, nn.Module):
+        raise HarnessError(f"{spec.display_name}: {spec.name} built a {type(model).__name__}, not a torch.nn.Module")
     if checkpoint is not None:
         state = load_state_dict(checkpoint, device=device, trust=trust_checkpoint)
         _check_fit(model, state, checkpoint)
         model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
     return model.to(device)
+
+
+def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
+    """``path/to/arch.py:ClassName``: the file and the class (or function) in it that builds the network.
+
+    The file is the researcher's own code, outside the checkout: it is imported as running it would (its folder
+    goes on ``sys.path``, last, so that a module beside it imports), under a private module name."""
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where or not attr.isidentifier():
+        raise HarnessError(f"--model {target}: expected FILE.py:ClassName (the file that defines the network, and "
+                           "the class in it)")
+    path = Path(where).expanduser().resolve()
+    if not path.is_file():
+        raise HarnessError(f"--model {target}: {path} not found; pass the file that defines the network")
+    module_name = "_esr_network_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise HarnessError(f"--model {target}: {path} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        if str(path.parent) not in sys.path:
+            sys.path.append(str(path.parent))
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:
+            del sys.modules[module_name]
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise HarnessError(f"--model {target}: importing {path.name} failed ({type(err).__name__}: {first}); "
+                               "run it with python to see the whole error") from err
+    builder = getattr(module, attr, None)
+    if not callable(builder):
+        found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)
+                       and v.__module__ == module_name)
+        raise HarnessError(f"--model {target}: {path.name} defines no {attr}; its networks: "
+                           f"{', '.join(found) or 'none'}")
+    return path, builder
+
+
+def file_spec(target: str, *, data_range: float = 255.0, kwargs: dict[str, Any] | None = None,
+              name: str | None = None, year: int = DEFAULT_YEAR, checkpoint: str | Path | None = None) -> ModelSpec:
+    """The spec of a network given as a file (``--model FILE:Class``): not registered, named ``name`` (default: the
+    class's name) in results, measured by ``year``'s rules."""
+    _, builder = load_class(target)
+    attr = target.rpartition(":")[2]
+    if data_range not in (1.0, 255.0):
+        raise HarnessError(f"--data-range {data_range:g}: the network takes its input in [0, 1] (1) or [0, 255] (255)")
+    return ModelSpec(team_id=0, name=attr, builder=builder, checkpoint=str(checkpoint or ""), kwargs=dict(kwargs or {}),
+                     data_range=float(data_range), year=year, label=name or attr)

@@ -41,6 +41,8 @@ class ModelSpec:
     """The official checkpoint's sha256 (64 hex digits); a downloaded file that differs is never loaded."""
     size: int | None = None
     """The official checkpoint's size in bytes: a download never reads more (a mirror streaming without end)."""
+    label: str | None = None
+    """The results name of a network given as a file (``--model FILE:Class``), which has no team id."""
 
     def __post_init__(self) -> None:
         if self.url is not None and not (isinstance(self.sha256, str) and len(self.sha256) == 64
@@ -50,7 +52,7 @@ class ModelSpec:
 
     @property
     def display_name(self) -> str:
-        return f"{self.team_id:02}_{self.name}"
+        return self.label or f"{self.team_id:02}_{self.name}"
 
     def checkpoint_in(self, model_zoo: Path = MODEL_ZOO) -> Path | None:
         """The team's checkpoint file in ``model_zoo``, or None when it is not there (timing-only runs)."""

@@ -1,18 +1,22 @@
 """What tests share besides fixtures: the reference data beside the checkout (skipped, with the reason, when absent),
 commands run in-process, tiny data sets and a tiny registered team, a fake challenge repository and sweeps over it,
-the round-off rule between CPUs, hooks and pickles."""
+the round-off rule between CPUs, hooks and pickles, and a site's pages served and opened in a browser."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -283,3 +287,44 @@ def make_repo(root: Path) -> Path:
         torch.manual_seed(seed)
         torch.save(Tiny(feats).state_dict(), root / "model_zoo" / file)
     return root
+
+
+# --- a site in a real browser (the ``browser`` fixture is in tests/e2e/conftest.py) -------------------------------
+
+CHROMIUM = Path(os.environ.get("ESR_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def served(root: Path) -> Iterator[str]:
+    """``root`` on a static HTTP server on this machine (as any web server would serve it); yields its URL."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def opened(browser: Any, url: str, width: int = 1280) -> Iterator[tuple[Any, list[str]]]:
+    """A page at ``url`` in a fresh context ``width`` pixels wide, with every console error, uncaught exception
+    and dialog (an alert a hostile name could open) it logs."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.goto(url)
+    try:
+        yield page, problems
+    finally:
+        context.close()

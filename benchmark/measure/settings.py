@@ -33,12 +33,15 @@ class Settings:
     """GiB this process may allocate on the GPU (``--gpu-memory``), to see whether a model fits a smaller card."""
     vs_baseline: bool = False
     """Also time the year's baseline beside the model, image by image (``measure.paired``)."""
+    reference: int | None = None
+    """Also time this year's baseline beside the model as the reference network of every year (the atlas: 2026's
+    SPAN), its ratio recorded apart from the year's baseline's; None: none."""
     backend: str = "eager"
     """How the model is run (``benchmark.measure.deploy.BACKENDS``); ``eager`` in ``fp32`` is the official protocol."""
     precision: str = "fp32"
     """The backend's arithmetic (``benchmark.measure.backend.PRECISIONS``)."""
 
-    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline", "gpu_memory")
+    RECORDED = ("runs", "warmup", "repeat", "ssim", "y_channel", "vs_baseline", "gpu_memory", "reference")
     """What a record states of its settings (a sweep's resume check compares these)."""
 
     def as_dict(self) -> dict[str, Any]:

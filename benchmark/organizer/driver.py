@@ -67,6 +67,7 @@ class Driver:
         name, record = outcome["name"], outcome["record"]
         sweep = record.setdefault("sweep", {})
         sweep["written_by"] = self.writer
+        sweep["wall_seconds"] = outcome.get("wall_seconds")
         if self.published is not None:
             record["published"] = self.published.compare(record, sweep.get("name_as_written", name), job.team_id)
         for old in renamed:
@@ -170,13 +171,17 @@ class Driver:
 
 
 class Published:
-    """The organizers' published results (``--published``), to compare each entry with."""
+    """The organizers' published results (``--published``, one file or several), to compare each entry with."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.entries = path, read_published(path)
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths, self.rows = paths, read_published(paths)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(p.name for p in self.paths)
 
     def compare(self, record: dict[str, Any], name_as_written: str, team_id: int) -> dict[str, Any]:
-        return compare(record, self.entries, name_as_written, team_id, self.path)
+        return compare(record, self.rows, name_as_written, team_id, ", ".join(map(str, self.paths)))
 
 
 def complexity(record: dict[str, Any]) -> str:

@@ -3,10 +3,11 @@ team's recorded entry is still up to date (complete, same settings, same inputs,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark import __version__
 from benchmark.core.errors import HarnessError
@@ -18,6 +19,9 @@ from benchmark.organizer import teamenv
 from benchmark.organizer.challenge import Repository
 from benchmark.organizer.tracing import split_digest
 from benchmark.record.keys import REFERENCE, results_name, splits_of
+
+if TYPE_CHECKING:
+    from models import ModelSpec
 
 
 @dataclass
@@ -95,6 +99,24 @@ def recorded_team(sweep: Any) -> int | None:
     return team_id if type(team_id) is int else None
 
 
+def network_job(spec: ModelSpec, checkpoint: Path | None, splits: list[Split], settings: Settings, *,
+                runs: int | None = None, model_zoo: Path | None = None, offline: bool = False,
+                zoo_url: str | None = None, trust_checkpoint: bool = False,
+                options: dict[str, Any] | None = None) -> Job:
+    """The job of a network given as a file (``--model FILE:Class``, a ``models.file_spec``) with ``checkpoint``."""
+    import models
+
+    code = Path(inspect.getfile(spec.builder)).resolve()
+    own = replace(settings, runs=runs or get_year(spec.year).runs)
+    payload = {"source": "file", "team_id": spec.team_id, "year": spec.year, "splits": _split_payload(splits),
+               "model": f"{code}:{spec.name}", "kwargs": spec.kwargs, "data_range": spec.data_range,
+               "label": spec.label, "checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
+               "settings": own.as_dict(), "model_zoo": str((model_zoo or models.spec.MODEL_ZOO).resolve()),
+               "offline": offline, "zoo_url": zoo_url, "trust_checkpoint": trust_checkpoint,
+               "name": results_name(spec.display_name, settings.backend, settings.precision), **(options or {})}
+    return Job(f"model-{spec.display_name}", f"{spec.display_name} (--model)", spec.team_id, spec.year, payload)
+
+
 def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
     """The results entry this job wrote before, if any (run with the same backend and precision)."""
     p = job.payload
@@ -107,7 +129,7 @@ def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[st
             continue
         if p["source"] == "challenge" and sweep.get("repository") == p["repo"]:
             return name, entry
-        if p["source"] == "registered" and name == p["name"]:
+        if p["source"] in ("registered", "file") and name == p["name"]:
             return name, entry
     return None
 
@@ -159,10 +181,12 @@ class Freshness:
                 return "its select_model branch changed"
             base = self.repo.root
         else:
-            import models
+            if p["source"] == "file":
+                checkpoint = p["checkpoint"]
+            else:
+                import models
 
-            spec = models.get_spec(job.team_id, job.year)
-            checkpoint = spec.checkpoint_in(Path(p["model_zoo"]))
+                checkpoint = models.get_spec(job.team_id, job.year).checkpoint_in(Path(p["model_zoo"]))
             expected = {str(Path(checkpoint).resolve())} if checkpoint else set()
             if {k for k in inputs if not k.endswith(".py")} != expected:
                 return "another checkpoint"

@@ -128,6 +128,10 @@ def isolate(repo: Path, overlay: str | None = None) -> None:
         spec = importlib.machinery.ModuleSpec(folder, None, is_package=True)
         spec.submodule_search_locations = [str(repo / folder)]
         sys.modules[folder] = importlib.util.module_from_spec(spec)
+        # inspect remembers the file of each module name it has seen (the harness's models/__init__.py, once the
+        # baseline or reference network was built): a name now without a file would make inspect.getmodule raise
+        # TypeError inside the team's imports (torch.library, as torchvision registers its operators)
+        inspect._filesbymodname.pop(folder, None)
     sys.path.insert(0, str(repo))
     if overlay:
         sys.path.append(overlay)
@@ -265,18 +269,25 @@ def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, s
 
 
 def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) -> Built:
+    """This project's registered team, or a network given as a file (``--model FILE:Class``, source ``file``)."""
     import models
 
-    spec = models.get_spec(job["team_id"], job["year"])
-    phase(f"building {spec.display_name} ({spec.year}) with models.create_model")
-    checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
-                                         offline=job.get("offline", False))
+    if job["source"] == "file":
+        spec = models.file_spec(job["model"], data_range=job["data_range"], kwargs=job["kwargs"], name=job["label"],
+                                year=job["year"])
+        checkpoint = Path(job["checkpoint"]) if job.get("checkpoint") else None
+        where = {"model": job["model"]}
+    else:
+        spec = models.get_spec(job["team_id"], job["year"])
+        checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),
+                                             offline=job.get("offline", False))
+        where = {"model_zoo": str(Path(job["model_zoo"]).resolve())}
+    phase(f"building {spec.display_name} ({spec.year}) with models.build_model")
     opened.active = True
-    model = models.create_model(spec.team_id, checkpoint, device, year=spec.year,
-                                trust_checkpoint=job.get("trust_checkpoint", False))
+    model = models.build_model(spec, checkpoint, device, trust_checkpoint=job.get("trust_checkpoint", False))
     code = [Path(inspect.getfile(spec.builder)).resolve()]
     checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
-    sweep = {"source": "registered", "team_id": spec.team_id, "model_zoo": str(Path(job["model_zoo"]).resolve()),
+    sweep = {"source": job["source"], "team_id": spec.team_id, **where,
              "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
     return Built(model, spec.display_name, spec.data_range, None, checkpoints, code, checkpoint is not None, sweep)
 
@@ -289,13 +300,14 @@ def _splits(job: dict[str, Any]) -> list[Split]:
             for s in job["splits"]]
 
 
-def build_baseline(job: dict[str, Any]) -> Baseline:
-    """The year's baseline on the CPU, built by this project's registry before a repository's ``models`` replaces it;
-    moved to the team's device once the team's official runs are done."""
+def build_baseline(job: dict[str, Any], year: int | None = None) -> Baseline:
+    """The year's baseline (or ``year``'s: the reference network) on the CPU, built by this project's registry before
+    a repository's ``models`` replaces it; moved to the team's device once the team's official runs are done."""
     import models
 
-    phase(f"building the {job['year']} baseline to time beside the team")
-    return load_baseline(job["year"], torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
+    year = job["year"] if year is None else year
+    phase(f"building the {year} baseline to time beside the team")
+    return load_baseline(year, torch.device("cpu"), Path(job.get("model_zoo") or models.spec.MODEL_ZOO),
                          base_url=job.get("zoo_url"), offline=job.get("offline", False),
                          trust_checkpoint=job.get("trust_checkpoint", False))
 
@@ -333,6 +345,7 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
         cap_gpu_memory(settings.device, settings.gpu_memory)
     splits = [] if job.get("profile_only") else _splits(job)
     baseline = build_baseline(job) if settings.vs_baseline and splits else None
+    reference = build_baseline(job, settings.reference) if settings.reference is not None and splits else None
     states = LoadedStates()
     built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
         build_registered(job, settings.device, opened)
@@ -361,7 +374,8 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     measured = measure_and_record(built.model, figures, name=name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
                                   scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
-                                  baseline=None if baseline is None else lambda: baseline.on(settings.device))
+                                  baseline=None if baseline is None else lambda: baseline.on(settings.device),
+                                  reference=None if reference is None else lambda: reference.on(settings.device))
     sweep["inputs"] = _traced_inputs(job, opened, splits, built)
     repo = Path(job["repo"]).resolve() if job.get("repo") else Path("/")
     links = {name: os.path.realpath(repo / name) for name in sweep["inputs"]

@@ -114,6 +114,10 @@ def _timed(splits: list[str]) -> list[str]:
     return [s for s in splits if s in OFFICIAL_PREFIXES] or splits
 
 
+def _or_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
 def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame:
     """One row per model in the published table's columns, FLOPs by ``year``'s counter (:func:`entry_flops`).
 
@@ -134,15 +138,16 @@ def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame
             raise HarnessError(f"model {name} has no {absent[0]} run in the results file while others have; run it "
                                f"on {absent[0]} too, so that every model is timed on the same images")
         environment = entry.get("environment")
+        untimed = entry.get("dry_run") is True  # a CPU dry run: no runtime or memory of record (null), unranked
         rows.append({
             "team": name,
-            "ave": statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed),
-            **{f"{prefixes[s]}_t": entry.get(f"{s}_ave_runtime", math.nan) for s in splits},
+            "ave": math.nan if untimed else statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed),
+            **{f"{prefixes[s]}_t": _or_nan(entry.get(f"{s}_ave_runtime", math.nan)) for s in splits},
             **{f"{prefixes[s]}_psnr": entry.get(f"{s}_ave_psnr", math.nan) for s in splits},
             "params": _figure(entry, "num_parameters", name),
             "flops": entry_flops(entry, name, counter)[0],
             "acts": _figure(entry, "activations", name),
-            "mem": max(_figure(entry, f"{s}_memory", name) for s in timed),
+            "mem": math.nan if untimed else max(_figure(entry, f"{s}_memory", name) for s in timed),
             "conv": _figure(entry, "num_conv", name),
             "device": environment.get("device_name") if isinstance(environment, dict) else None,
         })
@@ -377,13 +382,22 @@ def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], tab
         frames.append(results_table(results, year))
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     sources = [p for p in (results_path, table_path) if p is not None]
-    if unranked and baseline is None and record.ranking == "exp-score" and record.baseline not in set(table["team"]):
+    untimed = table["ave"].isna()  # a CPU dry run's entries: no runtime of record, so no score or rank
+    table, dry = table.loc[~untimed].reset_index(drop=True), table.loc[untimed].reset_index(drop=True)
+    if table.empty:
+        board = table
+    elif unranked and baseline is None and record.ranking == "exp-score" and \
+            record.baseline not in set(table["team"]):
         board = _unranked(table, year, psnr_rounded)
         notes.append(f"not ranked: every {record.label} score is relative to the baseline {record.baseline}, which is "
                      f"not in {' or '.join(map(str, sources))} (pass --baseline NAME to score against another model)")
     else:
         baseline = find_baseline(table, year, baseline, sources)
         board = leaderboard(table, year, baseline, psnr_rounded=psnr_rounded)
+    if not dry.empty:
+        board = pd.concat([board, _unranked(dry, year, psnr_rounded)], ignore_index=True)
+        notes.append(f"not ranked, no runtime of record (a CPU dry run times on the CPU, not the team's device): "
+                     f"{_listed(list(dry['team'].astype(str)))}")
     notes.insert(0, floor_note(board, year, psnr_rounded))
     if interval_note(board):
         notes.append(interval_note(board))

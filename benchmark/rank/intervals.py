@@ -29,6 +29,8 @@ REFERENCE = "(baseline point figures)"
 
 def runtime_interval(entry: dict[str, Any], timed: list[str]) -> tuple[float, float, str] | None:
     """The 95% interval of the entry's runtime (the mean over ``timed`` splits) and what it comes from, or None."""
+    if entry.get("dry_run") is True:  # no runtime of record to put an interval on
+        return None
     ave = statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed)
     pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
     if all(isinstance(p, dict) for p in pairs):

@@ -34,11 +34,14 @@ REFERENCE = "(baseline figures)"
 
 
 def published_table(year: int) -> pd.DataFrame | None:
-    """``year``'s published results in the leaderboard's columns (``ave`` = (val_t + test_t) / 2), or None."""
+    """``year``'s published leaderboard in its columns (``ave`` = (val_t + test_t) / 2), or None where none was
+    published (a year without a file, or whose file holds the baseline only)."""
     path = PUBLISHED / f"ntire{year}.toml"
     if not path.is_file():
         return None
     data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if not data.get("leaderboard", True):  # the baseline's figures only (2025): no table to be placed in
+        return None
     table = pd.DataFrame(data["entry"])
     table["ave"] = (table["val_t"] + table["test_t"]) / 2
     table.attrs["source"] = data["source"]

@@ -93,18 +93,19 @@ def warm_entry(runs: list[SplitResult], warmup: int) -> dict[str, Any]:
                                         "warmup": warmup, "runs": len(runs), "of": "the first warm run"}}
 
 
-def paired_entry(paired: Paired, baseline: Baseline) -> dict[str, Any]:
+def paired_entry(paired: Paired, baseline: Baseline, beside: str = "baseline") -> dict[str, Any]:
     """The keys of a split timed beside ``baseline``: the ratio of means (the organizers' statistic), its bootstrap
     95% interval over images and runs (null from too few pairs: ``measure.paired.MIN_PAIRS``), the baseline's mean,
-    what the baseline was, and every paired time."""
+    what the baseline was, and every paired time; under ``{split}_{beside}_*``: ``baseline`` for the year's,
+    ``reference`` for the reference network of every year."""
     s = paired.split
     estimate = paired_ratio([paired.model_ms], [paired.baseline_ms])
     return {
-        f"{s}_baseline_ratio": estimate.ratio,
-        f"{s}_baseline_ratio_ci95": None if estimate.interval is None else list(estimate.interval),
-        f"{s}_baseline_runtime": statistics.fmean(t for run in paired.baseline_ms for t in run),
-        f"{s}_baseline": {**baseline.identity(), "runs": len(paired.model_ms), "order": "ABBA"},
-        f"{s}_baseline_pairs": {"model": paired.model_ms, "baseline": paired.baseline_ms},
+        f"{s}_{beside}_ratio": estimate.ratio,
+        f"{s}_{beside}_ratio_ci95": None if estimate.interval is None else list(estimate.interval),
+        f"{s}_{beside}_runtime": statistics.fmean(t for run in paired.baseline_ms for t in run),
+        f"{s}_{beside}": {**baseline.identity(), "runs": len(paired.model_ms), "order": "ABBA"},
+        f"{s}_{beside}_pairs": {"model": paired.model_ms, "baseline": paired.baseline_ms},
     }
 
 

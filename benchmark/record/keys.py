@@ -31,7 +31,8 @@ def results_name(name: str, backend: str, precision: str) -> str:
 SPLIT_SUFFIXES = ("runtime", *(m.key for m in METRICS), "memory", "ave_runtime", *(f"ave_{m.key}" for m in METRICS),
                   "runs_ave_runtime", "peak_memory", "images", "runtime_stats", "memory_kind", "wall_seconds",
                   "forward_seconds", "tiled", "saved", "warm_runtime", "warm_runtime_stats", "baseline_ratio",
-                  "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "machine", "difference",
+                  "baseline_ratio_ci95", "baseline_runtime", "baseline", "baseline_pairs", "reference_ratio",
+                  "reference_ratio_ci95", "reference_runtime", "reference", "reference_pairs", "machine", "difference",
                   "max_difference", "reference_psnr", "ave_reference_psnr", "psnr_change", "tolerance", "psnr_floor",
                   "floor_holds")
 """Every key a split writes is ``{split}_{suffix}`` with one of these suffixes."""

@@ -18,7 +18,8 @@ official loop too: the official key is the peak never reset since the model's fi
 later split's figure includes the earlier ones'. A ``warmup`` asks for a second timing after that
 many untimed forwards, recorded beside the official keys (``{split}_warm_*``), never in their place.
 With a baseline, once every split's official runs are done, each split is timed again beside it
-(``measure.paired``) and its keys gain the ratio (``{split}_baseline_*``).
+(``measure.paired``) and its keys gain the ratio (``{split}_baseline_*``); with a reference network (the atlas's
+one network for every year), again beside that (``{split}_reference_*``).
 """
 
 from __future__ import annotations
@@ -49,14 +50,15 @@ OnSplit = Callable[[str, dict[str, Any]], None]
 def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Split], settings: Settings,
                scored: bool, on_image: OnImage | None = None, on_split: OnSplit | None = None,
                backend: Backend | None = None, floors: Mapping[str, float] | None = None,
-               baseline: Callable[[], Baseline] | None = None) -> dict[str, dict[str, Any]]:
+               baseline: Callable[[], Baseline] | None = None, reference: Callable[[], Baseline] | None = None
+               ) -> dict[str, dict[str, Any]]:
     """Evaluate ``model`` on every split ``settings.runs`` times; returns split name → its results keys.
 
     ``scored`` is False for a model without weights: it is timed, never scored or saved. ``backend``
     defaults to the one ``settings`` names; unless it is the official one, the first run is compared
     with ``model`` in eager FP32 and each split's PSNR is set against its floor in ``floors``.
     ``baseline`` builds the model to time beside it once the official runs are done; ``on_split`` is
-    then called again for each split, with its keys and the pair's.
+    then called again for each split, with its keys and the pair's; ``reference`` likewise, after it.
     """
     backend = backend or make_backend(settings.backend, settings.device, settings.precision)
     compared = not backend.reference
@@ -87,11 +89,13 @@ def run_splits(model: nn.Module, name: str, data_range: float, splits: list[Spli
         recorded[split.name] = keys
         if on_split is not None:
             on_split(split.name, keys)
-    if baseline is not None:
-        beside = baseline()
+    for kind, build in (("baseline", baseline), ("reference", reference)):
+        if build is None:
+            continue
+        beside = build()
         for split in splits:
             recorded[split.name].update(paired_entry(time_pair(model, name, data_range, beside, split, settings,
-                                                               backend), beside))
+                                                               backend), beside, kind))
             if on_split is not None:
                 on_split(split.name, recorded[split.name])
     return recorded
@@ -110,14 +114,15 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
                        checkpoints: list[Path], code: list[Path], splits: list[Split], settings: Settings,
                        scored: bool, variant: str = "faithful", extra: dict[str, Any] | None = None,
                        on_record: Callable[[dict[str, Any]], None] | None = None, on_image: OnImage | None = None,
-                       on_split: OnSplit | None = None, baseline: Callable[[], Baseline] | None = None) -> Measured:
+                       on_split: OnSplit | None = None, baseline: Callable[[], Baseline] | None = None,
+                       reference: Callable[[], Baseline] | None = None) -> Measured:
     """Record ``model`` (complexity ``figures`` from ``measure.complexity.measure`` of its faithful network),
     then run it on every split; unless ``scored`` (a network on random weights) it is timed only.
 
     ``extra`` keys join the record (a sweep's provenance); ``on_record(record)`` is called before
     the first forward, ``on_split(split, keys)`` as each split is complete; ``baseline`` builds the year's
-    baseline to time beside the model (``run_splits``). The backend is built (exported, compiled) before
-    the record is written, so one that cannot run here writes nothing.
+    baseline to time beside the model, ``reference`` the reference network (``run_splits``). The backend is
+    built (exported, compiled) before the record is written, so one that cannot run here writes nothing.
     """
     backend = make_backend(settings.backend, settings.device, settings.precision)
     backend.prepare(model)
@@ -127,5 +132,6 @@ def measure_and_record(model: nn.Module, figures: dict[str, Any], *, name: str, 
     if on_record is not None:
         on_record(record)
     keys = run_splits(model, name, data_range, splits, settings, scored=scored, on_image=on_image,
-                      on_split=on_split, backend=backend, floors=get_year(year).psnr_floors, baseline=baseline)
+                      on_split=on_split, backend=backend, floors=get_year(year).psnr_floors, baseline=baseline,
+                      reference=reference)
     return Measured(name, record, keys)

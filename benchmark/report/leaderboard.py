@@ -39,7 +39,8 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$"
                    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
-def _latex_text(text: str) -> str:
+def latex_text(text: str) -> str:
+    """``text`` as LaTeX text: its special characters escaped."""
     return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
 
 
@@ -263,7 +264,7 @@ def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, note
     align = ["left"] + ["right"] * (len(view.columns) - 1)
     markdown = view.to_markdown(index=False, disable_numparse=True, colalign=align)
     paths[1].write_text(f"# {title}\n\n{markdown}\n\n{bullets}")
-    latex = view.to_latex(index=False, escape=True, caption=_latex_text(title), label="tab:leaderboard",
+    latex = view.to_latex(index=False, escape=True, caption=latex_text(title), label="tab:leaderboard",
                           column_format="l" + "r" * (len(view.columns) - 1))
     paths[2].write_text(latex.replace("×", r"$\times$"))
     return paths
@@ -305,7 +306,7 @@ def factsheet_latex(name: str, entry: dict[str, Any], flops_counter: str = "hook
               .set_table_styles([{"selector": rule, "props": ":hline;"} for rule in ("toprule", "midrule", "bottomrule")]))
     counter = COUNTERS[flops_counter].name
     counter += ", as published" if flops_published else ""
-    caption = (f"{_latex_text(name)}: FLOPs ({counter}) and activations at a $256\\times256$ input; "
-               f"runtime averaged over {_latex_text(', '.join(ordered_splits([entry])))}")
+    caption = (f"{latex_text(name)}: FLOPs ({counter}) and activations at a $256\\times256$ input; "
+               f"runtime averaged over {latex_text(', '.join(ordered_splits([entry])))}")
     return styler.to_latex(column_format="|" + "c|" * len(cells), position="h", position_float="centering",
                            caption=caption, label=f"tab:table1_{name}".replace("_", "-"))

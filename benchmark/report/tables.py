@@ -101,7 +101,7 @@ def factsheet_row(entry: dict[str, Any], splits: list[str]) -> dict[str, Any]:
     ``flops_g`` is the entry's figure of record (its year's counter, ``counter``); ``by_counter`` holds every
     counter's figure [G] where the entry has it.
     """
-    runtimes = [entry[f"{s}_ave_runtime"] for s in splits if f"{s}_ave_runtime" in entry]
+    runtimes = [entry[f"{s}_ave_runtime"] for s in splits if entry.get(f"{s}_ave_runtime") is not None]
     memory = [entry[f"{s}_memory"] for s in splits if entry.get(f"{s}_memory") is not None]
     complexity = entry.get("complexity", {})
     return {

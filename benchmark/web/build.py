@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from benchmark.core.errors import one_line
 from benchmark.core.files import OutFolder, out_folder, results_and_companions
 from benchmark.core.years import get_year
-from benchmark.web import across, board, crops, team
+from benchmark.web import across, atlas, board, crops, team
 from benchmark.web.inputs import Standing, main_standing, read_sources, standing
 from benchmark.web.markup import ASSETS, STATIC, TEAMS, Pages, esc, notes, page
 
@@ -38,6 +38,8 @@ class SiteInputs:
     baseline: str | None = None
     psnr_rounded: bool = False
     data: list[Path] = field(default_factory=list)
+    atlas: Path | None = None
+    """``atlas.json`` (``python -m benchmark.atlas``): the across-years page then holds every entry of every year."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,9 @@ def _progress(console: Console) -> Progress:
 
 
 def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: dict[int, Standing],
-                 progress: Progress) -> int:
-    """Every page and asset of the site into ``folder``, each page counted on ``progress``; returns the number of
-    pages."""
+                 progress: Progress, atlas_document: dict | None = None) -> int:
+    """Every page and asset of the site into ``folder`` (the atlas's entries on the across-years page, if given),
+    each page counted on ``progress``; returns the number of pages."""
     models = list(main.ranking.board["team"].astype(str)) if main.ranking is not None else []
     pages = Pages.of(models, {f.label: f.title for f in main.failures})
     sources = [s.path for st in standings.values() for s in st.sources]
@@ -118,7 +120,8 @@ def _write_pages(folder: Path, inputs: SiteInputs, main: Standing, standings: di
     year = get_year(main.year).label
     write("index.html", f"{year} ESR leaderboard", f"{year} Efficient SR leaderboard",
           _index(main, pages, across.other_years(standings, main.year)))
-    write("years.html", "NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages))
+    write("years.html", "NTIRE ESR across years", "The years side by side", across.body(standings, main.year, pages)
+          + (atlas.section(atlas_document, pages, main.year) if atlas_document else ""))
     write("plots.html", f"{year} trade-offs", f"{year}: PSNR against cost",
           board.plots(main, pages) if main.ranking is not None else "<p>No model was measured.</p>")
     stems = {team_name: Path(href).stem for team_name, href in pages.models.items()}
@@ -137,11 +140,12 @@ def build_site(inputs: SiteInputs, out: OutFolder, console: Console | None = Non
     """The whole site from ``inputs`` at ``out`` (checked by :func:`site_folder` before any other work), written
     only when complete; a bar on ``console`` (default: stderr) counts the pages."""
     sources = read_sources(inputs.results, inputs.table, inputs.year)
+    atlas_document = atlas.read(inputs.atlas) if inputs.atlas is not None else None
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
     with _progress(console or Console(stderr=True)) as progress, out.building() as folder:
-        count = _write_pages(folder, inputs, main, standings, progress)
+        count = _write_pages(folder, inputs, main, standings, progress, atlas_document)
     files = [p for p in out.real.rglob("*") if p.is_file()]
     return Built(out.path, count, len(files), sum(p.stat().st_size for p in files),
                  [line for source in sources for line in source.warnings])

@@ -70,7 +70,7 @@ class Standing:
     sources: list[Source]
 
 
-def _failures(results: Path) -> list[Failure]:
+def read_failures(results: Path) -> list[Failure]:
     """The failures a sweep recorded beside ``results`` (``R.failures.json``), each with its log when kept."""
     path = companion(results, ".failures.json")
     if not path.is_file():
@@ -98,7 +98,7 @@ def read_sources(results: list[Path], table: Path | None, year: int) -> list[Sou
     file is there is a sweep in which every team failed: it has failures and no models."""
     sources = []
     for path in results:
-        failures = _failures(path)
+        failures = read_failures(path)
         if not path.exists() and failures:
             sources.append(Source(path, year, "--year (every team of its sweep failed)", failures=failures))
             continue

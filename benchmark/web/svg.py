@@ -13,8 +13,11 @@ from benchmark.web.markup import esc
 
 WIDTH, HEIGHT = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 18, 18, 48
-COLOURS = {"baseline": "#b3261e", "ranked": "#1f5fa8", "unranked": "#9aa3ad"}
-"""A point's fill: the baseline, a ranked model, a model that is not ranked (below a floor, or no baseline)."""
+COLOURS = {"baseline": "#b3261e", "ranked": "#1f5fa8", "unranked": "#9aa3ad", "mine": "#111111"}
+"""A point's fill: the baseline, a ranked model, a model that is not ranked (below a floor, or no baseline), the
+network being placed among the others (the atlas's ``--model``)."""
+ON_TOP = ("baseline", "mine")
+"""Kinds drawn last and larger, so that no other point hides them."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Point:
     href: str
     kind: str
     """One of ``COLOURS``."""
+    fill: str | None = None
+    """A colour of its own (the atlas colours points by year) instead of its kind's."""
 
 
 def pareto(points: list[Point]) -> list[Point]:
@@ -156,10 +161,10 @@ def scatter(points: list[Point], x_label: str, y_label: str, floor: float | None
         if i + 1 < len(frontier):
             steps.append(f"{x(frontier[i + 1].x):.1f},{y(p.y):.1f}")
     parts.append(f'<polyline class="frontier" points="{" ".join(steps)}"><title>Pareto frontier</title></polyline>')
-    for p in sorted(points, key=lambda p: p.kind == "baseline"):  # the baseline drawn last, on top
+    for p in sorted(points, key=lambda p: p.kind in ON_TOP):  # the baseline drawn last, on top
         parts.append(f'<a href="{esc(p.href)}" data-name="{esc(p.name)}" aria-label="{esc(p.name)}">'
                      f'<title>{esc(p.name)}</title><circle class="point" cx="{x(p.x):.1f}" cy="{y(p.y):.1f}" '
-                     f'r="{6 if p.kind == "baseline" else 5}" fill="{COLOURS[p.kind]}"/></a>')
+                     f'r="{6 if p.kind in ON_TOP else 5}" fill="{esc(p.fill or COLOURS[p.kind])}"/></a>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -33,7 +33,7 @@ from benchmark.measure.complexity import measure
 from benchmark.organizer.challenge import read_repository
 from benchmark.organizer.dispatch import check_reachable
 from benchmark.organizer.plan import Freshness, repository_jobs
-from benchmark.organizer.published import decimals
+from benchmark.rank.publications import decimals
 from benchmark.record.store import read_results, update_results
 from benchmark.report.results_txt import write_results_txt
 from models.spec import ModelSpec

@@ -8,15 +8,10 @@ Screenshots of the leaderboard and a team page at 1280 and 390 pixels wide are k
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
 import re
-import threading
-from collections.abc import Iterator
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +19,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import SHARED
+from helpers import SHARED, opened, served
 
 from benchmark import compare, site
 from benchmark.imaging.images import write_png
@@ -36,9 +31,6 @@ OFFICIAL_2026 = SHARED / "reference" / "official" / "ntire2026_results.json"
 OFFICIAL_2024 = SHARED / "reference" / "official" / "ntire2024_results.json"
 TABLE_2023 = SHARED / "reference" / "ntire2023_esr_results.tsv"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "site"
-CHROMIUM = Path(os.environ.get("ESR_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOSTILE = ["<script>window.__pwned = 1</script>", '"><img src=x onerror="window.__pwned = 2">',
            "\u202eexe.evil\u202c", "' onmouseover='window.__pwned = 3", "CON", "../../etc/passwd", "Tiny", "tiny"]
 """Team names as an attacker would send them: markup, attribute breakouts, right-to-left override, reserved and
@@ -597,54 +589,6 @@ def test_hundreds_of_models_build_in_linear_code_paths(tmp_path: Path, monkeypat
 
 
 # --- in a real browser ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium driven by Playwright; skipped, saying what to install, when either is missing."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: "
-                                                                  "pip install -r requirements.txt")
-    if not CHROMIUM.is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run installs it), or set "
-                    "ESR_CHROMIUM to a Chromium binary")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@contextlib.contextmanager
-def served(root: Path) -> Iterator[str]:
-    """``root`` on a static HTTP server on this machine (as any web server would serve it); yields its URL."""
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextlib.contextmanager
-def opened(browser: Any, url: str, width: int = 1280) -> Iterator[tuple[Any, list[str]]]:
-    """A page at ``url`` in a fresh context ``width`` pixels wide, with every console error, uncaught exception
-    and dialog (an alert a hostile name could open) it logs."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.goto(url)
-    try:
-        yield page, problems
-    finally:
-        context.close()
 
 
 def visible_teams(page: Any) -> list[str]:

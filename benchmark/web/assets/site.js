@@ -1,5 +1,6 @@
-// The leaderboard site's only script: sort a table by any header, filter it by team name, name a plot point on
-// hover. It reads the page's own DOM and fetches nothing; every page works without it.
+// The leaderboard site's only script: sort a table by any header, filter it by team name (or by a row's own
+// data-filter text), name a plot point on hover. It reads the page's own DOM and fetches nothing; every page works
+// without it.
 "use strict";
 
 function sortKey(cell, numeric) {
@@ -33,7 +34,7 @@ function filterRows(table, input, count) {
   const query = input.value.trim().toLowerCase();
   let shown = 0;
   for (const row of table.tBodies[0].rows) {
-    const hit = row.cells[0].textContent.toLowerCase().includes(query);
+    const hit = (row.dataset.filter ?? row.cells[0].textContent).toLowerCase().includes(query);
     row.hidden = !hit;
     shown += hit ? 1 : 0;
   }

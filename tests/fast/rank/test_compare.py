@@ -695,3 +695,29 @@ def test_flops_of_another_counter_only_are_refused() -> None:
     entry["flops_counter"] = "hooks"
     with pytest.raises(HarnessError, match="model m has FLOPs by hooks only and the year's figure of record is fvcore"):
         results_table({"m": entry}, 2026)
+
+
+def test_a_cpu_dry_run_is_shown_untimed_and_unranked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     results: Path) -> None:
+    """A dry run's entry holds null runtime and memory (they would be the CPU's): compare shows its figures, no
+    runtime, no rank, and ranks the others as before (none when the baseline is a dry run too); a null runtime
+    without dry_run is still refused."""
+    entries = json.loads(results.read_text())
+    dry = {**_entry(1.0, (26.99, 27.10), 0.1, 4.0, 4.0), "dry_run": True}
+    dry.update({"valid_ave_runtime": None, "test_ave_runtime": None, "valid_memory": None, "test_memory": None,
+                "valid_runs_ave_runtime": None, "test_runs_ave_runtime": None})
+    results.write_text(json.dumps({**entries, "dry": dry}))
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024")
+    assert code == 0, err
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team")
+    assert pd.isna(board.loc["dry", "ave"]) and pd.isna(board.loc["dry", "rank"]) and board.loc["dry", "params"] == 0.1
+    assert board.loc["fast", "rank"] == 1 and board.loc["RLFN", "rank"] == 2
+    every = {name: {**entry, **{k: None for k in dry if k.endswith(("_runtime", "_memory")) and dry[k] is None},
+                     "dry_run": True} for name, entry in entries.items()}
+    (tmp_path / "every.json").write_text(json.dumps(every))
+    code, _, err = _run(tmp_path, capsys, "--results", str(tmp_path / "every.json"), "--year", "2024")
+    assert code == 0, err  # the baseline a dry run too: every model shown, none ranked
+    assert pd.read_csv(tmp_path / "out" / "leaderboard.csv")["ave"].isna().all()
+    results.write_text(json.dumps({**entries, "dry": {**dry, "dry_run": False}}))
+    code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024")
+    assert code == 2 and "valid_ave_runtime is null" in err

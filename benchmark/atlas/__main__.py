@@ -1,0 +1,202 @@
+"""The atlas: every team of several NTIRE ESR challenge repositories, and a network of your own, measured under one
+protocol, each beside one reference network, with every year's published figures beside its own.
+
+    python -m benchmark.atlas --challenge-repo ../shared/challenges/NTIRE2024_ESR \\
+        --challenge-repo ../shared/challenges/NTIRE2025_ESR --challenge-repo ../shared/challenges/NTIRE2026_ESR \\
+        --dataset ../shared/data/Set5 ../shared/data/Set14 ../shared/data/B100 --cpu-dry-run --team-env auto \\
+        --model_zoo ../shared/reference/model_zoo --site results/atlas/site
+    python -m benchmark.atlas --challenge-repo … --model path/to/arch.py:MyNet --checkpoint w.pth --data-range 1 …
+    python -m benchmark.atlas --challenge-repo … --profile-only --cpu-dry-run
+
+One sweep per repository (``python -m benchmark.sweep``, its results file in ``--out``), resumable and
+incremental: a second build skips every team whose entry is up to date and rebuilds the tables from all of them.
+Writes ``atlas.json``, ``atlas.csv``, ``atlas.tex`` into ``--out`` and, with ``--site``, the site whose "Across years"
+page holds the atlas. Ends with what the build took and what the whole atlas costs from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from benchmark import __version__, cli
+from benchmark.atlas import output, placement, rows, scale, sweeps
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import check_out_path, write_atomic
+from benchmark.core.years import YEARS, get_year
+from benchmark.data.splits import gather_splits
+from benchmark.rank.bridges import bridges
+from benchmark.record.keys import check_split_names
+from benchmark.web.build import SiteInputs, build_site, site_folder
+
+console = cli.console()
+REFERENCE_YEAR = 2026
+"""Whose baseline is the reference network by default: SPAN, the 2026 baseline and the 2024 winner."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser("python -m benchmark.atlas", __doc__)
+    p.add_argument("--challenge-repo", type=Path, action="append", default=[], metavar="PATH",
+                   help="an official challenge repository, read in place (repeat for each year)")
+    p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
+                   help="folders with HR/ and LR_bicubic/X4/ (Set5, Set14, B100)")
+    p.add_argument("--out", type=Path, default=Path("results/atlas"),
+                   help="folder of the sweeps' results files and of atlas.json, atlas.csv, atlas.tex")
+    p.add_argument("--reference", type=int, default=REFERENCE_YEAR, metavar="YEAR",
+                   help="the year whose baseline is timed beside every entry, the one reference network")
+    p.add_argument("--latex", nargs="+", metavar="MODEL", help="the entries of atlas.tex, by model name (default: "
+                   "each year's baseline and published winner, and the --model network)")
+    p.add_argument("--site", type=Path, help="also write the site (python -m benchmark.site) into SITE, its "
+                                             "across-years page filled with the atlas")
+    g = p.add_argument_group("passed to every sweep (python -m benchmark.sweep --help)")
+    g.add_argument("--device", default="auto", help="where the teams run")
+    g.add_argument("--devices", help="comma-separated devices (cuda:0,cuda:1): one team per device at a time")
+    g.add_argument("--runs", type=int, help="timed passes over each set (default: each year's)")
+    g.add_argument("--ray", metavar="ADDRESS", help="run every team as a task of a Ray cluster (auto or HEAD:6379); "
+                                                    "the sweeps then run at once")
+    g.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score GPU teams on the CPU; the "
+                   "runtime ratio to the reference is still measured, the CPU's")
+    g.add_argument("--profile-only", action="store_true", help="complexity only, no data")
+    g.add_argument("--team-env", choices=("none", "auto"), default="none",
+                   help="auto: a team that lacks a package gets an environment of its own")
+    g.add_argument("--timeout", type=float, metavar="S", help="kill a team's worker after S seconds")
+    g.add_argument("--memory-cap", type=float, metavar="GB", help="kill a team's worker past GB of memory")
+    g.add_argument("--force", action="store_true", help="measure every team again")
+    cli.add_checkpoints(p, model_zoo=None)
+    cli.add_network(p)
+    p.add_argument("--checkpoint", type=Path, help="the weights of the --model network")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    if not args.challenge_repo and args.model is None:
+        p.error("nothing to measure: pass --challenge-repo (repeat for each year) and/or --model FILE:Class")
+    if args.profile_only and args.dataset:
+        p.error("--profile-only measures complexity without data; drop --dataset")
+    if not args.profile_only and not args.dataset:
+        p.error("pass the sets to run with --dataset (e.g. ../shared/data/Set5 ../shared/data/Set14 "
+                "../shared/data/B100), or --profile-only")
+    if args.reference not in YEARS:
+        p.error(f"--reference {args.reference}: one of {', '.join(map(str, YEARS))}")
+    if args.checkpoint is not None and args.model is None:
+        p.error("--checkpoint is the weights of a --model network")
+    cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
+    check_out_path(args.out, "--out", "choose another folder for the atlas")
+    if args.site is not None:
+        if not args.challenge_repo:
+            p.error("--site shows a repository's leaderboard beside the atlas: add --challenge-repo")
+        others = [("--out", args.out), *(("--challenge-repo", repo) for repo in args.challenge_repo)]
+        args.site_folder = site_folder(args.site, "--site", [], data=args.dataset, others=others)
+    return args
+
+
+def network_flags(args: argparse.Namespace) -> list[str] | None:
+    if args.model is None:
+        return None
+    flags = ["--model", args.model, "--data-range", f"{args.data_range:g}"]
+    for flag, value in (("--checkpoint", args.checkpoint), ("--model-args", args.model_args), ("--name", args.name)):
+        if value is not None:
+            flags += [flag, str(value)]
+    return flags
+
+
+def shared_flags(args: argparse.Namespace) -> list[str]:
+    """The flags every sweep of the atlas takes: the data, SSIM, the reference network, the mode and limits."""
+    flags = ["--dataset", *map(str, args.dataset), "--ssim"] if args.dataset else []
+    if not args.profile_only:
+        flags += ["--reference", str(args.reference)]
+        flags += ["--model_zoo", str(args.model_zoo)] if args.model_zoo else []
+        flags += ["--offline"] if args.offline else []
+        flags += ["--zoo-url", args.zoo_url] if args.zoo_url else []
+    for flag, on in (("--cpu-dry-run", args.cpu_dry_run), ("--profile-only", args.profile_only),
+                     ("--force", args.force), ("--trust-checkpoint", args.trust_checkpoint)):
+        flags += [flag] if on else []
+    for flag, value in (("--team-env", args.team_env), ("--timeout", args.timeout), ("--memory-cap", args.memory_cap),
+                        ("--ray", args.ray), ("--devices", args.devices), ("--runs", args.runs)):
+        flags += [flag, str(value)] if value is not None else []
+    return flags + (["--device", args.device] if args.device != "auto" else [])
+
+
+def summary(atlas: rows.Atlas) -> list[str]:
+    """Per year: entries, published rows matched (by name/id, by figures), equal at the printed precision, failed."""
+    out = []
+    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | {f["year"] for f in atlas.failures
+                                                                        if f["year"] and f["source"] != "--model"}):
+        own = [r for r in atlas.rows if r["year"] == year and not r["mine"]]
+        blocks = [r["published"] for r in own if r["published"]]
+        by = {how: sum(b["matched_by"] == how for b in blocks) for how in ("name", "id", "figures")}
+        ambiguous = sum(bool(b.get("candidates")) for b in blocks)
+        equal = sum(b["match"] is True for b in blocks)
+        failed = sum(f["year"] == year for f in atlas.failures)
+        out.append(f"NTIRE {year}: {len(own)} measured, {failed} could not run; published: "
+                   f"{by['name'] + by['id']} matched by name or id, {by['figures']} by figures"
+                   f"{f', {ambiguous} ambiguous' if ambiguous else ''}; {equal} equal at the printed precision")
+    return out
+
+
+def build(args: argparse.Namespace) -> int:
+    splits = gather_splits(args.dataset, None, None) if args.dataset else []
+    check_split_names(splits)
+    sets = [s.name for s in splits]
+    planned = sweeps.plan(args.challenge_repo, args.out.resolve(), args.cpu_dry_run, args.profile_only,
+                          network_flags(args), args.reference)
+    args.out.mkdir(parents=True, exist_ok=True)
+    console.print(escape(f"atlas: {len(planned)} sweep(s) into {args.out}/ on {', '.join(sets) or 'no data'}; "
+                         f"reference network: the {args.reference} baseline {get_year(args.reference).baseline}"))
+    ran = sweeps.run(planned, shared_flags(args), lambda line: console.print(escape(line), soft_wrap=True),
+                     at_once=bool(args.ray))
+    atlas = rows.build([item.swept for item in planned], sets, args.reference)
+    years = sorted({item.swept.year for item in planned if not item.swept.mine})
+    winners = [placement.winner(year, atlas.rows) for year in years]
+    reference = get_year(args.reference).baseline
+    verdicts = [{**v, "line": placement.verdict_line(v, reference)} for v in placement.verdicts(atlas.rows, sets)]
+    figures = scale.report(ran, atlas.rows, atlas.failures, os.cpu_count() or 1)
+    devices = sorted({r["device"] for r in atlas.rows if r["device"]})
+    document = {
+        "atlas": {"harness_version": __version__, "sets": sets, "reference": {"year": args.reference,
+                  "name": reference}, "devices": devices, "dry_run": args.cpu_dry_run,
+                  "profile_only": args.profile_only, "results": [str(i.swept.results) for i in planned]},
+        "rows": atlas.rows, "failures": atlas.failures, "winners": winners,
+        "fronts": placement.fronts(atlas.rows, sets), "verdicts": verdicts,
+        "scales": {str(y): {"factor": s.factor, "why": s.why} for y, s in atlas.scales.items()},
+        "bridges": [{"network": b.network, "ms": {str(y): v for y, v in b.ms.items()}, "why": b.why}
+                    for b in bridges()],
+        "build": figures,
+    }
+    out = args.out
+    output.write_json(out / "atlas.json", document)
+    output.write_csv(out / "atlas.csv", atlas.rows, sets)
+    baselines = {year: get_year(year).baseline for year in years}
+    chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
+    write_atomic(out / "atlas.tex", output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))
+    for line in [*summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+        console.print(escape(line), soft_wrap=True)
+    console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
+                         f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))
+    if args.site is not None:
+        main_year = max(years) if years else args.reference
+        results = [item.swept.results for item in planned if not item.swept.mine and (item.swept.results.is_file()
+                   or item.swept.results.with_name(item.swept.results.stem + ".failures.json").is_file())]
+        built = build_site(SiteInputs(results, main_year, data=list(args.dataset), atlas=out / "atlas.json"),
+                           args.site_folder)
+        console.print(escape(built.report()))
+    broken = [r for r in ran if r.returncode != 0]
+    if broken:
+        raise HarnessError(f"the sweep of {broken[0].planned.swept.source} exited with status "
+                           f"{broken[0].returncode} (its output above); the atlas holds what it recorded")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    return cli.run(p, argv, lambda args: build(check_args(p, args)),
+                   interrupted="every finished team is kept in its sweep's results file; a re-run measures the rest")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

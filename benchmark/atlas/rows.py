@@ -1,0 +1,140 @@
+"""One row per measured entry of the atlas, from the sweeps' results files: its quality on every set, every
+complexity counter, its runtime as a ratio to the reference network timed beside it, and the figures its year's
+organizers published beside them (matched by name, id or figures, compared at the printed precision, the published
+runtime put on the reference year's scale through bridge networks where one joins the years)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.measure.paired import paired_ratio
+from benchmark.organizer.published import claimed_twice, compare
+from benchmark.rank.bridges import Scale, scale
+from benchmark.rank.publications import PUBLISHED, Row, shipped
+from benchmark.record.store import read_results
+from benchmark.web.inputs import read_failures
+
+COUNTERS = {"flops_fvcore": "fvcore_flops", "flops_hooks": "flops", "macs_ptflops": "ptflops_macs"}
+"""Each FLOP counter's column and its exact count in a record's ``complexity`` (divided by 1e9: G)."""
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One sweep's results file and what it swept: a repository of ``year``, or a network given as a file."""
+
+    results: Path
+    year: int | None
+    source: str
+    """The repository's folder name, or ``--model``."""
+    mine: bool = False
+    """The network given with ``--model``: the one placed among the others."""
+
+
+@dataclass
+class Atlas:
+    """Every row, every team that could not run, and where each came from."""
+
+    sets: list[str]
+    reference_year: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    scales: dict[int, Scale] = field(default_factory=dict)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reference_ratio(entry: dict[str, Any], sets: list[str]) -> tuple[float | None, list[float] | None]:
+    """The runtime ratio to the reference over every set the entry was timed on beside it (the sum of the model's
+    set means over the reference's, as the organizers average splits) and its bootstrap 95% interval (None from too
+    few pairs: ``measure.paired.MIN_PAIRS``)."""
+    pairs = [entry.get(f"{s}_reference_pairs") for s in sets]
+    pairs = [p for p in pairs if isinstance(p, dict) and p.get("model") and p.get("baseline")]
+    if not pairs:
+        return None, None
+    estimate = paired_ratio([p["model"] for p in pairs], [p["baseline"] for p in pairs])
+    return estimate.ratio, None if estimate.interval is None else list(estimate.interval)
+
+
+def reference_ms(year: int) -> float | None:
+    """The published mean runtime of ``year``'s baseline (the reference network) on that year's GPU."""
+    row = next((r for r in shipped(year) if r.primary and r.team_id == 0), None)
+    return None if row is None else _number(row.reported.get("ave_t"))
+
+
+def _published(entry: dict[str, Any], rows: list[Row], year: int, scales: dict[int, Scale],
+               reference: float | None) -> dict[str, Any]:
+    """The entry's ``published`` block, with its published runtime on the reference year's scale and, divided by the
+    reference's published runtime, the published counterpart of the ratio measured here."""
+    sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+    team_id = sweep.get("team_id") if sweep.get("source") == "challenge" else None
+    block = compare(entry, rows, str(sweep.get("name_as_written") or ""), team_id, PUBLISHED / f"ntire{year}.toml")
+    scaled = scales[year].convert(_number(block["reported"].get("ave_t"))) if year in scales else None
+    block["ave_t_on_reference_scale"] = scaled
+    block["ratio_on_reference_scale"] = None if scaled is None or not reference else scaled / reference
+    return block
+
+
+def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], published: list[Row],
+              scales: dict[int, Scale], reference: float | None = None) -> dict[str, Any]:
+    """The atlas row of one results entry."""
+    year = int(entry.get("year") or swept.year or 0)
+    sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+    complexity = entry.get("complexity") if isinstance(entry.get("complexity"), dict) else {}
+    environment = entry.get("environment") if isinstance(entry.get("environment"), dict) else {}
+    ratio, interval = reference_ratio(entry, sets)
+    identity = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
+    row: dict[str, Any] = {
+        "year": year, "source": swept.source, "team_id": sweep.get("team_id") if not swept.mine else None,
+        "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
+        "device": environment.get("device_name"),
+        "psnr": {s: _number(entry.get(f"{s}_ave_psnr")) for s in sets},
+        "ssim": {s: _number(entry.get(f"{s}_ave_ssim")) for s in sets},
+        "params": _number(entry.get("num_parameters")),
+        **{column: None if _number(complexity.get(key)) is None else complexity[key] / 1e9
+           for column, key in COUNTERS.items()},
+        "flops_counter": entry.get("flops_counter"),
+        "activations": _number(entry.get("activations")), "conv": entry.get("num_conv"),
+        "ratio": ratio, "ratio_ci95": interval,
+        "ratio_sets": {s: {"ratio": _number(entry.get(f"{s}_reference_ratio")),
+                           "ci95": entry.get(f"{s}_reference_ratio_ci95")} for s in sets},
+        "reference": None if identity is None else identity.get("name"),
+        "published": _published(entry, published, year, scales, reference) if published and not swept.mine
+        else None,
+        "sweep_wall_seconds": _number(sweep.get("wall_seconds")),
+    }
+    row["team"] = (row["published"] or {}).get("name")
+    return row
+
+
+def _failures(swept: Swept) -> list[dict[str, Any]]:
+    return [{"year": swept.year, "source": swept.source, "label": f.label, "reason": f.reason}
+            for f in sorted(read_failures(swept.results), key=lambda f: f.label)]
+
+
+def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
+    """The atlas of ``sweeps``: a row per entry (a CPU dry run's and a GPU run's alike), a line per failed team."""
+    atlas = Atlas(sets, reference_year)
+    years = sorted({s.year for s in sweeps if s.year is not None} | {reference_year})
+    atlas.scales = {year: scale(year, reference_year) for year in years}
+    for swept in sweeps:
+        entries = read_results(swept.results) if swept.results.is_file() else {}
+        published = shipped(swept.year) if swept.year is not None else []
+        for name, entry in entries.items():
+            atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
+                                        reference_ms(reference_year)))
+        atlas.failures += _failures(swept)
+    for year in years:
+        blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}
+        for row_name, claimants in claimed_twice(blocks).items():
+            for row in atlas.rows:
+                block = row["published"]
+                if f"{row['source']}/{row['model']}" in claimants and block:
+                    block.update({"matched_by": None, "name": None, "match": None, "candidates": [row_name],
+                                  "explanation": f"ambiguous: {len(claimants)} entries of {year} have the figures "
+                                                 f"of {row_name}"})
+                    row["team"] = None
+    return atlas

@@ -1,0 +1,225 @@
+"""The atlas on the "Across years" page (``python -m benchmark.atlas --site``): every entry of every year in one
+sortable, filterable table (quality on every set, every complexity counter, the runtime ratio to the one reference
+network with its interval, the published figures and whether they match), PSNR against each cost with the Pareto
+front across all years and the points coloured by year, each year's published winner, where a network of your own
+stands, and every team that could not run with its one line.
+
+Built from ``atlas.json`` as ``benchmark.atlas`` writes it; every name and reason in it comes from team code or
+users' files and is escaped (:func:`benchmark.web.markup.esc`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmark.core.errors import HarnessError
+from benchmark.rank.board import clean_name
+from benchmark.web import svg
+from benchmark.web.markup import Pages, esc, grid, link, name, notes
+
+YEAR_COLOURS = {2023: "#7b3294", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#1a9641"}
+"""Each year's colour on the plots and in the table; a year not listed is grey."""
+OTHER = "#9aa3ad"
+COSTS = {"ratio": "runtime [× {reference}, {device}]", "flops_fvcore": "FLOPs [G, fvcore]", "params": "params [M]"}
+
+
+def read(path: Path) -> dict[str, Any]:
+    """``atlas.json``; a HarnessError (one line) when it is not one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise HarnessError(f"--atlas {path}: not a readable atlas ({err}); build it with python -m benchmark.atlas") \
+            from None
+    if not isinstance(document, dict) or not isinstance(document.get("rows"), list) or "atlas" not in document:
+        raise HarnessError(f"--atlas {path}: not an atlas.json (no rows); build it with python -m benchmark.atlas")
+    return document
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "n/a"
+    return format(value, spec)
+
+
+def _sort(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else ""
+
+
+def _anchor(index: int) -> str:
+    return f"atlas-{index}"
+
+
+def _colour(year: Any) -> str:
+    return YEAR_COLOURS.get(year, OTHER)
+
+
+def _match(block: dict[str, Any] | None) -> tuple[str, str]:
+    """The match cell: its text and its title (what was matched, how, why a figure differs)."""
+    if not block:
+        return "–", "no published figures (a network given as a file)"
+    if block.get("name") is None:
+        candidates = block.get("candidates") or []
+        return ("ambiguous", "figures equal " + " and ".join(map(str, candidates))) if candidates else \
+            ("not published", "no published row for this team")
+    figures = block.get("figures") or {}
+    how = f"by {block.get('matched_by')}: {block['name']}"
+    if block.get("match") is True:
+        return f"= {len(figures)}/{len(figures)}", how
+    wrong = [k for k, f in figures.items() if isinstance(f, dict) and not f.get("match")]
+    return f"≠ {', '.join(wrong)}", f"{how}; {block.get('explanation') or ''}"
+
+
+def _columns(sets: list[str], reference: str) -> list[tuple[str, str, str]]:
+    """(key, header, type) of every column, in order."""
+    cols = [("model", "Entry", "text"), ("year", "Year", "num"), ("team", "Team (published)", "text")]
+    for s in sets:
+        cols += [(f"psnr_{s}", f"PSNR {s}", "num"), (f"ssim_{s}", f"SSIM {s}", "num")]
+    cols += [("params", "Params [M]", "num"), ("flops_fvcore", "FLOPs fvcore [G]", "num"),
+             ("flops_hooks", "FLOPs hooks [G]", "num"), ("macs_ptflops", "MACs ptflops [G]", "num"),
+             ("activations", "Acts [M]", "num"), ("conv", "Conv", "num"),
+             ("ratio", f"Runtime [× {reference}]", "num"), ("ratio_ci95", "95% interval", "text"),
+             ("published_params", "Params published", "num"), ("published_flops", "FLOPs published", "num"),
+             ("published_psnr", "PSNR published (val / test)", "text"),
+             ("published_ms", "Runtime published [ms]", "num"), ("published_scaled", "… on the reference scale", "num"),
+             ("published_ratio", f"… [× {reference}]", "num"),
+             ("match", "Published match", "text")]
+    return cols
+
+
+def _cells(row: dict[str, Any], sets: list[str]) -> dict[str, tuple[str, str]]:
+    """Column key → (cell HTML, data-sort)."""
+    block = row.get("published") or {}
+    reported = block.get("reported") or {}
+    figures = block.get("figures") or {}
+    low, high = row.get("ratio_ci95") or (None, None)
+    cells = {"year": (f'<span class="swatch" style="background:{_colour(row["year"])}"></span>{esc(row["year"])}',
+                      _sort(row["year"])),
+             "team": (name(row["team"]) if row.get("team") else "–", str(row.get("team") or ""))}
+    for s in sets:
+        cells[f"psnr_{s}"] = (_fmt(row["psnr"].get(s), ".2f"), _sort(row["psnr"].get(s)))
+        cells[f"ssim_{s}"] = (_fmt(row["ssim"].get(s), ".4f"), _sort(row["ssim"].get(s)))
+    for key, spec in (("params", ".4f"), ("flops_fvcore", ".3f"), ("flops_hooks", ".3f"), ("macs_ptflops", ".3f"),
+                      ("activations", ".2f"), ("conv", "d"), ("ratio", ".3f")):
+        cells[key] = (_fmt(row.get(key), spec), _sort(row.get(key)))
+    cells["ratio_ci95"] = (f"{_fmt(low, '.3f')}–{_fmt(high, '.3f')}" if low is not None else "n/a", "")
+    for key, figure, spec in (("published_params", "num_parameters", ".3f"), ("published_flops", "flops", ".2f")):
+        value = (figures.get(figure) or {}).get("published")
+        cells[key] = (_fmt(value, spec), _sort(value))
+    psnr = [reported.get("val_psnr"), reported.get("test_psnr")]
+    cells["published_psnr"] = (" / ".join(_fmt(v, ".2f") for v in psnr) if any(psnr) else "n/a", "")
+    gpu = f" ({esc(reported['gpu'])})" if reported.get("gpu") else ""
+    cells["published_ms"] = (_fmt(reported.get("ave_t"), ".2f") + (gpu if reported.get("ave_t") else ""),
+                             _sort(reported.get("ave_t")))
+    for key, figure, spec in (("published_scaled", "ave_t_on_reference_scale", ".2f"),
+                              ("published_ratio", "ratio_on_reference_scale", ".3f")):
+        cells[key] = (_fmt(block.get(figure), spec), _sort(block.get(figure)))
+    text, title = _match(row.get("published"))
+    cells["match"] = (f'<span title="{esc(title)}">{esc(text)}</span>', text)
+    return cells
+
+
+def _entry(row: dict[str, Any], pages: Pages, main_year: int) -> str:
+    """The entry's name, linked to its model page where the site has one (the leaderboard's year)."""
+    own = row["year"] == main_year and not row.get("mine")
+    href = pages.models.get(clean_name(row["model"])) if own else None
+    label = name(row["model"]) + (' <span class="tag">yours</span>' if row.get("mine") else "")
+    return link(href, label, title=row["model"]) if href else label
+
+
+def table(document: dict[str, Any], pages: Pages, main_year: int) -> str:
+    """Every entry, sortable by any column and filterable by entry, team, year or repository."""
+    sets = document["atlas"]["sets"]
+    reference = document["atlas"]["reference"]["name"]
+    cols = _columns(sets, reference)
+    head = "".join(f'<th scope="col" data-key="{esc(k)}" data-type="{t}"><button type="button">{esc(h)}</button></th>'
+                   for k, h, t in cols)
+    body = []
+    for i, row in enumerate(document["rows"]):
+        cells = _cells(row, sets)
+        tds = [f'<td class="team" data-sort="{esc(row["model"])}">{_entry(row, pages, main_year)}</td>']
+        tds += [f'<td data-sort="{esc(cells[k][1])}">{cells[k][0]}</td>' for k, _, _ in cols[1:]]
+        search = " ".join(str(v) for v in (row["model"], row.get("team") or "", row["year"], row["source"]))
+        body.append(f'<tr id="{_anchor(i)}" class="{"mine" if row.get("mine") else ""}" data-team="{esc(row["model"])}"'
+                    f' data-filter="{esc(search)}">{"".join(tds)}</tr>')
+    count = len(body)
+    return (f'<div class="filter"><label>Filter <input type="search" data-filter="atlas" placeholder="entry, team, '
+            f'year or repository" aria-label="filter the atlas"></label><span class="count" data-count="atlas">'
+            f'{count} of {count} shown</span></div><div class="scroll"><table id="atlas" class="board sortable">'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def plots(document: dict[str, Any]) -> str:
+    """PSNR on each set against each cost, every year's points in its colour, the front across all years."""
+    meta = document["atlas"]
+    device = ", ".join(meta.get("devices") or []) or "this machine"
+    figures = []
+    for s in meta["sets"]:
+        for cost, label in COSTS.items():
+            shown = [(i, r) for i, r in enumerate(document["rows"]) if _sort(r.get(cost)) and r.get(cost) > 0
+                     and _sort(r["psnr"].get(s))]
+            if not shown:
+                continue
+            points = [svg.Point(r["model"], float(r[cost]), float(r["psnr"][s]), f"#{_anchor(i)}",
+                                "mine" if r.get("mine") else "ranked", None if r.get("mine") else _colour(r["year"]))
+                      for i, r in shown]
+            x_label = label.format(reference=meta["reference"]["name"], device=device)
+            title = f"PSNR[{s}] [dB] against {x_label}"
+            figures.append(f"<figure>{svg.scatter(points, x_label, f'PSNR[{s}] [dB]', None, title)}"
+                           f"<figcaption>{esc(title)}: {len(points)} entries</figcaption></figure>")
+    if not figures:
+        return "<p>No entry has a PSNR: nothing to plot (a profile-only atlas has none).</p>"
+    years = sorted({r["year"] for r in document["rows"]})
+    legend = ", ".join(f'<span class="swatch" style="background:{_colour(y)}"></span>{esc(y)}' for y in years)
+    return (f"<p>Colours: {legend}; black: a network given as a file. Green staircase: the Pareto front across every "
+            "year (no other entry both cheaper and better). Each point links to its row.</p>"
+            f'<div class="plots">{"".join(figures)}</div>')
+
+
+def winners(document: dict[str, Any]) -> str:
+    rows = []
+    for w in document.get("winners", []):
+        at = next((i for i, r in enumerate(document["rows"])
+                   if r["year"] == w["year"] and r["model"] == w.get("model")), None)
+        measured = link(f"#{_anchor(at)}", name(w["model"])) if at is not None else "not measured here"
+        rows.append([esc(w["year"]), name(w["team"]) if w.get("team") else "none published",
+                     measured if w.get("team") else "–", esc(w["why"])])
+    return grid(["year", "first place", "its entry here", "from"], rows, text=(1, 2, 3)) if rows else ""
+
+
+def failures(document: dict[str, Any]) -> str:
+    rows = [[esc(f.get("year") or "–"), esc(f["source"]), esc(f["label"]), f'<span class="failed">{esc(f["reason"])}'
+             "</span>"] for f in document.get("failures", [])]
+    return grid(["year", "repository", "team", "why it could not run"], rows, text=(1, 2, 3)) if rows else \
+        "<p>Every team ran.</p>"
+
+
+def section(document: dict[str, Any], pages: Pages, main_year: int) -> str:
+    """The atlas part of the across-years page."""
+    meta = document["atlas"]
+    devices = ", ".join(meta.get("devices") or []) or "no device"
+    years = sorted({r["year"] for r in document["rows"]})
+    dry = " (CPU dry run: PSNR and complexity; runtime as the ratio only)" if meta.get("dry_run") else ""
+    intro = (f"<p>{len(document['rows'])} entries of {', '.join(map(str, years)) or 'no year'} measured under one "
+             f"protocol on {esc(devices)}{dry}, on {esc(', '.join(meta['sets']) or 'no data')}; runtime as the ratio to "
+             f"{esc(meta['reference']['name'])} (the {esc(meta['reference']['year'])} baseline) timed beside each "
+             f"entry, image by image; {len(document.get('failures', []))} team(s) could not run.</p>")
+    scales = [f"{y}: {s['why']}" + (f" (× {s['factor']:.4f})" if s.get("factor") not in (None, 1.0) else "")
+              for y, s in sorted(document.get("scales", {}).items())]
+    bridge_notes = [f"Bridge {b['network']}: " + ", ".join(f"{y} {ms:.2f} ms" for y, ms in b["ms"].items())
+                    + f" ({b['why']})" for b in document.get("bridges", [])]
+    verdicts = [v["line"] for v in document.get("verdicts", []) if v.get("line")]
+    parts = ["<h2>The atlas</h2>", intro, "<h3>Each year's winner</h3>", winners(document),
+             "<h3>Every entry</h3>", table(document, pages, main_year),
+             notes(["Published runtimes are each year's organizers' GPU times; on the reference scale through "
+                    "bridge networks where one joins the years:", *scales, *bridge_notes,
+                    "Published match: each complexity figure ours against the published one at its printed "
+                    "precision; hover it for the row matched (by name, id or its unique figures) and why a figure "
+                    "differs."]),
+             *(["<h3>Your network</h3>", notes(verdicts)] if verdicts else []),
+             "<h3>PSNR against cost</h3>", plots(document),
+             f"<h3>Could not run ({len(document.get('failures', []))})</h3>", failures(document)]
+    return "".join(parts)

@@ -1,0 +1,246 @@
+"""The atlas (``python -m benchmark.atlas``), CI-sized: a made-up 2025 repository of three teams that run and one that
+cannot, plus a network given as a file, on Set5, as a CPU dry run, every entry timed beside the 2026 baseline SPAN;
+the files it writes, a second build that redoes only what changed, the published figures matched by figures in a
+sweep, one-line mistakes, and the filled "Across years" page in a real Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+from helpers import PROJECT, Tiny, make_repo, opened, run_main, served, shared_file, sweep_here
+
+from benchmark.atlas.__main__ import main as atlas_main
+from benchmark.measure.complexity import measure
+from benchmark.record.store import read_results
+
+ARTIFACTS = PROJECT / "tests" / "artifacts" / "site"
+"""Where the browser tests keep their screenshots (ignored by git)."""
+NET = '''\
+import torch
+from torch import nn
+
+
+class MyNet(nn.Module):
+    def __init__(self, feats=6):
+        super().__init__()
+        self.body = nn.Conv2d(3, feats, 3, padding=1)
+        self.tail = nn.Conv2d(feats, 48, 3, padding=1)
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x):
+        return self.up(self.tail(torch.relu(self.body(x))))
+'''
+
+
+def atlas_repo(root: Path) -> Path:
+    """The fake repository of tests/helpers.py (a 2025 year), less the teams that hang, hog memory or crash: teams
+    00, 01, 02 run; 07 needs a package that does not exist."""
+    make_repo(root)
+    text = (root / "test_demo.py").read_text()
+    text = re.sub(r"    elif model_id == [346]:\n(?:        .*\n)+", "", text)
+    (root / "test_demo.py").write_text(text)
+    return root
+
+
+def network(folder: Path, seed: int) -> dict[str, Path]:
+    """arch.py (MyNet) in ``folder``, outside the checkout, and MyNet's weights drawn with ``seed``."""
+    folder.mkdir(exist_ok=True)
+    (folder / "arch.py").write_text(NET)
+    namespace: dict[str, Any] = {}
+    exec(compile(NET, str(folder / "arch.py"), "exec"), namespace)  # noqa: S102 - the test's own network
+    torch.manual_seed(seed)
+    torch.save(namespace["MyNet"]().state_dict(), folder / "w.pth")
+    return {"arch": folder / "arch.py", "weights": folder / "w.pth"}
+
+
+def run_atlas(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmark.atlas", *map(str, args)], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def built(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("atlas")
+    repo = atlas_repo(tmp / "NTIRE2025_Fake")
+    mine = network(tmp / "mine", seed=1)
+    args = ["--challenge-repo", repo, "--dataset", shared_file("data", "Set5"), "--cpu-dry-run",
+            "--model", f"{mine['arch']}:MyNet", "--checkpoint", mine["weights"], "--data-range", "1",
+            "--model_zoo", shared / "reference" / "model_zoo", "--out", tmp / "atlas", "--site", tmp / "site"]
+    proc = run_atlas(*args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    return {"tmp": tmp, "args": args, "proc": proc, "mine": mine, "out": tmp / "atlas", "site": tmp / "site",
+            "atlas": json.loads((tmp / "atlas" / "atlas.json").read_text())}
+
+
+def test_every_entry_has_its_figures_and_its_ratio_to_span(built: dict) -> None:
+    atlas = built["atlas"]
+    assert atlas["atlas"]["sets"] == ["Set5"] and atlas["atlas"]["reference"] == {"year": 2026, "name": "00_SPAN"}
+    rows = {row["model"]: row for row in atlas["rows"]}
+    assert sorted(rows) == ["002_Other", "00_Tiny", "1_Spaced", "MyNet"]
+    tiny = measure(Tiny())
+    for row in rows.values():
+        assert row["dry_run"] is True and row["reference"] == "00_SPAN" and row["device"]
+        low, high = row["ratio_ci95"]
+        assert 0 < low <= row["ratio"] <= high and row["ratio"] == row["ratio_sets"]["Set5"]["ratio"]
+        assert row["psnr"]["Set5"] > 0 and 0 < row["ssim"]["Set5"] < 1 and row["sweep_wall_seconds"] > 0
+    assert rows["00_Tiny"]["params"] == tiny["params"] / 1e6 and rows["00_Tiny"]["flops_fvcore"] == \
+        tiny["fvcore_flops"] / 1e9 and rows["00_Tiny"]["flops_hooks"] == tiny["flops"] / 1e9
+    assert rows["MyNet"]["mine"] is True and rows["MyNet"]["year"] == 2026 and rows["MyNet"]["published"] is None
+    entries = read_results(built["out"] / "NTIRE2025_Fake.dry-run.json")
+    assert entries["00_Tiny"]["Set5_ave_runtime"] is None  # a dry run holds no runtime of record, only the ratio
+    assert entries["00_Tiny"]["Set5_reference_ratio"] == rows["00_Tiny"]["ratio"]
+    assert entries["00_Tiny"]["sweep"]["settings"]["reference"] == 2026
+
+
+def test_published_figures_failures_winners_and_your_network(built: dict) -> None:
+    atlas, out = built["atlas"], built["proc"].stdout
+    rows = {row["model"]: row for row in atlas["rows"]}
+    efdn = rows["00_Tiny"]["published"]  # team 00 of a 2025 repository is the EFDN baseline's row, by id
+    assert (efdn["name"], efdn["matched_by"], efdn["match"]) == ("00_EFDN_baseline", "id", False)
+    assert efdn["explanation"].startswith("not explained") and efdn["ave_t_on_reference_scale"] is None
+    assert rows["1_Spaced"]["published"]["name"] is None and rows["1_Spaced"]["team"] is None
+    assert atlas["failures"] == [{"year": 2025, "source": "NTIRE2025_Fake", "label": "07", "reason":
+                                  "needs the package 'no_such_package_here' (ModuleNotFoundError in "
+                                  "models/team07_Needs.py:2)"}]
+    assert atlas["winners"] == [{"year": 2025, "team": None, "why": atlas["winners"][0]["why"]}]
+    assert "no per-team results of 2025 are published" in atlas["winners"][0]["why"]
+    assert atlas["scales"]["2025"]["factor"] is None and atlas["bridges"][0]["network"] == "SPAN"
+    verdicts = [v for v in atlas["verdicts"] if v["cost"] == "params"]
+    assert len(verdicts) == 1 and verdicts[0]["year"] == 2025 and verdicts[0]["line"] in out
+    beaten = verdicts[0]["dominated_by"]
+    mine = rows["MyNet"]
+    for key in beaten:
+        other = rows[key.split("/", 1)[1]]
+        assert other["params"] <= mine["params"] and other["psnr"]["Set5"] >= mine["psnr"]["Set5"]
+    assert verdicts[0]["on_front"] is (not beaten)
+    assert "NTIRE 2025: 3 measured, 1 could not run; published: 1 matched by name or id, 0 by figures" in out
+    assert re.search(r"from scratch: 4 entries, \d+ team-seconds", out)
+
+
+def test_csv_and_latex_hold_the_same_figures(built: dict) -> None:
+    table = pd.read_csv(built["out"] / "atlas.csv")
+    rows = {row["model"]: row for row in built["atlas"]["rows"]}
+    assert sorted(table["model"]) == sorted(rows)
+    for _, line in table.iterrows():
+        row = rows[line["model"]]
+        assert line["psnr_Set5"] == pytest.approx(row["psnr"]["Set5"], rel=1e-12)
+        assert line["ratio_ci95_low"] == pytest.approx(row["ratio_ci95"][0], rel=1e-12)
+    assert table.loc[table["model"] == "00_Tiny", "published_team"].item() == "00_EFDN_baseline"
+    tex = (built["out"] / "atlas.tex").read_text()
+    assert "\\begin{tabular}" in tex and re.search(r"^MyNet & 2026 & 0\.00\d & ", tex, re.MULTILINE)
+    assert "00\\_SPAN" in tex and "Set5" in tex
+
+
+def test_a_second_build_redoes_only_what_changed(built: dict) -> None:
+    again = run_atlas(*built["args"])
+    assert again.returncode == 0, again.stderr
+    assert "[NTIRE2025_Fake] sweep: 4 team(s)" in again.stdout and "3 up to date" in again.stdout
+    assert "[--model] sweep: 1 team(s)" in again.stdout and "0 to run, 1 up to date" in again.stdout
+    assert json.loads((built["out"] / "atlas.json").read_text())["rows"] == built["atlas"]["rows"]
+    network(built["mine"]["arch"].parent, seed=2)  # new weights for your network: it alone runs again
+    changed = run_atlas(*built["args"])
+    assert changed.returncode == 0 and "[--model] sweep: 1 team(s)" in changed.stdout
+    assert "MyNet's entry is out of date" in changed.stdout and "3 up to date" in changed.stdout
+    rows = {r["model"]: r for r in json.loads((built["out"] / "atlas.json").read_text())["rows"]}
+    assert rows["MyNet"]["psnr"] != {r["model"]: r for r in built["atlas"]["rows"]}["MyNet"]["psnr"]
+
+
+def test_a_profile_only_atlas_has_complexity_and_no_data(built: dict, tmp_path: Path) -> None:
+    code, out, err = run_main(atlas_main, [str(a) for a in (
+        "--challenge-repo", built["tmp"] / "NTIRE2025_Fake", "--profile-only", "--out", tmp_path / "atlas")])
+    assert code == 0, err
+    assert (tmp_path / "atlas" / "NTIRE2025_Fake.profile.json").is_file()  # apart from a full build's entries
+    atlas = json.loads((tmp_path / "atlas" / "atlas.json").read_text())
+    assert atlas["atlas"]["profile_only"] is True and atlas["atlas"]["sets"] == []
+    rows = {row["model"]: row for row in atlas["rows"]}
+    assert sorted(rows) == ["002_Other", "00_Tiny", "1_Spaced"] and rows["00_Tiny"]["params"] == \
+        measure(Tiny())["params"] / 1e6
+    assert all(row["ratio"] is None and row["psnr"] == {} for row in rows.values())
+    assert [f["label"] for f in atlas["failures"]] == ["07"] and "from scratch: 3 entries" in out
+
+
+def test_mistakes_are_one_line_before_any_sweep(built: dict, tmp_path: Path) -> None:
+    repo = built["tmp"] / "NTIRE2025_Fake"
+    (tmp_path / "file").write_text("")
+    for argv, why in (([], "nothing to measure"),
+                      (["--challenge-repo", repo, "--profile-only", "--dataset", "x"], "drop --dataset"),
+                      (["--challenge-repo", repo], "pass the sets to run with --dataset"),
+                      (["--challenge-repo", tmp_path / "nowhere", "--profile-only", "--out", tmp_path / "o"],
+                       "nowhere"),
+                      (["--model", f"{tmp_path / 'none.py'}:X", "--profile-only"], "none.py not found"),
+                      (["--challenge-repo", repo, "--profile-only", "--out", tmp_path / "file"],
+                       "a file, not a folder"),
+                      (["--challenge-repo", repo, "--profile-only", "--reference", "2019"], "--reference 2019"),
+                      (["--model", f"{repo}/models/team00_Tiny.py:Tiny", "--profile-only", "--site", tmp_path / "s"],
+                       "add --challenge-repo")):
+        code, out, err = run_main(atlas_main, [str(a) for a in argv])
+        assert code == 2 and err.count("\n") == 1 and why in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_matches_rows_without_an_id_by_their_unique_figures(built: dict, tmp_path: Path) -> None:
+    """Teams 00 and 02 are the same network (Tiny, 8 features): a table with two rows of those figures cannot tell
+    them apart; team 01 (4 features) is the one row with its figures."""
+    def row(team: str, feats: int) -> dict:
+        figures = measure(Tiny(feats))
+        return {"team": team, "team_id": None, "params_M": round(figures["params"] / 1e6, 3),
+                "flops_G": round(figures["fvcore_flops"] / 1e9, 2), "val_psnr": 26.9, "ave_runtime_ms": 5.0}
+
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"rows": [row("Fours", 4), row("Eights A", 8), row("Eights B", 8)]}))
+    results = tmp_path / "R.json"
+    proc = sweep_here("--challenge-repo", built["tmp"] / "NTIRE2025_Fake", "--profile-only", "--results", results,
+                      "--published", table, "--model_id", 0, 1)
+    assert proc.returncode == 0, proc.stderr
+    entries = read_results(results)
+    one = entries["1_Spaced"]["published"]
+    assert (one["name"], one["matched_by"], one["match"]) == ("Fours", "figures", True)
+    assert one["reported"] == {"val_psnr": 26.9, "ave_t": 5.0, "gpu": None}
+    zero = entries["00_Tiny"]["published"]
+    assert zero["name"] is None and zero["candidates"] == ["Eights A", "Eights B"]
+    assert "= 2/2 (by figures: Fours)" in proc.stdout and "ambiguous: its figures equal Eights A and" in proc.stdout
+
+
+# --- the filled page in a real browser ------------------------------------------------------------------------------
+
+
+def test_browser_the_atlas_sorts_filters_and_links_every_point(browser: Any, built: dict) -> None:
+    with served(built["site"]) as base, opened(browser, base + "years.html") as (page, problems):
+        rows = page.eval_on_selector_all("#atlas tbody tr", "rows => rows.map(r => r.dataset.team)")
+        assert sorted(rows) == ["002_Other", "00_Tiny", "1_Spaced", "MyNet"]
+        page.click('#atlas th[data-key="params"] button')
+        index = page.eval_on_selector_all("#atlas thead th", "ths => ths.findIndex(th => th.dataset.key === 'params')")
+        params = page.eval_on_selector_all("#atlas tbody tr", f"rows => rows.map(r => Number(r.cells[{index}]"
+                                           ".dataset.sort))")
+        assert params == sorted(params) and len(set(params)) == 3 and params[0] == measure(Tiny(4))["params"] / 1e6
+        page.fill('input[data-filter="atlas"]', "2026")
+        visible = page.eval_on_selector_all("#atlas tbody tr:not([hidden])", "rows => rows.map(r => r.dataset.team)")
+        assert visible == ["MyNet"] and page.text_content('[data-count="atlas"]') == "1 of 4 shown"
+        page.fill('input[data-filter="atlas"]', "ntire2025_fake")
+        assert page.text_content('[data-count="atlas"]') == "3 of 4 shown"
+        page.fill('input[data-filter="atlas"]', "")
+        page.hover('svg.plot a[data-name="MyNet"] circle >> nth=0')
+        assert page.is_visible("#tip") and page.text_content("#tip") == "MyNet"
+        anchors = page.eval_on_selector_all("svg.plot a", "els => els.map(e => e.getAttribute('href'))")
+        ids = set(page.eval_on_selector_all("#atlas tbody tr", "rows => rows.map(r => r.id)"))
+        assert len(anchors) == 3 * 4 and {a.removeprefix("#") for a in anchors} == ids
+        page.click('svg.plot a[data-name="1_Spaced"] circle >> nth=0')
+        assert page.evaluate("location.hash") in {f"#{i}" for i in ids}
+        assert "needs the package" in page.text_content("body") and "Your network" in page.text_content("body")
+        for href in page.eval_on_selector_all("#atlas a[href]", "els => els.map(e => e.href)"):
+            assert page.request.get(href).status == 200, href
+        assert problems == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with opened(browser, (built["site"] / "years.html").as_uri(), 390) as (page, problems):  # a phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its own box
+        page.screenshot(path=str(ARTIFACTS / "atlas_390.png"), full_page=True)
+        assert problems == []

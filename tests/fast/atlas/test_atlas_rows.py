@@ -1,0 +1,110 @@
+"""The atlas's logic on results files written here (no sweep): each entry's row with its published figures, the
+published runtime through the SPAN bridge, entries that claim one row by figures, the ratio over every set, the
+Pareto fronts and verdicts, and the CSV and LaTeX views."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.atlas import output, placement
+from benchmark.atlas.rows import Swept, build, reference_ratio
+from benchmark.measure.stats import ratio_ci
+
+SETS = ["Set5", "Set14"]
+TIMES = [10.0, 12.0, 11.0, 13.0, 9.0]
+"""The reference's times on each image of a set [ms]: five images × two sets make the ten pairs an interval needs."""
+
+
+def entry(team_id: int, name: str, params: float, fvcore: float, psnr: float, ratio: float) -> dict:
+    """A 2024 sweep's entry timed beside the reference on two sets (five images, one run each)."""
+    record = {"year": 2024, "num_parameters": params, "flops": fvcore, "activations": 1.0, "num_conv": 10,
+              "flops_counter": "fvcore", "dry_run": True, "environment": {"device_name": "Test CPU"},
+              "complexity": {"params": round(params * 1e6), "flops": round(fvcore * 1.1e9),
+                             "fvcore_flops": round(fvcore * 1e9), "ptflops_macs": round(fvcore * 1.2e9)},
+              "sweep": {"source": "challenge", "team_id": team_id, "name_as_written": name, "wall_seconds": 30.0}}
+    for k, s in enumerate(SETS):
+        model = [[t * ratio * (k + 1) for t in TIMES]]
+        reference = [[t * (k + 1) for t in TIMES]]
+        record.update({f"{s}_ave_psnr": psnr - k, f"{s}_ave_ssim": 0.8, f"{s}_reference_ratio": ratio,
+                       f"{s}_reference_ratio_ci95": [ratio * 0.9, ratio * 1.1],
+                       f"{s}_reference": {"name": "00_SPAN"},
+                       f"{s}_reference_pairs": {"model": model, "baseline": reference}})
+    return record
+
+
+@pytest.fixture
+def atlas(tmp_path: Path):
+    results = tmp_path / "NTIRE2024_ESR.dry-run.json"
+    results.write_text(json.dumps({
+        "38_SPAN": entry(38, "38_SPAN", 0.150688, 9.833807872, 30.0, 1.0),
+        "29_R2Net": entry(29, "29_R2Net", 0.2151, 13.0461, 30.2, 1.4),
+        "40_Copy": entry(40, "40_Copy", 0.2149, 13.054, 29.0, 1.5),  # Cao Group's figures as well: ambiguous
+        "03_Small": entry(3, "03_Small", 0.09, 5.81, 29.5, 0.7),  # ZHEstar's figures, alone
+    }))
+    (tmp_path / "NTIRE2024_ESR.dry-run.failures.json").write_text(json.dumps({"07": "needs CUDA (x)"}))
+    mine = tmp_path / "network.dry-run.json"
+    mine.write_text(json.dumps({"Mine": {**entry(0, "Mine", 0.2, 5.0, 29.9, 1.2), "year": 2026,
+                                         "sweep": {"source": "file", "team_id": 0, "wall_seconds": 20.0}}}))
+    return build([Swept(results, 2024, "NTIRE2024_ESR"), Swept(mine, 2026, "--model", mine=True)], SETS, 2026)
+
+
+def test_rows_hold_every_counter_the_published_figures_and_the_bridged_runtime(atlas) -> None:
+    rows = {r["model"]: r for r in atlas.rows}
+    span = rows["38_SPAN"]
+    assert span["team"] == "XiaomiMM" and span["published"]["matched_by"] == "id" and span["published"]["match"]
+    assert span["flops_hooks"] == pytest.approx(9.833807872 * 1.1) and span["macs_ptflops"] == pytest.approx(
+        9.833807872 * 1.2)
+    assert span["published"]["ave_t_on_reference_scale"] == pytest.approx(7.736398064196109)  # 5.59 ms × 7.74 / 5.59
+    assert span["published"]["ratio_on_reference_scale"] == pytest.approx(1.0)
+    assert rows["03_Small"]["team"] == "ZHEstar" and rows["03_Small"]["published"]["matched_by"] == "figures"
+    for twin in ("29_R2Net", "40_Copy"):  # both claim Cao Group by figures: the figures do not tell them apart
+        block = rows[twin]["published"]
+        assert block["name"] is None and block["candidates"] == ["Cao Group"] and rows[twin]["team"] is None
+        assert "ambiguous: 2 entries of 2024" in block["explanation"]
+    assert rows["Mine"]["published"] is None and rows["Mine"]["mine"] and rows["Mine"]["team_id"] is None
+    assert atlas.failures == [{"year": 2024, "source": "NTIRE2024_ESR", "label": "07", "reason": "needs CUDA (x)"}]
+    assert atlas.scales[2024].factor == pytest.approx(7.736398064196109 / 5.59) and atlas.scales[2026].factor == 1
+
+
+def test_the_ratio_is_over_every_set_as_the_organizers_average_splits(atlas) -> None:
+    row = next(r for r in atlas.rows if r["model"] == "29_R2Net")
+    assert row["ratio"] == pytest.approx(1.4) and row["ratio_sets"]["Set14"]["ratio"] == 1.4
+    model = [np.array([TIMES]) * 1.4 * (k + 1) for k in range(2)]
+    reference = [np.array([TIMES]) * (k + 1) for k in range(2)]
+    assert row["ratio_ci95"] == pytest.approx(list(ratio_ci(model, reference)[1:]))
+    assert reference_ratio({"Set5_reference_pairs": None}, SETS) == (None, None)
+    few = {"Set5_reference_pairs": {"model": [[14.0, 16.8]], "baseline": [[10.0, 12.0]]}}
+    assert reference_ratio(few, SETS) == (pytest.approx(1.4), None)  # 2 pairs: a ratio, no interval
+
+
+def test_fronts_and_where_your_network_stands(atlas) -> None:
+    fronts = placement.fronts(atlas.rows, SETS)  # Mine: 0.2 M, 5.0 G, 1.2 × SPAN, 29.9 dB on Set5
+    assert fronts["Set5"]["params"] == ["NTIRE2024_ESR/03_Small", "NTIRE2024_ESR/38_SPAN", "NTIRE2024_ESR/29_R2Net"]
+    assert fronts["Set5"]["flops_fvcore"][0] == "--model/Mine"
+    verdicts = {(v["set"], v["cost"]): v for v in placement.verdicts(atlas.rows, SETS)}
+    flops = verdicts[("Set5", "flops_fvcore")]  # the fewest FLOPs of all
+    assert flops["year"] == 2024 and flops["on_front"] and flops["dominated_by"] == flops["all_years"] == []
+    assert placement.verdict_line(flops, "00_SPAN") == ("Mine, PSNR[Set5] against FLOPs [G, fvcore]: would be on the "
+                                                        "2024 Pareto front; on the front across every year")
+    for cost in ("params", "ratio"):  # SPAN (0.151 M, 1.0 ×, 30.0 dB) is cheaper and better
+        verdict = verdicts[("Set5", cost)]
+        assert verdict["on_front"] is False and verdict["dominated_by"] == ["NTIRE2024_ESR/38_SPAN"]
+        assert "dominated on the 2024 Pareto front by 38_SPAN" in placement.verdict_line(verdict, "00_SPAN")
+
+
+def test_csv_and_latex_views(atlas) -> None:
+    table = output.frame(atlas.rows, SETS)
+    assert list(table["model"]) == ["38_SPAN", "29_R2Net", "40_Copy", "03_Small", "Mine"]
+    assert str(table["team_id"].dtype) == "Int64" and table["team_id"].isna().tolist() == [False] * 4 + [True]
+    assert table.loc[0, "published_team"] == "XiaomiMM" and table.loc[0, "published_ratio"] == pytest.approx(1.0)
+    assert table.loc[3, "psnr_Set14"] == 28.5 and table.loc[1, "ratio_ci95_low"] <= 1.4 <= table.loc[1, "ratio_ci95_high"]
+    chosen = output.chosen(atlas.rows, None, [{"year": 2024, "team": "XiaomiMM", "model": "38_SPAN"}],
+                           {2024: "00_RLFN_baseline"})
+    assert [r["model"] for r in chosen] == ["38_SPAN", "Mine"]
+    tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
+    assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
+    assert "Mine & 2026" in tex and "00\\_SPAN" in tex

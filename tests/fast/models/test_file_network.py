@@ -1,0 +1,126 @@
+"""A network given as a file outside the checkout (``--model path/to/arch.py:ClassName``): loaded without a team file,
+measured by test_demo.py exactly as a registered team (its Table 1 row), and every mistake in its flags one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import run_main, write_set
+from torch import nn
+
+import models
+import test_demo
+from benchmark.core.errors import HarnessError
+from benchmark.measure.complexity import measure
+from benchmark.record.store import read_results
+
+ARCH = '''\
+import torch
+from torch import nn
+
+from helper_block import Block  # a module beside the file imports, as running the file would
+
+
+class MyNet(nn.Module):
+    def __init__(self, feats=8):
+        super().__init__()
+        self.body = Block(feats)
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x):
+        return self.up(self.body(x))
+
+
+def not_a_network():
+    return 42
+'''
+BLOCK = '''\
+from torch import nn
+
+
+class Block(nn.Sequential):
+    def __init__(self, feats):
+        super().__init__(nn.Conv2d(3, feats, 3, padding=1), nn.ReLU(), nn.Conv2d(feats, 48, 3, padding=1))
+'''
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> dict[str, Path]:
+    """arch.py (MyNet, which imports a module beside it) outside the checkout, and MyNet(feats=6)'s weights."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "arch.py").write_text(ARCH)
+    (folder / "helper_block.py").write_text(BLOCK)
+    spec = models.file_spec(f"{folder / 'arch.py'}:MyNet", kwargs={"feats": 6}, data_range=1.0)
+    torch.manual_seed(3)
+    weights = tmp_path / "w.pth"
+    torch.save(spec.builder(feats=6).state_dict(), weights)
+    return {"arch": folder / "arch.py", "weights": weights, "data": write_set(tmp_path / "Mini", {"a": (64, 48)}),
+            "tmp": tmp_path}
+
+
+def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Path]) -> None:
+    spec = models.file_spec(f"{network['arch']}:MyNet", kwargs={"feats": 6}, data_range=1.0, name="Mine", year=2026)
+    assert (spec.display_name, spec.data_range, spec.year) == ("Mine", 1.0, 2026)
+    model = models.build_model(spec, network["weights"])
+    assert not model.training and all(not p.requires_grad for p in model.parameters())
+    assert measure(model)["params"] == sum(p.numel() for p in model.parameters()) == 3 * 6 * 9 + 6 + 6 * 48 * 9 + 48
+    with pytest.raises(HarnessError, match="does not fit MyNet"):
+        models.build_model(models.file_spec(f"{network['arch']}:MyNet"), network["weights"])  # 8 features
+    assert models.file_spec(f"{network['arch']}:MyNet").display_name == "MyNet"
+    assert all(s.label is None for s in models.list_models())  # nothing was registered
+
+
+@pytest.mark.parametrize("target, why", [
+    ("{arch}", "expected FILE.py:ClassName"),
+    ("{arch}:", "expected FILE.py:ClassName"),
+    ("{folder}/missing.py:MyNet", "missing.py not found"),
+    ("{arch}:Nope", "defines no Nope; its networks: MyNet"),
+    ("{broken}:X", "importing broken.py failed (ZeroDivisionError: division by zero)"),
+])
+def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
+    broken = network["tmp"] / "broken.py"
+    broken.write_text("x = 1 / 0\n")
+    with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken))
+
+
+def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> None:
+    with pytest.raises(HarnessError, match="built a int, not a torch.nn.Module"):
+        models.build_model(models.file_spec(f"{network['arch']}:not_a_network"))
+    with pytest.raises(HarnessError, match=r"cannot be built with \{'width': 3\}.*--model-args"):
+        models.build_model(models.file_spec(f"{network['arch']}:MyNet", kwargs={"width": 3}))
+
+
+def test_test_demo_gives_a_file_network_its_table_1_row(network: dict[str, Path]) -> None:
+    results = network["tmp"] / "R.json"
+    code, out, err = run_main(test_demo.main, [
+        "--year", "2026", "--model", f"{network['arch']}:MyNet", "--model-args", '{"feats": 6}',
+        "--checkpoint", str(network["weights"]), "--data-range", "1", "--dataset", str(network["data"]),
+        "--results", str(results), "--no-save", "--device", "cpu", "--runs", "1"])
+    assert code == 0, err
+    entry = read_results(results)["MyNet"]
+    assert entry["year"] == 2026 and entry["data_range"] == 1.0 and entry["flops_counter"] == "fvcore"
+    assert entry["checkpoint"]["path"] == str(network["weights"]) and entry["Mini_ave_psnr"] > 0
+    assert entry["num_parameters"] == (3 * 6 * 9 + 6 + 6 * 48 * 9 + 48) / 1e6
+    assert "Factsheet Table 1" in out and "MyNet" in out
+
+
+@pytest.mark.parametrize("extra, why", [
+    (["--model_id", "0"], "--model measures the network it names"),
+    (["--model-args", "[1]"], "expected a JSON object"),
+    (["--model-args", "{bad"], "not JSON"),
+    (["--name", "a/b"], "give a plain name"),
+    (["--data-range", "2"], "invalid choice"),
+])
+def test_test_demo_refuses_wrong_network_flags_in_one_line(network: dict[str, Path], extra: list[str],
+                                                            why: str) -> None:
+    code, _, err = run_main(test_demo.main, ["--model", f"{network['arch']}:MyNet", "--profile-only", *extra])
+    assert code == 2 and err.count("\n") == 1 and why in err, err
+
+
+def test_network_flags_need_model() -> None:
+    code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
+    assert code == 2 and "--name is for a network given with --model FILE:Class" in err
