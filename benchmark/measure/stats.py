@@ -28,8 +28,8 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float] | None:
-    """Student's t interval of the mean of ``values`` (the means of repeated runs); None for fewer than two, and for
-    values that are all equal (an interval of zero width is no interval).
+    """Student's t interval of the mean of ``values`` (the means of repeated runs); None for fewer than two, for
+    values that are all equal (an interval of zero width is no interval) and where the figures overflow a float.
 
     With five runs a bootstrap over runs would cover far less than its level; Student's t is exact for
     normal run means and honest for few of them (its width grows as they get fewer).
@@ -37,10 +37,11 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return None
-    half = scipy_stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    if not half > 0:
+    with np.errstate(over="ignore", invalid="ignore"):  # figures near 1e308 (a foreign file) overflow: no interval
+        mean, half = x.mean(), scipy_stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    if not (half > 0 and np.isfinite(half) and np.isfinite(mean)):
         return None
-    return float(x.mean() - half), float(x.mean() + half)
+    return float(mean - half), float(mean + half)
 
 
 def model_first(slot: int) -> bool:

@@ -331,17 +331,29 @@ def _published_note(published: pd.DataFrame, board: pd.DataFrame, path: Path) ->
     return f"every published rank of {path} reproduced ({len(RANK_SUM_COLUMNS)} rank columns × {len(merged)} teams)"
 
 
-def read_checked(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def read_checked(path: Path, refused: dict[str, str] | None = None
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """A results file's entries keyed by their cleaned names (:func:`clean_names`), every figure the leaderboard
-    reads checked (:func:`check_entry`), and ``{original: cleaned}`` for each name that cleaning changed."""
+    reads checked (:func:`check_entry`), and ``{original: cleaned}`` for each name that cleaning changed.
+
+    A bad figure refuses the whole file (compare ranks nothing it cannot trust); with ``refused``, the entry alone is
+    left out and its one line kept there under its name, so that the site can build every other model."""
     results, renamed = clean_names(read_results(path, strict=True))
     originals = {new: old for old, new in renamed.items()}
-    for name, entry in results.items():
-        check_entry(originals.get(name, name), entry, path)
-    every_split = ordered_splits(list(results.values()))
-    for name, entry in results.items():  # the leaderboard reads every model's splits from every entry
-        check_entry(originals.get(name, name), entry, path, every_split)
-    return results, renamed
+
+    def check(splits: list[str] | None = None) -> None:
+        for name, entry in list(results.items()):
+            try:
+                check_entry(originals.get(name, name), entry, path, splits)
+            except HarnessError as bad:
+                if refused is None:
+                    raise
+                refused[name] = str(bad)
+                del results[name]
+
+    check()
+    check(ordered_splits(list(results.values())))  # the leaderboard reads every model's splits from every entry
+    return results, {old: new for old, new in renamed.items() if new in results}
 
 
 @dataclass(frozen=True)

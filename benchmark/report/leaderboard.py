@@ -58,8 +58,9 @@ def _rank_cells(ranks: pd.Series) -> pd.Series:
 
 
 def figure_cells(values: pd.Series, spec: str) -> pd.Series:
-    """Figures as the leaderboard prints them: ``format(v, spec)``, ``n/a`` where there is none."""
-    return values.map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
+    """Figures as the leaderboard prints them: ``format(v, spec)``, ``n/a`` where there is none; far-off figures (a
+    foreign file's 1e308 would be 309 digits) in powers of ten."""
+    return values.map(lambda v: "n/a" if pd.isna(v) else format(v, spec if abs(v) < 1e15 else ".4e"))
 
 
 def _score_text(value: float) -> str:

@@ -94,7 +94,8 @@ def _year_of(results: dict[str, dict[str, Any]], table: pd.DataFrame | None, def
 
 def read_sources(results: list[Path], table: Path | None, year: int) -> list[Source]:
     """Every input read and checked as compare checks it (what the pages read beyond that by
-    :func:`benchmark.web.values.checked`), with its year. A results file that is missing while its sweep's failures
+    :func:`benchmark.web.values.checked`), with its year; a model whose leaderboard figures compare would refuse is
+    left out, in one warning line. A results file that is missing while its sweep's failures
     file is there is a sweep in which every team failed: it has failures and no models."""
     sources = []
     for path in results:
@@ -102,9 +103,10 @@ def read_sources(results: list[Path], table: Path | None, year: int) -> list[Sou
         if not path.exists() and failures:
             sources.append(Source(path, year, "--year (every team of its sweep failed)", failures=failures))
             continue
-        entries, renamed = read_checked(path)
+        refused: dict[str, str] = {}
+        entries, renamed = read_checked(path, refused)
         originals = {new: old for old, new in renamed.items()}
-        warnings = []
+        warnings = [f"warning: {line.split('; correct it')[0]}; left out of the site" for line in refused.values()]
         for name, entry in entries.items():
             entries[name], lines = values.checked(originals.get(name, name), entry, path)
             warnings += lines

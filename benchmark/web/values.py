@@ -1,7 +1,7 @@
 """The values of a record that the site shows beyond the leaderboard's figures, checked where they are read.
 
-``benchmark.rank.board.read_checked`` refuses a file whose leaderboard figures are not figures (compare does the
-same). A model page also shows a record's per-image runtimes, runtime statistics, own peak memory, exact counts,
+``benchmark.rank.board.read_checked`` leaves out a model whose leaderboard figures are not figures (compare refuses
+its file). A model page also shows a record's per-image runtimes, runtime statistics, own peak memory, exact counts,
 checkpoint, environment and sweep inputs; a hand-edited or foreign file may hold anything there (a string where a
 number goes, NaN, a list for an object). Each such value is one warning line naming the model, the key and the
 file, and is shown as n/a (it is set to None in the entry the pages read); the rest of the site is built.

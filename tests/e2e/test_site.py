@@ -490,6 +490,8 @@ WARNED = {"10_NaN": ["Toy_runtime"], "11_Inf": ["Toy_runtime"], "12_NegBig": ["T
                        "Toy_psnr", "Toy_peak_memory", "Toy_runtime_stats.median", "Toy_runtime_stats.runs"],
           "14_Shapes": ["checkpoint.path", "sweep", "environment.torch", "Toy_peak_memory", "Toy_runtime_stats"]}
 """The warnings, in the order the site prints them (each model's entry keys, then its splits')."""
+LEFT_OUT = {"16_Board": ("Toy_ave_runtime", "fast"), "17_Counts": ("complexity", [1])}
+"""Leaderboard figures that compare refuses: the site leaves the model out, in one line, and builds the others."""
 
 
 def bad_results(path: Path) -> Path:
@@ -510,6 +512,8 @@ def bad_results(path: Path) -> Path:
                  "Toy_runs_ave_runtime": [1e308, 1e308]})
     huge["complexity"]["fvcore_flops"] = 1e308
     entries["15_Huge"] = huge
+    for i, (name, (key, value)) in enumerate(LEFT_OUT.items()):
+        entries[name] = {**record(7.0, 29.5, 0.1, 6.0, team_id=16 + i), key: value}
     path.write_text(json.dumps(entries))
     return path
 
@@ -519,7 +523,13 @@ def test_bad_values_are_one_line_each_shown_na_and_the_site_is_built(tmp_path: P
     results = bad_results(tmp_path / "R.json")
     code, out, err = build(capsys, tmp_path / "site", "--results", results, "--year", "2026")
     assert code == 0 and re.fullmatch(r"site: .*index\.html \(10 pages, \d+ files, \d+ KiB\)\n", out), err
-    lines = err.splitlines()
+    left_out, lines = err.splitlines()[:len(LEFT_OUT)], err.splitlines()[len(LEFT_OUT):]
+    assert left_out == [f"warning: model 16_Board: Toy_ave_runtime is 'fast', not a number in {results}, not a "
+                        "runtime in ms; left out of the site",
+                        f"warning: model 17_Counts: complexity is [1] in {results}, not the object of exact "
+                        "counts test_demo.py writes; left out of the site"]
+    assert not any((tmp_path / "site" / "teams" / f"{name}.html").exists() for name in LEFT_OUT)
+    assert "17_Counts" not in (tmp_path / "site" / "index.html").read_text()
     assert [re.match(r"warning: model (\S+): (\S+) is ", line).groups() for line in lines] == [
         (model, key) for model, keys in WARNED.items() for key in keys]
     assert all(line.endswith("; shown as n/a on the site") and str(results) in line for line in lines)
@@ -542,6 +552,7 @@ def test_bad_values_are_one_line_each_shown_na_and_the_site_is_built(tmp_path: P
     huge = (teams / "15_Huge.html").read_text()
     assert "Toy: runtime per image (2 images)" in huge and "runtime [ms] (log scale)" in huge
     assert re.search(r">1e\+2\d\d</text>", huge)  # a tick among the powers of ten, every 56th shown
+    assert re.search(r'<td data-sort="1e\+308">1\.0000e\+308</td>', (tmp_path / "site" / "index.html").read_text())
     plots = (tmp_path / "site" / "plots.html").read_text()
     assert plots.count('data-name="15_Huge"') == 3 and "params [M] (log scale)" in plots
 

@@ -5,6 +5,7 @@ into a bias; the spread, the interval over runs and the overlap of intervals."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -114,6 +115,9 @@ def test_spread_and_interval_of_the_mean() -> None:
     half = 4.302652729749464 * 2.0 / math.sqrt(3)  # t(0.975, 2 df) × s / √n
     assert (low, high) == (pytest.approx(12.0 - half), pytest.approx(12.0 + half))
     assert mean_ci([5.0]) is None  # one run: no interval
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        assert mean_ci([1e308, 1e308, 9e307]) is None  # the mean overflows a float: no interval, not inf–inf
 
 
 def test_overlapping_intervals_are_ties() -> None:
