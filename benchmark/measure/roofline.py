@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
+from torch.utils.flop_counter import conv_flop_count, flop_registry
 
 from benchmark.measure.backend import PRECISIONS, timed
 from benchmark.measure.complexity import fold_indices
@@ -117,20 +117,41 @@ def _bytes(tensors: list[torch.Tensor]) -> int:
     return total
 
 
-def signature(name: str, args: tuple) -> str:
+def _named(func: Any, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """An operator call's arguments by their names in its schema."""
+    return {**{a.name: v for a, v in zip(func._schema.arguments, args)}, **kwargs}
+
+
+def signature(func: Any, args: tuple, kwargs: dict[str, Any]) -> str:
     """How the table names an operator call: a convolution by its kernel and channels (``conv 1×1 35→70``,
-    ``depthwise 15×1 ×35``), a matrix product by its inner and outer width, anything else by its name."""
-    if "convolution" in name and len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].dim() == 4:
-        out_ch, in_per_group, kh, kw = args[1].shape
-        groups = next((a for a in args[6:9] if isinstance(a, int) and not isinstance(a, bool)), 1)
-        if in_per_group == 1 and groups == out_ch and groups > 1:
-            return f"depthwise {kh}×{kw} ×{out_ch}"
-        return f"conv {kh}×{kw} {in_per_group * groups}→{out_ch}"
-    if name in ("mm", "addmm", "bmm", "matmul", "linear") and len(args) > 1:
-        weight = args[-1] if name != "addmm" else args[2]
-        if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
-            return f"matmul {weight.shape[-2]}→{weight.shape[-1]}"
+    ``depthwise 15×1 ×35``; oneDNN's fused ones with their step, ``conv 1×1 35→70 + swish``), a matrix product by
+    its inner and outer width, anything else by its name."""
+    name, named = func._overloadpacket.__name__, _named(func, args, kwargs)
+    weight = named.get("weight", named.get("W"))
+    if "convolution" in name and isinstance(weight, torch.Tensor) and weight.dim() == 4:
+        out_ch, in_per_group, kh, kw = weight.shape
+        groups = named.get("groups", 1)
+        kind = (f"depthwise {kh}×{kw} ×{out_ch}" if in_per_group == 1 and groups == out_ch > 1
+                else f"conv {kh}×{kw} {in_per_group * groups}→{out_ch}")
+        step = named.get("binary_attr") or named.get("attr")
+        return kind if step in (None, "none") else f"{kind} + {step}"
+    if name in ("mm", "addmm", "bmm"):
+        second = named.get("mat2")
+        if isinstance(second, torch.Tensor):
+            return f"matmul {second.shape[-2]}→{second.shape[-1]}"
     return name
+
+
+def _macs(func: Any, args: tuple, kwargs: dict[str, Any], out: Any) -> int:
+    """Multiply-adds of one call: PyTorch's formula where it has one (halved: it counts a multiply-add twice), the
+    convolution's for oneDNN's fused convolutions, none otherwise."""
+    packet = func._overloadpacket
+    if packet in flop_registry:
+        return flop_registry[packet](*args, **kwargs, out_val=out) // 2
+    named = _named(func, args, kwargs)
+    if "convolution" in packet.__name__ and isinstance(named.get("W"), torch.Tensor):
+        return conv_flop_count(list(named["X"].shape), list(named["W"].shape), list(_tensors(out)[0].shape)) // 2
+    return 0
 
 
 class _OperatorTimer(TorchDispatchMode):
@@ -149,16 +170,14 @@ class _OperatorTimer(TorchDispatchMode):
             if out is not NotImplemented:
                 return out
         out, ms = timed(lambda: func(*args, **kwargs), self.device)
-        packet = func._overloadpacket
-        name = packet.__name__
-        key = ("(views)" if func.is_view else signature(name, args), fold_indices(self.stack[-1] if self.stack else ""))
+        key = ("(views)" if func.is_view else signature(func, args, kwargs),
+               fold_indices(self.stack[-1] if self.stack else ""))
         row = self.rows[key]
         row["calls"] += 1
         row["ms"] += ms
-        if func.is_view or name in _ALLOCATIONS:
+        if func.is_view or func._overloadpacket.__name__ in _ALLOCATIONS:
             return out
-        if packet in flop_registry:
-            row["macs"] += flop_registry[packet](*args, **kwargs, out_val=out) // 2
+        row["macs"] += _macs(func, args, kwargs, out)
         reads = _tensors(list(args)) + _tensors([v for k, v in kwargs.items() if k != "out"])
         row["bytes"] += _bytes(reads) + _bytes(_tensors(out))
         return out

@@ -34,11 +34,29 @@ class _Net(nn.Module):
 def test_signatures_name_convolutions_by_kernel_and_channels() -> None:
     x, w1, wd = torch.rand(1, 8, 4, 4), torch.rand(16, 8, 1, 1), torch.rand(16, 1, 5, 1)
     conv = (None, [1, 1], [0, 0], [1, 1], False, [0, 0])
-    assert signature("convolution", (x, w1, *conv, 1)) == "conv 1×1 8→16"
-    assert signature("convolution", (x, wd, *conv, 16)) == "depthwise 5×1 ×16"
-    assert signature("mm", (torch.rand(6, 8), torch.rand(8, 3))) == "matmul 8→3"
-    assert signature("addmm", (torch.rand(3), torch.rand(6, 8), torch.rand(8, 3))) == "matmul 8→3"
-    assert signature("silu", (x,)) == "silu"
+    aten = torch.ops.aten
+    assert signature(aten.convolution.default, (x, w1, *conv, 1), {}) == "conv 1×1 8→16"
+    assert signature(aten.convolution.default, (x, wd, *conv, 16), {}) == "depthwise 5×1 ×16"
+    assert signature(aten.mm.default, (torch.rand(6, 8), torch.rand(8, 3)), {}) == "matmul 8→3"
+    assert signature(aten.addmm.default, (torch.rand(3), torch.rand(6, 8), torch.rand(8, 3)), {}) == "matmul 8→3"
+    assert signature(aten.silu.default, (x,), {}) == "silu"
+
+
+@pytest.mark.skipif(not hasattr(torch.ops.mkldnn, "_convolution_pointwise"), reason="this PyTorch has no oneDNN")
+def test_onednn_fused_convolutions_have_their_multiply_adds_and_step() -> None:
+    class Fused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            geometry = (self.conv.weight, self.conv.bias, [0, 0], [1, 1], [1, 1], 1)
+            y = torch.ops.mkldnn._convolution_pointwise(x, *geometry, "swish", [], "")
+            return torch.ops.mkldnn._convolution_pointwise.binary(y, x, *geometry, "mul", None, None, [], None)
+
+    x = torch.rand(1, 8, 6, 5).contiguous(memory_format=torch.channels_last)
+    rows = {r["op"]: r for r in roofline(Fused().eval(), x, 100.0, 10.0)["operators"]}
+    assert rows["conv 1×1 8→8 + swish"]["macs"] == rows["conv 1×1 8→8 + mul"]["macs"] == 8 * 8 * 6 * 5
 
 
 def test_each_operator_has_its_multiply_adds_bytes_and_module() -> None:
