@@ -19,7 +19,9 @@ Prints two tables and writes them to ``results/speed.md`` (and ``speed.json``):
 
 ``--matrix`` instead runs every backend × precision side by side for every year's baseline and the
 fast SRneXt (``--models``), at 1×3×256×256 and 1×3×339×510 (``--sizes``), and writes
-``results/speed_matrix.md`` and ``.json`` (``benchmark.measure.matrix``).
+``results/speed_matrix.md`` and ``.json`` (``benchmark.measure.matrix``); ``--profile`` adds each
+model's roofline: its eager FP32 forward operator by operator against the compute and memory peaks
+measured in the same run (``benchmark.measure.roofline``).
 
 A benchmark, not a test: the numbers depend on the machine, and the table says which.
 """
@@ -56,6 +58,7 @@ from benchmark.report.deploy import (
     ran_frame,
     unavailable_lines,
 )
+from benchmark.report.roofline import roofline_frame, roofline_markdown, roofline_title
 from benchmark.report.tables import frame_table
 
 
@@ -72,7 +75,7 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     console.print(f"matrix: {len(entries)} model(s) × {len(sizes)} size(s) × {len(args.backend)} backend(s) × "
                   f"{len(args.precision)} precision(s) on {env['device_name']}, {args.rounds} rounds; load {load:.2f}")
     result = matrix(entries, sizes, args.backend, args.precision, device, args.rounds, args.model_zoo,
-                    on_line=lambda line: console.print(escape(line), soft_wrap=True))
+                    on_line=lambda line: console.print(escape(line), soft_wrap=True), profile=args.profile)
     result["load"] = [load, os.getloadavg()[0]]
     rows = result["rows"]
     console.print(frame_table(peaks_frame(result["peaks"]), "Peak, measured (GFLOP/s, a multiply-add counted once)"))
@@ -86,8 +89,11 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
             console.print(escape(f"FAILED: {row['model']} {row['input']} {row['backend']} {row['precision']}: its "
                                  f"output is {row['max_difference']:.3g} of the data range from FP32 eager's, beyond "
                                  "its precision's tolerance; its time is not that of the network"), soft_wrap=True)
+    for profile in result.get("profiles", []):
+        console.print(frame_table(roofline_frame(profile, top=14), roofline_title(profile, result["roofs"])),
+                      crop=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(matrix_markdown(result, env))
+    out.write_text(matrix_markdown(result, env) + roofline_markdown(result))
     out.with_suffix(".json").write_text(json.dumps({"environment": env, **result}, indent=2, default=str))
     console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
 
@@ -123,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     matrix_flags.add_argument("--backend", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
     matrix_flags.add_argument("--precision", nargs="+", choices=list(PRECISIONS), default=list(PRECISIONS))
     matrix_flags.add_argument("--sizes", nargs="+", metavar="HxW", help="LR sizes (default: 256x256 339x510)")
+    matrix_flags.add_argument("--profile", action="store_true", help="also time each model's eager FP32 forward "
+                              "operator by operator against the compute and memory peaks (a roofline)")
     matrix_flags.add_argument("--threads", type=int, help="CPU threads of every backend (default: PyTorch's, one per "
                               "core); 1 keeps a busy machine's scheduling out of the figures")
     parser.add_argument("--sweep", action="store_true", help="instead: organizer mode's wall time over the same teams' "
@@ -133,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError(f"--rounds {args.rounds}: must be at least 1")
         if args.threads is not None and args.threads < 1:
             raise HarnessError(f"--threads {args.threads}: must be at least 1")
+        if args.profile and not args.matrix:
+            raise HarnessError("--profile goes with --matrix (test_demo.py --profile profiles one model by module)")
         args.out = args.out or Path("results/speed_matrix.md" if args.matrix else "results/speed.md")
         check_out(args.out, args.sweep)
     except HarnessError as err:

@@ -47,6 +47,16 @@ def shift_kernel(channels: int) -> torch.Tensor:
     return kernel
 
 
+def shift(x: torch.Tensor) -> torch.Tensor:
+    """What the depthwise convolution with ``shift_kernel`` computes, as data movement: zero-padded slices of the
+    five channel groups, concatenated. A compiler fuses it into the operator that produces or consumes it, and an
+    ONNX graph runs it as slices, where a grouped convolution would be a convolution."""
+    g, height, width = x.shape[1] // 5, x.shape[2], x.shape[3]
+    p = F.pad(x, (1, 1, 1, 1))
+    return torch.cat([p[:, :g, 1:-1, 2:], p[:, g:2 * g, 1:-1, :width], p[:, 2 * g:3 * g, 2:, 1:-1],
+                      p[:, 3 * g:4 * g, :height, 1:-1], p[:, 4 * g:, 1:-1, 1:-1]], 1)
+
+
 class ShiftConv2d(nn.Conv2d):
     """A fixed spatial shift followed by a 1×1 convolution; counted as one 1×1 conv by module hooks."""
 
@@ -162,7 +172,44 @@ class _FastLayerNorm(LayerNorm):
 
 BAND_PIXELS = 32768
 """Pixels per row band in the fast network's layers (128 rows of a 256-wide image, 64 of a 510-wide
-one); see ``_FastLayer``. Measured best of 8192-65536 at 256×256 and 339×510 on a 2-core CPU."""
+one); see ``_FastLayer``. Measured best of 8192-65536 at 256×256 and 339×510 on a 2-core AMD EPYC;
+on a 2-core Intel Xeon 16384-65536 were within the noise of one another, 8192 and less slower (the
+calls' own cost grows faster than what the caches save)."""
+
+
+try:  # oneDNN's convolutions with a fused element-wise step, which torch.compile's CPU backend calls
+    _CONV_THEN = torch.ops.mkldnn._convolution_pointwise
+    _CONV_THEN_INTO = torch.ops.mkldnn._convolution_pointwise_
+except (AttributeError, RuntimeError):  # a PyTorch built without oneDNN
+    _CONV_THEN = _CONV_THEN_INTO = None
+
+
+def _fused(x: torch.Tensor) -> bool:
+    """Whether ``x`` runs through oneDNN's fused convolutions: a float32 CPU tensor, oneDNN present."""
+    return _CONV_THEN is not None and x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def conv_then(conv: nn.Conv2d, x: torch.Tensor, step: str, other: torch.Tensor | None = None,
+              out: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``conv(x)`` and one element-wise ``step`` in one pass over memory where oneDNN runs ``x``, in two otherwise.
+
+    ``swish``: ``silu(conv(x))``; ``mul``: ``conv(x) · other``; ``add``: ``other + conv(x)`` written into ``out``.
+    ``bias`` replaces the convolution's own. oneDNN applies the step to each output value as it is made, the same
+    float32 operation as the separate element-wise one.
+    """
+    bias = conv.bias if bias is None else bias
+    if not _fused(x):
+        y = F.conv2d(x, conv.weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        if step == "add":
+            return torch.add(other, y, out=out)
+        return F.silu(y, inplace=True) if step == "swish" else y.mul_(other)
+    geometry = (conv.weight, bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+    if step == "swish":
+        return _CONV_THEN(x, *geometry, "swish", [], "")
+    if step == "mul":
+        return _CONV_THEN.binary(x, other, *geometry, "mul", None, None, [], None)
+    out.copy_(other)
+    return _CONV_THEN_INTO.binary(out, x, *geometry, "add", None, None, [], None)
 
 
 def _band_rows(x: torch.Tensor) -> int:
@@ -177,7 +224,9 @@ class _FastSelfGate(SelfGate):
     vertical mixer runs unpadded on the slab, so each band row sees its real neighbours; a band at
     the image border runs it zero-padded, exactly as the whole-image convolution, and drops the
     rows computed past the halo on the other side (cheaper than copying the slab into a padded one).
-    ``n + h·w`` and ``a + a·c`` are one in-place ``addcmul_`` each (``n`` is the slab's own tensor).
+    ``n + h·w`` and ``a + a·c`` update the band in place (``n`` is the slab's own tensor); where oneDNN's
+    fused convolutions run (:func:`conv_then`), ``h·w`` is the w-mixer's fused step and ``a + a·c`` is
+    ``a·(1 + c)``, the c-mixer with its bias plus one and a fused product.
     """
 
     def forward(self, n: torch.Tensor, b0: int, b1: int, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -187,9 +236,17 @@ class _FastSelfGate(SelfGate):
         else:  # at the image border: zero-padded as on the whole image, the rows past the halo dropped
             h = self.h_mixer(n)[:, :, b0:b1]
         a = n[:, :, b0:b1]
-        a = a.addcmul_(h, self.w_mixer(a))  # a = n + h(n)·w(n)
-        b = a.addcmul_(a, self.c_mixer(a))  # b = a + a·c(a): an element-wise op may read and write one element
-        return torch.add(x, self.proj(b), out=out)
+        a = a.add_(conv_then(self.w_mixer, a, "mul", h))  # a = n + h(n)·w(n)
+        if _fused(a):  # b = a·(1 + c(a)), one pass
+            b = conv_then(self.c_mixer, a, "mul", a, bias=self.c_mixer.bias + 1)
+        else:  # b = a + a·c(a): an element-wise op may read and write one element
+            b = a.addcmul_(a, self.c_mixer(a))
+        return conv_then(self.proj, b, "add", x, out)
+
+    def whole(self, n: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``x + gate(n)`` on the whole image, out of place: what a compiler or an exporter traces."""
+        a = torch.addcmul(n, self.h_mixer(n), self.w_mixer(n))
+        return x + self.proj(torch.addcmul(a, a, self.c_mixer(a)))
 
 
 class _FastMLP(nn.Module):
@@ -213,9 +270,13 @@ class _FastMLP(nn.Module):
     def forward(self, n: torch.Tensor, b0: int, b1: int, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         f0, f1 = max(0, b0 - 1), min(n.shape[2], b1 + 1)  # the fc1 rows the band reads
         y = F.conv2d(n, self.shift1, padding=1, groups=self.fc1.in_channels)
-        y = F.silu(self.fc1(y[:, :, f0:f1]), inplace=True)
+        y = conv_then(self.fc1, y[:, :, f0:f1], "swish")
         y = F.conv2d(y, self.shift2, padding=1, groups=self.fc2.in_channels)
-        return torch.add(x, self.fc2(y[:, :, b0 - f0 : b1 - f0]), out=out)
+        return conv_then(self.fc2, y[:, :, b0 - f0 : b1 - f0], "add", x, out)
+
+    def whole(self, n: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``x + mlp(n)`` on the whole image, out of place, the shifts as data movement (:func:`shift`)."""
+        return x + self.fc2(shift(F.silu(self.fc1(shift(n)))))
 
 
 class _FastLayer(Layer):
@@ -250,10 +311,17 @@ class _FastLayer(Layer):
                 next_mlp = next(pending, None)
         return out
 
+    def whole(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer on the whole image, out of place (:meth:`SRneXtFast.forward` says when)."""
+        mid = self.sg.whole(self.norm1(x), x)
+        return self.mlp.whole(self.norm2(mid), mid)
+
 
 class _FastBody(nn.Sequential):
-    """The layers, writing alternately into two image-sized buffers, with a third for ``mid``."""
+    """The layers, writing alternately into two image-sized buffers, with a third for ``mid``; never compiled
+    (:class:`SRneXtFast` says why)."""
 
+    @torch.compiler.disable
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         mid, even, odd = torch.empty_like(h), torch.empty_like(h), torch.empty_like(h)
         x = h  # the head's output stays untouched for the long skip connection
@@ -301,12 +369,16 @@ class SRneXtFast(nn.Module):
     - no tensor is built in ``forward``: the input mean, the shift kernels and the tail's folded
       bias are non-persistent buffers (they move with ``.to()`` and stay out of the state dict);
     - every feature map is channels-last, where oneDNN's depthwise and 1×1 kernels are several
-      times faster than in NCHW;
+      times faster than in NCHW, and so is every convolution weight (loading a state dict copies
+      into them and keeps the layout): oneDNN picks its kernels by the weight's layout too, and
+      with NCHW weights the fused convolutions below ran 1.6 times slower (measured);
     - layer norm is one ``F.layer_norm`` pass, Swish is ``F.silu``, ``n + h·w`` and ``a + a·c`` are
-      one in-place ``addcmul_`` each, and the residual sums write straight into their destination;
+      in-place updates, and the residual sums write straight into their destination;
     - each layer runs in row bands (:class:`_FastLayer`) between three image-sized buffers
       allocated once per forward, so the intermediates are band-sized and no image-sized tensor
       is allocated, and page-faulted, per layer;
+    - on a CPU in float32, a convolution and the element-wise step after it (Swish, the gate's
+      products, the residual sums) are one oneDNN call (:func:`conv_then`), one pass over memory;
     - the output mean shift is folded into the tail conv's bias (:class:`_OffsetConv2d`): the
       pixel shuffle only moves values, so adding 255·mean of RGB channel c after it equals adding
       it to the 16 conv output channels that land in channel c.
@@ -316,6 +388,13 @@ class SRneXtFast(nn.Module):
     the padding), and the layer norms' affine parameters into the convolutions that follow them
     (the depthwise mixers and the shifts zero-pad the normalised map, so a folded bias would be
     wrong at the image border).
+
+    Traced, it runs whole-image operators (:meth:`_FastLayer.whole`, the shifts as slices): the row
+    bands are a Python loop over the input's size, which a graph would fix to one size. So
+    ``torch.export`` (ONNX Runtime, TensorRT) gets one graph for every size, and so does
+    ``torch.compile`` on a GPU. On a CPU ``torch.compile`` compiles the head and the tail and leaves
+    the banded body to eager PyTorch: compiled, the whole-image graph ran twice as slow as the
+    banded body (measured on a 2-core Xeon), its maps streamed through memory layer after layer.
 
     Inference only: ``forward`` runs without autograd (in-place and ``out=`` updates). The output
     is a contiguous NCHW tensor, like the faithful network's.
@@ -334,12 +413,17 @@ class SRneXtFast(nn.Module):
         offset = mean.repeat_interleave(upscale**2)  # conv channel c·r² + i becomes RGB channel c
         self.tail = nn.Sequential(_OffsetConv2d(dim, num_out_ch * upscale**2, 3, offset, padding=1),
                                   nn.PixelShuffle(upscale))
+        self.to(memory_format=torch.channels_last)  # the weights in the maps' layout: see the class docstring
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(_to_channels_last(x - self.mean))
-        x = self.body(h).add_(h)
-        return self.tail(x).contiguous()
+        if torch.compiler.is_exporting() or (torch.compiler.is_compiling() and x.device.type != "cpu"):
+            body = h
+            for layer in self.body:
+                body = layer.whole(body)
+            return self.tail(body + h).contiguous()
+        return self.tail(self.body(h).add_(h)).contiguous()
 
 
 register(ModelSpec(year=2023, team_id=5, name="SRneXt", builder=SRneXt, checkpoint="team05_exnet.pth",

@@ -126,11 +126,17 @@ def _export_failure(err: BaseException) -> str:
     return cause if call is None else f"{cause}; at {Path(call[1]).name}:{call[2]}: {call[3].strip()[:80]}"
 
 
-def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str) -> tuple[bytes, str, str]:
+class FixedSize(Unavailable):
+    """The exporter fixed the input size: the graph holds for the example's size only."""
+
+
+def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str,
+          shape: tuple[int, ...] | None = None) -> tuple[bytes, str, str]:
     """``model`` in ``dtype`` exported to ONNX by ``torch.onnx.export`` (the torch.export-based exporter) with
-    dynamic height and width: the serialised model and its input and output names."""
+    dynamic height and width, or for the one input ``shape``: the serialised model and its input and output names
+    (:class:`FixedSize` where a dynamic export came out fixed)."""
     cast = copy.deepcopy(model).to(device=device, dtype=dtype)
-    example = torch.rand(1, 3, 64, 64, dtype=dtype, device=device)
+    example = torch.rand(*(shape or (1, 3, 64, 64)), dtype=dtype, device=device)
     height, width = torch.export.Dim("height", min=16, max=4096), torch.export.Dim("width", min=16, max=4096)
     # the exporter logs each optional package it does not find; a failed export logs where the shapes failed and
     # prints its traced graph to stderr: the one line below says why
@@ -143,7 +149,7 @@ def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(cast, (example,), dynamo=True, input_names=["lr"], output_names=["sr"],
-                                        dynamic_shapes=({2: height, 3: width},), verbose=False)
+                                        dynamic_shapes=None if shape else ({2: height, 3: width},), verbose=False)
     except Exception as err:  # noqa: BLE001 - the exporter's failure is one line
         if out_of_memory(err) is not None:
             raise
@@ -153,15 +159,18 @@ def _onnx(model: nn.Module, dtype: torch.dtype, device: torch.device, label: str
             logger.setLevel(level)
     proto = program.model_proto
     dims = proto.graph.input[0].type.tensor_type.shape.dim
-    if not (dims[2].dim_param and dims[3].dim_param):
-        raise Unavailable(f"{label}: the exporter fixed the input size (the network's forward depends on it); only a network "
-                          "whose graph does not depend on the input size exports with dynamic height and width")
+    if shape is None and not (dims[2].dim_param and dims[3].dim_param):
+        raise FixedSize(f"{label}: the exporter fixed the input size (the network's forward depends on it); only a "
+                        "network whose graph does not depend on the input size exports with dynamic height and width")
     return proto.SerializeToString(), proto.graph.input[0].name, proto.graph.output[0].name
 
 
 class OnnxRuntime(_Settled):
     """The network exported to ONNX with dynamic height and width, run by ONNX Runtime's best provider for the
-    device (TensorRT, then CUDA on a GPU; the CPU provider on a CPU), inputs and outputs bound in place."""
+    device (TensorRT, then CUDA on a GPU; the CPU provider on a CPU), inputs and outputs bound in place.
+
+    With ``fixed_shape``, or where the exporter fixes the input size (a forward that depends on it), the network is
+    exported once per input size instead, when that size is settled (outside the timer), and kept for the process."""
 
     name: ClassVar[str] = "onnxruntime"
     allocator: ClassVar[str] = "own"
@@ -181,9 +190,11 @@ class OnnxRuntime(_Settled):
     def describe(self) -> dict[str, Any]:
         import onnxruntime
 
-        used = self.session.get_providers() if self._prepared is not None else None
-        return {**super().describe(), "onnxruntime": onnxruntime.__version__, "providers": used,
+        found = next(iter(self.sessions.values()), None) if self._prepared is not None else None
+        return {**super().describe(), "onnxruntime": onnxruntime.__version__,
+                "providers": found[0].get_providers() if found is not None else None,
                 "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
+                "export": "per input size" if None not in self.sessions else "dynamic height and width",
                 "intra_op_threads": torch.get_num_threads()}
 
     def _providers(self) -> list[Any]:
@@ -197,25 +208,36 @@ class OnnxRuntime(_Settled):
         trt = ("TensorrtExecutionProvider", {"device_id": index})
         return [trt, cuda] if "TensorrtExecutionProvider" in onnxruntime.get_available_providers() else [cuda]
 
-    def build(self, model: nn.Module) -> Forward:
+    def _session(self, model: nn.Module, shape: tuple[int, ...] | None) -> tuple[Any, str, str]:
+        """A session of the export for ``shape`` (None: dynamic height and width), and its input and output names."""
         import onnxruntime
 
-        onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"), self.label)
+        onnx_bytes, lr, sr = _onnx(model, self.dtype, torch.device("cpu"), self.label, shape)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # as many threads as the PyTorch backends use
         options.enable_cpu_mem_arena = False  # CPU buffers from malloc, as PyTorch's: the peak RSS sees them alike
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=self._providers())
+        return onnxruntime.InferenceSession(onnx_bytes, options, providers=self._providers()), lr, sr
+
+    def build(self, model: nn.Module) -> Forward:
+        self.sessions: dict[tuple[int, ...] | None, Any] = {}  # None: the dynamic export, for every size
+        if not self.fixed_shape:
+            with contextlib.suppress(FixedSize):
+                self.sessions[None] = self._session(model, None)
         element = _numpy_type(self.dtype)
         where = (self.device.type, self.device.index or 0)
 
         def call(x: torch.Tensor) -> torch.Tensor:
             x = x.to(self.dtype).contiguous()
+            found = self.sessions.get(None) or self.sessions.get(tuple(x.shape))
+            if found is None:  # a size not settled yet: its export (settle runs this before the timer)
+                found = self.sessions[tuple(x.shape)] = self._session(model, tuple(x.shape))
+            session, lr, sr = found
             out = torch.empty(x.shape[0], 3, x.shape[2] * SCALE, x.shape[3] * SCALE, dtype=self.dtype, device=x.device)
-            binding = self.session.io_binding()
+            binding = session.io_binding()
             binding.bind_input(lr, *where, element, tuple(x.shape), x.data_ptr())
             binding.bind_output(sr, *where, element, tuple(out.shape), out.data_ptr())
-            self.session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             return out.float()
 
         return call

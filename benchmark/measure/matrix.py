@@ -5,10 +5,11 @@ Per model and input size every available way of running it is built and settled 
 compiled: outside the timer), then timed round-robin, one forward each per round, the order
 rotated every round, so that all see the same machine; the median and the interquartile range of
 the rounds are kept. The peak of each precision is measured in the same process, with the same
-clock: the best rate of a large matmul and of a large 3×3 convolution in PyTorch. Rates count a
-multiply-add once, as the FLOPs counters of record (the official hooks, fvcore) do, so a model's
-achieved rate (the year's FLOPs of record at that input over its median time) and the peak share
-one unit.
+clock (``benchmark.measure.roofline``: the best rate of a large matmul and of a large 3×3
+convolution). Rates count a multiply-add once, as the FLOPs counters of record (the official hooks,
+fvcore) do, so a model's achieved rate (the year's FLOPs of record at that input over its median
+time) and the peak share one unit. With ``profile``, the memory bandwidth is measured too and each
+model's eager FP32 forward is timed operator by operator against both roofs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from benchmark.imaging.images import to_tensor
 from benchmark.measure.backend import PRECISIONS, REFERENCE, Backend, PeakMemory, Unavailable, first_line, timed
 from benchmark.measure.complexity import counter, measure
 from benchmark.measure.deploy import make_backend
+from benchmark.measure.roofline import bandwidth, peak, roofline
 
 
 @dataclass(frozen=True)
@@ -76,54 +78,6 @@ def photograph(h: int, w: int) -> np.ndarray:
     img = skdata.coffee()
     grow = ((0, max(0, h - img.shape[0])), (0, max(0, w - img.shape[1])), (0, 0))
     return np.ascontiguousarray(np.pad(img, grow, mode="symmetric")[:h, :w])
-
-
-PROBE_SECONDS = 0.5
-"""A probe grows (doubling) while its rate rises, until one call takes this long or it reaches its limit: large
-enough for the device and precision that what each call costs besides the arithmetic (a busy machine's scheduling
-of threads, a kernel launch) is amortised."""
-PROBE_LIMITS = {"cpu": (2048, 256), "cuda": (16384, 2048)}
-"""Per device type, the largest matmul side and 3×3 convolution side (64 channels in and out) a probe grows to."""
-
-
-def _probe(kind: str, side: int, dtype: torch.dtype, device: torch.device) -> tuple[int, Callable[[], torch.Tensor]]:
-    """A matmul of two ``side``×``side`` matrices, or a 64→64-channel 3×3 convolution of a ``side``×``side`` input:
-    its multiply-adds, and the call."""
-    if kind == "matmul":
-        a, b = (torch.rand(side, side, device=device).to(dtype) for _ in range(2))
-        return side**3, lambda: a @ b
-    x = torch.rand(1, 64, side, side, device=device).to(dtype)
-    weight = torch.rand(64, 64, 3, 3, device=device).to(dtype)
-    return 64 * 64 * 9 * side * side, lambda: torch.nn.functional.conv2d(x, weight, padding=1)
-
-
-def peak(device: torch.device, precision: str, rounds: int) -> dict[str, float | None]:
-    """The device's measured rate in ``precision`` [G multiply-adds/s]: the best of ``rounds`` timings of a large
-    matmul and of a large 3×3 convolution (each grown to its best rate, see ``PROBE_SECONDS``), and ``peak``, the
-    higher of the two (None where it cannot run)."""
-    dtype = PRECISIONS[precision]
-    limits = dict(zip(("matmul", "conv3x3"), PROBE_LIMITS["cuda" if device.type == "cuda" else "cpu"]))
-    rates: dict[str, float | None] = {}
-    with torch.inference_mode():
-        for kind, limit in limits.items():
-            side, best = 64, (0.0, 64)
-            try:
-                while side <= limit:
-                    work, fn = _probe(kind, side, dtype, device)
-                    fn()
-                    ms = min(timed(fn, device)[1] for _ in range(2))
-                    if work / ms <= best[0] * 1.1 and ms >= PROBE_SECONDS * 100:  # no longer rising
-                        break
-                    best = max(best, (work / ms, side))
-                    if ms >= PROBE_SECONDS * 1000:
-                        break
-                    side *= 2
-                work, fn = _probe(kind, best[1], dtype, device)
-                rates[kind] = max(best[0], work / min(timed(fn, device)[1] for _ in range(rounds))) / 1e6
-            except (RuntimeError, NotImplementedError):
-                rates[kind] = None
-    found = [r for r in rates.values() if r is not None]
-    return {**rates, "peak": max(found) if found else None}
 
 
 def _rss_mib() -> float:
@@ -201,11 +155,18 @@ def _iqr(times: list[float]) -> float:
 
 def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[str], precisions: list[str],
            device: torch.device, rounds: int, model_zoo: Path | None,
-           on_line: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+           on_line: Callable[[str], None] = lambda line: None, profile: bool = False) -> dict[str, Any]:
     """Every model of ``entries`` at every size, each backend × precision timed side by side; returns the rows
-    (one per model, size, backend and precision), the peaks, and what the matrix was run with. ``on_line`` is told
-    each way that cannot run, in one line, and each model as it is done."""
+    (one per model, size, backend and precision), the peaks, and what the matrix was run with; with ``profile``,
+    also the roofs (``compute``: the FP32 peak, ``memory``: the bandwidth) and each model's eager FP32 forward
+    against them (``profiles``, ``benchmark.measure.roofline``). ``on_line`` is told each way that cannot run, in
+    one line, and each model as it is done."""
     peaks = {p: peak(device, p, rounds) for p in precisions}
+    roofs = None
+    if profile:
+        fp32 = peaks["fp32"] if "fp32" in peaks else peak(device, "fp32", rounds)
+        roofs = {"compute": fp32["peak"], "memory": bandwidth(device, rounds)}
+    profiles: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for entry in entries:
         spec = entry.spec
@@ -250,10 +211,14 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
                     "memory_mib": way.memory_mib, "unavailable": way.why,
                     "detail": way.runner.describe() if way.runner is not None else None,
                 })
+            if roofs is not None:
+                profiles.append({"model": entry.label, "input": f"1×3×{h}×{w}",
+                                 **roofline(model, x, roofs["compute"], roofs["memory"])})
         on_line(f"{entry.label}: done")
         del model, faithful
+    extra = {"roofs": roofs, "profiles": profiles} if profile else {}
     return {"rows": rows, "peaks": peaks, "rounds": rounds, "sizes": [list(s) for s in sizes],
-            "backends": backends, "precisions": precisions, "years": list(YEARS)}
+            "backends": backends, "precisions": precisions, "years": list(YEARS), **extra}
 
 
 def best_fp32(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -31,10 +31,12 @@ when the forward raises.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,42 @@ class _HostWorkRecorder(TorchDispatchMode):
         return rows
 
 
+@contextlib.contextmanager
+def module_stack(model: nn.Module, scopes: bool = False) -> Iterator[list[str]]:
+    """Forward hooks on every module of ``model`` that keep the paths of the modules running, innermost last, in the
+    yielded list (with ``scopes``, a ``record_function`` scope named ``SCOPE_PREFIX`` + path open around each call);
+    every hook is removed on exit, also when a forward raised."""
+    stack: list[str] = []
+    open_scopes: list[record_function] = []
+    handles = []
+
+    def pre_hook(path: str):
+        def hook(_module: nn.Module, _inputs: tuple) -> None:
+            stack.append(path)
+            if scopes:
+                scope = record_function(SCOPE_PREFIX + path)
+                scope.__enter__()
+                open_scopes.append(scope)
+        return hook
+
+    def post_hook(_module: nn.Module, _inputs: tuple, _output: Any) -> None:
+        if stack:
+            stack.pop()
+        if open_scopes:
+            open_scopes.pop().__exit__(None, None, None)
+
+    try:
+        for name, module in model.named_modules():
+            handles.append(module.register_forward_pre_hook(pre_hook(name)))
+            handles.append(module.register_forward_hook(post_hook, always_call=True))
+        yield stack
+    finally:
+        while open_scopes:
+            open_scopes.pop().__exit__(None, None, None)
+        for handle in handles:
+            handle.remove()
+
+
 def _module_device(model: nn.Module) -> torch.device | None:
     for tensor in list(model.parameters()) + list(model.buffers()):
         return tensor.device
@@ -226,48 +264,25 @@ def profile_model(model: nn.Module, input_shape: tuple[int, ...] = (3, 256, 256)
             torch.cuda.synchronize(device)
 
     paths = {name: type(module).__name__ for name, module in model.named_modules()}
-    module_stack: list[str] = []
-    open_scopes: list[record_function] = []
-    handles = []
-
-    def pre_hook(path: str):
-        def hook(_module: nn.Module, _inputs: tuple) -> None:
-            module_stack.append(path)
-            scope = record_function(SCOPE_PREFIX + path)
-            scope.__enter__()
-            open_scopes.append(scope)
-        return hook
-
-    def post_hook(_module: nn.Module, _inputs: tuple, _output: Any) -> None:
-        if open_scopes:
-            open_scopes.pop().__exit__(None, None, None)
-            module_stack.pop()
-
     was_training = model.training
     model.eval()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     try:
-        for name, module in model.named_modules():
-            handles.append(module.register_forward_pre_hook(pre_hook(name)))
-            handles.append(module.register_forward_hook(post_hook, always_call=True))
-        x = torch.rand(1, *input_shape, device=device)
-        recorder = _HostWorkRecorder(module_stack, paths)
-        with torch.inference_mode():
-            with recorder:  # the untimed warm-up forward
-                model(x)
-            sync()
-            wall = []
-            with profile(activities=activities) as prof:
-                for _ in range(runs):
-                    start = time.perf_counter()
+        with module_stack(model, scopes=True) as stack:
+            x = torch.rand(1, *input_shape, device=device)
+            recorder = _HostWorkRecorder(stack, paths)
+            with torch.inference_mode():
+                with recorder:  # the untimed warm-up forward
                     model(x)
-                    sync()
-                    wall.append((time.perf_counter() - start) * 1e3)
+                sync()
+                wall = []
+                with profile(activities=activities) as prof:
+                    for _ in range(runs):
+                        start = time.perf_counter()
+                        model(x)
+                        sync()
+                        wall.append((time.perf_counter() - start) * 1e3)
     finally:
-        while open_scopes:
-            open_scopes.pop().__exit__(None, None, None)
-        for handle in handles:
-            handle.remove()
         model.train(was_training)
 
     modules, ops, forward_ms, forward_device_ms = _scope_rows(prof.events(), runs, paths, cuda)

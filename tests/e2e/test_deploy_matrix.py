@@ -56,3 +56,24 @@ def test_the_matrix_marks_a_way_beyond_its_tolerance(tmp_path: Path, capsys: pyt
     console = capsys.readouterr().out
     assert ("FAILED: 93_Drift 1×3×16×16 eager fp16: its output is 0.175 of the data range from FP32 eager's, beyond "
             "its precision's tolerance; its time is not that of the network") in console
+
+
+def test_profile_adds_each_models_roofline_to_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "matrix.md"
+    assert speed_main(["--matrix", "--models", "2023:5:fast", "2023:0", "--sizes", "16x20", "--rounds", "1",
+                       "--device", "cpu", "--backend", "eager", "--precision", "fp32", "--profile",
+                       "--model_zoo", str(tmp_path), "--out", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["roofs"]["compute"] == result["peaks"]["fp32"]["peak"] and result["roofs"]["memory"] > 0
+    assert [(p["model"], p["input"]) for p in result["profiles"]] == [("05_SRneXt (fast)", "1×3×16×20"),
+                                                                      ("00_RFDN_baseline", "1×3×16×20")]
+    srnext = {r["op"]: r for r in result["profiles"][0]["operators"]}
+    assert srnext["native_layer_norm"]["calls"] == 52 and srnext["native_layer_norm"]["bound"] == "memory"
+    assert srnext["depthwise 15×1 ×35"]["macs"] == 26 * 35 * 15 * 16 * 20
+    text = out.read_text()
+    assert "## Roofline (--profile)" in text and "### 05_SRneXt (fast) 1×3×16×20" in text and "By module:" in text
+
+
+def test_profile_goes_with_the_matrix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert speed_main(["--profile"]) == 2
+    assert "--profile goes with --matrix" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import torch
 
 import models.team05_SRneXt as team05
 from benchmark.imaging.images import read_image, to_tensor, to_uint8
+from benchmark.measure.deploy import BACKENDS, make_backend
 from models import create_model, get_spec
 from models.team05_SRneXt import SRneXt, SRneXtFast
 
@@ -73,6 +74,61 @@ def test_row_bands_agree_at_every_band_size(monkeypatch: pytest.MonkeyPatch, row
         banded = fast(x)
     assert (banded - expected).abs().max().item() <= 1e-3
     assert (banded - whole).abs().max().item() <= 1e-4
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["oneDNN fused", "plain"])
+def test_both_convolution_paths_agree(monkeypatch: pytest.MonkeyPatch, fused: bool) -> None:
+    """oneDNN's fused convolutions on a float32 CPU tensor, and the plain operators everywhere else."""
+    faithful, fast = _pair(9)
+    if not fused:
+        monkeypatch.setattr(team05, "_CONV_THEN", None)
+    elif team05._CONV_THEN is None:
+        pytest.skip("this PyTorch has no oneDNN")
+    x = torch.rand(1, 3, 21, 13, generator=torch.Generator().manual_seed(10)) * 255
+    with torch.inference_mode():
+        assert team05._fused(x) is fused
+        assert (fast(x) - faithful(x)).abs().max().item() <= 1e-3
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1)])
+def test_traced_whole_image_path_agrees(monkeypatch: pytest.MonkeyPatch, shape: tuple[int, ...]) -> None:
+    """What torch.export traces (no row bands, the shifts as slices), run eagerly."""
+    faithful, fast = _pair(sum(shape) + 1)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(6)) * 255
+    with torch.inference_mode():
+        expected, banded = faithful(x), fast(x)
+        monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+        traced = fast(x)
+    assert traced.shape == expected.shape and traced.is_contiguous()
+    assert (traced - expected).abs().max().item() <= 1e-3
+    assert (traced - banded).abs().max().item() <= 1e-3
+
+
+def _small_pair() -> tuple[SRneXt, SRneXtFast]:
+    """One layer of each: what an export or a compilation of the whole network does, in seconds."""
+    torch.manual_seed(7)
+    faithful = SRneXt(n_l=1).eval()
+    fast = SRneXtFast(n_l=1).eval()
+    fast.load_state_dict(faithful.state_dict())
+    return faithful, fast
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "compile"])
+def test_exported_and_compiled_fast_network_agree_at_every_size(backend: str) -> None:
+    """One dynamic-size ONNX export, one compilation for any size: no per-size graph, outputs equal to round-off."""
+    why = BACKENDS[backend].missing(torch.device("cpu"), "fp32")
+    if why is not None:
+        pytest.skip(f"{backend}: {why}")
+    faithful, fast = _small_pair()
+    runner = make_backend(backend, torch.device("cpu"), "fp32")
+    call = runner.prepare(fast)
+    for shape in [(1, 3, 20, 18), (1, 3, 17, 29)]:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(8)) * 255
+        runner.settle(lambda: call(x), shape)
+        with torch.inference_mode():
+            assert (call(x) - faithful(x)).abs().max().item() <= 1e-3
+    if backend == "onnxruntime":
+        assert runner.describe()["export"] == "dynamic height and width"
 
 
 def test_plain_call_needs_no_grad_context_and_leaves_the_input_alone() -> None:

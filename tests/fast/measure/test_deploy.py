@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import TinySR, run_main, write_set
 
 import test_demo
@@ -82,6 +83,37 @@ def test_bad_matrix_flags_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
 
 
 CPU = torch.device("cpu")
+
+
+class _SizeDependent(TinySR):
+    """A forward that depends on the input's size (a Python loop over bands of its rows): the exporter fixes it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(torch.cat([self.conv(x[:, :, r : r + 8]) for r in range(0, x.shape[2], 8)], 2), 4)
+
+
+@pytest.mark.parametrize("fixed_shape", [False, True])
+def test_onnxruntime_exports_once_per_input_size_where_the_graph_depends_on_it(fixed_shape: bool) -> None:
+    """No refusal: each size gets its own export when it is settled, kept for later forwards of that size."""
+    model = _SizeDependent().eval().requires_grad_(False)
+    backend = make_backend("onnxruntime", torch.device("cpu"), "fp32", fixed_shape=fixed_shape)
+    call = backend.prepare(model)
+    assert backend.describe()["export"] == "per input size"
+    for shape in [(1, 3, 18, 20), (1, 3, 16, 21), (1, 3, 18, 20)]:
+        x = torch.rand(shape)
+        backend.settle(lambda: call(x), shape)
+        with torch.inference_mode():
+            assert float((call(x) - model(x)).abs().max()) <= FP32_TOLERANCE
+    assert sorted(backend.sessions) == [(1, 3, 16, 21), (1, 3, 18, 20)]
+
+
+def test_onnxruntime_exports_a_size_independent_graph_once() -> None:
+    backend = make_backend("onnxruntime", torch.device("cpu"), "fp32")
+    call = backend.prepare(TinySR().eval())
+    with torch.inference_mode():
+        assert call(torch.rand(1, 3, 16, 17)).shape == (1, 3, 64, 68)
+        assert call(torch.rand(1, 3, 19, 16)).shape == (1, 3, 76, 64)
+    assert list(backend.sessions) == [None] and backend.describe()["export"] == "dynamic height and width"
 
 
 def _result(name: str, psnr: float | None, reference: float | None, difference: float | None) -> ImageResult:
