@@ -11,8 +11,8 @@
 # Each step's log and files go to OUT (default results/gpu-check); summary.txt says what ran and how long it took.
 # Environment: ESR_SET5 (a Set5 folder), ESR_ZOO (the official checkpoints), PYTHON, ESR_DEVICE (cuda; cpu rehearses
 # the script), ESR_RUNS (5). Each step has a time limit (its second argument, seconds; 124 in the summary: it ran
-# past it), together at most 9 minutes (one 10-minute call). With .whl/ present (scripts/gpu-prepare.sh), its wheels
-# are installed first.
+# past it), together 455 s with the five registered models (one call under 8 minutes). With .whl/ present
+# (scripts/gpu-prepare.sh), its wheels are installed first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-results/gpu-check}}
@@ -43,23 +43,23 @@ step() {  # step NAME SECONDS COMMAND...: run it, log to OUT/NAME.log, one line 
     > "$OUT/machine.txt" 2>&1
 "$PY" -c "import models; print('\n'.join(f'{s.year} {s.team_id}' for s in models.list_models()))" > "$OUT/teams.txt"
 while read -r year team; do
-    step "model_${year}_${team}" 30 "$PY" test_demo.py --year "$year" --model_id "$team" --dataset "$SET5" \
+    step "model_${year}_${team}" 26 "$PY" test_demo.py --year "$year" --model_id "$team" --dataset "$SET5" \
         --model_zoo "$ZOO" --runs "$RUNS" --vs-baseline --device "$DEVICE" --results "$OUT/models.json" --no-save
 done < "$OUT/teams.txt"
-step speed 50 "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
-step matrix 110 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 2023:0 \
+step speed 45 "$PY" -m benchmark.speed --device "$DEVICE" --model_zoo "$ZOO" --data "$SET5" --out "$OUT/speed.md"
+step matrix 100 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 2023:0 \
     --sizes 339x510 --backend eager channels_last compile onnxruntime tensorrt --out "$OUT/speed_matrix.md"
 # max-autotune compiles for minutes per precision: CUDA graphs on SPAN in FP32 only
-step graphs 60 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 --sizes 339x510 \
+step graphs 45 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2026:0 --sizes 339x510 \
     --backend eager cudagraphs --precision fp32 --out "$OUT/speed_graphs.md"
 # exports and compilations dominate: FP32 only, one size
-step srnext 110 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2023:5:fast 2023:0 \
+step srnext 85 "$PY" -m benchmark.speed --matrix --device "$DEVICE" --model_zoo "$ZOO" --models 2023:5:fast 2023:0 \
     --sizes 256x256 --precision fp32 --rounds 5 --out "$OUT/speed_srnext.md" \
     --backend eager channels_last compile cudagraphs onnxruntime tensorrt
-step sweep 40 "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
+step sweep 30 "$PY" -m benchmark.sweep --year 2023 --model_id 0 5 --dataset "$SET5" --model_zoo "$ZOO" \
     --device "$DEVICE" --runs "$RUNS" --results "$OUT/sweep.json" --force
 if [ "$DEVICE" != cpu ]; then  # the faithful SRneXt in 50 MiB: its larger images run in tiles, and the record says so
-    step oom_tiles 25 "$PY" test_demo.py --year 2023 --model_id 5 --dataset "$SET5" --model_zoo "$ZOO" --runs 1 \
+    step oom_tiles 20 "$PY" test_demo.py --year 2023 --model_id 5 --dataset "$SET5" --model_zoo "$ZOO" --runs 1 \
         --device "$DEVICE" --gpu-memory 0.05 --results "$OUT/oom.json" --no-save
 fi
 "$PY" - "$OUT" > "$OUT/report.md" <<'REPORT'
