@@ -5,7 +5,9 @@ Every official NTIRE ESR repository (2023–2026) builds a team in ``test_demo.p
 ``select_model(args, device) -> (model, name, data_range, tile)``: one ``if``/``elif model_id == N``
 branch per team. The team ids are read from that function with :mod:`ast` (nothing is imported
 or run here), and each branch's text is kept: with the statements every branch shares, it is part
-of what a team's figures were measured with, so a changed branch makes that team run again.
+of what a team's figures were measured with, so a changed branch makes that team run again. A
+team that the repository's ``run`` forwards through a function of its own (``forward_team34``)
+is run through that function too.
 
 The repository is never copied and never written to; what its team code does when it runs is
 another matter (see ``benchmark.organizer.worker``).
@@ -40,6 +42,9 @@ class Branch:
     """The team's own branch (its ``if``/``elif`` line and body), then the statements all branches share."""
     checkpoints: tuple[str, ...]
     """Checkpoint paths the branch spells out (``model_zoo/team05_x.pth``), relative to the repository."""
+    forward: str | None = None
+    """The test_demo.py function that the repository's ``run`` calls for this team in place of ``forward`` (2024's
+    ``forward_team34`` pads the input to its window size); its source ends ``text``, so it is part of the identity."""
 
     @property
     def sha256(self) -> str:
@@ -174,6 +179,21 @@ def _select_model(tree: ast.Module) -> ast.FunctionDef | None:
     return None
 
 
+def _team_forwards(tree: ast.Module) -> dict[int, ast.FunctionDef]:
+    """Team id → the top-level function that ``run`` calls for it under ``if args.model_id == N:``
+    (``img_sr = forward_team34(img_lr, model, tile)``), the way the organizers ran that team."""
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    found: dict[int, ast.FunctionDef] = {}
+    for node in ast.walk(functions["run"]) if "run" in functions else ():
+        if not isinstance(node, ast.If):
+            continue
+        calls = [n.value.func.id for n in node.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                 and isinstance(n.value.func, ast.Name) and n.value.func.id in functions]
+        for team_id in compared_ids(node.test) if calls else ():
+            found.setdefault(team_id, functions[calls[0]])
+    return found
+
+
 def read_repository(path: str | Path) -> Repository:
     """The repository's teams from its ``test_demo.py``; a HarnessError (one line) when it is not one."""
     root = Path(path).expanduser()
@@ -218,11 +238,15 @@ def read_repository(path: str | Path) -> Repository:
     shared = "\n".join(lines[n - 1] for n in range(function.lineno, (function.end_lineno or function.lineno) + 1)
                        if n not in owned)
     branches = {}
+    forwards = _team_forwards(tree)
     for team_id in sorted(ranges):
         first, last, nodes = ranges[team_id]
-        own = "\n".join(lines[first - 1:last])
-        branches[team_id] = Branch(team_id, first, last, f"{own}\n# shared by every branch:\n{shared}\n",
-                                   _checkpoints(nodes, team_id))
+        text = "\n".join(lines[first - 1:last]) + f"\n# shared by every branch:\n{shared}\n"
+        forward = forwards.get(team_id)
+        if forward is not None:
+            text += f"# run calls, for this team:\n{ast.get_source_segment(source, forward)}\n"
+        branches[team_id] = Branch(team_id, first, last, text, _checkpoints(nodes, team_id),
+                                   None if forward is None else forward.name)
     return Repository(root, *repository_year(root, tree, source), branches)
 
 

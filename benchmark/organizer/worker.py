@@ -42,7 +42,7 @@ import sys
 import traceback
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,21 @@ class Built:
     scored: bool
     sweep: dict[str, Any]
     """The entry's ``sweep`` block: where the team came from and the sha256 of every input."""
+    forward: Callable[..., torch.Tensor] | None = None
+    """``forward(img_lr, model, tile)``: the repository's own function for this team (:class:`TeamForward`)."""
+
+
+class TeamForward(torch.nn.Module):
+    """A team's network run on the images through the function the repository's ``run`` calls for it, as the
+    organizers ran and timed it (2024's ``forward_team34`` pads each image to the window size and crops the output);
+    its complexity is still counted on the network alone, as the official code counts it."""
+
+    def __init__(self, model: torch.nn.Module, function: Callable[..., torch.Tensor], tile: int | None) -> None:
+        super().__init__()
+        self.model, self.function, self.tile = model, function, tile
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.function(x, self.model, self.tile)
 
 
 # --- the repository's side -------------------------------------------------------------------------------------
@@ -260,9 +275,10 @@ def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, s
     fallback = f"{job['team_id']:02}_team"
     sweep = {"source": "challenge", "repository": str(repo), "team_id": job["team_id"], "select_model": branch.where,
              "select_model_sha256": branch.sha256, "select_model_text": branch.text, "inputs": {},
-             "tile": tile, "name_as_written": str(name)}
+             "tile": tile, "name_as_written": str(name), "team_forward": branch.forward}
     return Built(model, key_of(name, fallback), float(data_range), None if tile is None else int(tile),
-                 checkpoints, [*code, branch_file], True, sweep)
+                 checkpoints, [*code, branch_file], True, sweep,
+                 None if branch.forward is None else getattr(module, branch.forward))
 
 
 # --- this project's registry --------------------------------------------------------------------------------------
@@ -349,7 +365,7 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     states = LoadedStates()
     built = build_challenge(job, settings.device, opened, states, workdir) if job["source"] == "challenge" else \
         build_registered(job, settings.device, opened)
-    if built.tile is not None:
+    if built.tile is not None and built.forward is None:  # the team's own forward gets the tile itself
         settings = replace(settings, tile=built.tile)
     phase(f"preflight of {built.name}")
     report, lines = output_findings(built.model, built.data_range, settings.device)
@@ -371,7 +387,8 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
     if splits:
         phase(f"running {name} on {', '.join(sp.name for sp in splits)} ({settings.runs} run(s))")
     dry = {"dry_run": True} if job.get("dry_run") else {}
-    measured = measure_and_record(built.model, figures, name=name, data_range=built.data_range, year=job["year"],
+    network = built.model if built.forward is None else TeamForward(built.model, built.forward, built.tile)
+    measured = measure_and_record(network, figures, name=name, data_range=built.data_range, year=job["year"],
                                   checkpoints=built.checkpoints, code=built.code, splits=splits, settings=settings,
                                   scored=built.scored, extra={"sweep": sweep, **dry}, on_image=on_image,
                                   baseline=None if baseline is None else lambda: baseline.on(settings.device),

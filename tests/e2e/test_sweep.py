@@ -40,6 +40,7 @@ import test_demo
 from benchmark import sweep as sweep_module
 from benchmark.cli import pick_splits, settings_of
 from benchmark.core.files import sha256_of
+from benchmark.measure.complexity import measure
 from benchmark.organizer.challenge import read_repository
 from benchmark.organizer.dispatch import Limits, Slot, run_local
 from benchmark.organizer.driver import Driver, Row
@@ -442,3 +443,57 @@ def test_a_team_beyond_its_deployment_tolerance_is_a_failure_with_its_figures(fa
                         r"of the data range \(tolerance 0\.0156\), PSNR change [-+]\d+\.\d{4} dB \(tolerance "
                         r"±0\.\d{4} dB\)", reason), reason
     assert f"team 11: {reason}" in proc.stdout.splitlines()
+
+
+WINDOWED = '''
+import torch
+from models.team00_Tiny import Tiny
+
+
+class Windowed(Tiny):
+    """A network of 8×8 windows: an input whose sides are not multiples of 8 cannot be viewed as windows."""
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        return super().forward(x.view(b, c, h // 8, 8, w // 8, 8).reshape(b, c, h, w))
+'''
+OWN_FORWARD = '''
+
+def forward_team12(img_lq, model, tile=None):
+    h, w = img_lq.shape[2:]
+    img = torch.nn.functional.pad(img_lq, (0, (8 - w % 8) % 8, 0, (8 - h % 8) % 8), "reflect")
+    return model(img)[:, :, : 4 * h, : 4 * w]
+
+
+def run(model, model_name, data_range, tile, logger, device, args, mode="test"):
+    for img_lr in []:
+        if args.model_id == 12:
+            img_sr = forward_team12(img_lr, model, tile)
+        else:
+            img_sr = model(img_lr)
+'''
+
+
+def test_a_team_run_through_its_own_forward_as_the_repository_runs_it(fake: dict) -> None:
+    """Like 2024's team 34 (``forward_team34`` pads to the window size): team 12's network takes only sides that are
+    multiples of 8, and the repository's ``run`` calls ``forward_team12`` for it. Set5's head (70×70) and woman (86×57)
+    run padded; without that function in ``run`` the team fails on them."""
+    (fake["repo"] / "models" / "team12_Windowed.py").write_text(WINDOWED)
+    demo = fake["repo"] / "test_demo.py"
+    with_branch = demo.read_text().replace("    else:\n        raise NotImplementedError", (
+        "    elif model_id == 12:\n"
+        "        from models.team12_Windowed import Windowed\n"
+        "        name, data_range, model = '12_Windowed', 1.0, Windowed()\n"
+        "    else:\n        raise NotImplementedError"))
+    demo.write_text(with_branch + OWN_FORWARD)
+    branch = read_repository(fake["repo"]).branches[12]
+    assert branch.forward == "forward_team12" and "def forward_team12(img_lq, model, tile=None):" in branch.text
+    assert read_repository(fake["repo"]).branches[0].forward is None
+    proc = sweep_here(*fake["args"], "--model_id", "12")
+    assert proc.returncode == 0 and ran(proc) == {12}, proc.stdout + proc.stderr
+    entry = read_results(fake["results"])["12_Windowed"]
+    assert entry["sweep"]["team_forward"] == "forward_team12" and len(entry["Set5_psnr"]) == 5
+    assert entry["complexity"]["params"] == measure(Tiny())["params"]  # the network alone, as the official counter
+    demo.write_text(with_branch)  # the same team without the repository's own forward for it
+    proc = sweep_here(*fake["args"], "--model_id", "12", "--force")
+    assert ran(proc) == set() and "is invalid for input of size" in failures(fake["results"])["12"]
