@@ -4,7 +4,8 @@
 its file). A model page also shows a record's per-image runtimes, runtime statistics, own peak memory, exact counts,
 checkpoint, environment and sweep inputs; a hand-edited or foreign file may hold anything there (a string where a
 number goes, NaN, a list for an object). Each such value is one warning line naming the model, the key and the
-file, and is shown as n/a (it is set to None in the entry the pages read); the rest of the site is built.
+file, and is shown as n/a (it is set to None in the entry the pages read); the rest of the site is built. A null
+is a value not measured (a CPU dry run's runtimes and memory, SR images not saved): n/a, no warning.
 """
 
 from __future__ import annotations
@@ -106,7 +107,10 @@ SPLIT: dict[str, Schema] = {
 
 
 def _clean(value: Any, schema: Schema, key: str, problems: list[tuple[str, str, str]]) -> Any:
-    """``value`` with every part that ``schema`` refuses set to None, each refusal added to ``problems``."""
+    """``value`` with every part that ``schema`` refuses set to None, each refusal added to ``problems``. A null is
+    what was not measured (a dry run's runtimes, images not saved): n/a without a warning."""
+    if value is None:
+        return None
     if isinstance(schema, Leaf):
         why = schema.check(value)
         if why is not None:
