@@ -175,7 +175,9 @@ def test_a_model_that_costs_twice_the_baseline_is_timed_at_two(shared: Path, tmp
     others = others_now()
     entry, _, _ = span_vs_baseline(shared, tmp_path, model_id="98", team=TWICE.format(checkpoint=checkpoint))
     ratio, interval = entry["Set5_baseline_ratio"], entry["Set5_baseline_ratio_ci95"]
-    assert interval[0] <= 2.0 <= interval[1], interval
+    # the truth is a little above 2: two SPAN forwards, then the sum and the halving of two SR images (measured
+    # [2.001, 2.079] in one run here); the interval must meet that range
+    assert interval[0] <= 2.1 and interval[1] >= 2.0, interval
     assert entry["prediction"]["runtime_ratio"] == pytest.approx(ratio)
     assert entry["prediction"]["params_ratio"] == 1.0  # the same parameters, run twice
     assert entry["prediction"]["flops_ratio"] == pytest.approx(2.0, rel=1e-3)
