@@ -44,9 +44,12 @@ TABLE_FIGURES = ("ave", "val_t", "test_t", "params", "flops", "acts", "mem", "co
 """The published table's columns of figures (with every ``*_psnr`` and ``*_t``): numbers, never negative."""
 
 
+REFUSAL_FIX = "; correct it in the file or re-run test_demo.py for this model"
+"""How each refusal of a record's value ends; the site, which leaves the model out instead, says that in its place."""
+
+
 def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessError:
-    return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}; correct it in the file or re-run "
-                        "test_demo.py for this model")
+    return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}{REFUSAL_FIX}")
 
 
 def _times(value: Any) -> str | None:

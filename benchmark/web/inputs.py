@@ -20,7 +20,7 @@ import pandas as pd
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.rank.board import Ranking, load_table, rank_inputs, read_checked, year_of
-from benchmark.record.checks import check_table
+from benchmark.record.checks import REFUSAL_FIX, check_table
 from benchmark.web import values
 
 
@@ -106,7 +106,7 @@ def read_sources(results: list[Path], table: Path | None, year: int) -> list[Sou
         refused: dict[str, str] = {}
         entries, renamed = read_checked(path, refused)
         originals = {new: old for old, new in renamed.items()}
-        warnings = [f"warning: {line.split('; correct it')[0]}; left out of the site" for line in refused.values()]
+        warnings = [f"warning: {line.removesuffix(REFUSAL_FIX)}; left out of the site" for line in refused.values()]
         for name, entry in entries.items():
             entries[name], lines = values.checked(originals.get(name, name), entry, path)
             warnings += lines
