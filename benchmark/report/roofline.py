@@ -20,15 +20,16 @@ def roofline_frame(profile: dict[str, Any], by_module: bool = False, top: int | 
             "share": f"{100 * r['share']:.1f}%", "GMAC/s": _cell(r["gmacs"], ".1f"), "GB/s": _cell(r["gbs"], ".1f"),
             "MAC/B": _cell(r["intensity"], ".1f"), "bound": r["bound"] or "–",
             "% of roof": _cell(None if r["of_roof"] is None else 100 * r["of_roof"], ".0f")} for r in shown]
+
+    def summary(label: str, calls: int | str, ms: float) -> dict[str, Any]:
+        blank = dict.fromkeys(("module", "GMAC/s", "GB/s", "MAC/B", "bound", "% of roof"), "")
+        return {**blank, "operator": label, "calls": calls, "ms": f"{ms:.1f}",
+                "share": f"{100 * ms / profile['wall_ms']:.1f}%"}
+
     if rest:
-        ms = sum(r["ms"] for r in rest)
-        out.append({"operator": f"{len(rest)} more", "module": "", "calls": sum(r["calls"] for r in rest),
-                    "ms": f"{ms:.1f}", "share": f"{100 * ms / profile['wall_ms']:.1f}%", "GMAC/s": "", "GB/s": "",
-                    "MAC/B": "", "bound": "", "% of roof": ""})
-    outside = profile["wall_ms"] - profile["operators_ms"]
-    out.append({"operator": "outside operators (Python, dispatch, the timer)", "module": "", "calls": "",
-                "ms": f"{outside:.1f}", "share": f"{100 * outside / profile['wall_ms']:.1f}%", "GMAC/s": "", "GB/s": "",
-                "MAC/B": "", "bound": "", "% of roof": ""})
+        out.append(summary(f"{len(rest)} more", sum(r["calls"] for r in rest), sum(r["ms"] for r in rest)))
+    out.append(summary("outside operators (Python, dispatch, the timer)", "",
+                       profile["wall_ms"] - profile["operators_ms"]))
     frame = pd.DataFrame(out)
     return frame if by_module else frame.drop(columns="module")
 

@@ -9,6 +9,7 @@ from helpers import hooks_left
 from torch import nn
 
 from benchmark.measure.roofline import bandwidth, roofline, signature
+from benchmark.report.roofline import roofline_frame
 
 
 class _Block(nn.Module):
@@ -100,3 +101,16 @@ def test_a_high_bandwidth_makes_a_convolution_compute_bound() -> None:
 
 def test_bandwidth_is_measured_beyond_the_caches() -> None:
     assert 0.1 < bandwidth(torch.device("cpu"), 1) < 10_000
+
+
+def test_the_table_keeps_the_slowest_and_sums_the_rest_and_the_time_outside_operators() -> None:
+    def row(op: str, ms: float) -> dict:
+        return {"op": op, "module": "", "calls": 2, "ms": ms, "share": ms / 20.0, "gmacs": None, "gbs": 1.0,
+                "intensity": None, "bound": "memory", "of_roof": 0.5}
+
+    profile = {"wall_ms": 20.0, "operators_ms": 16.0, "operators": [row("a", 8.0), row("b", 5.0), row("c", 3.0)]}
+    frame = roofline_frame(profile, top=1)
+    assert list(frame["operator"]) == ["a", "2 more", "outside operators (Python, dispatch, the timer)"]
+    assert list(frame["calls"]) == [2, 4, ""] and list(frame["ms"]) == ["8.0", "8.0", "4.0"]
+    assert list(frame["share"]) == ["40.0%", "40.0%", "20.0%"] and list(frame["% of roof"]) == ["50", "", ""]
+    assert "module" not in frame.columns
