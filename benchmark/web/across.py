@@ -4,6 +4,7 @@ year's leaderboard, ranked by that year's rules from the inputs of that year (re
 from __future__ import annotations
 
 from benchmark.core.years import YEARS, Year
+from benchmark.rank.board import Ranking
 from benchmark.report.leaderboard import leaderboard_columns
 from benchmark.web.board import cell
 from benchmark.web.inputs import Standing
@@ -39,6 +40,17 @@ def _cells(standing: Standing, team: str) -> dict[str, str]:
     return {c.header: c.cells.iloc[index] for c in leaderboard_columns(board, standing.year)[1:]}
 
 
+def _unranked(ranking: Ranking, year: int) -> dict[str, str]:
+    """Why a year shows no baseline or winner: no entry has a runtime of record (a CPU dry run), or the year's
+    baseline is not among its inputs."""
+    board, own = ranking.board, YEARS[year].baseline
+    if "ave" in board and len(board) and board["ave"].isna().all():
+        listed = own in set(board["team"].astype(str))
+        return {"baseline": f"{own}: " + ("in the inputs, " if listed else "not in the inputs; ") + "no runtime of record",
+                "winner": "none: no entry has a runtime of record (a CPU dry run times on the CPU), so none is ranked"}
+    return {"baseline": f"{own}: not in the {year} inputs", "winner": "none: not ranked without the baseline"}
+
+
 def body(standings: dict[int, Standing], main: int, pages: Pages) -> str:
     """One column per year: its rules, its inputs, its baseline's and winner's figures as compare prints them."""
     years = list(YEARS)
@@ -55,8 +67,7 @@ def body(standings: dict[int, Standing], main: int, pages: Pages) -> str:
             ranking = standing.ranking if standing else None
             team = None if ranking is None else ranking.baseline if role == "baseline" else winner(standing)
             if team is None:
-                why = {"baseline": f"not in the {year} inputs", "winner": "none: not ranked without the baseline"}
-                rows.setdefault(role, {})[year] = MISSING if ranking is None else why[role]
+                rows.setdefault(role, {})[year] = MISSING if ranking is None else _unranked(ranking, year)[role]
                 continue
             text = name(team)
             rows.setdefault(role, {})[year] = link(pages.models[team], text) if year == main else text

@@ -1,0 +1,28 @@
+"""The across-years page's baseline and winner cells when a year ranks no one."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from benchmark.rank.board import Ranking
+from benchmark.web.across import _unranked
+
+
+@pytest.mark.parametrize("teams, expected", [
+    (["00_RLFN_baseline", "01_Fast"], "00_RLFN_baseline: in the inputs, no runtime of record"),
+    (["01_Fast"], "00_RLFN_baseline: not in the inputs; no runtime of record"),
+])
+def test_a_dry_run_says_its_baseline_has_no_runtime_not_that_it_is_missing(teams: list[str], expected: str) -> None:
+    board = pd.DataFrame({"team": teams, "ave": [math.nan] * len(teams)})
+    why = _unranked(Ranking(board, None, "2024", []), 2024)
+    assert why["baseline"] == expected
+    assert why["winner"].startswith("none: no entry has a runtime of record")
+
+
+def test_timed_entries_without_the_baseline_are_not_ranked_for_want_of_it() -> None:
+    board = pd.DataFrame({"team": ["01_Fast"], "ave": [12.5]})
+    assert _unranked(Ranking(board, None, "2024", []), 2024) == {
+        "baseline": "00_RLFN_baseline: not in the 2024 inputs", "winner": "none: not ranked without the baseline"}
