@@ -22,7 +22,7 @@ def winner(year: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
     table = published_table(year)
     if table is None:
         header = shipped_header(year)
-        why = (f"no per-team results of {year} are published ({header['source']})" if header else
+        why = (f"no per-team results of {year} are published; shipped: {header['source']}" if header else
                f"nothing of {year} is shipped in benchmark/rank/published/")
         return {"year": year, "team": None, "why": why}
     baseline = get_year(year).baseline

@@ -123,7 +123,7 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
     for swept in sweeps:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
-        for name, entry in entries.items():
+        for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
                                         reference_ms(reference_year)))
         atlas.failures += _failures(swept)
