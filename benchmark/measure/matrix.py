@@ -174,6 +174,7 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
         model = models.create_model(spec.team_id, checkpoint, device, year=spec.year, fast=entry.fast)
         faithful = models.create_model(spec.team_id, year=spec.year) if entry.fast else model
         record = counter(get_year(spec.year).flops_counter)
+        notes: dict[str, str] = getattr(model, "deployment_notes", {})  # the network's own word on a backend
         for h, w in sizes:
             torch._dynamo.reset()  # each size compiled for itself, as a deployment for that resolution would be
             flops = measure(faithful, (3, h, w))[record.field]
@@ -208,7 +209,7 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
                     "max_difference": way.difference,
                     "gflops": rate, "flops_counter": record.key, "flops_g": flops / 1e9,
                     "peak_share": rate / top if rate and top else None,
-                    "memory_mib": way.memory_mib, "unavailable": way.why,
+                    "memory_mib": way.memory_mib, "unavailable": way.why, "note": notes.get(way.backend),
                     "detail": way.runner.describe() if way.runner is not None else None,
                 })
             if roofs is not None:

@@ -1,6 +1,6 @@
 """The deployment matrix as tables: what ran (time, spread, speed-up, output difference and whether it is within its
-precision's tolerance, rate, share of peak, memory), the best FP32 way per model, the measured peaks, and one line per
-way that cannot run here."""
+precision's tolerance, rate, share of peak, memory), the best FP32 way per model, the measured peaks, one line per way
+slower than eager, and one line per way that cannot run here."""
 
 from __future__ import annotations
 
@@ -60,6 +60,15 @@ def unavailable_lines(rows: list[dict[str, Any]]) -> list[str]:
             for reason, where in reasons.items()]
 
 
+def slower_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Each way that ran slower than FP32 eager of the same model and input, and why where the network says so (its
+    ``deployment_notes``, by backend)."""
+    return [f"{r['model']} {r['input'].removeprefix('1×3×')} {r['backend']} {r['precision']}: {r['speedup']:.2f}× "
+            f"eager ({r['ms']:.1f} against {r['ms'] * r['speedup']:.1f} ms): "
+            + (r.get("note") or "the network gives no reason (its deployment_notes)")
+            for r in rows if r["unavailable"] is None and r["speedup"] is not None and r["speedup"] < 1]
+
+
 def peaks_frame(peaks: dict[str, dict[str, float | None]]) -> pd.DataFrame:
     return pd.DataFrame([{"precision": p, "matmul GFLOP/s": _cell(v["matmul"], ".1f"),
                           "3×3 conv GFLOP/s": _cell(v["conv3x3"], ".1f"), "peak GFLOP/s": _cell(v["peak"], ".1f")}
@@ -72,7 +81,8 @@ def best_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
-    """The whole report: how it was measured, the peaks, the matrix, the best FP32 way, what cannot run."""
+    """The whole report: how it was measured, the peaks, the matrix, the best FP32 way, the ways slower than eager
+    and why, what cannot run."""
     rows = result["rows"]
     device = torch.device(environment.get("device", "cpu"))
     random = sorted({r["model"] for r in rows if r["weights"] == "random"})
@@ -97,6 +107,9 @@ def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
     lines += ["## Peak (measured)", "", peaks_frame(result["peaks"]).to_markdown(index=False), "",
               "## Matrix", "", ran_frame(rows, device).to_markdown(index=False), "",
               "## Best FP32 way", "", best_frame(rows).to_markdown(index=False), ""]
+    slower = slower_lines(rows)
+    if slower:
+        lines += ["## Slower than eager", "", *(f"- {line}" for line in slower), ""]
     cannot = unavailable_lines(rows)
     if cannot:
         lines += ["## Cannot run here", "", *(f"- {line}" for line in cannot), ""]

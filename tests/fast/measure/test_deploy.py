@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from helpers import TinySR, run_main, write_set
 
+import models
 import test_demo
 from benchmark.core.errors import HarnessError, error_line, plain
 from benchmark.measure.backend import PRECISIONS, Unavailable, first_line
@@ -20,7 +21,7 @@ from benchmark.measure.loop import ImageResult, SplitResult
 from benchmark.measure.matrix import parse_entry
 from benchmark.record.entry import comparison_keys, judged
 from benchmark.record.store import read_results
-from benchmark.report.deploy import beyond_tolerance, ran_frame
+from benchmark.report.deploy import beyond_tolerance, ran_frame, slower_lines
 from benchmark.speed import main as speed_main
 from models import ModelSpec
 from models.registry import registered
@@ -254,6 +255,21 @@ def test_the_matrix_marks_a_way_beyond_its_tolerance() -> None:
                                ("onnxruntime", "fp16", None, "checkpoint"), ("eager", "fp16", 0.175, "random"))]
     assert list(ran_frame(rows, CPU)["tolerance"]) == ["ok", "FAILED (> 0.0001)", "ok", "FAILED (> 0.0156)", "–", "–"]
     assert [beyond_tolerance(r, CPU) for r in rows] == [False, True, False, True, False, False]
+
+
+def test_a_way_slower_than_eager_is_listed_with_the_networks_reason() -> None:
+    row = {"model": "05_SRneXt (fast)", "input": "1×3×256×256", "precision": "fp32", "unavailable": None,
+           "note": None}
+    rows = [{**row, "backend": "eager", "ms": 500.0, "speedup": 1.0},
+            {**row, "backend": "compile", "ms": 505.0, "speedup": 500 / 505, "note": "the body stays eager"},
+            {**row, "backend": "onnxruntime", "ms": 1000.0, "speedup": 0.5},
+            {**row, "backend": "channels_last", "ms": 400.0, "speedup": 1.25},
+            {**row, "backend": "tensorrt", "ms": None, "speedup": None, "unavailable": "needs a CUDA device"}]
+    assert slower_lines(rows) == [
+        "05_SRneXt (fast) 256×256 compile fp32: 0.99× eager (505.0 against 500.0 ms): the body stays eager",
+        "05_SRneXt (fast) 256×256 onnxruntime fp32: 0.50× eager (1000.0 against 500.0 ms): the network gives no "
+        "reason (its deployment_notes)"]
+    assert "compile" in models.get_spec(5, 2023).fast_builder.deployment_notes
 
 
 def test_a_network_without_weights_is_timed_not_judged(drift: dict, tmp_path: Path) -> None:
