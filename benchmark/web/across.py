@@ -41,14 +41,16 @@ def _cells(standing: Standing, team: str) -> dict[str, str]:
 
 
 def _unranked(ranking: Ranking, year: int) -> dict[str, str]:
-    """Why a year shows no baseline or winner: no entry has a runtime of record (a CPU dry run), or the year's
-    baseline is not among its inputs."""
+    """Why a year shows no baseline or winner: its baseline is not among its inputs, or is there without a runtime of
+    record (a CPU dry run's entries have none, and an entry without one is not ranked)."""
     board, own = ranking.board, YEARS[year].baseline
-    if "ave" in board and len(board) and board["ave"].isna().all():
-        listed = own in set(board["team"].astype(str))
-        return {"baseline": f"{own}: " + ("in the inputs, " if listed else "not in the inputs; ") + "no runtime of record",
+    untimed = board["ave"].isna() if "ave" in board else None
+    listed = own in set(board["team"].astype(str)) if "team" in board else False
+    baseline = f"{own}: in the inputs without a runtime of record" if listed else f"{own}: not in the {year} inputs"
+    if untimed is not None and len(board) and untimed.all():
+        return {"baseline": baseline,
                 "winner": "none: no entry has a runtime of record (a CPU dry run times on the CPU), so none is ranked"}
-    return {"baseline": f"{own}: not in the {year} inputs", "winner": "none: not ranked without the baseline"}
+    return {"baseline": baseline, "winner": "none: not ranked without the baseline"}
 
 
 def body(standings: dict[int, Standing], main: int, pages: Pages) -> str:

@@ -116,7 +116,7 @@ def test_published_figures_failures_winners_and_your_network(built: dict) -> Non
     assert atlas["winners"] == [{"year": 2025, "team": None, "why": atlas["winners"][0]["why"]}]
     assert "no per-team results of 2025 are published" in atlas["winners"][0]["why"]
     years = (built["site"] / "years.html").read_text()  # a dry run ranks no one: said so, not "no baseline given"
-    assert "<td>00_EFDN_baseline: not in the inputs; no runtime of record</td>" in years
+    assert "<td>00_EFDN_baseline: not in the 2025 inputs</td>" in years
     assert "<td>none: no entry has a runtime of record (a CPU dry run times on the CPU), so none is ranked</td>" in years
     assert atlas["scales"]["2025"]["factor"] is None and atlas["bridges"][0]["network"] == "SPAN"
     verdicts = [v for v in atlas["verdicts"] if v["cost"] == "params"]

@@ -12,8 +12,8 @@ from benchmark.web.across import _unranked
 
 
 @pytest.mark.parametrize("teams, expected", [
-    (["00_RLFN_baseline", "01_Fast"], "00_RLFN_baseline: in the inputs, no runtime of record"),
-    (["01_Fast"], "00_RLFN_baseline: not in the inputs; no runtime of record"),
+    (["00_RLFN_baseline", "01_Fast"], "00_RLFN_baseline: in the inputs without a runtime of record"),
+    (["01_Fast"], "00_RLFN_baseline: not in the 2024 inputs"),
 ])
 def test_a_dry_run_says_its_baseline_has_no_runtime_not_that_it_is_missing(teams: list[str], expected: str) -> None:
     board = pd.DataFrame({"team": teams, "ave": [math.nan] * len(teams)})
@@ -22,7 +22,11 @@ def test_a_dry_run_says_its_baseline_has_no_runtime_not_that_it_is_missing(teams
     assert why["winner"].startswith("none: no entry has a runtime of record")
 
 
-def test_timed_entries_without_the_baseline_are_not_ranked_for_want_of_it() -> None:
-    board = pd.DataFrame({"team": ["01_Fast"], "ave": [12.5]})
+@pytest.mark.parametrize("teams, expected", [
+    (["00_RLFN_baseline", "01_Fast"], "00_RLFN_baseline: in the inputs without a runtime of record"),
+    (["01_Fast"], "00_RLFN_baseline: not in the 2024 inputs"),
+])
+def test_timed_entries_without_a_timed_baseline_are_not_ranked_for_want_of_it(teams: list[str], expected: str) -> None:
+    board = pd.DataFrame({"team": teams, "ave": [math.nan, 12.5][-len(teams):]})
     assert _unranked(Ranking(board, None, "2024", []), 2024) == {
-        "baseline": "00_RLFN_baseline: not in the 2024 inputs", "winner": "none: not ranked without the baseline"}
+        "baseline": expected, "winner": "none: not ranked without the baseline"}
