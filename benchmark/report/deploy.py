@@ -4,6 +4,7 @@ slower than eager, and one line per way that cannot run here."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -11,10 +12,11 @@ import torch
 
 from benchmark.measure.deploy import Tolerance
 from benchmark.measure.matrix import best_fp32
+from benchmark.report.results_txt import format_cell
 
 
-def _cell(value: Any, fmt: str) -> str:
-    return "–" if value is None else format(value, fmt)
+_cell = partial(format_cell, missing="–")
+"""A figure of a report table, a dash where there is none."""
 
 
 def beyond_tolerance(row: dict[str, Any], device: torch.device) -> bool:

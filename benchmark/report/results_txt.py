@@ -11,9 +11,9 @@ from benchmark.core.files import write_atomic
 from benchmark.record.keys import ordered_splits
 
 
-def format_cell(value: Any, spec: str) -> str:
-    """A figure for a table cell: ``format(value, spec)``, or ``n/a`` where the run has none."""
-    return "n/a" if value is None else format(value, spec)
+def format_cell(value: Any, spec: str, missing: str = "n/a") -> str:
+    """A figure for a table cell: ``format(value, spec)``, or ``missing`` where the run has none."""
+    return missing if value is None else format(value, spec)
 
 
 def shown_name(name: str) -> str:

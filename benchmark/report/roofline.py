@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
+from benchmark.report.results_txt import format_cell
 
-def _cell(value: Any, fmt: str) -> str:
-    return "–" if value is None else format(value, fmt)
+
+_cell = partial(format_cell, missing="–")
+"""A figure of a report table, a dash where there is none."""
 
 
 def roofline_frame(profile: dict[str, Any], by_module: bool = False, top: int | None = None) -> pd.DataFrame:
