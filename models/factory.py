@@ -54,6 +54,20 @@ def _from_script(path: Path, what: str) -> HarnessError:
                         "cannot be rebuilt here; save a state dict instead: torch.save(model.state_dict(), PATH)")
 
 
+def refused(path: str | Path, err: pickle.UnpicklingError) -> HarnessError | None:
+    """The one line for a checkpoint whose pickled objects ``torch.load(weights_only=True)`` refused, or None when
+    ``err`` says the file is damaged instead."""
+    found = _REFUSED_GLOBAL.search(str(err))
+    if found is None:
+        return None
+    what = found[1].rstrip(".,;") if found[1] else None
+    if what and what.startswith("__main__."):
+        return _from_script(Path(path), what)
+    return HarnessError(
+        f"checkpoint {path} holds pickled objects besides tensors{f' ({what})' if what else ''} and was not loaded "
+        "(it could run code); re-save it as a plain state dict, or pass --trust-checkpoint if you trust its author")
+
+
 def _check_archive(path: Path) -> None:
     """A zip checkpoint (torch's format since 1.6) whose members fail their CRC is damaged: torch does not check."""
     if not zipfile.is_zipfile(path):
@@ -84,16 +98,10 @@ def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust:
     try:
         obj = torch.load(path, map_location=device, weights_only=not trust)
     except pickle.UnpicklingError as err:
-        refused = None if trust else _REFUSED_GLOBAL.search(str(err))
-        if refused is None:
+        line = None if trust else refused(path, err)
+        if line is None:
             raise _damaged(path, _reason(err)) from err
-        what = refused[1].rstrip(".,;") if refused[1] else None
-        if what and what.startswith("__main__."):
-            raise _from_script(path, what) from err
-        raise HarnessError(
-            f"checkpoint {path} holds pickled objects besides tensors{f' ({what})' if what else ''} and was not loaded "
-            "(it could run code); re-save it as a plain state dict, or pass --trust-checkpoint if you trust its author"
-        ) from err
+        raise line from err
     except AttributeError as err:  # trusted: a class the unpickler cannot find
         if "__main__" in str(err):
             raise _from_script(path, _reason(err).removeprefix("AttributeError: ")) from err

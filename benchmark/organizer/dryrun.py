@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from benchmark.core.errors import HarnessError
+from models.factory import refused
 
 
 def _is_cuda(value: Any) -> bool:
@@ -92,10 +94,18 @@ class Loads:
                 self.attempted.append(os.fspath(f))
             if self.trust:
                 kwargs.setdefault("weights_only", False)
+            else:  # the team's own weights_only=False or pickle_module does not lift it: --trust-checkpoint does
+                args, kwargs = args[:1], {**kwargs, "weights_only": True}
+                kwargs.pop("pickle_module", None)
             if self.cpu:
                 args, kwargs = args[1:] if args else args, {**kwargs, "map_location": "cpu"}
             try:
                 return original(f, *args, **kwargs)
+            except pickle.UnpicklingError as err:
+                line = refused(os.fspath(f), err) if isinstance(f, (str, os.PathLike)) and not self.trust else None
+                if line is None:
+                    raise
+                raise line from err
             except Exception as err:
                 if not isinstance(f, (str, os.PathLike)) or isinstance(err, OSError) or _told(err):
                     raise
