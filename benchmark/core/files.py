@@ -27,6 +27,17 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def tail_of(path: str | Path, size: int = 16384) -> str:
+    """The last ``size`` bytes of a file as text (a log a team may have filled with gigabytes), "" when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - size, 0))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def companion(results: str | Path, suffix: str) -> Path:
     """A file named after the results file (``R.json`` → ``R.txt``, ``R.log``), so two results files never share one."""
     results = Path(results)

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.files import tail_of
+
 PROJECT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.1
 MEMORY_POLL_SECONDS = 0.25
@@ -118,16 +120,6 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def _tail(path: Path, size: int = 16384) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(f.tell() - size, 0))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _last_phase(log: str) -> str | None:
     phases = [line[len(PHASE):].strip() for line in log.splitlines() if line.startswith(PHASE)
               and not line[len(PHASE):].startswith("note:")]
@@ -182,13 +174,13 @@ def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_c
             seen.update(descendants(proc.pid))
             elapsed = time.perf_counter() - begin
             if timeout is not None and elapsed > timeout:
-                return f"no result within the --timeout of {timeout:g} s (killed{_while(_tail(log_file))})"
+                return f"no result within the --timeout of {timeout:g} s (killed{_while(tail_of(log_file))})"
             if memory_cap_gb is not None and elapsed >= next_memory:
                 next_memory = elapsed + MEMORY_POLL_SECONDS
                 rss = tree_rss(proc.pid, seen)
                 if rss > memory_cap_gb * 1e9:
                     return (f"used {rss / 1e9:.1f} GB of memory, over the --memory-cap of {memory_cap_gb:g} GB "
-                            f"(killed{_while(_tail(log_file))})")
+                            f"(killed{_while(tail_of(log_file))})")
     finally:
         if proc.returncode is None:
             seen.update(descendants(proc.pid))
@@ -219,7 +211,7 @@ def _run_worker(job: dict[str, Any], tmp_dir: Path, log_file: Path, begin: float
             return json.loads(output.read_text())
         except (OSError, ValueError) as err:
             return {"ok": False, "reason": f"the worker's result could not be read ({err})"}
-    tail = _tail(log_file)
+    tail = tail_of(log_file)
     last = _last_line(tail)
     code = proc.returncode
     site = _crash_site(tail, str(Path(job["repo"]).resolve()) if job.get("repo") else None)
@@ -271,7 +263,7 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
             except teamenv.TeamEnvError as err:
                 outcome = {"ok": False, "reason": str(err)}
                 break
-        log_text = _tail(log_file, LOG_TAIL) if log_path is None else None
+        log_text = tail_of(log_file, LOG_TAIL) if log_path is None else None
     outcome.pop("needs", None)
     outcome["wall_seconds"] = time.perf_counter() - begin
     if log_text is not None:

@@ -6,13 +6,12 @@ harness wrote it (or the organizers' file as published) and printed as the repor
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.core.files import companion
+from benchmark.core.files import companion, tail_of
 from benchmark.core.years import get_year
 from benchmark.measure.complexity import COUNTERS
 from benchmark.rank.board import entry_flops
@@ -25,6 +24,10 @@ from benchmark.web.markup import esc, facts, grid, name, notes
 
 LOG_LINES = 30
 """How much of a sweep log a page shows: the end, where a team's failure or last figures are."""
+LINE_CHARS = 400
+"""The most of one log line a page shows (read from the log's last LOG_LINES × LINE_CHARS bytes only)."""
+
+
 def _g(count: Any) -> str:
     """An exact count in G, as the console's complexity table prints it."""
     return "n/a" if not isinstance(count, (int, float)) else f"{count / 1e9:.4f}"
@@ -147,9 +150,9 @@ def log_tail(path: Path | None) -> str:
     """The last :data:`LOG_LINES` lines of a sweep log, or why there is none."""
     if path is None:
         return "<p>No sweep log beside the results file.</p>"
-    with path.open(encoding="utf-8", errors="replace") as f:
-        lines = deque(f, maxlen=LOG_LINES)
-    return f"<p>Last {len(lines)} lines of <code>{esc(path)}</code>:</p><pre>{esc(''.join(lines))}</pre>"
+    lines = tail_of(path, LOG_LINES * LINE_CHARS).splitlines()[-LOG_LINES:]  # a team may print gigabytes, or one line
+    shown = [line if len(line) <= LINE_CHARS else f"{line[:LINE_CHARS]}… (cut)" for line in lines]
+    return f"<p>Last {len(lines)} lines of <code>{esc(path)}</code>:</p><pre>{esc(chr(10).join(shown))}</pre>"
 
 
 def sweep_log(entry: dict[str, Any], source: Source) -> Path | None:
