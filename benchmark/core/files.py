@@ -38,6 +38,23 @@ def tail_of(path: str | Path, size: int = 16384) -> str:
         return ""
 
 
+def small_text(path: Path, inside: Path, limit: int) -> str:
+    """The text of ``path``, a file of the folder ``inside`` (a repository) that untrusted code may have made a link
+    to anything, a FIFO that never ends or a device without end: a regular file within ``inside`` of at most ``limit``
+    bytes, else a HarnessError naming it (relative to ``inside``)."""
+    shown = path.relative_to(inside) if path.is_relative_to(inside) else path
+    real = path.resolve()
+    if not real.is_relative_to(inside.resolve()):
+        raise HarnessError(f"{shown}: a link to {real}, outside {inside}; only a file of its own is read")
+    if not real.is_file():
+        kind = "a folder" if real.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise HarnessError(f"{shown}: {kind}; only a text file is read")
+    size = real.stat().st_size
+    if size > limit:
+        raise HarnessError(f"{shown}: {size:,} bytes, over the {limit:,} such a file may hold")
+    return real.read_text(encoding="utf-8", errors="replace")
+
+
 def companion(results: str | Path, suffix: str) -> Path:
     """A file named after the results file (``R.json`` → ``R.txt``, ``R.log``), so two results files never share one."""
     results = Path(results)

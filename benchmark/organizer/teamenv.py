@@ -42,6 +42,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import small_text
 from benchmark.organizer import envcache, fullenv
 from benchmark.organizer.envcache import Deadline, TeamEnvError
 
@@ -66,6 +68,8 @@ FULL = {"torch", "torchvision", "torchaudio", "timm", "basicsr", "basicsr-fixed"
 that pulls torchvision into its overlay is found there and moves to the full environment too."""
 PAIRED = {"torch", "torchvision", "torchaudio"}
 """Provided by the full environment itself, whatever version a team pins."""
+REQUIREMENTS_BYTES = 1 << 20
+"""The largest requirements file of a repository that is read (a team's file is untrusted input)."""
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -100,19 +104,34 @@ def checked(line: str, source: str) -> Requirement:
         elif req.name.lower().replace("-", "_") in sys.stdlib_module_names:
             why = f"{req.name} is a module of Python's standard library, not a distribution to install"
     if why is not None:
-        raise TeamEnvError(f"{source}: requirement {text!r} is refused ({why})")
+        raise TeamEnvError(f"{source}: requirement {_named([text], chars=120)!r} is refused ({why})")
     return req
 
 
 def _pins(repo: Path) -> dict[str, str]:
     """Distribution (canonical name) → the requirement line the repository's requirements.txt pins it with."""
     pins = {}
-    with contextlib.suppress(OSError):
-        for line in (repo / "requirements.txt").read_text(encoding="utf-8", errors="replace").splitlines():
+    if (repo / "requirements.txt").is_symlink() or (repo / "requirements.txt").exists():
+        for line in _read(repo / "requirements.txt", repo).splitlines():
             match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*==\s*([\w.+\-]+)\s*$", line)
             if match:
                 pins[canonicalize_name(match[1])] = f"{match[1]}=={match[2]}"
     return pins
+
+
+def _read(path: Path, repo: Path) -> str:
+    """A requirements file of the repository (:func:`benchmark.core.files.small_text`), or TeamEnvError."""
+    try:
+        return small_text(path, repo, REQUIREMENTS_BYTES)
+    except HarnessError as err:
+        raise TeamEnvError(str(err)) from None
+
+
+def _named(lines: list[str], limit: int = 5, chars: int = 80) -> str:
+    """Requirement lines for a one-line message: the first few, each cut to a bound (a team's file can hold
+    thousands, or one line of megabytes)."""
+    shown = [x if len(x) <= chars else x[:chars] + "…" for x in lines[:limit]]
+    return ", ".join(shown) + (f" … ({len(lines)} in all)" if len(lines) > limit else "")
 
 
 def own_requirements(repo: Path, team_id: int) -> Path | None:
@@ -132,7 +151,7 @@ def requirements(job: dict[str, Any], missing: list[str]) -> list[str]:
     repo = Path(job["repo"]) if job.get("repo") else None
     own = own_requirements(repo, job["team_id"]) if repo is not None else None
     if own is not None:
-        lines = [line.split("#")[0].strip() for line in own.read_text(encoding="utf-8", errors="replace").splitlines()]
+        lines = [line.split("#")[0].strip() for line in _read(own, repo).splitlines()]
         source = str(own.relative_to(repo))
         return sorted({str(checked(line, source)) for line in lines if line})
     pins = _pins(repo) if repo is not None else {}
@@ -183,7 +202,7 @@ def _failure(wanted: list[str], output: str) -> str:
              (failed, hints[-1] if hints else None) if x] or [(lines or ["no output"])[-1]]
     why = "; ".join(dict.fromkeys(parts))
     why = why if len(why) <= 200 else why[:199] + "…"
-    return f"needs {', '.join(wanted)}, which cannot be installed here ({why})"
+    return f"needs {_named(wanted)}, which cannot be installed here ({why})"
 
 
 def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadline: float | None = None) -> Overlay:
@@ -191,7 +210,7 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
     pins = base.pins()
     key = hashlib.sha256(json.dumps([sorted(wanted), sys.version, pins]).encode()).hexdigest()[:20]
     overlay = Overlay(fullenv.CACHE / key, tuple(sorted(wanted)))
-    doing = f"installing {', '.join(wanted)}"
+    doing = f"installing {_named(wanted)}"
     failed = fullenv.CACHE / f"{key}.failed.json"
     toolchain = [shutil.which("nvcc"), os.environ.get("CUDA_HOME")]  # what a build of CUDA code would need
     with envcache.lock(fullenv.CACHE / f"{key}.lock", deadline, doing):
@@ -271,7 +290,7 @@ def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | N
             modules[line] = _top_modules(dist)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
     _, output = envcache.run([str(base.python), "-c", _IMPORT_CHECK, str(overlay.site), json.dumps(modules)], log,
-                             deadline, f"importing {', '.join(lines)}", env, 300)
+                             deadline, f"importing {_named(lines)}", env, 300)
     result = output[output.rfind("BROKEN") + 6:].strip() if "BROKEN" in output else None
     found = json.loads(result) if result else {line: (output.strip().splitlines() or ["no output"])[-1][:200]
                                                    for line in lines}
@@ -338,7 +357,7 @@ def prepare(job: dict[str, Any], missing: list[str], log: Path | None = None,
             lines = sorted({nearer if x == line else x for x in lines})
         overlay = ensure(lines, base, log, deadline)
     else:
-        raise TeamEnvError(f"needs {', '.join(lines)}, which do not import here ({'; '.join(failing.values())})")
+        raise TeamEnvError(f"needs {_named(lines)}, which do not import here ({'; '.join(failing.values())})")
     return {**describe(base, overlay, wanted, replaced, check), "imports": list(missing)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 import time
@@ -74,6 +75,40 @@ def test_own_requirements_file_lines_are_checked(tmp_path: Path) -> None:
     (tmp_path / "team05_requirements.txt").write_text("einops==0.7.0\nevil @ https://example.invalid/e.whl\n")
     with pytest.raises(TeamEnvError, match=r"team05_requirements.txt: requirement 'evil @"):
         teamenv.requirements({"repo": str(tmp_path), "team_id": 5}, ["einops"])
+
+
+@pytest.mark.parametrize(("name", "make", "why"), [
+    ("team05_requirements.txt", lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero, outside {repo}"),
+    ("team05_requirements.txt", lambda p: p.symlink_to("/etc/passwd"), "a link to /etc/passwd, outside {repo}"),
+    ("team05_requirements.txt", lambda p: os.mkfifo(p), "not a regular file (a FIFO, socket or device)"),
+    ("team05_requirements.txt", lambda p: p.mkdir(), "a folder"),
+    ("team05_requirements.txt", lambda p: p.write_text("einops\n" * 200_000), "1,400,000 bytes, over the 1,048,576"),
+    ("requirements.txt", lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero, outside {repo}"),
+    ("requirements.txt", lambda p: os.mkfifo(p), "not a regular file (a FIFO, socket or device)"),
+])
+def test_a_requirements_file_that_is_no_file_of_the_repository_is_one_line(tmp_path: Path, name: str, make,  # noqa: ANN001
+                                                                          why: str) -> None:
+    """A link to a device without end (the driver read until out of memory), a FIFO (the sweep hung), a folder
+    (a traceback), a link out of the repository (its first line was quoted in the record), a file of megabytes."""
+    make(tmp_path / name)
+    with pytest.raises(TeamEnvError) as err:
+        teamenv.requirements({"repo": str(tmp_path), "team_id": 5}, ["einops"])
+    assert str(err.value).startswith(f"{name}: {why.format(repo=tmp_path)}")
+
+
+def test_thousands_of_requirements_or_one_of_megabytes_give_a_short_line(tmp_path: Path) -> None:
+    (tmp_path / "team05_requirements.txt").write_text("x" * 1_000_000 + "==1.0\n")
+    assert teamenv.requirements({"repo": str(tmp_path), "team_id": 5}, ["x"]) == ["x" * 1_000_000 + "==1.0"]
+    assert teamenv._failure(["x" * 1_000_000 + "==1.0"], "ERROR: no such package") == \
+        f"needs {'x' * 80}…, which cannot be installed here (no such package)"
+    many = [f"pkg{i}==1.0" for i in range(300)]
+    assert teamenv._failure(many, "ERROR: no such package") == \
+        "needs pkg0==1.0, pkg1==1.0, pkg2==1.0, pkg3==1.0, pkg4==1.0 … (300 in all), which cannot be installed here " \
+        "(no such package)"
+    with pytest.raises(TeamEnvError) as err:
+        teamenv.checked("@" * 100_000, "team05_requirements.txt")
+    assert str(err.value) == f"team05_requirements.txt: requirement {'@' * 120 + '…'!r} is refused (not a " \
+                             "distribution name with version specifiers)"
 
 
 def test_an_import_of_the_standard_library_installs_nothing(tmp_path: Path) -> None:
