@@ -366,11 +366,11 @@ def describe(base: fullenv.Base, overlay: Overlay | None, wanted: list[str], rep
     """What the worker is given and the entry records: the interpreter, the overlay, every package with its version,
     the baseline check of a full environment, and each folder's content digest (part of the entry's resume
     identity)."""
-    folders = {}
-    if base.folder is not None:
-        folders[str(base.folder)] = envcache.verified(base.folder)
-    if overlay is not None:
-        folders[str(overlay.folder)] = envcache.verified(overlay.folder)
+    folders = {str(f): envcache.verified(f) for f in (base.folder, overlay.folder if overlay else None) if f}
+    for folder, digest in folders.items():
+        if digest is None:  # sealed when made, changed since: by a package that writes into it when imported
+            raise TeamEnvError(f"its team environment {Path(folder).name} changed when its packages were imported "
+                               "(a package writes into it); its figures would not count")
     return {"kind": "full" if base.folder is not None else "overlay", "python": str(base.python),
             "site": str(overlay.site) if overlay else None, "requirements": wanted, "replaced": replaced,
             "torch": base.torch(), "base_packages": base.packages() if base.folder is not None else {},
@@ -386,6 +386,6 @@ def stale(team_env: Any) -> str | None:
     if not isinstance(folders, dict) or not folders:
         return "no record of its team environment's content"
     for folder, digest in folders.items():
-        if envcache.verified(Path(folder)) != digest:
+        if not isinstance(digest, str) or envcache.verified(Path(folder)) != digest:
             return f"its team environment {Path(folder).name} changed or is gone"
     return None

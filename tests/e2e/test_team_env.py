@@ -62,6 +62,15 @@ def select_model(args, device):
     elif model_id == 8:
         import esr_pin_pkg
         model, name = _tiny(esr_pin_pkg.FEATS), "08_Pinned"
+    elif model_id == 9:
+        import esr_writer_pkg
+        model, name = _tiny(esr_writer_pkg.FEATS), "09_ImportWrites"
+    elif model_id == 10:
+        import os
+        import esr_fake_pkg
+        with open(os.path.join(os.path.dirname(esr_fake_pkg.__file__), "planted.py"), "w") as f:
+            f.write("FEATS = 1")
+        model, name = _tiny(esr_fake_pkg.FEATS), "10_RunWrites"
     model.eval()
     return model, name, 1.0, None
 '''
@@ -165,6 +174,8 @@ def needy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     wheel(wheels, "esr_pin_pkg", "raise ValueError('does not import on this Python')\n", "1.0")
     wheel(wheels, "esr_pin_pkg", "FEATS = 3\n", "1.1")
     wheel(wheels, "esr_pin_pkg", "FEATS = 2\n", "2.0")
+    wheel(wheels, "esr_writer_pkg", "import pathlib\n(pathlib.Path(__file__).parent / 'dropped.py').write_text('')\n"
+                                    "FEATS = 4\n")
     cuda_sdist(wheels)
     index = FakeIndex(wheels)
     use_index(monkeypatch, index, tmp_path / "envs")
@@ -261,6 +272,26 @@ def test_a_changed_or_partly_deleted_environment_is_rebuilt_and_its_entry_runs_a
         now = read_results(needy["results"])["01_Packaged"]
         assert now["sweep"]["team_env"]["content_sha256"] == {str(folder): envcache.verified(folder)}
         assert now["num_parameters"] == (3 * 6 * 9 + 6 + 6 * 48 * 9 + 48) / 1e6
+
+
+def test_a_team_that_writes_into_its_environment_does_not_count_and_the_environment_is_made_anew(needy: dict) -> None:
+    """A package that writes into its overlay when imported (the entry recorded the digest null, and null equalled
+    null on every resume), and a team whose code writes into the overlay it shares with another team as it runs."""
+    proc = sweep_here(*needy["args"], "--model_id", 1, 9, 10)
+    assert ran(proc) == {1}, proc.stdout
+    failed = failures(needy["results"])
+    assert re.fullmatch(r"its team environment \w{20} changed when its packages were imported \(a package writes into "
+                        r"it\); its figures would not count", failed["09"]), failed["09"]
+    env = read_results(needy["results"])["01_Packaged"]["sweep"]["team_env"]
+    folder = Path(env["site"]).parents[2]
+    assert failed["10"] == (f"its team environment {folder.name} changed while the team ran (its code wrote into it); "
+                            "its figures would not count, and the environment is made anew before it is used again")
+    envcache._checked.clear()  # as a later sweep (another process) finds it
+    proc = sweep_here(*needy["args"], "--model_id", 1)
+    assert f"01_Packaged's entry is out of date (its team environment {folder.name} changed or is gone)" in proc.stdout
+    assert ran(proc) == {1} and not (Path(env["site"]) / "esr_fake_pkg" / "planted.py").exists()
+    now = read_results(needy["results"])["01_Packaged"]["sweep"]["team_env"]["content_sha256"]
+    assert now == {str(folder): envcache.verified(folder)} and isinstance(now[str(folder)], str)
 
 
 # --- full environments, with a stand-in for the torch pair ------------------------------------------------------

@@ -155,6 +155,14 @@ def test_a_sealed_folder_is_verified_and_any_change_is_seen(tmp_path: Path) -> N
     assert teamenv.stale(None) is None and teamenv.stale({}) == "no record of its team environment's content"
 
 
+def test_an_entry_whose_environment_had_no_digest_is_stale(tmp_path: Path) -> None:
+    """A folder changed before its digest was recorded (null) is not up to date because it is still changed (null)."""
+    (tmp_path / "env").mkdir()
+    assert teamenv.stale({"content_sha256": {str(tmp_path / "env"): None}}) == "its team environment env changed or is gone"
+    digest = envcache.seal(tmp_path / "env")
+    assert teamenv.stale({"content_sha256": {str(tmp_path / "env"): digest}}) is None
+
+
 def test_an_install_that_outlives_the_deadline_is_killed_with_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     script = f"import subprocess, time; p = subprocess.Popen(['sleep', '60']); open({str(pid_file)!r}, 'w')" \
