@@ -249,11 +249,9 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
                 outcome = {"ok": False, "needs": hint}
             else:
                 outcome = _run_worker(job, tmp_dir, log_file, begin, timeout, memory_cap_gb, env, started)
-                changed = teamenv.stale(job.get("env"))  # the team's code wrote into its environment as it ran
-                if changed is not None:
-                    outcome = {"ok": False, "reason": f"{changed.replace('changed or is gone', 'changed')} while the "
-                               "team ran (its code wrote into it); its figures would not count, and the environment "
-                               "is made anew before it is used again"}
+                why = teamenv.written(job.get("env"))  # its code wrote into its environment as it ran
+                if why is not None:
+                    outcome = {"ok": False, "reason": why}
             needs = [n for n in outcome.get("needs") or [] if n not in wanted]
             if outcome.get("ok") or job.get("team_env") != "auto" or not needs:
                 break

@@ -111,7 +111,7 @@ def checked(line: str, source: str) -> Requirement:
 def _pins(repo: Path) -> dict[str, str]:
     """Distribution (canonical name) → the requirement line the repository's requirements.txt pins it with."""
     pins = {}
-    if (repo / "requirements.txt").is_symlink() or (repo / "requirements.txt").exists():
+    if os.path.lexists(repo / "requirements.txt"):
         for line in _read(repo / "requirements.txt", repo).splitlines():
             match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*==\s*([\w.+\-]+)\s*$", line)
             if match:
@@ -125,6 +125,8 @@ def _read(path: Path, repo: Path) -> str:
         return small_text(path, repo, REQUIREMENTS_BYTES)
     except HarnessError as err:
         raise TeamEnvError(str(err)) from None
+    except OSError as err:
+        raise TeamEnvError(f"{path.relative_to(repo)}: cannot be read ({err.strerror or err})") from None
 
 
 def _named(lines: list[str], limit: int = 5, chars: int = 80) -> str:
@@ -378,6 +380,13 @@ def describe(base: fullenv.Base, overlay: Overlay | None, wanted: list[str], rep
             **({"baseline_check": {k: v for k, v in check.items() if k != "figures"}} if check else {})}
 
 
+def _changed(folders: dict[str, Any]) -> Path | None:
+    """The first environment folder that is gone or differs from the digest recorded for it (a null digest: it had
+    changed before it was recorded)."""
+    return next((Path(f) for f, digest in folders.items()
+                 if not isinstance(digest, str) or envcache.verified(Path(f)) != digest), None)
+
+
 def stale(team_env: Any) -> str | None:
     """Why an entry measured in ``team_env`` (its recorded block) no longer stands: a folder gone or changed."""
     if team_env is None:
@@ -385,7 +394,14 @@ def stale(team_env: Any) -> str | None:
     folders = team_env.get("content_sha256") if isinstance(team_env, dict) else None
     if not isinstance(folders, dict) or not folders:
         return "no record of its team environment's content"
-    for folder, digest in folders.items():
-        if not isinstance(digest, str) or envcache.verified(Path(folder)) != digest:
-            return f"its team environment {Path(folder).name} changed or is gone"
-    return None
+    folder = _changed(folders)
+    return None if folder is None else f"its team environment {folder.name} changed or is gone"
+
+
+def written(team_env: dict[str, Any] | None) -> str | None:
+    """Why a team's run does not count: its code wrote into the environment it ran in (:func:`describe` gave
+    ``team_env`` just before), which the next team to need it verifies and makes anew."""
+    folder = _changed(team_env["content_sha256"]) if team_env else None
+    return None if folder is None else (f"its team environment {folder.name} changed while the team ran (its code "
+                                        "wrote into it); its figures would not count, and the environment is made "
+                                        "anew before it is used again")
