@@ -176,12 +176,13 @@ def build(args: argparse.Namespace) -> int:
         "build": figures,
     }
     out = args.out
-    output.write_json(out / "atlas.json", document)
-    output.write_csv(out / "atlas.csv", atlas.rows, sets)
     baselines = {year: get_year(year).baseline for year in years}
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
-    write_atomic(out / "atlas.tex", output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))
-    for line in [*summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+    texts = {"atlas.json": output.json_text(document), "atlas.csv": output.table_csv(atlas.rows, sets),
+             "atlas.tex": output.latex(chosen, sets, reference, ", ".join(devices) or "no device")}
+    for name, text in texts.items():  # each made before any is written: never one new beside two stale
+        write_atomic(out / name, text)
+    for line in [*atlas.warnings, *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

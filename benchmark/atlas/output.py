@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.core.files import write_atomic
-from benchmark.report.leaderboard import latex_text
+from benchmark.report.leaderboard import csv_text, latex_text
 
 PUBLISHED_COLUMNS = {"name": "published_team", "matched_by": "published_matched_by", "match": "published_match"}
 REPORTED_COLUMNS = {"val_psnr": "published_val_psnr", "test_psnr": "published_test_psnr", "ave_t": "published_ave_ms",
@@ -62,12 +60,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, atlas: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(_clean(atlas), indent=1, ensure_ascii=False) + "\n")
+def json_text(atlas: dict[str, Any]) -> str:
+    return json.dumps(_clean(atlas), indent=1, ensure_ascii=False) + "\n"
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], sets: list[str]) -> None:
-    write_atomic(path, frame(rows, sets).to_csv(index=False))
+def table_csv(rows: list[dict[str, Any]], sets: list[str]) -> str:
+    """``atlas.csv``: a name a spreadsheet would run as a formula is written as text (``report.leaderboard.csv_text``)."""
+    return csv_text(frame(rows, sets))
 
 
 def chosen(rows: list[dict[str, Any]], names: list[str] | None, winners: list[dict[str, Any]],

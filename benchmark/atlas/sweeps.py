@@ -64,7 +64,7 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         results = out / results_name(stem, dry_run, profile_only)
         flags = ["--challenge-repo", str(repo.root), "--results", str(results),
                  *(["--published", str(published)] if published.is_file() else [])]
-        planned.append(Planned(Swept(results, year, stem), flags))
+        planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids)), flags))
     if network:
         results = out / results_name("network", dry_run, profile_only)
         planned.append(Planned(Swept(results, reference_year, "--model", mine=True),

@@ -4,15 +4,18 @@ Pareto fronts and verdicts, and the CSV and LaTeX views."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark.atlas import output, placement
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.measure.stats import ratio_ci
+from benchmark.report.leaderboard import csv_text
 
 SETS = ["Set5", "Set14"]
 TIMES = [10.0, 12.0, 11.0, 13.0, 9.0]
@@ -108,3 +111,55 @@ def test_csv_and_latex_views(atlas) -> None:
     tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
     assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
     assert "Mine & 2026" in tex and "00\\_SPAN" in tex
+
+
+def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry(tmp_path: Path) -> None:
+    """Between two builds the sweep's file in ``--out`` was edited by hand: each value that is not what the atlas
+    reads is n/a with one line naming the file, the model and the key; the other entries stay whole; an entry of a
+    team no longer in the repository is left out, said so, never shown beside the fresh ones."""
+    good = entry(3, "03_Small", 0.09, 5.81, 29.5, 0.7)
+    bad = {**entry(29, "29_R2Net", 0.2151, 13.0461, 30.2, 1.4), "num_parameters": "0.2", "num_conv": 10.5,
+           "activations": float("inf"), "year": "2024", "Set5_ave_psnr": float("nan"), "Set14_ave_ssim": [0.8],
+           "complexity": ["fvcore"], "environment": "cpu", "Set5_reference_ratio_ci95": [1.0]}
+    bad["Set14_reference_pairs"] = {"model": "x", "baseline": [[1.0]]}
+    gone = entry(99, "99_Gone", 0.1, 5.0, 29.0, 1.0)
+    results = tmp_path / "NTIRE2024_ESR.json"
+    results.write_text(json.dumps({"03_Small": good, "29_R2Net": bad, "99_Gone": gone}, allow_nan=True))
+    atlas = build([Swept(results, 2024, "NTIRE2024_ESR", teams=(3, 29))], SETS, 2026)
+    rows = {r["model"]: r for r in atlas.rows}
+    assert sorted(rows) == ["03_Small", "29_R2Net"]
+    assert rows["03_Small"]["params"] == 0.09 and rows["03_Small"]["ratio"] == pytest.approx(0.7)
+    r2 = rows["29_R2Net"]
+    assert r2["year"] == 2024 and r2["params"] is r2["conv"] is r2["activations"] is r2["flops_fvcore"] is None
+    assert r2["psnr"] == {"Set5": None, "Set14": 29.2} and r2["ssim"] == {"Set5": 0.8, "Set14": None}
+    assert r2["ratio"] is None and r2["ratio_ci95"] is None and r2["device"] is None  # no ratio of Set5 alone
+    assert r2["ratio_sets"]["Set5"] == {"ratio": 1.4, "ci95": None}
+    where = f"warning: {results}: model 29_R2Net: "
+    assert atlas.warnings == [
+        *(where + line + "; n/a in the atlas" for line in (
+            "year is '2024', not a number", "complexity is ['fvcore'], not an object",
+            "environment is 'cpu', not an object",
+            "Set14_reference_pairs is {'model': 'x', 'baseline': [[1.0]]}, not an object of model and baseline times",
+            "Set5_ave_psnr is NaN", "Set14_ave_ssim is [0.8], not a number", "num_parameters is '0.2', not a number",
+            "activations is infinite", "num_conv is 10.5, not a whole number",
+            "Set5_reference_ratio_ci95 is [1.0], not an interval of two figures")),
+        f"warning: {results}: model 99_Gone: team 99 is not in NTIRE2024_ESR any more; left out of the atlas (its "
+        "entry stays in the file)"]
+    table = output.frame(atlas.rows, SETS)  # a count that is not whole no longer stops the CSV
+    assert table["conv"].isna().tolist() == [False, True]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_text(tmp_path: Path) -> None:
+    """A team names its model ``=HYPERLINK(…)``: atlas.csv (and compare's leaderboard.csv) write it with a leading
+    ``'``, so a spreadsheet shows the name instead of running it; numbers, negative ones too, are unchanged."""
+    names = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\tTab", "Plain-name"]
+    rows = [{**entry(i, n, 0.1, 5.0, 29.0, 1.0), "sweep": {"source": "challenge", "team_id": i}}
+            for i, n in enumerate(names)]
+    results = tmp_path / "NTIRE2024_ESR.json"
+    results.write_text(json.dumps(dict(zip(names, rows))))
+    atlas = build([Swept(results, 2024, "NTIRE2024_ESR")], SETS, 2026)
+    text = output.table_csv(atlas.rows, SETS)
+    table = pd.read_csv(io.StringIO(text))
+    assert sorted(table["model"]) == sorted(["'" + n for n in names[:5]] + ["Plain-name"])
+    assert (table["psnr_Set14"] == 28.0).all() and table["ratio"].tolist() == pytest.approx([1.0] * 6)
+    assert csv_text(pd.DataFrame({"team": ["=1+1", "ok"], "delta": [-1.5, 2.0]})) == "team,delta\n'=1+1,-1.5\nok,2.0\n"
