@@ -34,6 +34,8 @@ class Swept:
     """The network given with ``--model``: the one placed among the others."""
     teams: tuple[int, ...] | None = None
     """The repository's team ids now (None: not known): an entry of a team no longer there is left out."""
+    network: str | None = None
+    """The ``--model`` network's results name: the file's entries of networks given in earlier builds are left out."""
 
 
 @dataclass
@@ -185,9 +187,12 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             where = f"{swept.results}: model {name}"
             team = (entry.get("sweep") or {}).get("team_id") if isinstance(entry.get("sweep"), dict) else None
-            if swept.teams is not None and isinstance(team, int) and team not in swept.teams:
-                atlas.warnings.append(f"warning: {where}: team {team} is not in {swept.source} any more; left out of "
-                                      "the atlas (its entry stays in the file)")
+            gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
+                    and isinstance(team, int) and team not in swept.teams else
+                    f"not the --model network of this build ({swept.network}) but an earlier one"
+                    if swept.network is not None and name != swept.network else None)
+            if gone:
+                atlas.warnings.append(f"warning: {where}: {gone}; left out of the atlas (its entry stays in the file)")
                 continue
             problems: list[str] = []
             atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,

@@ -67,7 +67,8 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids)), flags))
     if network:
         results = out / results_name("network", dry_run, profile_only)
-        planned.append(Planned(Swept(results, reference_year, "--model", mine=True),
+        name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]
+        planned.append(Planned(Swept(results, reference_year, "--model", mine=True, network=name),
                                [*network, "--year", str(reference_year), "--results", str(results)]))
     return planned
 
