@@ -189,6 +189,11 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
             raise
         raise HarnessError(f"--model {spec.name}: cannot be built with {spec.kwargs or 'no arguments'} ({err}); "
                            "pass its constructor's arguments with --model-args JSON") from None
+    except (Exception, SystemExit) as err:  # the researcher's own code: its mistake, not the harness's
+        if spec.label is None:
+            raise
+        raise HarnessError(f"--model {spec.name}: building it failed ({_failure(err)}); run it with python to see "
+                           "the whole error") from err
     if not isinstance(model, nn.Module):
         raise HarnessError(f"{spec.display_name}: {spec.name} built a {type(model).__name__}, not a torch.nn.Module")
     if checkpoint is not None:
@@ -197,6 +202,14 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
         model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
     return model.to(device)
+
+
+def _failure(err: BaseException) -> str:
+    """``ValueError: its first line``, or ``it called sys.exit(3)``."""
+    if isinstance(err, SystemExit):
+        return f"it called sys.exit({err.code!r})"
+    first = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first}"
 
 
 def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
@@ -209,6 +222,8 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
         raise HarnessError(f"--model {target}: expected FILE.py:ClassName (the file that defines the network, and "
                            "the class in it)")
     path = Path(where).expanduser().resolve()
+    if path.is_dir():
+        raise HarnessError(f"--model {target}: {path} is a folder; pass the file that defines the network")
     if not path.is_file():
         raise HarnessError(f"--model {target}: {path} not found; pass the file that defines the network")
     module_name = "_esr_network_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
@@ -223,11 +238,10 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # sys.exit at import: one line, never a silent exit (status 0)
             del sys.modules[module_name]
-            first = (str(err).strip().splitlines() or [""])[0]
-            raise HarnessError(f"--model {target}: importing {path.name} failed ({type(err).__name__}: {first}); "
-                               "run it with python to see the whole error") from err
+            raise HarnessError(f"--model {target}: importing {path.name} failed ({_failure(err)}); run it with python "
+                               "to see the whole error") from err
     builder = getattr(module, attr, None)
     if not callable(builder):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)

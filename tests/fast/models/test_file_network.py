@@ -79,12 +79,16 @@ def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Pa
     ("{folder}/missing.py:MyNet", "missing.py not found"),
     ("{arch}:Nope", "defines no Nope; its networks: MyNet"),
     ("{broken}:X", "importing broken.py failed (ZeroDivisionError: division by zero)"),
+    ("{folder}:MyNet", "is a folder; pass the file"),
+    ("{exits}:X", "importing exits.py failed (it called sys.exit(0))"),  # was a silent exit, status 0
 ])
 def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
     broken = network["tmp"] / "broken.py"
     broken.write_text("x = 1 / 0\n")
+    (network["tmp"] / "exits.py").write_text("import sys\nsys.exit(0)\n")
     with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
-        models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken))
+        models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken,
+                                       exits=network["tmp"] / "exits.py"))
 
 
 def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> None:
@@ -92,6 +96,13 @@ def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> No
         models.build_model(models.file_spec(f"{network['arch']}:not_a_network"))
     with pytest.raises(HarnessError, match=r"cannot be built with \{'width': 3\}.*--model-args"):
         models.build_model(models.file_spec(f"{network['arch']}:MyNet", kwargs={"width": 3}))
+    (network["tmp"] / "raises.py").write_text("from torch import nn\n\n\nclass Bad(nn.Module):\n    def __init__(self):"
+                                             "\n        raise ValueError('no weights here')\n\n\nclass Quits(nn.Module):"
+                                             "\n    def __init__(self):\n        raise SystemExit(3)\n")
+    for name, why in (("Bad", "(ValueError: no weights here)"), ("Quits", "(it called sys.exit(3))")):
+        with pytest.raises(HarnessError, match=f"--model {name}: building it failed {why}".replace("(", r"\(")
+                           .replace(")", r"\)")):  # was a traceback, or a silent exit with the code's status
+            models.build_model(models.file_spec(f"{network['tmp'] / 'raises.py'}:{name}"))
 
 
 def test_test_demo_gives_a_file_network_its_table_1_row(network: dict[str, Path]) -> None:
