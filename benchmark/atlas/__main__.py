@@ -182,7 +182,7 @@ def build(args: argparse.Namespace) -> int:
              "atlas.tex": output.latex(chosen, sets, reference, ", ".join(devices) or "no device")}
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
-    for line in [*atlas.warnings, *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

@@ -79,6 +79,13 @@ def chosen(rows: list[dict[str, Any]], names: list[str] | None, winners: list[di
     return [r for r in rows if r["mine"] or (r["year"], r["model"]) in won or baselines.get(r["year"]) == r["model"]]
 
 
+def unknown(rows: list[dict[str, Any]], names: list[str] | None) -> list[str]:
+    """A warning line for the ``--latex`` names that no entry has (a typo would leave the table silently short)."""
+    missing = [n for n in dict.fromkeys(names or []) if n not in {r["model"] for r in rows}]
+    return [f"warning: --latex {', '.join(missing)}: no entry of the atlas has that name, so atlas.tex leaves it out "
+            "(the names are atlas.csv's model column)"] if missing else []
+
+
 def _cell(value: Any, spec: str) -> str:
     return "--" if not isinstance(value, (int, float)) or isinstance(value, bool) else format(value, spec)
 

@@ -56,6 +56,8 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         repo = read_repository(path)
         year = known_year(repo.year, repo.root)
         stem = repo.root.name
+        if stems.get(stem) == repo.root:
+            raise HarnessError(f"--challenge-repo {path}: given twice (as {stems[stem]}); give each repository once")
         if stem in stems:
             raise HarnessError(f"--challenge-repo {path}: another repository, {stems[stem]}, has the folder name "
                                f"{stem}, which names its results file in the atlas; rename one of them")

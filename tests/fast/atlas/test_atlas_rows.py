@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import make_repo
 
-from benchmark.atlas import output, placement
+from benchmark.atlas import output, placement, sweeps
 from benchmark.atlas.rows import Swept, build, reference_ratio
+from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
 from benchmark.report.leaderboard import csv_text
 
@@ -111,6 +114,9 @@ def test_csv_and_latex_views(atlas) -> None:
     tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
     assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
     assert "Mine & 2026" in tex and "00\\_SPAN" in tex
+    assert output.unknown(atlas.rows, ["Mine", "Nope", "38_span", "Nope"]) == [
+        "warning: --latex Nope, 38_span: no entry of the atlas has that name, so atlas.tex leaves it out (the names "
+        "are atlas.csv's model column)"] and output.unknown(atlas.rows, None) == []
 
 
 def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry(tmp_path: Path) -> None:
@@ -163,3 +169,17 @@ def test_csv_cells_a_spreadsheet_would_run_are_text(tmp_path: Path) -> None:
     assert sorted(table["model"]) == sorted(["'" + n for n in names[:5]] + ["Plain-name"])
     assert (table["psnr_Set14"] == 28.0).all() and table["ratio"].tolist() == pytest.approx([1.0] * 6)
     assert csv_text(pd.DataFrame({"team": ["=1+1", "ok"], "delta": [-1.5, 2.0]})) == "team,delta\n'=1+1,-1.5\nok,2.0\n"
+
+
+def test_the_same_repository_twice_is_one_line(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "NTIRE2025_Fake")
+    (tmp_path / "link").symlink_to(repo)
+    (tmp_path / "x").mkdir()
+    for again in (repo, tmp_path / "link", tmp_path / "x" / ".." / "NTIRE2025_Fake"):
+        with pytest.raises(HarnessError) as err:
+            sweeps.plan([repo, again], tmp_path / "out", False, True, None, 2026)
+        assert str(err.value) == f"--challenge-repo {again}: given twice (as {repo}); give each repository once"
+    other = tmp_path / "other" / "NTIRE2025_Fake"
+    shutil.copytree(repo, other)
+    with pytest.raises(HarnessError, match="another repository, .* has the folder name NTIRE2025_Fake"):
+        sweeps.plan([repo, other], tmp_path / "out", False, True, None, 2026)
