@@ -178,8 +178,8 @@ def build(args: argparse.Namespace) -> int:
     out = args.out
     baselines = {year: get_year(year).baseline for year in years}
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
-    texts = {"atlas.json": output.json_text(document), "atlas.csv": output.table_csv(atlas.rows, sets),
-             "atlas.tex": output.latex(chosen, sets, reference, ", ".join(devices) or "no device")}
+    texts = dict(zip(output.FILES, (output.json_text(document), output.table_csv(atlas.rows, sets),
+                                    output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:

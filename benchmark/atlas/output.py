@@ -11,6 +11,8 @@ import pandas as pd
 
 from benchmark.report.leaderboard import csv_text, latex_text
 
+FILES = ("atlas.json", "atlas.csv", "atlas.tex")
+"""What the atlas writes into its folder beside the sweeps' results files."""
 PUBLISHED_COLUMNS = {"name": "published_team", "matched_by": "published_matched_by", "match": "published_match"}
 REPORTED_COLUMNS = {"val_psnr": "published_val_psnr", "test_psnr": "published_test_psnr", "ave_t": "published_ave_ms",
                     "gpu": "published_gpu"}

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.atlas.output import FILES
 from benchmark.atlas.rows import Swept
+from benchmark.core.files import results_and_companions
 from benchmark.core.errors import HarnessError
 from benchmark.organizer.challenge import known_year, read_repository
 from benchmark.rank.publications import PUBLISHED
@@ -72,6 +74,13 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]
         planned.append(Planned(Swept(results, reference_year, "--model", mine=True, network=name),
                                [*network, "--year", str(reference_year), "--results", str(results)]))
+    taken = {out / name: f"the atlas's own {name}" for name in FILES}
+    for item in planned:  # a repository named atlas or network, or A and A.dry-run: one file written by two
+        for path in results_and_companions(item.swept.results):
+            if path in taken:
+                raise HarnessError(f"{item.swept.source}: its results would be written to {path}, as {taken[path]} "
+                                   "is; give the repository's folder another name")
+            taken[path] = f"{item.swept.source}'s results"
     return planned
 
 

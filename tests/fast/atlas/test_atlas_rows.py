@@ -183,3 +183,17 @@ def test_the_same_repository_twice_is_one_line(tmp_path: Path) -> None:
     shutil.copytree(repo, other)
     with pytest.raises(HarnessError, match="another repository, .* has the folder name NTIRE2025_Fake"):
         sweeps.plan([repo, other], tmp_path / "out", False, True, None, 2026)
+
+
+def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tmp_path: Path) -> None:
+    """A repository folder named ``atlas`` would have its results in ``atlas.json``, which the atlas then overwrote;
+    one named ``network`` shared ``network.json`` with the --model network's sweep."""
+    atlas_repo = make_repo(tmp_path / "atlas")
+    with pytest.raises(HarnessError) as err:
+        sweeps.plan([atlas_repo], tmp_path / "out", False, False, None, 2026)
+    assert str(err.value) == (f"atlas: its results would be written to {tmp_path / 'out' / 'atlas.json'}, as the "
+                              "atlas's own atlas.json is; give the repository's folder another name")
+    assert sweeps.plan([atlas_repo], tmp_path / "out", True, False, None, 2026)  # atlas.dry-run.json: no clash
+    network_repo = make_repo(tmp_path / "network")
+    with pytest.raises(HarnessError, match=r"^--model: its results would be written to .*network\.json, as network's"):
+        sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
