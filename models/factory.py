@@ -212,6 +212,17 @@ def _failure(err: BaseException) -> str:
     return f"{type(err).__name__}: {first}"
 
 
+def _shadowed(err: BaseException, path: Path, target: str) -> None:
+    """A HarnessError when ``err`` is the file importing a module of its own folder (``models.py``, ``benchmark/``)
+    that the harness's package of that name hides: running the file with python works, so say why it fails here."""
+    top = (getattr(err, "name", None) or "").partition(".")[0] if isinstance(err, ImportError) else ""
+    loaded = getattr(sys.modules.get(top), "__file__", None) or ""
+    own = next((p.name for p in (path.parent / f"{top}.py", path.parent / top) if top and p.exists()), None)
+    if own and not Path(loaded).resolve().is_relative_to(path.parent):
+        raise HarnessError(f"--model {target}: {path.name} imports its {own}, but {top} here is the harness's own "
+                           f"package ({loaded}); rename your {own} (e.g. {top}_{path.stem}) and its imports") from err
+
+
 def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
     """``path/to/arch.py:ClassName``: the file and the class (or function) in it that builds the network.
 
@@ -240,6 +251,7 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
             spec.loader.exec_module(module)
         except (Exception, SystemExit) as err:  # sys.exit at import: one line, never a silent exit (status 0)
             del sys.modules[module_name]
+            _shadowed(err, path, target)
             raise HarnessError(f"--model {target}: importing {path.name} failed ({_failure(err)}); run it with python "
                                "to see the whole error") from err
     builder = getattr(module, attr, None)

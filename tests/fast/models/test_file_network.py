@@ -135,3 +135,19 @@ def test_test_demo_refuses_wrong_network_flags_in_one_line(network: dict[str, Pa
 def test_network_flags_need_model() -> None:
     code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
     assert code == 2 and "--name is for a network given with --model FILE:Class" in err
+
+
+def test_a_module_beside_the_file_that_the_harness_s_package_hides_is_named(tmp_path: Path) -> None:
+    """arch.py imports its own models.py (or benchmark/): it runs with python, but here the harness's package of that
+    name is found first; the line says so instead of "cannot import name 'Block' from 'models' … run it with python"."""
+    (tmp_path / "models.py").write_text("from torch import nn\n\n\nclass Block(nn.Conv2d):\n    pass\n")
+    (tmp_path / "arch.py").write_text("from torch import nn\n\nfrom models import Block\n\n\nclass Net(nn.Module):\n"
+                                      "    pass\n")
+    with pytest.raises(HarnessError) as err:
+        models.file_spec(f"{tmp_path / 'arch.py'}:Net")
+    assert str(err.value).startswith(f"--model {tmp_path / 'arch.py'}:Net: arch.py imports its models.py, but models "
+                                     "here is the harness's own package (") and "rename your models.py" in str(err.value)
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "arch.py").write_text("import no_such_module_anywhere\n")
+    with pytest.raises(HarnessError, match=r"importing arch\.py failed \(ModuleNotFoundError"):
+        models.file_spec(f"{tmp_path / 'own' / 'arch.py'}:Net")  # a module missing everywhere: as before
