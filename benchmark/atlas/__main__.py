@@ -88,6 +88,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error(f"--reference {args.reference}: one of {', '.join(map(str, YEARS))}")
     if args.checkpoint is not None and args.model is None:
         p.error("--checkpoint is the weights of a --model network")
+    cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
     cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
     args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas (an atlas "
                                  f"built before its folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})")

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_repo
+from helpers import make_repo, run_main
 
 from benchmark.atlas import output, placement, sweeps
+from benchmark.atlas.__main__ import main as atlas_main
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
@@ -197,3 +198,17 @@ def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tm
     network_repo = make_repo(tmp_path / "network")
     with pytest.raises(HarnessError, match=r"^--model: its results would be written to .*network\.json, as network's"):
         sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
+
+
+@pytest.mark.parametrize("flags, why", [
+    (["--runs", "0"], "--runs 0: must be at least 1"), (["--timeout", "-1"], "--timeout -1.0: must be a positive"),
+    (["--memory-cap", "nan"], "--memory-cap nan: must be a positive number of GB"),
+    (["--device", "cuda"], "--cpu-dry-run runs every team on the CPU"),
+    (["--ray", "auto", "--devices", "cuda:0"], "--ray places each team on a GPU of the cluster itself")])
+def test_the_sweeps_flags_are_one_line_before_any_sweep(tmp_path: Path, flags: list[str], why: str) -> None:
+    """Each was refused by every sweep in turn, after which the atlas was written anyway, empty, and the build ended
+    with 'the sweep … exited with status 2'."""
+    code, out, err = run_main(atlas_main, ["--challenge-repo", str(tmp_path), "--cpu-dry-run", "--dataset",
+                                           str(tmp_path), "--out", str(tmp_path / "atlas"), *flags])
+    assert code == 2 and out == "" and err.startswith(f"error: {why}") and err.count("\n") == 1, err
+    assert not (tmp_path / "atlas").exists()
