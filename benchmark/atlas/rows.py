@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.errors import shown
+from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import paired_ratio
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
@@ -185,7 +185,7 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
-            where = f"{swept.results}: model {name}"
+            where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
             team = (entry.get("sweep") or {}).get("team_id") if isinstance(entry.get("sweep"), dict) else None
             gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
                     and isinstance(team, int) and team not in swept.teams else

@@ -131,7 +131,7 @@ def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry
     bad["Set14_reference_pairs"] = {"model": "x", "baseline": [[1.0]]}
     gone = entry(99, "99_Gone", 0.1, 5.0, 29.0, 1.0)
     results = tmp_path / "NTIRE2024_ESR.json"
-    results.write_text(json.dumps({"03_Small": good, "29_R2Net": bad, "99_Gone": gone}, allow_nan=True))
+    results.write_text(json.dumps({"03_Small": good, "29_R2Net": bad, "99_Gone\x1b[2J\n": gone}, allow_nan=True))
     atlas = build([Swept(results, 2024, "NTIRE2024_ESR", teams=(3, 29))], SETS, 2026)
     rows = {r["model"]: r for r in atlas.rows}
     assert sorted(rows) == ["03_Small", "29_R2Net"]
@@ -150,7 +150,7 @@ def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry
             "Set5_ave_psnr is NaN", "Set14_ave_ssim is [0.8], not a number", "num_parameters is '0.2', not a number",
             "activations is infinite", "num_conv is 10.5, not a whole number",
             "Set5_reference_ratio_ci95 is [1.0], not an interval of two figures")),
-        f"warning: {results}: model 99_Gone: team 99 is not in NTIRE2024_ESR any more; left out of the atlas (its "
+        f"warning: {results}: model 99_Gone\\n: team 99 is not in NTIRE2024_ESR any more; left out of the atlas (its "
         "entry stays in the file)"]
     table = output.frame(atlas.rows, SETS)  # a count that is not whole no longer stops the CSV
     assert table["conv"].isna().tolist() == [False, True]
