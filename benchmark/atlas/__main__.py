@@ -90,8 +90,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
     cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
-    args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas (an atlas "
-                                 f"built before its folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})")
+    args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas (one built "
+                                 f"before atlas folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})")
     if args.site is not None:
         if not args.challenge_repo:
             p.error("--site shows a repository's leaderboard beside the atlas: add --challenge-repo")
@@ -183,7 +183,8 @@ def build(args: argparse.Namespace) -> int:
                                     output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
-    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas),
+                 *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

@@ -67,7 +67,7 @@ def json_text(atlas: dict[str, Any]) -> str:
 
 
 def table_csv(rows: list[dict[str, Any]], sets: list[str]) -> str:
-    """``atlas.csv``: a name a spreadsheet would run as a formula is written as text (``report.leaderboard.csv_text``)."""
+    """``atlas.csv``; a name a spreadsheet would run as a formula is text (``report.leaderboard.csv_text``)."""
     return csv_text(frame(rows, sets))
 
 

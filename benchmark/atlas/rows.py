@@ -11,6 +11,7 @@ from typing import Any
 
 from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import paired_ratio
+from benchmark.organizer.plan import recorded_team
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
@@ -186,9 +187,9 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         published = shipped(swept.year) if swept.year is not None else []
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
-            team = (entry.get("sweep") or {}).get("team_id") if isinstance(entry.get("sweep"), dict) else None
+            team = recorded_team(entry.get("sweep"))
             gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
-                    and isinstance(team, int) and team not in swept.teams else
+                    and team is not None and team not in swept.teams else
                     f"not the --model network of this build ({swept.network}) but an earlier one"
                     if swept.network is not None and name != swept.network else None)
             if gone:

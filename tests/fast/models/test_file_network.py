@@ -96,9 +96,9 @@ def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> No
         models.build_model(models.file_spec(f"{network['arch']}:not_a_network"))
     with pytest.raises(HarnessError, match=r"cannot be built with \{'width': 3\}.*--model-args"):
         models.build_model(models.file_spec(f"{network['arch']}:MyNet", kwargs={"width": 3}))
-    (network["tmp"] / "raises.py").write_text("from torch import nn\n\n\nclass Bad(nn.Module):\n    def __init__(self):"
-                                             "\n        raise ValueError('no weights here')\n\n\nclass Quits(nn.Module):"
-                                             "\n    def __init__(self):\n        raise SystemExit(3)\n")
+    (network["tmp"] / "raises.py").write_text(
+        "from torch import nn\n\n\nclass Bad(nn.Module):\n    def __init__(self):\n        raise ValueError('no "
+        "weights here')\n\n\nclass Quits(nn.Module):\n    def __init__(self):\n        raise SystemExit(3)\n")
     for name, why in (("Bad", "(ValueError: no weights here)"), ("Quits", "(it called sys.exit(3))")):
         with pytest.raises(HarnessError, match=f"--model {name}: building it failed {why}".replace("(", r"\(")
                            .replace(")", r"\)")):  # was a traceback, or a silent exit with the code's status
@@ -139,14 +139,16 @@ def test_network_flags_need_model() -> None:
 
 def test_a_module_beside_the_file_that_the_harness_s_package_hides_is_named(tmp_path: Path) -> None:
     """arch.py imports its own models.py (or benchmark/): it runs with python, but here the harness's package of that
-    name is found first; the line says so instead of "cannot import name 'Block' from 'models' … run it with python"."""
+    name is found first; the line says so instead of "cannot import name 'Block' from 'models' … run it with
+    python"."""
     (tmp_path / "models.py").write_text("from torch import nn\n\n\nclass Block(nn.Conv2d):\n    pass\n")
     (tmp_path / "arch.py").write_text("from torch import nn\n\nfrom models import Block\n\n\nclass Net(nn.Module):\n"
                                       "    pass\n")
     with pytest.raises(HarnessError) as err:
         models.file_spec(f"{tmp_path / 'arch.py'}:Net")
-    assert str(err.value).startswith(f"--model {tmp_path / 'arch.py'}:Net: arch.py imports its models.py, but models "
-                                     "here is the harness's own package (") and "rename your models.py" in str(err.value)
+    line = str(err.value)
+    assert line.startswith(f"--model {tmp_path / 'arch.py'}:Net: arch.py imports its models.py, but models here is "
+                           "the harness's own package (") and "rename your models.py" in line
     (tmp_path / "own").mkdir()
     (tmp_path / "own" / "arch.py").write_text("import no_such_module_anywhere\n")
     with pytest.raises(HarnessError, match=r"importing arch\.py failed \(ModuleNotFoundError"):

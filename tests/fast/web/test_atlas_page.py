@@ -57,7 +57,8 @@ def test_hand_edited_values_are_n_a_with_one_line_each_and_the_rest_is_built(tmp
     assert warnings == [
         "warning: --atlas F: rows[0].psnr is '30', not an object of set → figure; shown as n/a on the site",
         "warning: --atlas F: rows[0].ratio_ci95 is [1.1], not [low, high]; shown as n/a on the site",
-        "warning: --atlas F: rows[0].params is '0.2', not a number, not a finite number ≥ 0; shown as n/a on the site",
+        "warning: --atlas F: rows[0].params is '0.2', not a number, not a finite number ≥ 0; shown as n/a on the "
+        "site",
         "warning: --atlas F: rows[0].published is 'Team', not the published block; shown as n/a on the site",
         "warning: --atlas F: rows[1].year is '2025', not a number, not a whole number ≥ 0; shown as n/a on the site",
         "warning: --atlas F: rows[2] is 7, not an object; shown as n/a on the site",
