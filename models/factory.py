@@ -218,7 +218,7 @@ def _shadowed(err: BaseException, path: Path, target: str) -> None:
     top = (getattr(err, "name", None) or "").partition(".")[0] if isinstance(err, ImportError) else ""
     loaded = getattr(sys.modules.get(top), "__file__", None) or ""
     own = next((p.name for p in (path.parent / f"{top}.py", path.parent / top) if top and p.exists()), None)
-    if own and not Path(loaded).resolve().is_relative_to(path.parent):
+    if own and loaded and not Path(loaded).resolve().is_relative_to(path.parent):
         raise HarnessError(f"--model {target}: {path.name} imports its {own}, but {top} here is the harness's own "
                            f"package ({loaded}); rename your {own} (e.g. {top}_{path.stem}) and its imports") from err
 

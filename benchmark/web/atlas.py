@@ -19,8 +19,8 @@ from benchmark.core.errors import HarnessError, shown
 from benchmark.rank.board import clean_name
 from benchmark.record.checks import why_not_a_figure
 from benchmark.web import svg
-from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
 from benchmark.web.markup import Pages, esc, grid, link, name, notes
+from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
 
 YEAR_COLOURS = {2023: "#7b3294", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#1a9641"}
 """Each year's colour on the plots and in the table; a year not listed is grey."""
@@ -86,7 +86,7 @@ def read(path: Path) -> tuple[dict[str, Any], list[str]]:
             not isinstance(reference, dict) or not isinstance(reference.get("name"), str):
         raise refuse("its atlas block has no list of sets or no reference name")
     problems: list[tuple[str, str, str]] = []
-    kept: dict[str, Any] = {"rows": ((_row(meta["sets"]), ("year", "source", "model")))} | PARTS
+    kept = {"rows": (_row(meta["sets"]), ("year", "source", "model")), **PARTS}
     lines = []
     for part, (schema, needed) in kept.items():
         items = document.get(part) if isinstance(document.get(part), list) else []
