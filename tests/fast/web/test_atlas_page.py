@@ -77,3 +77,15 @@ def test_a_file_that_is_no_atlas_is_one_line(tmp_path: Path, edit) -> None:  # n
     edit(edited)
     with pytest.raises(HarnessError, match=r"^--atlas .*atlas\.json: .*; build it with python -m benchmark\.atlas$"):
         page(tmp_path, edited)
+
+
+def test_hostile_names_and_reasons_are_text_in_the_raw_html(tmp_path: Path) -> None:
+    """Names, a team's failure reason and the device come from team code and users' files: all escaped."""
+    edited = document()
+    evil = '<script>alert(1)</script>"\'><img src=x onerror=alert(2)>'
+    edited["rows"][0].update(model=evil, team=evil, source=evil)
+    edited["failures"][0].update(label=evil, reason=evil, source=evil)
+    edited["atlas"]["devices"] = [evil]
+    html, warnings = page(tmp_path, edited)
+    assert warnings == [] and "<script" not in html and "<img" not in html and "onerror=alert(2)>" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
