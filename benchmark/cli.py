@@ -158,6 +158,25 @@ def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> Model
     return models.file_spec(args.model, data_range=args.data_range, kwargs=kwargs, name=args.name, year=year)
 
 
+def check_sweep_limits(p: OneLineParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, the sweep's device and limit flags that cannot be run (a sweep's, and the atlas's, which
+    passes them to each of its sweeps and so checks them before any)."""
+    if args.runs is not None and args.runs < 1:
+        p.error(f"--runs {args.runs}: must be at least 1")
+    if args.devices and args.device != "auto":
+        p.error("give --device or --devices, not both")
+    if args.ray and args.devices:
+        p.error("--ray places each team on a GPU of the cluster itself; drop --devices")
+    if args.ray and args.device not in ("auto", "cpu", "cuda"):
+        p.error(f"with --ray, --device is auto, cpu or cuda (Ray picks the GPU), not one of {DEVICE_FORMS}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        p.error(f"--timeout {args.timeout}: must be a positive number of seconds")
+    if args.memory_cap is not None and not (math.isfinite(args.memory_cap) and args.memory_cap > 0):
+        p.error(f"--memory-cap {args.memory_cap}: must be a positive number of GB")
+    if args.cpu_dry_run and (args.devices or args.device not in ("auto", "cpu")):
+        p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
+
+
 def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:
     """Refuse, in one line, values of the shared flags that cannot be run."""
     repeated = sorted({i for i in args.model_id or [] if args.model_id.count(i) > 1})

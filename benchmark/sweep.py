@@ -27,7 +27,6 @@ torch + torchvision pair when the team needs torchvision or pins torch (see READ
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import replace
@@ -40,7 +39,6 @@ from rich.markup import escape
 from benchmark import cli
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
-from benchmark.measure.backend import DEVICE_FORMS
 from benchmark.measure.deploy import make_backend
 from benchmark.organizer import jobs
 from benchmark.organizer.challenge import Repository, known_year, read_repository
@@ -99,21 +97,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     cli.check_measurement(p, args)
     if args.include_test and args.data_dir is None:
         p.error("--include_test needs --data_dir")
-    if args.devices and args.device != "auto":
-        p.error("give --device or --devices, not both")
-    if args.ray and args.devices:
-        p.error("--ray places each team on a GPU of the cluster itself; drop --devices")
-    if args.ray and args.device not in ("auto", "cpu", "cuda"):
-        p.error(f"with --ray, --device is auto, cpu or cuda (Ray picks the GPU), not one of {DEVICE_FORMS}")
-    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
-        p.error(f"--timeout {args.timeout}: must be a positive number of seconds")
-    if args.memory_cap is not None and not (math.isfinite(args.memory_cap) and args.memory_cap > 0):
-        p.error(f"--memory-cap {args.memory_cap}: must be a positive number of GB")
+    cli.check_sweep_limits(p, args)
     if args.profile_only and (args.dataset or args.data_dir or args.include_test):
         p.error("--profile-only measures complexity without data; drop --dataset, --data_dir and --include_test")
     if args.cpu_dry_run:
-        if args.devices or args.device not in ("auto", "cpu"):
-            p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
         args.device = "cpu"
         args.runs = 1 if args.runs is None else args.runs  # no runtime of record: one run scores
     if args.challenge_repo is not None and not args.vs_baseline and args.reference is None and (

@@ -197,6 +197,11 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
             raise
         raise HarnessError(f"--model {spec.name}: cannot be built with {spec.kwargs or 'no arguments'} ({err}); "
                            "pass its constructor's arguments with --model-args JSON") from None
+    except (Exception, SystemExit) as err:  # the researcher's own code: its mistake, not the harness's
+        if spec.label is None:
+            raise
+        raise HarnessError(f"--model {spec.name}: building it failed ({_failure(err)}); run it with python to see "
+                           "the whole error") from err
     if not isinstance(model, nn.Module):
         raise HarnessError(f"{spec.display_name}: {spec.name} built a {type(model).__name__}, not a torch.nn.Module")
     if checkpoint is not None:
@@ -205,6 +210,25 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
         model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
     return model.to(device)
+
+
+def _failure(err: BaseException) -> str:
+    """``ValueError: its first line``, or ``it called sys.exit(3)``."""
+    if isinstance(err, SystemExit):
+        return f"it called sys.exit({err.code!r})"
+    first = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first}"
+
+
+def _shadowed(err: BaseException, path: Path, target: str) -> None:
+    """A HarnessError when ``err`` is the file importing a module of its own folder (``models.py``, ``benchmark/``)
+    that the harness's package of that name hides: running the file with python works, so say why it fails here."""
+    top = (getattr(err, "name", None) or "").partition(".")[0] if isinstance(err, ImportError) else ""
+    loaded = getattr(sys.modules.get(top), "__file__", None) or ""
+    own = next((p.name for p in (path.parent / f"{top}.py", path.parent / top) if top and p.exists()), None)
+    if own and loaded and not Path(loaded).resolve().is_relative_to(path.parent):
+        raise HarnessError(f"--model {target}: {path.name} imports its {own}, but {top} here is the harness's own "
+                           f"package ({loaded}); rename your {own} (e.g. {top}_{path.stem}) and its imports") from err
 
 
 def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
@@ -217,6 +241,8 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
         raise HarnessError(f"--model {target}: expected FILE.py:ClassName (the file that defines the network, and "
                            "the class in it)")
     path = Path(where).expanduser().resolve()
+    if path.is_dir():
+        raise HarnessError(f"--model {target}: {path} is a folder; pass the file that defines the network")
     if not path.is_file():
         raise HarnessError(f"--model {target}: {path} not found; pass the file that defines the network")
     module_name = "_esr_network_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
@@ -231,11 +257,11 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # sys.exit at import: one line, never a silent exit (status 0)
             del sys.modules[module_name]
-            first = (str(err).strip().splitlines() or [""])[0]
-            raise HarnessError(f"--model {target}: importing {path.name} failed ({type(err).__name__}: {first}); "
-                               "run it with python to see the whole error") from err
+            _shadowed(err, path, target)
+            raise HarnessError(f"--model {target}: importing {path.name} failed ({_failure(err)}); run it with python "
+                               "to see the whole error") from err
     builder = getattr(module, attr, None)
     if not callable(builder):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)

@@ -26,7 +26,7 @@ from rich.markup import escape
 from benchmark import __version__, cli
 from benchmark.atlas import output, placement, rows, scale, sweeps
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import check_out_path, write_atomic
+from benchmark.core.files import MARKER, out_folder, write_atomic
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
 from benchmark.rank.bridges import bridges
@@ -34,6 +34,9 @@ from benchmark.record.keys import check_split_names
 from benchmark.web.build import SiteInputs, build_site, site_folder
 
 console = cli.console()
+MADE_BY = "benchmark.atlas"
+"""What the marker of the atlas's folder names: ``--out`` is new, empty or one an atlas made (a folder of other
+files is refused, never written into)."""
 REFERENCE_YEAR = 2026
 """Whose baseline is the reference network by default: SPAN, the 2026 baseline and the 2024 winner."""
 
@@ -85,12 +88,17 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error(f"--reference {args.reference}: one of {', '.join(map(str, YEARS))}")
     if args.checkpoint is not None and args.model is None:
         p.error("--checkpoint is the weights of a --model network")
+    cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
     cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
-    check_out_path(args.out, "--out", "choose another folder for the atlas")
+    args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas (one built "
+                                 f"before atlas folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})")
     if args.site is not None:
         if not args.challenge_repo:
             p.error("--site shows a repository's leaderboard beside the atlas: add --challenge-repo")
-        others = [("--out", args.out), *(("--challenge-repo", repo) for repo in args.challenge_repo)]
+        network = [] if args.model is None else [("--model", Path(args.model.rpartition(":")[0])),
+                                                 *([("--checkpoint", args.checkpoint)] if args.checkpoint else [])]
+        others = [("--out", args.out), *(("--challenge-repo", repo) for repo in args.challenge_repo), *network,
+                  *([("--model_zoo", args.model_zoo)] if args.model_zoo else [])]
         args.site_folder = site_folder(args.site, "--site", [], data=args.dataset, others=others)
     return args
 
@@ -143,9 +151,9 @@ def build(args: argparse.Namespace) -> int:
     splits = gather_splits(args.dataset, None, None) if args.dataset else []
     check_split_names(splits)
     sets = [s.name for s in splits]
-    planned = sweeps.plan(args.challenge_repo, args.out.resolve(), args.cpu_dry_run, args.profile_only,
+    planned = sweeps.plan(args.challenge_repo, args.out_folder.real, args.cpu_dry_run, args.profile_only,
                           network_flags(args), args.reference)
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.out_folder.kept()
     console.print(escape(f"atlas: {len(planned)} sweep(s) into {args.out}/ on {', '.join(sets) or 'no data'}; "
                          f"reference network: the {args.reference} baseline {get_year(args.reference).baseline}"))
     ran = sweeps.run(planned, shared_flags(args), lambda line: console.print(escape(line), soft_wrap=True),
@@ -169,12 +177,14 @@ def build(args: argparse.Namespace) -> int:
         "build": figures,
     }
     out = args.out
-    output.write_json(out / "atlas.json", document)
-    output.write_csv(out / "atlas.csv", atlas.rows, sets)
     baselines = {year: get_year(year).baseline for year in years}
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
-    write_atomic(out / "atlas.tex", output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))
-    for line in [*summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+    texts = dict(zip(output.FILES, (output.json_text(document), output.table_csv(atlas.rows, sets),
+                                    output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
+    for name, text in texts.items():  # each made before any is written: never one new beside two stale
+        write_atomic(out / name, text)
+    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas),
+                 *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.core.files import write_atomic
-from benchmark.report.leaderboard import latex_text
+from benchmark.report.leaderboard import csv_text, latex_text
 
+FILES = ("atlas.json", "atlas.csv", "atlas.tex")
+"""What the atlas writes into its folder beside the sweeps' results files."""
 PUBLISHED_COLUMNS = {"name": "published_team", "matched_by": "published_matched_by", "match": "published_match"}
 REPORTED_COLUMNS = {"val_psnr": "published_val_psnr", "test_psnr": "published_test_psnr", "ave_t": "published_ave_ms",
                     "gpu": "published_gpu"}
@@ -62,12 +62,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, atlas: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(_clean(atlas), indent=1, ensure_ascii=False) + "\n")
+def json_text(atlas: dict[str, Any]) -> str:
+    return json.dumps(_clean(atlas), indent=1, ensure_ascii=False) + "\n"
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], sets: list[str]) -> None:
-    write_atomic(path, frame(rows, sets).to_csv(index=False))
+def table_csv(rows: list[dict[str, Any]], sets: list[str]) -> str:
+    """``atlas.csv``; a name a spreadsheet would run as a formula is text (``report.leaderboard.csv_text``)."""
+    return csv_text(frame(rows, sets))
 
 
 def chosen(rows: list[dict[str, Any]], names: list[str] | None, winners: list[dict[str, Any]],
@@ -78,6 +79,13 @@ def chosen(rows: list[dict[str, Any]], names: list[str] | None, winners: list[di
         return [r for r in rows if r["model"] in names]
     won = {(w["year"], w.get("model")) for w in winners}
     return [r for r in rows if r["mine"] or (r["year"], r["model"]) in won or baselines.get(r["year"]) == r["model"]]
+
+
+def unknown(rows: list[dict[str, Any]], names: list[str] | None) -> list[str]:
+    """A warning line for the ``--latex`` names that no entry has (a typo would leave the table silently short)."""
+    missing = [n for n in dict.fromkeys(names or []) if n not in {r["model"] for r in rows}]
+    return [f"warning: --latex {', '.join(missing)}: no entry of the atlas has that name, so atlas.tex leaves it out "
+            "(the names are atlas.csv's model column)"] if missing else []
 
 
 def _cell(value: Any, spec: str) -> str:

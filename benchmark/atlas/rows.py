@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import paired_ratio
+from benchmark.organizer.plan import recorded_team
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
+from benchmark.record.checks import why_not_a_figure, why_not_pairs
 from benchmark.record.store import read_results
 from benchmark.web.inputs import read_failures
 
@@ -30,6 +33,10 @@ class Swept:
     """The repository's folder name, or ``--model``."""
     mine: bool = False
     """The network given with ``--model``: the one placed among the others."""
+    teams: tuple[int, ...] | None = None
+    """The repository's team ids now (None: not known): an entry of a team no longer there is left out."""
+    network: str | None = None
+    """The ``--model`` network's results name: the file's entries of networks given in earlier builds are left out."""
 
 
 @dataclass
@@ -41,17 +48,49 @@ class Atlas:
     rows: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     scales: dict[int, Scale] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """One line per value of a results file that is not what the atlas reads (shown n/a) and per entry left out."""
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def reference_ratio(entry: dict[str, Any], sets: list[str]) -> tuple[float | None, list[float] | None]:
+def _figure(record: dict[str, Any], key: str, problems: list[str], label: str = "", *, count: bool = False
+            ) -> float | None:
+    """``record[key]`` as the atlas reads it: None where absent or null (not measured); a value that is not a finite
+    number ≥ 0 (a whole one for a ``count``) is None too, and one line in ``problems`` (``label``: the key's path)."""
+    value = record.get(key)
+    if value is None:
+        return None
+    why = why_not_a_figure(value)
+    if why is None and count and not float(value).is_integer():
+        why = f"{value!r}, not a whole number"
+    if why is not None:
+        problems.append(f"{label or key} is {why}")
+        return None
+    return int(value) if count else float(value)
+
+
+def _object(entry: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, dict):
+        problems.append(f"{key} is {shown(value)}, not an object")
+    return value if isinstance(value, dict) else {}
+
+
+def reference_ratio(entry: dict[str, Any], sets: list[str], problems: list[str] | None = None
+                    ) -> tuple[float | None, list[float] | None]:
     """The runtime ratio to the reference over every set the entry was timed on beside it (the sum of the model's
     set means over the reference's, as the organizers average splits) and its bootstrap 95% interval (None from too
-    few pairs: ``measure.paired.MIN_PAIRS``)."""
+    few pairs: ``measure.paired.MIN_PAIRS``). Paired times that are not (a hand-edited file) are a line in
+    ``problems``, and no ratio is made of the other sets alone."""
     pairs = [entry.get(f"{s}_reference_pairs") for s in sets]
+    bad = [(s, why) for s, p in zip(sets, pairs) if p is not None and (why := why_not_pairs(p)) is not None]
+    if bad:
+        if problems is not None:
+            problems += [f"{s}_reference_pairs is {why}" for s, why in bad]
+        return None, None
     pairs = [p for p in pairs if isinstance(p, dict) and p.get("model") and p.get("baseline")]
     if not pairs:
         return None, None
@@ -78,33 +117,56 @@ def _published(entry: dict[str, Any], rows: list[Row], year: int, scales: dict[i
     return block
 
 
+def _text(record: dict[str, Any], key: str, problems: list[str], label: str = "") -> str | None:
+    value = record.get(key)
+    if value is not None and not isinstance(value, str):
+        problems.append(f"{label or key} is {shown(value)}, not text")
+        return None
+    return value
+
+
+def _interval(entry: dict[str, Any], key: str, problems: list[str]) -> list[float] | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value):
+        return [float(v) for v in value]
+    problems.append(f"{key} is {shown(value)}, not an interval of two figures")
+    return None
+
+
 def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], published: list[Row],
-              scales: dict[int, Scale], reference: float | None = None) -> dict[str, Any]:
-    """The atlas row of one results entry."""
-    year = int(entry.get("year") or swept.year or 0)
-    sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
-    complexity = entry.get("complexity") if isinstance(entry.get("complexity"), dict) else {}
-    environment = entry.get("environment") if isinstance(entry.get("environment"), dict) else {}
-    ratio, interval = reference_ratio(entry, sets)
+              scales: dict[int, Scale], reference: float | None = None, problems: list[str] | None = None
+              ) -> dict[str, Any]:
+    """The atlas row of one results entry; each value that is not what the row reads (a hand-edited file) is n/a
+    and one line in ``problems``."""
+    problems = [] if problems is None else problems
+    year = int(_figure(entry, "year", problems, count=True) or swept.year or 0)
+    sweep = _object(entry, "sweep", problems)
+    complexity = _object(entry, "complexity", problems)
+    environment = _object(entry, "environment", problems)
+    ratio, interval = reference_ratio(entry, sets, problems)
     identity = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
+    counters = {column: _figure(complexity, key, problems, f"complexity.{key}") for column, key in COUNTERS.items()}
     row: dict[str, Any] = {
-        "year": year, "source": swept.source, "team_id": sweep.get("team_id") if not swept.mine else None,
+        "year": year, "source": swept.source,
+        "team_id": _figure(sweep, "team_id", problems, "sweep.team_id", count=True) if not swept.mine else None,
         "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
-        "device": environment.get("device_name"),
-        "psnr": {s: _number(entry.get(f"{s}_ave_psnr")) for s in sets},
-        "ssim": {s: _number(entry.get(f"{s}_ave_ssim")) for s in sets},
-        "params": _number(entry.get("num_parameters")),
-        **{column: None if _number(complexity.get(key)) is None else complexity[key] / 1e9
-           for column, key in COUNTERS.items()},
-        "flops_counter": entry.get("flops_counter"),
-        "activations": _number(entry.get("activations")), "conv": entry.get("num_conv"),
+        "device": _text(environment, "device_name", problems, "environment.device_name"),
+        "psnr": {s: _figure(entry, f"{s}_ave_psnr", problems) for s in sets},
+        "ssim": {s: _figure(entry, f"{s}_ave_ssim", problems) for s in sets},
+        "params": _figure(entry, "num_parameters", problems),
+        **{column: None if count is None else count / 1e9 for column, count in counters.items()},
+        "flops_counter": _text(entry, "flops_counter", problems),
+        "activations": _figure(entry, "activations", problems),
+        "conv": _figure(entry, "num_conv", problems, count=True),
         "ratio": ratio, "ratio_ci95": interval,
-        "ratio_sets": {s: {"ratio": _number(entry.get(f"{s}_reference_ratio")),
-                           "ci95": entry.get(f"{s}_reference_ratio_ci95")} for s in sets},
-        "reference": None if identity is None else identity.get("name"),
+        "ratio_sets": {s: {"ratio": _figure(entry, f"{s}_reference_ratio", problems),
+                           "ci95": _interval(entry, f"{s}_reference_ratio_ci95", problems)} for s in sets},
+        "reference": None if identity is None else _text(identity, "name", problems, "reference.name"),
         "published": _published(entry, published, year, scales, reference) if published and not swept.mine
         else None,
-        "sweep_wall_seconds": _number(sweep.get("wall_seconds")),
+        "sweep_wall_seconds": _figure(sweep, "wall_seconds", problems, "sweep.wall_seconds"),
     }
     row["team"] = (row["published"] or {}).get("name")
     return row
@@ -124,8 +186,19 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
+            where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
+            team = recorded_team(entry.get("sweep"))
+            gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
+                    and team is not None and team not in swept.teams else
+                    f"not the --model network of this build ({swept.network}) but an earlier one"
+                    if swept.network is not None and name != swept.network else None)
+            if gone:
+                atlas.warnings.append(f"warning: {where}: {gone}; left out of the atlas (its entry stays in the file)")
+                continue
+            problems: list[str] = []
             atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
-                                        reference_ms(reference_year)))
+                                        reference_ms(reference_year), problems))
+            atlas.warnings += [f"warning: {where}: {line}; n/a in the atlas" for line in problems]
         atlas.failures += _failures(swept)
     for year in years:
         blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.atlas.output import FILES
 from benchmark.atlas.rows import Swept
+from benchmark.core.files import results_and_companions
 from benchmark.core.errors import HarnessError
 from benchmark.organizer.challenge import known_year, read_repository
 from benchmark.rank.publications import PUBLISHED
@@ -56,6 +58,8 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         repo = read_repository(path)
         year = known_year(repo.year, repo.root)
         stem = repo.root.name
+        if stems.get(stem) == repo.root:
+            raise HarnessError(f"--challenge-repo {path}: given twice (as {stems[stem]}); give each repository once")
         if stem in stems:
             raise HarnessError(f"--challenge-repo {path}: another repository, {stems[stem]}, has the folder name "
                                f"{stem}, which names its results file in the atlas; rename one of them")
@@ -64,11 +68,19 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
         results = out / results_name(stem, dry_run, profile_only)
         flags = ["--challenge-repo", str(repo.root), "--results", str(results),
                  *(["--published", str(published)] if published.is_file() else [])]
-        planned.append(Planned(Swept(results, year, stem), flags))
+        planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids)), flags))
     if network:
         results = out / results_name("network", dry_run, profile_only)
-        planned.append(Planned(Swept(results, reference_year, "--model", mine=True),
+        name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]
+        planned.append(Planned(Swept(results, reference_year, "--model", mine=True, network=name),
                                [*network, "--year", str(reference_year), "--results", str(results)]))
+    taken = {out / name: f"the atlas's own {name}" for name in FILES}
+    for item in planned:  # a repository named atlas or network, or A and A.dry-run: one file written by two
+        for path in results_and_companions(item.swept.results):
+            if path in taken:
+                raise HarnessError(f"{item.swept.source}: its results would be written to {path}, as {taken[path]} "
+                                   "is; give the repository's folder another name")
+            taken[path] = f"{item.swept.source}'s results"
     return planned
 
 

@@ -193,8 +193,7 @@ class OutFolder:
         tmp = _folder_beside(self.real, self.flag, "building")
         try:
             yield tmp
-            (tmp / MARKER).write_text(f"{self.made_by}\nmade by python -m {self.made_by}, which replaces this folder "
-                                      "whole when it writes it again\n", encoding="utf-8")
+            _mark(tmp, self.made_by, "replaces this folder whole when it writes it again")
             _replace_folder(tmp, self.real, self.made_by)
         except BaseException as err:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -205,6 +204,23 @@ class OutFolder:
                 raise HarnessError(f"{self.flag} {self.path}: cannot write ({err.strerror}); choose a writable folder "
                                    "with free space") from None
             raise
+
+
+    def kept(self) -> Path:
+        """The folder itself, made and marked if it is new: for a command that adds to its folder build after build
+        (the atlas, whose sweeps resume there) instead of replacing it whole; an ``OSError`` is one line."""
+        try:
+            self.real.mkdir(parents=True, exist_ok=True)
+            if not (self.real / MARKER).exists():
+                _mark(self.real, self.made_by, "adds to this folder and replaces its own files in it")
+        except OSError as err:
+            raise HarnessError(f"{self.flag} {self.path}: cannot write ({err.strerror}); choose a writable folder") \
+                from None
+        return self.real
+
+
+def _mark(folder: Path, made_by: str, what: str) -> None:
+    (folder / MARKER).write_text(f"{made_by}\nmade by python -m {made_by}, which {what}\n", encoding="utf-8")
 
 
 def out_folder(out: Path, flag: str, made_by: str, fix: str, inputs: Iterable[tuple[str, Path]] = ()) -> OutFolder:

@@ -163,6 +163,11 @@ class Freshness:
         want = {k: p["settings"][k] for k in Settings.RECORDED}
         if {k: _dict(sweep.get("settings")).get(k) for k in Settings.RECORDED} != want:
             return "other settings"
+        if p["source"] == "file":  # the file's hash is in its inputs; its class, arguments and range are not
+            if sweep.get("model") != p["model"]:
+                return f"another class ({sweep.get('model')} then)"
+            if sweep.get("kwargs", {}) != p["kwargs"] or entry.get("data_range") != p["data_range"]:
+                return "other --model-args or --data-range"
         recorded = splits_of(entry)
         for split in p["splits"]:
             s = split["name"]

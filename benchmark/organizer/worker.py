@@ -292,7 +292,7 @@ def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) 
         spec = models.file_spec(job["model"], data_range=job["data_range"], kwargs=job["kwargs"], name=job["label"],
                                 year=job["year"])
         checkpoint = Path(job["checkpoint"]) if job.get("checkpoint") else None
-        where = {"model": job["model"]}
+        where = {"model": job["model"], "kwargs": job["kwargs"]}
     else:
         spec = models.get_spec(job["team_id"], job["year"])
         checkpoint = models.fetch_checkpoint(spec, Path(job["model_zoo"]), base_url=job.get("zoo_url"),

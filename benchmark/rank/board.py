@@ -138,7 +138,7 @@ def results_table(results: dict[str, dict[str, Any]], year: int) -> pd.DataFrame
             raise HarnessError(f"model {name} has no {absent[0]} run in the results file while others have; run it "
                                f"on {absent[0]} too, so that every model is timed on the same images")
         environment = entry.get("environment")
-        untimed = entry.get("dry_run") is True  # a CPU dry run: no runtime or memory of record (null), unranked
+        untimed = entry.get("dry_run") is True or not timed  # a CPU dry run or a profile-only file: unranked
         rows.append({
             "team": name,
             "ave": math.nan if untimed else statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed),
@@ -390,11 +390,12 @@ def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], tab
     if table is not None:
         notes.append(f"FLOPs of the rows of {table_path}: as published (the {record.label} counter is "
                      f"{COUNTERS[record.flops_counter].name})")
+    timed = _timed(ordered_splits(list(results.values())))
     if results:
         frames.append(results_table(results, year))
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     sources = [p for p in (results_path, table_path) if p is not None]
-    untimed = table["ave"].isna()  # a CPU dry run's entries: no runtime of record, so no score or rank
+    untimed = table["ave"].isna()  # a CPU dry run's or a profile-only file's entries: no runtime of record, no rank
     table, dry = table.loc[~untimed].reset_index(drop=True), table.loc[untimed].reset_index(drop=True)
     if table.empty:
         board = table
@@ -408,12 +409,12 @@ def rank_inputs(results: dict[str, dict[str, Any]], renamed: dict[str, str], tab
         board = leaderboard(table, year, baseline, psnr_rounded=psnr_rounded)
     if not dry.empty:
         board = pd.concat([board, _unranked(dry, year, psnr_rounded)], ignore_index=True)
-        notes.append(f"not ranked, no runtime of record (a CPU dry run times on the CPU, not the team's device): "
-                     f"{_listed(list(dry['team'].astype(str)))}")
+        why = "a CPU dry run times on the CPU, not the team's device" if timed else "profile-only: no split was run"
+        notes.append(f"not ranked, no runtime of record ({why}): {_listed(list(dry['team'].astype(str)))}")
     notes.insert(0, floor_note(board, year, psnr_rounded))
     if interval_note(board):
         notes.append(interval_note(board))
-    notes += no_interval_notes(results, _timed(ordered_splits(list(results.values()))), year)
+    notes += no_interval_notes(results, timed, year)
     rounding = rounding_note(board, psnr_rounded)
     if rounding:
         notes.insert(1, rounding)

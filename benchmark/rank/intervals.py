@@ -29,7 +29,7 @@ REFERENCE = "(baseline point figures)"
 
 def runtime_interval(entry: dict[str, Any], timed: list[str]) -> tuple[float, float, str] | None:
     """The 95% interval of the entry's runtime (the mean over ``timed`` splits) and what it comes from, or None."""
-    if entry.get("dry_run") is True:  # no runtime of record to put an interval on
+    if entry.get("dry_run") is True or not timed:  # no runtime of record to put an interval on
         return None
     ave = statistics.fmean(entry[f"{s}_ave_runtime"] for s in timed)
     pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
@@ -88,7 +88,7 @@ def no_interval_notes(results: dict[str, dict[str, Any]], timed: list[str], year
     notes = []
     for name, entry in results.items():
         pairs = [entry.get(f"{s}_baseline_pairs") for s in timed]
-        if not all(isinstance(p, dict) for p in pairs):
+        if not pairs or not all(isinstance(p, dict) for p in pairs):
             continue
         estimate = paired_ratio([p["model"] for p in pairs], [p["baseline"] for p in pairs])
         if estimate.interval is None:

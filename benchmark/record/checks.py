@@ -59,7 +59,7 @@ def _times(value: Any) -> str | None:
     return next((f"a list holding {why}" for v in value if (why := why_not_a_figure(v)) is not None), None)
 
 
-def _pairs(value: Any) -> str | None:
+def why_not_pairs(value: Any) -> str | None:
     """Why ``value`` is not the paired times ``measure.paired`` records (runs × images, model and baseline alike)."""
     if not isinstance(value, dict) or not isinstance(value.get("model"), list) or \
             not isinstance(value.get("baseline"), list):
@@ -99,7 +99,7 @@ def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] 
         if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
             raise refuse(f"{split}_images", shown(images), "a list of image names")
         for suffix, check, kind in (("runs_ave_runtime", _times, "each run's mean runtime [ms]"),
-                                    ("baseline_pairs", _pairs, "the paired times of --vs-baseline")):
+                                    ("baseline_pairs", why_not_pairs, "the paired times of --vs-baseline")):
             key = f"{split}_{suffix}"
             if entry.get("dry_run") is True and suffix in DRY_RUN_NULLS and entry.get(key, 0) is None:
                 continue

@@ -44,6 +44,20 @@ def latex_text(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a spreadsheet recognises a formula (``=HYPERLINK(…)``, ``+cmd|…``, ``@SUM(…)``) in a CSV cell it opens."""
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV, every text cell that a spreadsheet would run as a formula (a team's name is untrusted)
+    prefixed with ``'``, which shows it as the text it is; numbers are written as they are."""
+    def safe(value: Any) -> Any:
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    texts = table.select_dtypes(include=["object", "string"]).columns
+    return table.assign(**{c: table[c].map(safe) for c in texts}).to_csv(index=False)
+
+
 def _with_suffix(cells: pd.Series, extra: pd.Series, template: str) -> pd.Series:
     """``cells`` followed by ``extra`` in ``template`` (e.g. `` (×{:.2f})``) where ``extra`` has a value."""
     return cells + extra.map(lambda v: "" if pd.isna(v) else template.format(v))
@@ -260,7 +274,7 @@ def write_leaderboard(board: pd.DataFrame, out_dir: str | Path, title: str, note
     out_dir.mkdir(parents=True, exist_ok=True)
     view = _leaderboard_view(board, year)
     paths = [out_dir / f"leaderboard.{ext}" for ext in ("csv", "md", "tex")]
-    board.to_csv(paths[0], index=False)
+    paths[0].write_text(csv_text(board), encoding="utf-8")
     bullets = "".join(f"- {note}\n" for note in notes)
     align = ["left"] + ["right"] * (len(view.columns) - 1)
     markdown = view.to_markdown(index=False, disable_numparse=True, colalign=align)

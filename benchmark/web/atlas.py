@@ -15,10 +15,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, shown
 from benchmark.rank.board import clean_name
+from benchmark.record.checks import why_not_a_figure
 from benchmark.web import svg
 from benchmark.web.markup import Pages, esc, grid, link, name, notes
+from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
 
 YEAR_COLOURS = {2023: "#7b3294", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#1a9641"}
 """Each year's colour on the plots and in the table; a year not listed is grey."""
@@ -26,16 +28,83 @@ OTHER = "#9aa3ad"
 COSTS = {"ratio": "runtime [× {reference}, {device}]", "flops_fvcore": "FLOPs [G, fvcore]", "params": "params [M]"}
 
 
-def read(path: Path) -> dict[str, Any]:
-    """``atlas.json``; a HarnessError (one line) when it is not one."""
+def _interval(value: Any) -> str | None:
+    return None if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value) \
+        else shown(value)
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else shown(value)
+
+
+def _matches(value: Any) -> str | None:
+    return None if isinstance(value, dict) and all(isinstance(f, dict) for f in value.values()) else shown(value)
+
+
+def _row(sets: list[str]) -> Fields:
+    """What the page reads of a row (``benchmark.atlas.rows``)."""
+    per_set = Fields({s: FIGURE for s in sets}, "an object of set → figure", na={})
+    reported = Fields({"val_psnr": FIGURE, "test_psnr": FIGURE, "ave_t": FIGURE, "gpu": TEXT},
+                      "the published figures", na={})
+    published = Fields({"name": TEXT, "matched_by": TEXT, "explanation": TEXT, "candidates": Items(TEXT, "names"),
+                        "reported": reported, "figures": Leaf(_matches, "an object of figure → its match"),
+                        "ave_t_on_reference_scale": FIGURE, "ratio_on_reference_scale": FIGURE},
+                       "the published block")
+    return Fields({"year": COUNT, "source": TEXT, "model": TEXT, "team": TEXT, "mine": Leaf(_flag, "true or false"),
+                   "psnr": per_set, "ssim": per_set, "conv": COUNT, "ratio_ci95": Leaf(_interval, "[low, high]"),
+                   **{k: FIGURE for k in ("params", "flops_fvcore", "flops_hooks", "macs_ptflops", "activations",
+                                          "ratio")}, "published": published}, "an object")
+
+
+PARTS: dict[str, tuple[Schema, tuple[str, ...]]] = {
+    "failures": (Fields({"year": COUNT, "source": TEXT, "label": TEXT, "reason": TEXT}, "an object"),
+                 ("source", "label", "reason")),
+    "winners": (Fields({"year": COUNT, "team": TEXT, "model": TEXT, "why": TEXT}, "an object"), ("year", "why")),
+    "verdicts": (Fields({"line": TEXT}, "an object"), ("line",)),
+    "bridges": (Fields({"network": TEXT, "why": TEXT, "ms": Leaf(lambda v: None if isinstance(v, dict) and all(
+        why_not_a_figure(x) is None for x in v.values()) else shown(v), "an object of year → ms")}, "an object"),
+                ("network", "why", "ms")),
+}
+"""The lists beside the rows: each item's schema and the keys without which it is left out."""
+
+
+def read(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """``atlas.json`` as the page reads it, and a warning line per value shown n/a or item left out (a hand-edited
+    file: a value that is not what the page reads); a HarnessError (one line) when it is not an atlas at all."""
+    def refuse(why: str) -> HarnessError:
+        return HarnessError(f"--atlas {path}: {why}; build it with python -m benchmark.atlas")
+
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise HarnessError(f"--atlas {path}: not a readable atlas ({err}); build it with python -m benchmark.atlas") \
-            from None
-    if not isinstance(document, dict) or not isinstance(document.get("rows"), list) or "atlas" not in document:
-        raise HarnessError(f"--atlas {path}: not an atlas.json (no rows); build it with python -m benchmark.atlas")
-    return document
+        raise refuse(f"not a readable atlas ({err})") from None
+    meta = document.get("atlas") if isinstance(document, dict) else None
+    if not isinstance(meta, dict) or not isinstance(document.get("rows"), list):
+        raise refuse("not an atlas.json (no atlas and rows)")
+    reference = meta.get("reference")
+    if not isinstance(meta.get("sets"), list) or not all(isinstance(s, str) for s in meta["sets"]) or \
+            not isinstance(reference, dict) or not isinstance(reference.get("name"), str):
+        raise refuse("its atlas block has no list of sets or no reference name")
+    problems: list[tuple[str, str, str]] = []
+    kept = {"rows": (_row(meta["sets"]), ("year", "source", "model")), **PARTS}
+    lines = []
+    for part, (schema, needed) in kept.items():
+        items = document.get(part) if isinstance(document.get(part), list) else []
+        document[part] = []
+        for i, item in enumerate(items):
+            item = clean(item, schema, f"{part}[{i}]", problems)
+            missing = [k for k in needed if not isinstance(item, dict) or item.get(k) is None]
+            if missing:
+                lines.append(f"warning: --atlas {path}: {part}[{i}] has no {', '.join(missing)}; left out of the site")
+            else:
+                document[part].append(item)
+    scales = document.get("scales") if isinstance(document.get("scales"), dict) else {}
+    document["scales"] = {y: s for y, s in scales.items() if isinstance(s, dict) and isinstance(s.get("why"), str)
+                          and (s.get("factor") is None or why_not_a_figure(s["factor"]) is None)}
+    meta["devices"] = [d for d in meta.get("devices") or [] if isinstance(d, str)] \
+        if isinstance(meta.get("devices"), list) else []
+    return document, [f"warning: --atlas {path}: {key} is {why}, not {kind}; shown as n/a on the site"
+                      for key, why, kind in problems] + lines
 
 
 def _fmt(value: Any, spec: str) -> str:

@@ -140,7 +140,7 @@ def build_site(inputs: SiteInputs, out: OutFolder, console: Console | None = Non
     """The whole site from ``inputs`` at ``out`` (checked by :func:`site_folder` before any other work), written
     only when complete; a bar on ``console`` (default: stderr) counts the pages."""
     sources = read_sources(inputs.results, inputs.table, inputs.year)
-    atlas_document = atlas.read(inputs.atlas) if inputs.atlas is not None else None
+    atlas_document, atlas_warnings = atlas.read(inputs.atlas) if inputs.atlas is not None else (None, [])
     main = main_standing(sources, inputs.year, baseline=inputs.baseline, psnr_rounded=inputs.psnr_rounded)
     standings = {inputs.year: main}
     standings.update({y: standing(sources, y) for y in sorted({s.year for s in sources} - {inputs.year})})
@@ -148,4 +148,4 @@ def build_site(inputs: SiteInputs, out: OutFolder, console: Console | None = Non
         count = _write_pages(folder, inputs, main, standings, progress, atlas_document)
     files = [p for p in out.real.rglob("*") if p.is_file()]
     return Built(out.path, count, len(files), sum(p.stat().st_size for p in files),
-                 [line for source in sources for line in source.warnings])
+                 [*(line for source in sources for line in source.warnings), *atlas_warnings])

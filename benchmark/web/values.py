@@ -106,7 +106,7 @@ SPLIT: dict[str, Schema] = {
 """What a model page reads of each split ``{split}_{suffix}``, beside the figures the leaderboard checks."""
 
 
-def _clean(value: Any, schema: Schema, key: str, problems: list[tuple[str, str, str]]) -> Any:
+def clean(value: Any, schema: Schema, key: str, problems: list[tuple[str, str, str]]) -> Any:
     """``value`` with every part that ``schema`` refuses set to None, each refusal added to ``problems``. A null is
     what was not measured (a dry run's runtimes, images not saved): n/a without a warning."""
     if value is None:
@@ -123,7 +123,7 @@ def _clean(value: Any, schema: Schema, key: str, problems: list[tuple[str, str, 
         if not isinstance(value, dict):
             problems.append((key, shown(value), schema.kind))
             return schema.na
-        return {**value, **{name: _clean(value[name], sub, f"{key}.{name}", problems)
+        return {**value, **{name: clean(value[name], sub, f"{key}.{name}", problems)
                             for name, sub in schema.fields.items() if name in value}}
     if not isinstance(value, list):
         problems.append((key, shown(value), schema.kind))
@@ -135,7 +135,7 @@ def _clean(value: Any, schema: Schema, key: str, problems: list[tuple[str, str, 
                 problems.append((key, f"a list holding {why} (item {i + 1} of {len(value)})", schema.kind))
                 return schema.na
         return value
-    return [_clean(item, schema.item, f"{key}[{i}]", problems) for i, item in enumerate(value)]
+    return [clean(item, schema.item, f"{key}[{i}]", problems) for i, item in enumerate(value)]
 
 
 def checked(name: str, entry: dict[str, Any], path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -145,16 +145,16 @@ def checked(name: str, entry: dict[str, Any], path: Path) -> tuple[dict[str, Any
     cleaned = dict(entry)
     for key, schema in ENTRY.items():
         if key in entry:
-            cleaned[key] = _clean(entry[key], schema, key, problems)
+            cleaned[key] = clean(entry[key], schema, key, problems)
     environment = entry.get("environment")
     if isinstance(environment, dict):
-        cleaned["environment"] = {k: _clean(v, Leaf(_scalar, "a single value"), f"environment.{k}", problems)
+        cleaned["environment"] = {k: clean(v, Leaf(_scalar, "a single value"), f"environment.{k}", problems)
                                   for k, v in environment.items()}
     for split in splits_of(entry):
         for suffix, schema in SPLIT.items():
             key = f"{split}_{suffix}"
             if key in entry:
-                cleaned[key] = _clean(entry[key], schema, key, problems)
+                cleaned[key] = clean(entry[key], schema, key, problems)
     lines = [f"warning: model {name}: {key} is {why} in {path}, not {kind}; shown as n/a on the site"
              for key, why, kind in problems]
     return cleaned, lines

@@ -56,11 +56,16 @@ def network(folder: Path, seed: int) -> dict[str, Path]:
     """arch.py (MyNet) in ``folder``, outside the checkout, and MyNet's weights drawn with ``seed``."""
     folder.mkdir(exist_ok=True)
     (folder / "arch.py").write_text(NET)
-    namespace: dict[str, Any] = {}
-    exec(compile(NET, str(folder / "arch.py"), "exec"), namespace)  # noqa: S102 - the test's own network
     torch.manual_seed(seed)
-    torch.save(namespace["MyNet"]().state_dict(), folder / "w.pth")
+    torch.save(namespace_net(folder / "arch.py").state_dict(), folder / "w.pth")
     return {"arch": folder / "arch.py", "weights": folder / "w.pth"}
+
+
+def namespace_net(arch: Path, **kwargs: Any) -> torch.nn.Module:
+    """MyNet of ``arch`` built with ``kwargs``."""
+    namespace: dict[str, Any] = {}
+    exec(compile(arch.read_text(), str(arch), "exec"), namespace)  # noqa: S102 - the test's own network
+    return namespace["MyNet"](**kwargs)
 
 
 def run_atlas(*args: object) -> subprocess.CompletedProcess:
@@ -249,3 +254,30 @@ def test_browser_the_atlas_sorts_filters_and_links_every_point(browser: Any, bui
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its own box
         page.screenshot(path=str(ARTIFACTS / "atlas_390.png"), full_page=True)
         assert problems == []
+
+
+def test_your_network_with_other_arguments_runs_again_and_an_earlier_one_is_left_out(tmp_path: Path) -> None:
+    """The file's hash was the --model entry's whole identity: new --model-args (or --data-range) kept the figures of
+    the old constructor as "up to date", and a network given in an earlier build (another --name) stayed in the
+    atlas beside this build's as a second "yours"."""
+    mine = network(tmp_path / "mine", seed=1)
+    out = tmp_path / "atlas"
+    base = ["--profile-only", "--out", str(out), "--model", f"{mine['arch']}:MyNet"]
+
+    def rows(*extra: str) -> tuple[dict[str, Any], str]:
+        code, stdout, err = run_main(atlas_main, [*base, *extra])
+        assert code == 0, err
+        return {r["model"]: r for r in json.loads((out / "atlas.json").read_text())["rows"]}, stdout
+
+    first, _ = rows()
+    assert first["MyNet"]["params"] == measure(namespace_net(mine["arch"], feats=6))["params"] / 1e6
+    again, log = rows("--model-args", '{"feats": 3}')
+    assert "MyNet's entry is out of date (other --model-args or --data-range); it runs again" in log
+    assert again["MyNet"]["params"] == measure(namespace_net(mine["arch"], feats=3))["params"] / 1e6
+    _, log = rows("--model-args", '{"feats": 3}', "--data-range", "1")
+    assert "MyNet's entry is out of date (other --model-args or --data-range)" in log
+    renamed, log = rows("--model-args", '{"feats": 3}', "--data-range", "1", "--name", "Renamed")
+    assert sorted(renamed) == ["Renamed"] and renamed["Renamed"]["mine"]
+    assert (f"warning: {out.resolve() / 'network.profile.json'}: model MyNet: not the --model network of this build "
+            "(Renamed) but an earlier one; left out of the atlas (its entry stays in the file)") in log
+    assert sorted(read_results(out / "network.profile.json")) == ["MyNet", "Renamed"]  # nothing lost

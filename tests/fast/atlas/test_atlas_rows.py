@@ -4,15 +4,22 @@ Pareto fronts and verdicts, and the CSV and LaTeX views."""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from helpers import make_repo, run_main
 
-from benchmark.atlas import output, placement
+from benchmark.atlas import output, placement, sweeps
+from benchmark.atlas.__main__ import main as atlas_main
 from benchmark.atlas.rows import Swept, build, reference_ratio
+from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
+from benchmark.report.leaderboard import csv_text
 
 SETS = ["Set5", "Set14"]
 TIMES = [10.0, 12.0, 11.0, 13.0, 9.0]
@@ -108,3 +115,100 @@ def test_csv_and_latex_views(atlas) -> None:
     tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
     assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
     assert "Mine & 2026" in tex and "00\\_SPAN" in tex
+    assert output.unknown(atlas.rows, ["Mine", "Nope", "38_span", "Nope"]) == [
+        "warning: --latex Nope, 38_span: no entry of the atlas has that name, so atlas.tex leaves it out (the names "
+        "are atlas.csv's model column)"] and output.unknown(atlas.rows, None) == []
+
+
+def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry(tmp_path: Path) -> None:
+    """Between two builds the sweep's file in ``--out`` was edited by hand: each value that is not what the atlas
+    reads is n/a with one line naming the file, the model and the key; the other entries stay whole; an entry of a
+    team no longer in the repository is left out, said so, never shown beside the fresh ones."""
+    good = entry(3, "03_Small", 0.09, 5.81, 29.5, 0.7)
+    bad = {**entry(29, "29_R2Net", 0.2151, 13.0461, 30.2, 1.4), "num_parameters": "0.2", "num_conv": 10.5,
+           "activations": float("inf"), "year": "2024", "Set5_ave_psnr": float("nan"), "Set14_ave_ssim": [0.8],
+           "complexity": ["fvcore"], "environment": "cpu", "Set5_reference_ratio_ci95": [1.0]}
+    bad["Set14_reference_pairs"] = {"model": "x", "baseline": [[1.0]]}
+    gone = entry(99, "99_Gone", 0.1, 5.0, 29.0, 1.0)
+    results = tmp_path / "NTIRE2024_ESR.json"
+    results.write_text(json.dumps({"03_Small": good, "29_R2Net": bad, "99_Gone\x1b[2J\n": gone}, allow_nan=True))
+    atlas = build([Swept(results, 2024, "NTIRE2024_ESR", teams=(3, 29))], SETS, 2026)
+    rows = {r["model"]: r for r in atlas.rows}
+    assert sorted(rows) == ["03_Small", "29_R2Net"]
+    assert rows["03_Small"]["params"] == 0.09 and rows["03_Small"]["ratio"] == pytest.approx(0.7)
+    r2 = rows["29_R2Net"]
+    assert r2["year"] == 2024 and r2["params"] is r2["conv"] is r2["activations"] is r2["flops_fvcore"] is None
+    assert r2["psnr"] == {"Set5": None, "Set14": 29.2} and r2["ssim"] == {"Set5": 0.8, "Set14": None}
+    assert r2["ratio"] is None and r2["ratio_ci95"] is None and r2["device"] is None  # no ratio of Set5 alone
+    assert r2["ratio_sets"]["Set5"] == {"ratio": 1.4, "ci95": None}
+    where = f"warning: {results}: model 29_R2Net: "
+    assert atlas.warnings == [
+        *(where + line + "; n/a in the atlas" for line in (
+            "year is '2024', not a number", "complexity is ['fvcore'], not an object",
+            "environment is 'cpu', not an object",
+            "Set14_reference_pairs is {'model': 'x', 'baseline': [[1.0]]}, not an object of model and baseline times",
+            "Set5_ave_psnr is NaN", "Set14_ave_ssim is [0.8], not a number", "num_parameters is '0.2', not a number",
+            "activations is infinite", "num_conv is 10.5, not a whole number",
+            "Set5_reference_ratio_ci95 is [1.0], not an interval of two figures")),
+        f"warning: {results}: model 99_Gone\\n: team 99 is not in NTIRE2024_ESR any more; left out of the atlas (its "
+        "entry stays in the file)"]
+    table = output.frame(atlas.rows, SETS)  # a count that is not whole no longer stops the CSV
+    assert table["conv"].isna().tolist() == [False, True]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_text(tmp_path: Path) -> None:
+    """A team names its model ``=HYPERLINK(…)``: atlas.csv (and compare's leaderboard.csv) write it with a leading
+    ``'``, so a spreadsheet shows the name instead of running it; numbers, negative ones too, are unchanged."""
+    names = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\tTab", "Plain-name"]
+    rows = [{**entry(i, n, 0.1, 5.0, 29.0, 1.0), "sweep": {"source": "challenge", "team_id": i}}
+            for i, n in enumerate(names)]
+    results = tmp_path / "NTIRE2024_ESR.json"
+    results.write_text(json.dumps(dict(zip(names, rows))))
+    atlas = build([Swept(results, 2024, "NTIRE2024_ESR")], SETS, 2026)
+    text = output.table_csv(atlas.rows, SETS)
+    table = pd.read_csv(io.StringIO(text))
+    assert sorted(table["model"]) == sorted(["'" + n for n in names[:5]] + ["Plain-name"])
+    assert (table["psnr_Set14"] == 28.0).all() and table["ratio"].tolist() == pytest.approx([1.0] * 6)
+    assert csv_text(pd.DataFrame({"team": ["=1+1", "ok"], "delta": [-1.5, 2.0]})) == "team,delta\n'=1+1,-1.5\nok,2.0\n"
+
+
+def test_the_same_repository_twice_is_one_line(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "NTIRE2025_Fake")
+    (tmp_path / "link").symlink_to(repo)
+    (tmp_path / "x").mkdir()
+    for again in (repo, tmp_path / "link", tmp_path / "x" / ".." / "NTIRE2025_Fake"):
+        with pytest.raises(HarnessError) as err:
+            sweeps.plan([repo, again], tmp_path / "out", False, True, None, 2026)
+        assert str(err.value) == f"--challenge-repo {again}: given twice (as {repo}); give each repository once"
+    other = tmp_path / "other" / "NTIRE2025_Fake"
+    shutil.copytree(repo, other)
+    with pytest.raises(HarnessError, match="another repository, .* has the folder name NTIRE2025_Fake"):
+        sweeps.plan([repo, other], tmp_path / "out", False, True, None, 2026)
+
+
+def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tmp_path: Path) -> None:
+    """A repository folder named ``atlas`` would have its results in ``atlas.json``, which the atlas then overwrote;
+    one named ``network`` shared ``network.json`` with the --model network's sweep."""
+    atlas_repo = make_repo(tmp_path / "atlas")
+    with pytest.raises(HarnessError) as err:
+        sweeps.plan([atlas_repo], tmp_path / "out", False, False, None, 2026)
+    assert str(err.value) == (f"atlas: its results would be written to {tmp_path / 'out' / 'atlas.json'}, as the "
+                              "atlas's own atlas.json is; give the repository's folder another name")
+    assert sweeps.plan([atlas_repo], tmp_path / "out", True, False, None, 2026)  # atlas.dry-run.json: no clash
+    network_repo = make_repo(tmp_path / "network")
+    with pytest.raises(HarnessError, match=r"^--model: its results would be written to .*network\.json, as network's"):
+        sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
+
+
+@pytest.mark.parametrize("flags, why", [
+    (["--runs", "0"], "--runs 0: must be at least 1"), (["--timeout", "-1"], "--timeout -1.0: must be a positive"),
+    (["--memory-cap", "nan"], "--memory-cap nan: must be a positive number of GB"),
+    (["--device", "cuda"], "--cpu-dry-run runs every team on the CPU"),
+    (["--ray", "auto", "--devices", "cuda:0"], "--ray places each team on a GPU of the cluster itself")])
+def test_the_sweeps_flags_are_one_line_before_any_sweep(tmp_path: Path, flags: list[str], why: str) -> None:
+    """Each was refused by every sweep in turn, after which the atlas was written anyway, empty, and the build ended
+    with 'the sweep … exited with status 2'."""
+    code, out, err = run_main(atlas_main, ["--challenge-repo", str(tmp_path), "--cpu-dry-run", "--dataset",
+                                           str(tmp_path), "--out", str(tmp_path / "atlas"), *flags])
+    assert code == 2 and out == "" and err.startswith(f"error: {why}") and err.count("\n") == 1, err
+    assert not (tmp_path / "atlas").exists()

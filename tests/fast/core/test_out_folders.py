@@ -231,3 +231,41 @@ def test_speed_checks_out_before_any_work(tmp_path: Path, case: str, monkeypatch
                 "parent file": f"--out {out}: {tmp_path / 'f'} is a file, not a folder",
                 "json is a folder": f"--out {tmp_path / 'm.json'}: a folder, not a file"}[case]
     assert refused(speed.main, ["--matrix", "--out", out, "--device", "cpu"]).startswith(expected)
+
+
+def test_atlas_out_is_new_empty_or_its_own_and_its_site_holds_no_input(tmp_path: Path) -> None:
+    """The atlas adds to ``--out`` build after build (its sweeps resume there): a folder of a user's files, reached
+    directly, through ``..`` or a symlink, is never written into; a folder an atlas marked is. ``--site`` is replaced
+    whole, so it may not hold the ``--model`` file or its checkpoint."""
+    from benchmark.atlas.__main__ import main as atlas_main
+
+    user = victim(tmp_path)
+    before = tree(user)
+    (tmp_path / "link").symlink_to(user)
+    nowhere = tmp_path / "nowhere"  # no repository there: a run that passes the checks stops on it, naming it
+    for out in (user, tmp_path / "T" / "new" / ".." / ".." / "victim", tmp_path / "link"):
+        line = refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", out])
+        assert line.startswith(f"--out {out}") and "holds 'notes', 'thesis.tex', which python -m benchmark.atlas " \
+            "did not write" in line, line
+    assert tree(user) == before and not (tmp_path / "T").exists()
+    line = refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", tmp_path / "file" / "x"])
+    assert not (tmp_path / "file").exists() and "nowhere" in line  # new: accepted (and nothing made before the sweeps)
+    ours = tmp_path / "atlas"
+    out_folder(ours, "--out", "benchmark.atlas", "choose X").kept()
+    (ours / "atlas.json").write_text("{}")
+    assert (ours / MARKER).read_text().startswith("benchmark.atlas\n")
+    assert "nowhere" in refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", ours])
+    site_folder = tmp_path / "site"
+    results = results_2026(tmp_path / "R.json")
+    assert run_main(site.main, ["--results", str(results), "--year", "2026", "--out", str(site_folder)])[0] == 0
+    (site_folder / "arch.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n    pass\n")
+    (site_folder / "w.pth").write_text("weights")
+    (tmp_path / "arch.py").write_text((site_folder / "arch.py").read_text())
+    before = tree(site_folder)
+    for flags, label in ((["--model", f"{site_folder / 'arch.py'}:Net"], "--model"),
+                         (["--model", f"{tmp_path / 'arch.py'}:Net", "--checkpoint", site_folder / "w.pth"],
+                          "--checkpoint")):
+        line = refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", ours, "--site",
+                                    site_folder, *flags])
+        assert line.startswith(f"--site {site_folder}: holds {label} ") and "would delete" in line, line
+    assert tree(site_folder) == before

@@ -79,12 +79,16 @@ def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Pa
     ("{folder}/missing.py:MyNet", "missing.py not found"),
     ("{arch}:Nope", "defines no Nope; its networks: MyNet"),
     ("{broken}:X", "importing broken.py failed (ZeroDivisionError: division by zero)"),
+    ("{folder}:MyNet", "is a folder; pass the file"),
+    ("{exits}:X", "importing exits.py failed (it called sys.exit(0))"),  # was a silent exit, status 0
 ])
 def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
     broken = network["tmp"] / "broken.py"
     broken.write_text("x = 1 / 0\n")
+    (network["tmp"] / "exits.py").write_text("import sys\nsys.exit(0)\n")
     with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
-        models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken))
+        models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken,
+                                       exits=network["tmp"] / "exits.py"))
 
 
 def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> None:
@@ -92,6 +96,13 @@ def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> No
         models.build_model(models.file_spec(f"{network['arch']}:not_a_network"))
     with pytest.raises(HarnessError, match=r"cannot be built with \{'width': 3\}.*--model-args"):
         models.build_model(models.file_spec(f"{network['arch']}:MyNet", kwargs={"width": 3}))
+    (network["tmp"] / "raises.py").write_text(
+        "from torch import nn\n\n\nclass Bad(nn.Module):\n    def __init__(self):\n        raise ValueError('no "
+        "weights here')\n\n\nclass Quits(nn.Module):\n    def __init__(self):\n        raise SystemExit(3)\n")
+    for name, why in (("Bad", "(ValueError: no weights here)"), ("Quits", "(it called sys.exit(3))")):
+        with pytest.raises(HarnessError, match=f"--model {name}: building it failed {why}".replace("(", r"\(")
+                           .replace(")", r"\)")):  # was a traceback, or a silent exit with the code's status
+            models.build_model(models.file_spec(f"{network['tmp'] / 'raises.py'}:{name}"))
 
 
 def test_test_demo_gives_a_file_network_its_table_1_row(network: dict[str, Path]) -> None:
@@ -124,3 +135,21 @@ def test_test_demo_refuses_wrong_network_flags_in_one_line(network: dict[str, Pa
 def test_network_flags_need_model() -> None:
     code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
     assert code == 2 and "--name is for a network given with --model FILE:Class" in err
+
+
+def test_a_module_beside_the_file_that_the_harness_s_package_hides_is_named(tmp_path: Path) -> None:
+    """arch.py imports its own models.py (or benchmark/): it runs with python, but here the harness's package of that
+    name is found first; the line says so instead of "cannot import name 'Block' from 'models' … run it with
+    python"."""
+    (tmp_path / "models.py").write_text("from torch import nn\n\n\nclass Block(nn.Conv2d):\n    pass\n")
+    (tmp_path / "arch.py").write_text("from torch import nn\n\nfrom models import Block\n\n\nclass Net(nn.Module):\n"
+                                      "    pass\n")
+    with pytest.raises(HarnessError) as err:
+        models.file_spec(f"{tmp_path / 'arch.py'}:Net")
+    line = str(err.value)
+    assert line.startswith(f"--model {tmp_path / 'arch.py'}:Net: arch.py imports its models.py, but models here is "
+                           "the harness's own package (") and "rename your models.py" in line
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "arch.py").write_text("import no_such_module_anywhere\n")
+    with pytest.raises(HarnessError, match=r"importing arch\.py failed \(ModuleNotFoundError"):
+        models.file_spec(f"{tmp_path / 'own' / 'arch.py'}:Net")  # a module missing everywhere: as before

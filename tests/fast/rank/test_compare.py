@@ -721,3 +721,16 @@ def test_a_cpu_dry_run_is_shown_untimed_and_unranked(tmp_path: Path, capsys: pyt
     results.write_text(json.dumps({**entries, "dry": {**dry, "dry_run": False}}))
     code, _, err = _run(tmp_path, capsys, "--results", str(results), "--baseline", "RLFN", "--year", "2024")
     assert code == 2 and "valid_ave_runtime is null" in err
+
+
+def test_a_profile_only_results_file_is_shown_unranked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--profile-only`` (the atlas's, a sweep's) records complexity and no split: its models are shown without a
+    runtime, not a ``fmean requires at least one data point`` traceback."""
+    profile = {"num_parameters": 0.2, "flops": 10.0, "activations": 10.0, "num_conv": 20, "flops_counter": "fvcore"}
+    path = tmp_path / "R.profile.json"
+    path.write_text(json.dumps({"00_EFDN_baseline": profile, "01_Other": {**profile, "num_parameters": 0.1}}))
+    code, _, err = _run(tmp_path, capsys, "--results", str(path), "--year", "2025")
+    assert code == 0, err
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("team")
+    assert board["ave"].isna().all() and "rank" not in board
+    assert list(board.loc[["00_EFDN_baseline", "01_Other"], "params"]) == [0.2, 0.1]
