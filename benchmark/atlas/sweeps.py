@@ -24,6 +24,8 @@ from benchmark.organizer.challenge import known_year, read_repository
 from benchmark.rank.publications import PUBLISHED
 
 PROJECT = Path(__file__).resolve().parents[2]
+NETWORK_SOURCE = "your network"
+"""The ``source`` of the ``--model`` network's rows (a repository's rows name its folder)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
     if network:
         results = out / results_name("network", dry_run, profile_only)
         name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]
-        planned.append(Planned(Swept(results, reference_year, "--model", mine=True, network=name),
+        planned.append(Planned(Swept(results, reference_year, NETWORK_SOURCE, mine=True, network=name),
                                [*network, "--year", str(reference_year), "--results", str(results)]))
     taken = {out / name: f"the atlas's own {name}" for name in FILES}
     for item in planned:  # a repository named atlas or network, or A and A.dry-run: one file written by two

@@ -154,11 +154,11 @@ def test_a_second_build_redoes_only_what_changed(built: dict) -> None:
     again = run_atlas(*built["args"])
     assert again.returncode == 0, again.stderr
     assert "[NTIRE2025_Fake] sweep: 4 team(s)" in again.stdout and "3 up to date" in again.stdout
-    assert "[--model] sweep: 1 team(s)" in again.stdout and "0 to run, 1 up to date" in again.stdout
+    assert "[your network] sweep: 1 team(s)" in again.stdout and "0 to run, 1 up to date" in again.stdout
     assert json.loads((built["out"] / "atlas.json").read_text())["rows"] == built["atlas"]["rows"]
     network(built["mine"]["arch"].parent, seed=2)  # new weights for your network: it alone runs again
     changed = run_atlas(*built["args"])
-    assert changed.returncode == 0 and "[--model] sweep: 1 team(s)" in changed.stdout
+    assert changed.returncode == 0 and "[your network] sweep: 1 team(s)" in changed.stdout
     assert "MyNet's entry is out of date" in changed.stdout and "3 up to date" in changed.stdout
     rows = {r["model"]: r for r in json.loads((built["out"] / "atlas.json").read_text())["rows"]}
     assert rows["MyNet"]["psnr"] != {r["model"]: r for r in built["atlas"]["rows"]}["MyNet"]["psnr"]

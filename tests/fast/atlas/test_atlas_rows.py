@@ -56,7 +56,7 @@ def atlas(tmp_path: Path):
     mine = tmp_path / "network.dry-run.json"
     mine.write_text(json.dumps({"Mine": {**entry(0, "Mine", 0.2, 5.0, 29.9, 1.2), "year": 2026,
                                          "sweep": {"source": "file", "team_id": 0, "wall_seconds": 20.0}}}))
-    return build([Swept(results, 2024, "NTIRE2024_ESR"), Swept(mine, 2026, "--model", mine=True)], SETS, 2026)
+    return build([Swept(results, 2024, "NTIRE2024_ESR"), Swept(mine, 2026, sweeps.NETWORK_SOURCE, mine=True)], SETS, 2026)
 
 
 def test_rows_hold_every_counter_the_published_figures_and_the_bridged_runtime(atlas) -> None:
@@ -91,7 +91,7 @@ def test_the_ratio_is_over_every_set_as_the_organizers_average_splits(atlas) -> 
 def test_fronts_and_where_your_network_stands(atlas) -> None:
     fronts = placement.fronts(atlas.rows, SETS)  # Mine: 0.2 M, 5.0 G, 1.2 × SPAN, 29.9 dB on Set5
     assert fronts["Set5"]["params"] == ["NTIRE2024_ESR/03_Small", "NTIRE2024_ESR/38_SPAN", "NTIRE2024_ESR/29_R2Net"]
-    assert fronts["Set5"]["flops_fvcore"][0] == "--model/Mine"
+    assert fronts["Set5"]["flops_fvcore"][0] == f"{sweeps.NETWORK_SOURCE}/Mine"
     verdicts = {(v["set"], v["cost"]): v for v in placement.verdicts(atlas.rows, SETS)}
     flops = verdicts[("Set5", "flops_fvcore")]  # the fewest FLOPs of all
     assert flops["year"] == 2024 and flops["on_front"] and flops["dominated_by"] == flops["all_years"] == []
@@ -196,7 +196,7 @@ def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tm
                               "atlas's own atlas.json is; give the repository's folder another name")
     assert sweeps.plan([atlas_repo], tmp_path / "out", True, False, None, 2026)  # atlas.dry-run.json: no clash
     network_repo = make_repo(tmp_path / "network")
-    with pytest.raises(HarnessError, match=r"^--model: its results would be written to .*network\.json, as network's"):
+    with pytest.raises(HarnessError, match=r"^your network: its results would be written to .*network\.json, as network's"):
         sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
 
 
