@@ -330,14 +330,15 @@ def build_baseline(job: dict[str, Any], year: int | None = None) -> Baseline:
 
 DEVICE_KEYS = ("runtime", "ave_runtime", "runs_ave_runtime", "memory", "peak_memory", "forward_seconds")
 """Split keys a dry run holds no figure of record for (null): they would be the CPU's, not the team's device's."""
+STATS_DESCRIPTION = ("clock", "warmup", "repeat", "runs", "of")
+"""The keys of ``runtime_stats`` that describe how it was timed rather than hold a time."""
 
 
 def _dry(keys: dict[str, Any], split: str) -> dict[str, Any]:
     keys = {**keys, **{f"{split}_{k}": None for k in DEVICE_KEYS}}
     stats = keys.get(f"{split}_runtime_stats")
-    if isinstance(stats, dict):
-        keys[f"{split}_runtime_stats"] = {k: (None if k in ("mean", "median", "std", "first", "mean_without_first")
-                                              else v) for k, v in stats.items()}
+    if isinstance(stats, dict):  # every figure of the CPU's times, the protocol's description kept
+        keys[f"{split}_runtime_stats"] = {k: (v if k in STATS_DESCRIPTION else None) for k, v in stats.items()}
     return keys
 
 

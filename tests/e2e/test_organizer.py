@@ -316,6 +316,9 @@ def test_cpu_dry_run_profile_only_and_published(hostile: dict, shared: Path) -> 
     assert ran(scored) == {7}
     entry = read_results(results)["07_NeedsGPU"]
     assert entry["Tiny_ave_psnr"] > 0 and entry["Tiny_ave_runtime"] is None and entry["Tiny_memory"] is None
+    stats = entry["Tiny_runtime_stats"]  # the CPU's times nowhere, their quartiles included
+    assert stats["clock"] == "cpu_perf_counter" and {k for k, v in stats.items() if v is not None} == {
+        "clock", "warmup", "repeat", "runs", "of"}
     assert decimals(9.833807872) == 9 and decimals(22) == 0
     normal = read_results(hostile["results"])["00_FileObject"]
     record = {k: v for k, v in entries["00_FileObject"].items() if k != "published"}
