@@ -195,13 +195,15 @@ def complexity(record: dict[str, Any]) -> str:
 
 
 def figures(entry: dict[str, Any], splits: list[str]) -> str:
-    """``Set5 32.17 dB 41.2 ms``: PSNR and mean runtime per split, from split keys or an entry."""
+    """``Set5 32.17 dB 41.2 ms``: PSNR and mean runtime per split, from split keys or an entry (a CPU dry run's,
+    which holds no runtime of record: ``Set5 32.17 dB``)."""
     parts = []
     for s in splits:
         keys = entry.get(s, entry) if isinstance(entry.get(s), dict) else entry
         psnr, ms = keys.get(f"{s}_ave_psnr"), keys.get(f"{s}_ave_runtime")
         psnr_text = "PSNR n/a" if psnr is None else f"{psnr:.2f} dB"
-        parts.append(f"{s} {psnr_text} {'n/a' if ms is None else f'{ms:.1f}'} ms")
+        timed = "" if ms is None and entry.get("dry_run") is True else f" {'n/a' if ms is None else f'{ms:.1f}'} ms"
+        parts.append(f"{s} {psnr_text}{timed}")
     return "; ".join(parts)
 
 
