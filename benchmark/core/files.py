@@ -158,14 +158,14 @@ def _refusal(real: Path, made_by: str) -> str | None:
     try:
         entries = sorted(p.name for p in real.iterdir())
     except OSError as err:
-        return f"cannot be read ({err.strerror}), so it is not replaced"
+        return f"cannot be read ({err.strerror}), so it is left as it is"
     other = _made_by(real) if entries else made_by
     if other == made_by:
         return None
     listed = ", ".join(map(repr, entries[:3])) + (f" … ({len(entries)} entries)" if len(entries) > 3 else "")
     if other is None:
-        return f"holds {listed}, which python -m {made_by} did not write, so it is not replaced"
-    return f"was made by python -m {other} (it holds {listed}), not by python -m {made_by}, so it is not replaced"
+        return f"holds {listed}, which python -m {made_by} did not write, so it is left as it is"
+    return f"was made by python -m {other} (it holds {listed}), not by python -m {made_by}, so it is left as it is"
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ def test_a_folder_of_the_same_command_is_replaced_and_every_other_refused(tmp_pa
         (folder / "other.html").write_text("v2")
     assert sorted(tree(tmp_path / "a" / "b")) == [MARKER, "other.html"]  # replaced whole: nothing stale
     with pytest.raises(HarnessError, match=r"was made by python -m benchmark.site \(it holds '.benchmark-output', "
-                                           r"'other.html'\), not by python -m benchmark.prepare, so it is not "
-                                           "replaced"):
+                                           r"'other.html'\), not by python -m benchmark.prepare, so it is left "
+                                           "as it is"):
         out_folder(tmp_path / "a" / "b", "--out", "benchmark.prepare", "choose X")
     (tmp_path / "empty").mkdir()
     assert out_folder(tmp_path / "empty", "--out", "benchmark.site", "choose X").real == tmp_path / "empty"
@@ -106,7 +106,7 @@ def test_paths_are_judged_where_they_lead(tmp_path: Path, how: str) -> None:
     with pytest.raises(HarnessError) as refusal:
         out_folder(out, "--out", "benchmark.site", "choose a new or empty folder for the site")
     assert str(refusal.value) == (f"--out {out} (that is {user}): holds 'notes', 'thesis.tex', which python -m "
-                                  "benchmark.site did not write, so it is not replaced; choose a new or empty folder "
+                                  "benchmark.site did not write, so it is left as it is; choose a new or empty folder "
                                   "for the site")
     assert tree(user) == before and not (tmp_path / "new").exists()
 
@@ -188,7 +188,7 @@ def test_prepare_never_replaces_a_data_set_it_did_not_make(tmp_path: Path, how: 
         out.symlink_to(data)
     line = refused(prepare.main, ["--hr", src, "--out", out])
     assert line.startswith(f"--out {out}") and line.endswith(
-        "holds 'HR', 'LR_bicubic', which python -m benchmark.prepare did not write, so it is not replaced; choose a "
+        "holds 'HR', 'LR_bicubic', which python -m benchmark.prepare did not write, so it is left as it is; choose a "
         "new or empty folder for HR/ and LR_bicubic/")
     assert tree(data) == before and not (tmp_path / "new").exists()
     assert refused(prepare.main, ["--hr", src, "--out", src]).startswith(f"--out {src}: the same path as --hr {src}")

@@ -276,7 +276,7 @@ def test_an_out_that_cannot_be_replaced_is_refused(tmp_path: Path, capsys: pytes
         (out / "HR").mkdir(parents=True)
         (out / "notes.txt").write_text("mine")
         message = (f"--out {out}: holds 'HR', 'notes.txt', which python -m benchmark.prepare did not write, so it is "
-                   "not replaced; choose a new or empty folder for HR/ and LR_bicubic/")
+                   "left as it is; choose a new or empty folder for HR/ and LR_bicubic/")
     before = _tree(tmp_path)
     assert _refused(["--hr", str(src), "--out", str(out)], capsys) == message
     assert _tree(tmp_path) == before

@@ -102,6 +102,8 @@ def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path: Path, rfdn_state:
 def test_missing_checkpoint_says_where_it_belongs(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match=r"not found; pass --checkpoint PATH or put the team's file in .*model_zoo"):
         create_model(5, checkpoint=tmp_path / "team05_exnet.pth")
+    with pytest.raises(HarnessError, match=r"tmp.* is a folder; pass --checkpoint PATH"):
+        create_model(5, checkpoint=tmp_path)
 
 
 def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path, rfdn_state: dict) -> None:
