@@ -94,7 +94,8 @@ def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust:
     path = Path(path)
     if not path.is_file():
         missing = "is a folder" if path.is_dir() else "not found"
-        raise HarnessError(f"checkpoint {path} {missing}; pass --checkpoint PATH or put the team's file in {MODEL_ZOO}/")
+        raise HarnessError(f"checkpoint {path} {missing}; pass --checkpoint PATH or put the team's file in "
+                           f"{MODEL_ZOO}/")
     _check_archive(path)
     try:
         obj = torch.load(path, map_location=device, weights_only=not trust)

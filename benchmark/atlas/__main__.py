@@ -133,8 +133,8 @@ def shared_flags(args: argparse.Namespace) -> list[str]:
 def summary(atlas: rows.Atlas) -> list[str]:
     """Per year: entries, published rows matched (by name/id, by figures), equal at the printed precision, failed."""
     out = []
-    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | {f["year"] for f in atlas.failures
-                                                                        if f["year"] and f["source"] != sweeps.NETWORK_SOURCE}):
+    failed = {f["year"] for f in atlas.failures if f["year"] and f["source"] != sweeps.NETWORK_SOURCE}
+    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | failed):
         own = [r for r in atlas.rows if r["year"] == year and not r["mine"]]
         blocks = [r["published"] for r in own if r["published"]]
         by = {how: sum(b["matched_by"] == how for b in blocks) for how in ("name", "id", "figures")}

@@ -56,7 +56,8 @@ def atlas(tmp_path: Path):
     mine = tmp_path / "network.dry-run.json"
     mine.write_text(json.dumps({"Mine": {**entry(0, "Mine", 0.2, 5.0, 29.9, 1.2), "year": 2026,
                                          "sweep": {"source": "file", "team_id": 0, "wall_seconds": 20.0}}}))
-    return build([Swept(results, 2024, "NTIRE2024_ESR"), Swept(mine, 2026, sweeps.NETWORK_SOURCE, mine=True)], SETS, 2026)
+    return build([Swept(results, 2024, "NTIRE2024_ESR"), Swept(mine, 2026, sweeps.NETWORK_SOURCE, mine=True)],
+                 SETS, 2026)
 
 
 def test_rows_hold_every_counter_the_published_figures_and_the_bridged_runtime(atlas) -> None:
@@ -196,7 +197,8 @@ def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tm
                               "atlas's own atlas.json is; give the repository's folder another name")
     assert sweeps.plan([atlas_repo], tmp_path / "out", True, False, None, 2026)  # atlas.dry-run.json: no clash
     network_repo = make_repo(tmp_path / "network")
-    with pytest.raises(HarnessError, match=r"^your network: its results would be written to .*network\.json, as network's"):
+    with pytest.raises(HarnessError,
+                       match=r"^your network: its results would be written to .*network\.json, as network's"):
         sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
 
 
