@@ -31,6 +31,8 @@ POLL_SECONDS = 0.1
 MEMORY_POLL_SECONDS = 0.25
 LOG_TAIL = 1 << 20
 """A Ray task returns at most this much of the worker's log (its end)."""
+LOG_BYTES = 256 << 20
+"""The most a team may print: its worker is killed past it (a team printing without end would fill the disk)."""
 PHASE = "[sweep] "
 """Lines of the worker's log that say what it is doing; the driver quotes the last one when it has to kill it."""
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -158,10 +160,17 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_cap_gb: float | None,
            log_file: Path) -> str | None:
     """Wait for the worker; kill it and everything below it (a child in a session of its own included) at the time
-    limit, the memory cap, an interrupt, or its end. Returns why it was killed, or None when it ended by itself."""
+    limit, the memory cap, :data:`LOG_BYTES` of output, an interrupt, or its end. Returns why it was killed, or None when it ended by itself."""
     seen: dict[int, int] = {}
     try:
         next_memory = 0.0
@@ -175,6 +184,10 @@ def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_c
             elapsed = time.perf_counter() - begin
             if timeout is not None and elapsed > timeout:
                 return f"no result within the --timeout of {timeout:g} s (killed{_while(tail_of(log_file))})"
+            printed = _size(log_file)
+            if printed > LOG_BYTES:
+                return (f"printed {printed / 2**20:.0f} MiB, over the {LOG_BYTES / 2**20:g} MiB a team's log may hold "
+                        f"(killed{_while(tail_of(log_file))})")
             if memory_cap_gb is not None and elapsed >= next_memory:
                 next_memory = elapsed + MEMORY_POLL_SECONDS
                 rss = tree_rss(proc.pid, seen)
