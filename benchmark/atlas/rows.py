@@ -15,7 +15,7 @@ from benchmark.organizer.plan import recorded_team
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
-from benchmark.record.checks import why_not_a_figure, why_not_pairs
+from benchmark.record.checks import why_not_a_figure, why_not_an_interval, why_not_pairs
 from benchmark.record.store import read_results
 from benchmark.web.inputs import read_failures
 
@@ -129,9 +129,10 @@ def _interval(entry: dict[str, Any], key: str, problems: list[str]) -> list[floa
     value = entry.get(key)
     if value is None:
         return None
-    if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value):
+    why = why_not_an_interval(value)
+    if why is None:
         return [float(v) for v in value]
-    problems.append(f"{key} is {shown(value)}, not an interval of two figures")
+    problems.append(f"{key} is {why}, not an interval of two figures")
     return None
 
 

@@ -30,6 +30,13 @@ def why_not_a_figure(value: Any) -> str | None:
     return f"negative ({value!r})" if number < 0 else None
 
 
+def why_not_an_interval(value: Any) -> str | None:
+    """None when ``value`` is an interval ``[low, high]`` of two figures, else the value as a message shows it."""
+    if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value):
+        return None
+    return shown(value)
+
+
 SPLIT_FIGURES = {"ave_runtime": "a runtime in ms", "ave_psnr": "a PSNR in dB", "memory": "a memory figure in MiB"}
 DRY_RUN_NULLS = ("ave_runtime", "memory", "runs_ave_runtime")
 """Split figures a CPU dry run (``dry_run: true``) holds as null: they would be the CPU's, not the team's device's."""

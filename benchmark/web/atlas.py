@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmark.core.errors import HarnessError, shown
 from benchmark.rank.board import clean_name
-from benchmark.record.checks import why_not_a_figure
+from benchmark.record.checks import why_not_a_figure, why_not_an_interval
 from benchmark.web import svg
 from benchmark.web.markup import Pages, esc, grid, link, name, notes
 from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
@@ -26,11 +26,6 @@ YEAR_COLOURS = {2023: "#7b3294", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#1a964
 """Each year's colour on the plots and in the table; a year not listed is grey."""
 OTHER = "#9aa3ad"
 COSTS = {"ratio": "runtime [× {reference}, {device}]", "flops_fvcore": "FLOPs [G, fvcore]", "params": "params [M]"}
-
-
-def _interval(value: Any) -> str | None:
-    return None if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value) \
-        else shown(value)
 
 
 def _flag(value: Any) -> str | None:
@@ -51,7 +46,7 @@ def _row(sets: list[str]) -> Fields:
                         "ave_t_on_reference_scale": FIGURE, "ratio_on_reference_scale": FIGURE},
                        "the published block")
     return Fields({"year": COUNT, "source": TEXT, "model": TEXT, "team": TEXT, "mine": Leaf(_flag, "true or false"),
-                   "psnr": per_set, "ssim": per_set, "conv": COUNT, "ratio_ci95": Leaf(_interval, "[low, high]"),
+                   "psnr": per_set, "ssim": per_set, "conv": COUNT, "ratio_ci95": Leaf(why_not_an_interval, "[low, high]"),
                    **{k: FIGURE for k in ("params", "flops_fvcore", "flops_hooks", "macs_ptflops", "activations",
                                           "ratio")}, "published": published}, "an object")
 
