@@ -63,45 +63,67 @@ def test_random_weights_agree_at_odd_sizes(shape: tuple[int, ...]) -> None:
     assert (got - expected).abs().max().item() <= 1e-3
 
 
-@pytest.mark.parametrize("rows", [1, 2, 3, 7, 15])
-def test_row_bands_agree_at_every_band_size(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    """Bands of 1 to 15 rows (batch 2, width 11): halos that reach one band, several, or the image border."""
-    faithful, fast = _pair(4)
-    x = torch.rand(2, 3, 31, 11, generator=torch.Generator().manual_seed(5)) * 255
-    with torch.inference_mode():
-        expected, whole = faithful(x), fast(x)  # the default band holds the whole image
-        monkeypatch.setattr(team05, "BAND_PIXELS", rows * 2 * 11)
-        banded = fast(x)
-    assert (banded - expected).abs().max().item() <= 1e-3
-    assert (banded - whole).abs().max().item() <= 1e-4
+def test_the_cpu_kernel_runs_and_gives_the_same_output_at_every_thread_count() -> None:
+    """Each thread recomputes its slab's halo rows itself, so the split changes no value."""
+    _, fast = _pair(4)
+    assert team05.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    h = torch.rand(2, 35, 40, 45, generator=torch.Generator().manual_seed(5))
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            with torch.inference_mode():
+                outputs.append(fast.body(h))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(outputs[0], other) for other in outputs[1:])
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["oneDNN fused", "plain"])
-def test_both_convolution_paths_agree(monkeypatch: pytest.MonkeyPatch, fused: bool) -> None:
-    """oneDNN's fused convolutions on a float32 CPU tensor, and the plain operators everywhere else."""
-    faithful, fast = _pair(9)
-    if not fused:
-        monkeypatch.setattr(team05, "_CONV_THEN", None)
-    elif team05._CONV_THEN is None:
-        pytest.skip("this PyTorch has no oneDNN")
-    x = torch.rand(1, 3, 21, 13, generator=torch.Generator().manual_seed(10)) * 255
-    with torch.inference_mode():
-        assert team05._fused(x) is fused
-        assert (fast(x) - faithful(x)).abs().max().item() <= 1e-3
-
-
-@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1)])
-def test_traced_whole_image_path_agrees(monkeypatch: pytest.MonkeyPatch, shape: tuple[int, ...]) -> None:
-    """What torch.export traces (no row bands, the shifts as slices), run eagerly."""
+@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1), (1, 3, 40, 70)])
+def test_kernel_and_pytorch_operators_agree(shape: tuple[int, ...]) -> None:
+    """The compiled body against the same layers as PyTorch operators (what a GPU, an export or a machine without
+    a compiler runs): widths below, at and above the kernel's vector step, one-row and one-pixel images."""
     faithful, fast = _pair(sum(shape) + 1)
     x = torch.rand(shape, generator=torch.Generator().manual_seed(6)) * 255
     with torch.inference_mode():
-        expected, banded = faithful(x), fast(x)
+        expected, kernel = faithful(x), fast(x)
+        fast.body.use_cpu_kernel = False
+        operators = fast(x)
+    assert operators.shape == expected.shape and operators.is_contiguous()
+    assert (operators - expected).abs().max().item() <= 1e-3
+    assert (operators - kernel).abs().max().item() <= 1e-3
+
+
+def test_an_export_traces_the_pytorch_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, fast = _pair(11)
+    calls: list[int] = []
+    monkeypatch.setattr(team05._FastBody, "_kernel", lambda self, h: calls.append(1))
+    x = torch.rand(1, 3, 9, 10) * 255
+    with torch.inference_mode():
+        fast(x)
+        assert calls == [1]
         monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
-        traced = fast(x)
-    assert traced.shape == expected.shape and traced.is_contiguous()
-    assert (traced - expected).abs().max().item() <= 1e-3
-    assert (traced - banded).abs().max().item() <= 1e-3
+        fast(x)
+    assert calls == [1]
+
+
+def test_without_a_compiler_the_operators_run_after_one_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch.utils import cpp_extension
+
+    def no_compiler(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Error building extension\ng++: command not found")
+
+    monkeypatch.setattr(team05, "_kernels", {})
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    faithful, fast = _pair(12)
+    x = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(13)) * 255
+    with pytest.warns(RuntimeWarning, match=r"srnext_body\.cpp\) could not be built: g\+\+: command not found; the fast"):
+        with torch.inference_mode():
+            got = fast(x)
+    assert team05._kernels == {(35, 15): None}
+    with torch.inference_mode():
+        assert (got - faithful(x)).abs().max().item() <= 1e-3
 
 
 def _small_pair() -> tuple[SRneXt, SRneXtFast]:
