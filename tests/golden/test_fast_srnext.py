@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +182,26 @@ def test_set5_outputs_match_the_faithful_network(shared: Path) -> None:
         assert np.abs(a.astype(int) - b).max() <= 1
     assert max_diff <= 1e-3
     assert same / total >= 0.9999
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="AVX2 is an x86-64 instruction set")
+def test_the_avx2_build_agrees_too(tmp_path: Path) -> None:
+    """The build a processor without AVX-512 gets (8-lane vectors, smaller register blocks), forced where PyTorch
+    allows it: ATEN_CPU_CAPABILITY=avx2 in a process of its own."""
+    script = tmp_path / "avx2.py"
+    script.write_text(
+        "import torch\n"
+        "import models.team05_SRneXt as team05\n"
+        "from models import create_model\n"
+        "assert torch.backends.cpu.get_cpu_capability() == 'AVX2', torch.backends.cpu.get_cpu_capability()\n"
+        "assert team05.cpu_kernel(35, 15) is not None\n"
+        "torch.manual_seed(14)\n"
+        "faithful, fast = create_model(5), create_model(5, fast=True)\n"
+        "fast.load_state_dict(faithful.state_dict())\n"
+        "x = torch.rand(2, 3, 19, 37, generator=torch.Generator().manual_seed(15)) * 255\n"
+        "with torch.inference_mode():\n"
+        "    print((fast(x) - faithful(x)).abs().max().item())\n")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "PYTHONPATH": str(Path(team05.__file__).parents[1])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) <= 1e-3
