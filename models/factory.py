@@ -6,12 +6,16 @@ are refused unless trusted, and a checkpoint that does not fit the network is na
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import os
 import pickle
 import re
 import sys
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -193,13 +197,14 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
         raise HarnessError(f"model {spec.display_name} has no fast variant; drop --fast")
     builder = spec.fast_builder if fast else spec.builder
     try:
-        model = builder(**spec.kwargs)
+        with _process_exit_refused() if spec.label is not None else contextlib.nullcontext():
+            model = builder(**spec.kwargs)
     except TypeError as err:
         if spec.label is None:
             raise
         raise HarnessError(f"--model {spec.name}: cannot be built with {spec.kwargs or 'no arguments'} ({err}); "
                            "pass its constructor's arguments with --model-args JSON") from None
-    except (Exception, SystemExit) as err:  # the researcher's own code: its mistake, not the harness's
+    except (Exception, SystemExit, _ProcessExit) as err:  # the researcher's own code: its mistake, not the harness's
         if spec.label is None:
             raise
         raise HarnessError(f"--model {spec.name}: building it failed ({_failure(err)}); run it with python to see "
@@ -214,10 +219,34 @@ def build_model(spec: ModelSpec, checkpoint: str | Path | None = None, device: s
     return model.to(device)
 
 
+class _ProcessExit(BaseException):
+    """Raised instead of ``os._exit`` while a network file is imported: reported, where the process would vanish."""
+
+
+@contextlib.contextmanager
+def _process_exit_refused() -> Iterator[None]:
+    """``os._exit`` in this thread raises :class:`_ProcessExit` (other threads, such as a worker's watchdog, keep
+    the real one)."""
+    real, importer = os._exit, threading.get_ident()
+
+    def refuse(status: int) -> None:
+        if threading.get_ident() != importer:
+            real(status)
+        raise _ProcessExit(status)
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
 def _failure(err: BaseException) -> str:
-    """``ValueError: its first line``, or ``it called sys.exit(3)``."""
+    """``ValueError: its first line``, or ``it called sys.exit(3)`` (``os._exit(3)``)."""
     if isinstance(err, SystemExit):
         return f"it called sys.exit({err.code!r})"
+    if isinstance(err, _ProcessExit):
+        return f"it called os._exit({err.args[0]!r})"
     first = (str(err).strip().splitlines() or [""])[0]
     return f"{type(err).__name__}: {first}"
 
@@ -258,8 +287,9 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
             sys.path.append(str(path.parent))
         sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
-        except (Exception, SystemExit) as err:  # sys.exit at import: one line, never a silent exit (status 0)
+            with _process_exit_refused():
+                spec.loader.exec_module(module)
+        except (Exception, SystemExit, _ProcessExit) as err:  # an exit at import: one line, never a silent exit
             del sys.modules[module_name]
             _shadowed(err, path, target)
             raise HarnessError(f"--model {target}: importing {path.name} failed ({_failure(err)}); run it with python "

@@ -3,6 +3,7 @@ measured by test_demo.py exactly as a registered team (its Table 1 row), and eve
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ import test_demo
 from benchmark.core.errors import HarnessError
 from benchmark.measure.complexity import measure
 from benchmark.record.store import read_results
+
+REAL_EXIT = os._exit
 
 ARCH = '''\
 import torch
@@ -81,14 +84,17 @@ def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Pa
     ("{broken}:X", "importing broken.py failed (ZeroDivisionError: division by zero)"),
     ("{folder}:MyNet", "is a folder; pass the file"),
     ("{exits}:X", "importing exits.py failed (it called sys.exit(0))"),  # was a silent exit, status 0
+    ("{vanishes}:X", "importing vanishes.py failed (it called os._exit(0))"),  # the process vanished, status 0
 ])
 def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
     broken = network["tmp"] / "broken.py"
     broken.write_text("x = 1 / 0\n")
     (network["tmp"] / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    (network["tmp"] / "vanishes.py").write_text("import os\nos._exit(0)\n")
     with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
         models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken,
-                                       exits=network["tmp"] / "exits.py"))
+                                       exits=network["tmp"] / "exits.py", vanishes=network["tmp"] / "vanishes.py"))
+    assert os._exit is REAL_EXIT  # put back after the import
 
 
 def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> None:
@@ -98,8 +104,10 @@ def test_what_the_class_builds_must_be_a_network(network: dict[str, Path]) -> No
         models.build_model(models.file_spec(f"{network['arch']}:MyNet", kwargs={"width": 3}))
     (network["tmp"] / "raises.py").write_text(
         "from torch import nn\n\n\nclass Bad(nn.Module):\n    def __init__(self):\n        raise ValueError('no "
-        "weights here')\n\n\nclass Quits(nn.Module):\n    def __init__(self):\n        raise SystemExit(3)\n")
-    for name, why in (("Bad", "(ValueError: no weights here)"), ("Quits", "(it called sys.exit(3))")):
+        "weights here')\n\n\nclass Quits(nn.Module):\n    def __init__(self):\n        raise SystemExit(3)\n\n\n"
+        "class Vanishes(nn.Module):\n    def __init__(self):\n        import os\n        os._exit(4)\n")
+    for name, why in (("Bad", "(ValueError: no weights here)"), ("Quits", "(it called sys.exit(3))"),
+                      ("Vanishes", "(it called os._exit(4))")):
         with pytest.raises(HarnessError, match=f"--model {name}: building it failed {why}".replace("(", r"\(")
                            .replace(")", r"\)")):  # was a traceback, or a silent exit with the code's status
             models.build_model(models.file_spec(f"{network['tmp'] / 'raises.py'}:{name}"))
