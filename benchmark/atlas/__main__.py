@@ -32,6 +32,7 @@ from benchmark.data.splits import gather_splits
 from benchmark.rank.bridges import bridges
 from benchmark.record.keys import check_split_names
 from benchmark.web.build import SiteInputs, build_site, site_folder
+from benchmark.web.inputs import NameClash
 
 console = cli.console()
 MADE_BY = "benchmark.atlas"
@@ -192,8 +193,15 @@ def build(args: argparse.Namespace) -> int:
         main_year = max(years) if years else args.reference
         results = [item.swept.results for item in planned if not item.swept.mine and (item.swept.results.is_file()
                    or item.swept.results.with_name(item.swept.results.stem + ".failures.json").is_file())]
-        built = build_site(SiteInputs(results, main_year, data=list(args.dataset), atlas=out / "atlas.json"),
-                           args.site_folder)
+        try:
+            built = build_site(SiteInputs(results, main_year, data=list(args.dataset), atlas=out / "atlas.json"),
+                               args.site_folder)
+        except NameClash as clash:  # two repositories with one team name: the atlas holds both, a leaderboard cannot
+            raise HarnessError(
+                f"--site: {clash.first.name} and {clash.second.name} both have a model named {clash.model}, and the "
+                f"site's leaderboard has one row per name; the atlas is written, the site is not: build it from one "
+                f"of them (python -m benchmark.site --results {clash.first} --atlas {out / 'atlas.json'} --year "
+                f"{main_year} --out {args.site})") from None
         console.print(escape(built.report()))
     broken = [r for r in ran if r.returncode != 0]
     if broken:

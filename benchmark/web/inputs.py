@@ -121,6 +121,15 @@ def read_sources(results: list[Path], table: Path | None, year: int) -> list[Sou
     return sources
 
 
+class NameClash(HarnessError):
+    """One model name in two results files: the site has one row and one page per name."""
+
+    def __init__(self, model: str, first: Path, second: Path) -> None:
+        super().__init__(f"model {model} is in both {first} and {second}; rename it in one of them, or pass one of "
+                         "the files")
+        self.model, self.first, self.second = model, first, second
+
+
 def _merged(sources: list[Source]) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, Source]]:
     """The results of several files as one: a name in two files is refused (the models would be one row)."""
     entries: dict[str, dict[str, Any]] = {}
@@ -129,8 +138,7 @@ def _merged(sources: list[Source]) -> tuple[dict[str, dict[str, Any]], dict[str,
     for source in sources:
         for model, entry in source.results.items():
             if model in origins:
-                raise HarnessError(f"model {model} is in both {origins[model].path} and {source.path}; rename it in "
-                                   "one of them, or pass one of the files")
+                raise NameClash(model, origins[model].path, source.path)
             entries[model], origins[model] = entry, source
         renamed.update(source.renamed)
     return entries, renamed, origins

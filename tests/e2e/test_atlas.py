@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,23 @@ def test_your_network_with_other_arguments_runs_again_and_an_earlier_one_is_left
     assert (f"warning: {out.resolve() / 'network.profile.json'}: model MyNet: not the --model network of this build "
             "(Renamed) but an earlier one; left out of the atlas (its entry stays in the file)") in log
     assert sorted(read_results(out / "network.profile.json")) == ["MyNet", "Renamed"]  # nothing lost
+
+
+def test_two_repositories_of_one_year_with_one_team_name_get_the_atlas_and_a_fix_that_works(
+        built: dict, tmp_path: Path) -> None:
+    """A fork beside the official repository: the atlas holds both, the leaderboard cannot (one row per name), and
+    the line says how to build the site from one of them; that command then builds it."""
+    fork = tmp_path / "NTIRE2025_Fork"
+    shutil.copytree(built["tmp"] / "NTIRE2025_Fake", fork)
+    proc = run_atlas("--challenge-repo", built["tmp"] / "NTIRE2025_Fake", "--challenge-repo", fork, "--profile-only",
+                     "--out", tmp_path / "atlas", "--site", tmp_path / "site")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr
+    line = proc.stderr.strip()
+    assert line.count("\n") == 0 and "Traceback" not in line
+    assert "NTIRE2025_Fake.profile.json and NTIRE2025_Fork.profile.json both have a model named 00_Tiny" in line
+    assert len(json.loads((tmp_path / "atlas" / "atlas.json").read_text())["rows"]) == 6
+    command = line.partition("(python ")[2].removesuffix(")").split()
+    assert command[:2] == ["-m", "benchmark.site"]
+    fixed = subprocess.run([sys.executable, *command], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert fixed.returncode == 0, fixed.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
