@@ -21,7 +21,6 @@ host.sleeping_threads()  # before anything loads PyTorch's OpenMP threads
 
 import argparse
 import contextlib
-import inspect
 import logging
 import sys
 import warnings
@@ -186,7 +185,7 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
     try:
         measured = measure_and_record(
             model, figures, name=name, data_range=spec.data_range, year=spec.year,
-            checkpoints=[] if checkpoint is None else [checkpoint], code=[Path(inspect.getfile(spec.builder))],
+            checkpoints=[] if checkpoint is None else [checkpoint], code=spec.code(fast),
             splits=splits, settings=settings, scored=checkpoint is not None, variant="fast" if fast else "faithful",
             on_record=lambda r: (record.update(r), on_record(r)), on_image=on_image, on_split=on_split,
             baseline=baseline if settings.vs_baseline else None)

@@ -5,6 +5,7 @@ A team file (``models/teamNN_Name.py``) holds its network and one ``register(Mod
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +54,12 @@ class ModelSpec:
     @property
     def display_name(self) -> str:
         return self.label or f"{self.team_id:02}_{self.name}"
+
+    def code(self, fast: bool = False) -> list[Path]:
+        """The source files a run of the network executes, for its record's ``code_sha256``: the builder's module,
+        and the files its class names in ``sources`` (the fast SRneXt's compiled kernel)."""
+        builder = self.fast_builder if fast and self.fast_builder is not None else self.builder
+        return [Path(inspect.getfile(builder)), *map(Path, getattr(builder, "sources", ()))]
 
     def checkpoint_in(self, model_zoo: Path = MODEL_ZOO) -> Path | None:
         """The team's checkpoint file in ``model_zoo``, or None when it is not there (timing-only runs)."""

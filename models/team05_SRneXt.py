@@ -347,6 +347,9 @@ class SRneXtFast(nn.Module):
         "onnxruntime": "the exported graph holds the body's PyTorch operators, not the CPU kernel that eager runs"}
     """What the speed matrix says of a backend that runs this network no faster than eager."""
 
+    sources: ClassVar[tuple[Path, ...]] = (KERNEL_SOURCE,)
+    """Files beyond this module that a forward runs: a run's ``code_sha256`` covers them (``ModelSpec.code``)."""
+
     def __init__(self, upscale: int = 4, num_in_ch: int = 3, num_out_ch: int = 3, task: str = "lsr",
                  n_l: int = 26, dim: int = 35, kernel_size: int = 15) -> None:
         super().__init__()

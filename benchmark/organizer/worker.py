@@ -301,7 +301,7 @@ def build_registered(job: dict[str, Any], device: torch.device, opened: Opened) 
     phase(f"building {spec.display_name} ({spec.year}) with models.build_model")
     opened.active = True
     model = models.build_model(spec, checkpoint, device, trust_checkpoint=job.get("trust_checkpoint", False))
-    code = [Path(inspect.getfile(spec.builder)).resolve()]
+    code = [path.resolve() for path in spec.code()]
     checkpoints = [] if checkpoint is None else [Path(checkpoint).resolve()]
     sweep = {"source": job["source"], "team_id": spec.team_id, **where,
              "inputs": {str(p): sha256_of(p) for p in [*checkpoints, *code]}, "tile": None}
