@@ -3,7 +3,7 @@
 // Why: in PyTorch a layer is a dozen operators, each a pass over a 35-channel map that does too little
 // arithmetic per byte to reach the processor's peak; here a row's layer norm, mixers and 1×1 convolutions
 // run while the row is in the cache. Maps are kept row-planar ([N][H][C][WC]: each row a C×WC block,
-// WC the width rounded up to the vector step), so every step is a vector operation over pixels, the
+// WC the width rounded up to the vector width), so every step is a vector operation over pixels, the
 // 1×1 convolutions are register-blocked products over rows of pixels, and the spatial shifts and the
 // mixers' taps are loads at an offset from zero-padded row buffers.
 //
@@ -30,11 +30,11 @@
 namespace {
 
 #if defined(__AVX512F__)
-constexpr int VW = 16, OB = 12;  // 24 accumulators of 32 registers
+constexpr int VW = 16, OB = 7;  // 7 channels × 3 vectors: 21 accumulators of 32 registers; 35 and 70 in whole blocks
 #else
-constexpr int VW = 8, OB = 6;    // 12 accumulators of 16 registers
+constexpr int VW = 8, OB = 4;   // 4 × 3: 12 accumulators of 16 registers
 #endif
-constexpr int XB = 2 * VW;       // pixels per product step
+constexpr int NV = 3;           // vectors of pixels per product step (the row's last steps take one)
 constexpr int C = SRNEXT_DIM, C2 = 2 * SRNEXT_DIM, KS = SRNEXT_KS, PAD = SRNEXT_KS / 2;
 constexpr int L = 16;            // zero columns left of a padded row (≥ PAD, aligned)
 constexpr int PARAMS = 16;       // tensors per layer
@@ -72,31 +72,41 @@ struct Buffer {  // zeroed, 64-byte aligned scratch
   Buffer& operator=(const Buffer&) = delete;
 };
 
-// For output channels [o0, o0+R) and every pixel step: acc = Σ_k w[o][k] · in[k][x…], then epi(o, x, acc0, acc1).
-// in[k] points at input channel k of a row (possibly shifted, or at a zero row); w is the convolution's own
-// (out, in) weight.
-template <int R, int K, class Epi>
-__attribute__((always_inline)) inline void product_block(const float* const* in, const float* w, int o0, int wc, Epi& epi) {
-  for (int x = 0; x < wc; x += XB) {
-    V acc[R][2];
-    for (int o = 0; o < R; ++o) acc[o][0] = acc[o][1] = V{};
-    for (int k = 0; k < K; ++k) {
-      const V a0 = ld(in[k] + x), a1 = ld(in[k] + x + VW);
-      for (int o = 0; o < R; ++o) {
-        const float wk = w[(o0 + o) * K + k];
-        acc[o][0] += a0 * wk;
-        acc[o][1] += a1 * wk;
-      }
+// For output channels [o0, o0+R) and the S vectors of pixels from x: acc = Σ_k w[o][k] · in[k][x…], then
+// epi(o, x, acc) for each vector. in[k] points at input channel k of a row (possibly shifted, or at a zero row); w is
+// the convolution's own (out, in) weight.
+template <int R, int S, int K, class Epi>
+__attribute__((always_inline)) inline void product_step(const float* const* in, const float* w, int o0, int x, Epi& epi) {
+  V acc[R][S];
+  for (int o = 0; o < R; ++o)
+    for (int j = 0; j < S; ++j) acc[o][j] = V{};
+  for (int k = 0; k < K; ++k) {
+    V a[S];
+    for (int j = 0; j < S; ++j) a[j] = ld(in[k] + x + j * VW);
+    for (int o = 0; o < R; ++o) {
+      const float wk = w[(o0 + o) * K + k];
+      for (int j = 0; j < S; ++j) acc[o][j] += a[j] * wk;
     }
-    for (int o = 0; o < R; ++o) epi(o0 + o, x, acc[o][0], acc[o][1]);
   }
+  for (int o = 0; o < R; ++o)
+    for (int j = 0; j < S; ++j) epi(o0 + o, x + j * VW, acc[o][j]);
 }
 
+// Every output channel at the S vectors of pixels from x, so those input pixels are read from memory once and
+// from the L1 cache by each block of output channels.
+template <int S, int K, int O, class Epi>
+__attribute__((always_inline)) inline void product_column(const float* const* in, const float* w, int x, Epi& epi) {
+  constexpr int full = O / OB, rest = O % OB;
+  for (int b = 0; b < full; ++b) product_step<OB, S, K>(in, w, b * OB, x, epi);
+  if constexpr (rest > 0) product_step<rest, S, K>(in, w, full * OB, x, epi);
+}
+
+// The 1×1 convolution of one row: out[o][x] = Σ_k w[o][k] in[k][x], each value handed to epi.
 template <int K, int O, class Epi>
 inline void product(const float* const* in, const float* w, int wc, Epi epi) {
-  constexpr int full = O / OB, rest = O % OB;
-  for (int b = 0; b < full; ++b) product_block<OB, K>(in, w, b * OB, wc, epi);
-  if constexpr (rest > 0) product_block<rest, K>(in, w, full * OB, wc, epi);
+  const int whole = wc - wc % (NV * VW);
+  for (int x = 0; x < whole; x += NV * VW) product_column<NV, K, O>(in, w, x, epi);
+  for (int x = whole; x < wc; x += VW) product_column<1, K, O>(in, w, x, epi);
 }
 
 struct Layer {  // one layer's parameters, in the order the Python side passes them
@@ -167,14 +177,12 @@ void gate_rows(const float* x, float* mid, const Geometry& g, int ya, int yb, co
     float* mr = mid + y * plane;
     float* b = bbuf.p;
     const float* a = abuf.p;
-    product<C, C>(ap, p.wc, wc, [&](int o, int i, V v0, V v1) __attribute__((always_inline)) {  // b = a + a·c(a)
-      const V a0 = ld(a + o * wc + i), a1 = ld(a + o * wc + i + VW);
-      st(b + o * wc + i, a0 + a0 * (v0 + p.bc[o]));
-      st(b + o * wc + i + VW, a1 + a1 * (v1 + p.bc[o]));
+    product<C, C>(ap, p.wc, wc, [&](int o, int i, V v) __attribute__((always_inline)) {  // b = a + a·c(a)
+      const V ai = ld(a + o * wc + i);
+      st(b + o * wc + i, ai + ai * (v + p.bc[o]));
     });
-    product<C, C>(bp, p.wp, wc, [&](int o, int i, V v0, V v1) __attribute__((always_inline)) {  // mid = x + proj(b)
-      st(mr + o * wc + i, ld(xr + o * wc + i) + (v0 + p.bp[o]));
-      st(mr + o * wc + i + VW, ld(xr + o * wc + i + VW) + (v1 + p.bp[o]));
+    product<C, C>(bp, p.wp, wc, [&](int o, int i, V v) __attribute__((always_inline)) {  // mid = x + proj(b)
+      st(mr + o * wc + i, ld(xr + o * wc + i) + (v + p.bp[o]));
     });
   }
 }
@@ -209,11 +217,9 @@ void mlp_rows(const float* mid, float* out, const Geometry& g, int ya, int yb, c
       for (; next <= std::min(t + 1, g.H - 1); ++next) layer_norm(mid + next * plane, g, p.g2, p.b2, n2.p + static_cast<size_t>(next & 3) * C * ws, tmp.p);
       shifted(in, C, nrow(t - 1), nrow(t), nrow(t + 1), ws, zero.p);
       float* fr = frow(t) + L;
-      product<C, C2>(in, p.w1, wc, [&](int o, int i, V v0, V v1) __attribute__((always_inline)) {
-        v0 += p.b1f[o];
-        v1 += p.b1f[o];
-        st(fr + o * ws + i, v0 / (1.0f + vexp(-v0)));
-        st(fr + o * ws + i + VW, v1 / (1.0f + vexp(-v1)));
+      product<C, C2>(in, p.w1, wc, [&](int o, int i, V v) __attribute__((always_inline)) {
+        v += p.b1f[o];
+        st(fr + o * ws + i, v / (1.0f + vexp(-v)));
       });
       for (int o = 0; o < C2; ++o) std::fill(fr + o * ws + g.W, fr + o * ws + wc, 0.f);
     }
@@ -222,9 +228,8 @@ void mlp_rows(const float* mid, float* out, const Geometry& g, int ya, int yb, c
       shifted(in, C2, frow(y - 1), frow(y), frow(y + 1), ws, zero.p);
       const float* mr = mid + y * plane;
       float* orow = out + y * plane;
-      product<C2, C>(in, p.w2, wc, [&](int o, int i, V v0, V v1) __attribute__((always_inline)) {
-        st(orow + o * wc + i, ld(mr + o * wc + i) + (v0 + p.b2f[o]));
-        st(orow + o * wc + i + VW, ld(mr + o * wc + i + VW) + (v1 + p.b2f[o]));
+      product<C2, C>(in, p.w2, wc, [&](int o, int i, V v) __attribute__((always_inline)) {
+        st(orow + o * wc + i, ld(mr + o * wc + i) + (v + p.b2f[o]));
       });
     }
   }
@@ -240,7 +245,7 @@ at::Tensor body(const at::Tensor& x, at::TensorList params) {
   for (size_t i = 0; i < params.size(); ++i)
     TORCH_CHECK(params[i].is_contiguous() && params[i].scalar_type() == at::kFloat && params[i].numel() == sizes[i % PARAMS],
                 "SRneXt kernel: parameter ", i, " must be a contiguous float32 tensor of ", sizes[i % PARAMS], " values");
-  const int N = x.size(0), H = x.size(2), W = x.size(3), wc = (W + XB - 1) / XB * XB;
+  const int N = x.size(0), H = x.size(2), W = x.size(3), wc = (W + VW - 1) / VW * VW;
   const Geometry g{H, W, wc, L + wc + 16};
   at::Tensor a = at::constant_pad_nd(x, {0, wc - W}).permute({0, 2, 1, 3}).contiguous();
   at::Tensor mid = at::empty_like(a), b = at::empty_like(a);
