@@ -195,7 +195,8 @@ class _FastLayer(Layer):
 
 
 KERNEL_SOURCE = Path(__file__).with_name("kernels") / "srnext_body.cpp"
-"""The fused body for a CPU (see its header for how and why), compiled on first use."""
+"""The fused body for a CPU (see its header for how and why), compiled when the fast network is first built
+(:func:`cpu_kernel`)."""
 
 _KERNEL_FLAGS = {"AVX512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
                  "AVX2": ["-mavx2", "-mfma"]}
@@ -208,7 +209,7 @@ _kernels_lock = threading.Lock()
 def cpu_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
     """The compiled body operator for these widths, or None, with one warning, where it cannot be built.
 
-    Built once per machine, PyTorch version and width (about 15 s with g++), then cached in PyTorch's extensions
+    Built once per machine, PyTorch version and width (about 12 s with g++), then cached in PyTorch's extensions
     folder (``TORCH_EXTENSIONS_DIR``); the name carries the instruction set, so a cache shared by machines of
     different processors never runs code a processor lacks.
     """
@@ -316,10 +317,10 @@ class SRneXtFast(nn.Module):
 
     Same parameters under the same state-dict keys. What differs from the faithful network:
 
-    - on a CPU in float32 the 26 layers are one compiled operator (``kernels/srnext_body.cpp``, built on first
-      use: :func:`cpu_kernel`) that runs each layer row by row while the row is in the cache, instead of a dozen
-      PyTorch operators per layer, each a pass over memory (measured: 2.7 times faster than the best of those
-      operators on a 2-core Intel Xeon, the network at 34% of the processor's measured peak);
+    - on a CPU in float32 the 26 layers are one compiled operator (``kernels/srnext_body.cpp``, built with the
+      network: :func:`cpu_kernel`) that runs each layer row by row while the row is in the cache, instead of a
+      dozen PyTorch operators per layer, each a pass over memory (measured on a 2-core Intel Xeon: 0.3 times the
+      time of eager RFDN, where the faithful network compiled takes 1.0; the README's speed section);
     - elsewhere (a GPU, an export, no C++ compiler) the layers are PyTorch operators without the faithful
       network's per-call work: no tensor is built in ``forward`` (the input mean and the tail's folded bias are
       non-persistent buffers), layer norm is one ``F.layer_norm`` pass, Swish is ``F.silu``, the shifts are
@@ -364,6 +365,7 @@ class SRneXtFast(nn.Module):
         self.tail = nn.Sequential(_OffsetConv2d(dim, num_out_ch * upscale**2, 3, offset, padding=1),
                                   nn.PixelShuffle(upscale))
         self.to(memory_format=torch.channels_last)  # the weights in the maps' layout: see the class docstring
+        cpu_kernel(dim, kernel_size)  # built (or found built) here, so no timed forward ever includes the build
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
