@@ -196,7 +196,8 @@ def test_the_avx2_build_agrees_too(tmp_path: Path) -> None:
         "import torch\n"
         "import models.team05_SRneXt as team05\n"
         "from models import create_model\n"
-        "assert torch.backends.cpu.get_cpu_capability() == 'AVX2', torch.backends.cpu.get_cpu_capability()\n"
+        "if torch.backends.cpu.get_cpu_capability() != 'AVX2':\n"
+        "    raise SystemExit('skip: ' + torch.backends.cpu.get_cpu_capability())\n"
         "assert team05.cpu_kernel(35, 15) is not None\n"
         "torch.manual_seed(14)\n"
         "faithful, fast = create_model(5), create_model(5, fast=True)\n"
@@ -206,5 +207,7 @@ def test_the_avx2_build_agrees_too(tmp_path: Path) -> None:
         "    print((fast(x) - faithful(x)).abs().max().item())\n")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "PYTHONPATH": str(Path(team05.__file__).parents[1])}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode == 1 and done.stderr.startswith("skip: "):
+        pytest.skip(f"this processor has no AVX2 (PyTorch's capability here: {done.stderr[6:].strip()})")
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.split()[-1]) <= 1e-3
