@@ -68,8 +68,11 @@ def test_profile_adds_each_models_roofline_to_the_report(tmp_path: Path) -> None
     assert [(p["model"], p["input"]) for p in result["profiles"]] == [("05_SRneXt (fast)", "1×3×16×20"),
                                                                       ("00_RFDN_baseline", "1×3×16×20")]
     srnext = {r["op"]: r for r in result["profiles"][0]["operators"]}
-    assert srnext["native_layer_norm"]["calls"] == 52 and srnext["native_layer_norm"]["bound"] == "memory"
-    assert srnext["depthwise 15×1 ×35"]["macs"] == 26 * 35 * 15 * 16 * 20
+    body = srnext["srnext_body"]  # the 26 layers as one compiled operator, counted by its FLOP formula
+    assert body["calls"] == 1 and body["macs"] == 26 * 16 * 20 * (2 * 35 * 15 + 6 * 35 * 35)
+    assert body["bound"] == "compute"
+    rfdn = {r["op"]: r for r in result["profiles"][1]["operators"]}
+    assert rfdn["conv 3×3 50→50"]["calls"] == 13 and rfdn["conv 3×3 50→50"]["macs"] == 13 * 50 * 50 * 9 * 16 * 20
     text = out.read_text()
     assert "## Roofline (--profile)" in text and "### 05_SRneXt (fast) 1×3×16×20" in text and "By module:" in text
 

@@ -118,9 +118,11 @@ def test_profile_flags_host_work_in_the_faithful_srnext_only(shared: Path, tmp_p
             "--model_zoo", str(shared / "reference" / "model_zoo"), "--results", str(tmp_path / "R.json")]
     code, out, _ = run(argv + (["--fast"] if fast else []))
     assert code == 0
-    assert "forward time by module" in out and "body.*.sg" in out
-    if fast:
+    assert "forward time by module" in out
+    if fast:  # on a CPU the body is one compiled operator: its layers are not modules called one by one
+        assert "_FastBody" in out and "body.*.sg" not in out
         assert "host-side work inside forward: none" in out
         assert read_results(tmp_path / "R.json")["05_SRneXt"]["variant"] == "fast"
     else:
+        assert "body.*.sg" in out
         assert "Host-side work inside forward" in out and "aten.eye" in out and "body.*.mlp.fc1" in out
