@@ -234,7 +234,7 @@ def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | N
     except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
         reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
         warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built: {reason[0]}; the fast network "
-                      "runs PyTorch operators instead, about 7 times slower", RuntimeWarning, stacklevel=3)
+                      "runs PyTorch operators instead, 3 to 9 times slower", RuntimeWarning, stacklevel=3)
         return None
     op = getattr(torch.ops, library).srnext_body
     register_flop_formula(op)(_body_flops)
