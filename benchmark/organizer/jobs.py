@@ -170,7 +170,8 @@ def _size(path: Path) -> int:
 def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_cap_gb: float | None,
            log_file: Path) -> str | None:
     """Wait for the worker; kill it and everything below it (a child in a session of its own included) at the time
-    limit, the memory cap, :data:`LOG_BYTES` of output, an interrupt, or its end. Returns why it was killed, or None when it ended by itself."""
+    limit, the memory cap, :data:`LOG_BYTES` of output, an interrupt, or its end. Returns why it was killed, or None
+    when it ended by itself."""
     seen: dict[int, int] = {}
     try:
         next_memory = 0.0

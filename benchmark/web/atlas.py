@@ -46,7 +46,8 @@ def _row(sets: list[str]) -> Fields:
                         "ave_t_on_reference_scale": FIGURE, "ratio_on_reference_scale": FIGURE},
                        "the published block")
     return Fields({"year": COUNT, "source": TEXT, "model": TEXT, "team": TEXT, "mine": Leaf(_flag, "true or false"),
-                   "psnr": per_set, "ssim": per_set, "conv": COUNT, "ratio_ci95": Leaf(why_not_an_interval, "[low, high]"),
+                   "psnr": per_set, "ssim": per_set, "conv": COUNT,
+                   "ratio_ci95": Leaf(why_not_an_interval, "[low, high]"),
                    **{k: FIGURE for k in ("params", "flops_fvcore", "flops_hooks", "macs_ptflops", "activations",
                                           "ratio")}, "published": published}, "an object")
 

@@ -121,7 +121,8 @@ def test_without_a_compiler_the_operators_run_after_one_warning(monkeypatch: pyt
 
     monkeypatch.setattr(team05, "_kernels", {})
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
-    with pytest.warns(RuntimeWarning, match=r"srnext_body\.cpp\) could not be built: g\+\+: command not found; the fast"):
+    why = r"srnext_body\.cpp\) could not be built: g\+\+: command not found; the fast"
+    with pytest.warns(RuntimeWarning, match=why):
         faithful, fast = _pair(12)  # the build is tried when the network is built, never in a (timed) forward
     assert team05._kernels == {(35, 15): None}
     x = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(13)) * 255

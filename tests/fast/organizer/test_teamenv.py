@@ -86,8 +86,8 @@ def test_own_requirements_file_lines_are_checked(tmp_path: Path) -> None:
     ("requirements.txt", lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero, outside {repo}"),
     ("requirements.txt", lambda p: os.mkfifo(p), "not a regular file (a FIFO, socket or device)"),
 ])
-def test_a_requirements_file_that_is_no_file_of_the_repository_is_one_line(tmp_path: Path, name: str, make,  # noqa: ANN001
-                                                                          why: str) -> None:
+def test_a_requirements_file_that_is_no_file_of_the_repository_is_one_line(
+        tmp_path: Path, name: str, make, why: str) -> None:  # noqa: ANN001 - make: a lambda of the parametrization
     """A link to a device without end (the driver read until out of memory), a FIFO (the sweep hung), a folder
     (a traceback), a link out of the repository (its first line was quoted in the record), a file of megabytes."""
     make(tmp_path / name)
@@ -158,7 +158,8 @@ def test_a_sealed_folder_is_verified_and_any_change_is_seen(tmp_path: Path) -> N
 def test_an_entry_whose_environment_had_no_digest_is_stale(tmp_path: Path) -> None:
     """A folder changed before its digest was recorded (null) is not up to date because it is still changed (null)."""
     (tmp_path / "env").mkdir()
-    assert teamenv.stale({"content_sha256": {str(tmp_path / "env"): None}}) == "its team environment env changed or is gone"
+    gone = teamenv.stale({"content_sha256": {str(tmp_path / "env"): None}})
+    assert gone == "its team environment env changed or is gone"
     digest = envcache.seal(tmp_path / "env")
     assert teamenv.stale({"content_sha256": {str(tmp_path / "env"): digest}}) is None
 
