@@ -254,9 +254,8 @@ at::Tensor body(const at::Tensor& x, at::TensorList params) {
   const int rows = std::max(8, (H + threads - 1) / threads);  // one slab per thread: each recomputes 7 + 2 halo rows
   const int slabs = (H + rows - 1) / rows;
   for (size_t l = 0; l < params.size() / PARAMS; ++l) {
-    Layer p;
-    const float** field = reinterpret_cast<const float**>(&p);
-    for (int i = 0; i < PARAMS; ++i) field[i] = params[l * PARAMS + i].data_ptr<float>();
+    auto q = [&](int i) { return params[l * PARAMS + i].data_ptr<float>(); };
+    const Layer p{q(0), q(1), q(2), q(3), q(4), q(5), q(6), q(7), q(8), q(9), q(10), q(11), q(12), q(13), q(14), q(15)};
     const float* src = a.data_ptr<float>();
     float* m = mid.data_ptr<float>();
     float* dst = b.data_ptr<float>();
