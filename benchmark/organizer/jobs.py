@@ -247,9 +247,14 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
     or on a full one whose Python then runs the worker) and runs again; ``timeout`` bounds the whole team, its
     installs included.
     """
-    from benchmark.organizer import teamenv
+    from benchmark.organizer import integrity, teamenv
 
     begin = time.perf_counter()
+    refusal = integrity.refused()
+    if refusal is not None:
+        return {"ok": False, "reason": refusal, "wall_seconds": 0.0}
+    team = job.get("team_id")
+    who = job.get("label") or (f"team {team:02}" if isinstance(team, int) else "a team")
     deadline = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
         tmp_dir = Path(tmp)
@@ -262,7 +267,8 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
             if round_ == 0 and hint:  # what its last entry needed: made (or verified) before its first run
                 outcome = {"ok": False, "needs": hint}
             else:
-                outcome = _run_worker(job, tmp_dir, log_file, begin, timeout, memory_cap_gb, env, started)
+                outcome = integrity.watched(who, lambda j=job: _run_worker(j, tmp_dir, log_file, begin, timeout,
+                                                                           memory_cap_gb, env, started))
                 why = teamenv.written(job.get("env"))  # its code wrote into its environment as it ran
                 if why is not None:
                     outcome = {"ok": False, "reason": why}

@@ -497,3 +497,44 @@ def test_a_team_run_through_its_own_forward_as_the_repository_runs_it(fake: dict
     demo.write_text(with_branch)  # the same team without the repository's own forward for it
     proc = sweep_here(*fake["args"], "--model_id", "12", "--force")
     assert ran(proc) == set() and "is invalid for input of size" in failures(fake["results"])["12"]
+
+
+def test_a_team_that_changes_the_harness_stops_every_later_team(fake: dict, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A team that writes into the harness's own files (here a stand-in for its environment) fails, and no team after
+    it runs, in this sweep or the next, until the marker is deleted: the harness that would measure them is not the
+    one installed."""
+    from benchmark.organizer import integrity
+
+    harness = tmp_path / "harness"
+    (harness / "pkg" / "__pycache__").mkdir(parents=True)
+    planted = harness / "pkg" / "core.py"
+    planted.write_text("VALUE = 1\n")
+    monkeypatch.setattr(integrity, "roots", lambda: [harness])
+    monkeypatch.setattr(integrity, "MARKER", tmp_path / "cache" / "harness-changed.json")
+    monkeypatch.setattr(integrity, "_refusal", [])
+    monkeypatch.setenv("FAKE_HARNESS_FILE", str(planted))
+    demo = fake["repo"] / "test_demo.py"
+    demo.write_text(demo.read_text().replace("    if model_id == 0:\n", (
+        "    if model_id == -5:\n"
+        "        open(os.environ['FAKE_HARNESS_FILE'], 'a').write('VALUE = 2\\n')\n"
+        "        from models.team00_Tiny import Tiny\n"
+        "        name, data_range, model = '-5_Planter', 1.0, Tiny()\n"
+        "    elif model_id == 0:\n"), 1))
+    args = ["--challenge-repo", fake["repo"], "--profile-only", "--results", fake["results"]]
+    (harness / "pkg" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"")  # bytecode another import may add
+    proc = sweep_here(*args, "--model_id", "-5", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert ran(proc) == set()
+    failed = failures(fake["results"])
+    refusal = (f"not run: the harness's own files changed while team -5 ran ({planted} (changed)); reinstall them "
+               f"(rm -rf .venv && make demo; git checkout -- benchmark models test_demo.py), then delete "
+               f"{integrity.MARKER}")
+    assert failed == {"-5": f"changed the harness's own files while it ran ({planted} (changed)); its figures do not "
+                            "count and no later team is run until the harness is reinstalled", "00": refusal}
+    monkeypatch.setattr(integrity, "_refusal", [])  # a later sweep, another process: the marker still refuses
+    assert failures(fake["results"])["00"] == refusal and ran(sweep_here(*args, "--model_id", "0")) == set()
+    integrity.MARKER.unlink()
+    (harness / "pkg" / "__pycache__" / "extra.cpython-311.pyc").write_bytes(b"")
+    assert ran(sweep_here(*args, "--model_id", "0")) == {0}
+

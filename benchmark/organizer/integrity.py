@@ -1,0 +1,132 @@
+"""The harness's own files stay as they were while a team's code runs; otherwise nothing after it is measured.
+
+A team's code runs as the sweep's user, so it can write into the harness's Python environment (``sys.prefix``),
+the standard library it runs on, the harness's code (``benchmark/``, ``models/``, ``test_demo.py``) or pip's
+configuration, and every team after it would be measured, or its packages installed, by what it left there. A
+process per team cannot prevent that (an unprivileged user or a container can: the README says so); this makes it
+seen. Around each worker the driver lists those files with their inode, size, modification and change times (the
+change time cannot be set back by whoever writes the file). A difference fails that team in one line naming the
+file; every later team is refused, in this sweep and in later ones (a marker in ``.cache/``), until the harness is
+reinstalled and the marker deleted. A ``.pyc`` added under ``__pycache__`` is what any import by another harness
+process writes and is not counted; one replaced or removed is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[2]
+MARKER = PROJECT / ".cache" / "harness-changed.json"
+"""Written when a team changed the harness's files; while it exists no team is run."""
+
+Snapshot = dict[str, tuple[int, int, int, int] | None]
+"""Path → (inode, size, mtime_ns, ctime_ns); None for a watched path that does not exist."""
+
+_lock = threading.Lock()
+_refusal: list[str] = []
+"""This process's reason to run no further team, once a change was seen (several driver threads share it)."""
+
+
+def roots() -> list[Path]:
+    """What a team must leave as it found it: the harness's environment and code, its standard library, pip's
+    configuration files (a changed index there would send every later install elsewhere)."""
+    home = Path.home()
+    return [Path(sys.prefix), Path(sysconfig.get_paths()["stdlib"]), PROJECT / "benchmark", PROJECT / "models",
+            PROJECT / "test_demo.py", home / ".config" / "pip", home / ".pip", Path("/etc/pip.conf"),
+            Path("/etc/xdg/pip")]
+
+
+def snapshot(where: list[Path] | None = None) -> Snapshot:
+    """Every file under ``where`` (default :func:`roots`), symlinks as links; about 0.35 s for a 40,000-file venv."""
+    found: Snapshot = {}
+    for root in roots() if where is None else where:
+        try:
+            info = os.lstat(root)
+        except FileNotFoundError:
+            found[str(root)] = None
+            continue
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            _walk(str(root), found)
+        else:
+            found[str(root)] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return found
+
+
+def _walk(folder: str, found: Snapshot) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _walk(entry.path, found)
+            else:
+                info = entry.stat(follow_symlinks=False)
+                found[entry.path] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        except OSError:
+            continue
+
+
+def difference(before: Snapshot, after: Snapshot) -> str | None:
+    """The first path that differs (``…/torch/__init__.py (changed)``), or None; new bytecode caches are allowed."""
+    if before == after:
+        return None
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old == new:
+            continue
+        if old is None and new is not None and path.endswith(".pyc") and f"{os.sep}__pycache__{os.sep}" in path:
+            continue
+        what = "added" if old is None else "removed" if new is None else "changed"
+        shown = Path(path).relative_to(PROJECT) if Path(path).is_relative_to(PROJECT) else path
+        return f"{shown} ({what})"
+    return None
+
+
+def refused() -> str | None:
+    """Why no team may run now: a change seen earlier in this process, or the marker an earlier sweep left."""
+    with _lock:
+        if _refusal:
+            return _refusal[0]
+    try:
+        seen = json.loads(MARKER.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        seen = {}
+    return _refused_because(str(seen.get("team", "a team")), str(seen.get("file", "?")))
+
+
+def _refused_because(team: str, file: str) -> str:
+    return (f"not run: the harness's own files changed while {team} ran ({file}); reinstall them (rm -rf .venv && "
+            f"make demo; git checkout -- benchmark models test_demo.py), then delete {MARKER}")
+
+
+def watched(team: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()`` (one worker of ``team``) between two snapshots; a difference turns its outcome into a failure and
+    refuses every later team."""
+    before = snapshot()
+    outcome = run()
+    changed = difference(before, snapshot())
+    if changed is None:
+        return outcome
+    with _lock:
+        _refusal.append(_refused_because(team, changed))
+    try:
+        MARKER.parent.mkdir(parents=True, exist_ok=True)
+        MARKER.write_text(json.dumps({"team": team, "file": changed}))
+    except OSError:
+        pass  # this process still refuses; the team's line says what to reinstall
+    return {"ok": False, "reason": f"changed the harness's own files while it ran ({changed}); its figures do not "
+                                   f"count and no later team is run until the harness is reinstalled"}
