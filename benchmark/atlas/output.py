@@ -105,6 +105,9 @@ def latex(rows: list[dict[str, Any]], sets: list[str], reference: str, device: s
         records.append(cells)
     table = pd.DataFrame(records)
     styler = table.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    # a row's first cell right after \\ or \midrule: a name starting with [ would be read as their optional argument
+    styler = styler.format(lambda text: "{}" + text if text.startswith("[") else text, escape="latex",
+                           subset=["Method"])
     caption = (f"PSNR [dB] / SSIM on each set (RGB, border 4); params and FLOPs (fvcore) at a 256x256 input; "
                f"runtime as a ratio to {reference} timed beside each model, image by image, on {device}")
     return styler.to_latex(column_format="l" + "r" * (len(table.columns) - 1), hrules=True, position="t",
