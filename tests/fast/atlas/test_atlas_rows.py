@@ -136,6 +136,7 @@ def test_csv_and_latex_views(atlas) -> None:
     assert "Mine & 2026" in tex and "00\\_SPAN" in tex
     bracket = dict(chosen[0], team="[FEAN]")  # right after \\ or \midrule, [ opens their optional argument
     assert "\n{}[FEAN] & 2024 & " in output.latex([bracket], SETS, "00_SPAN", "Test CPU")
+    assert "\\toprule\nMethod & Year & " in output.latex([], SETS, "00_SPAN", "Test CPU")  # none chosen: the header
     assert output.unknown(atlas.rows, ["Mine", "Nope", "38_span", "Nope"]) == [
         "warning: --latex Nope, 38_span: no entry of the atlas has that name, so atlas.tex leaves it out (the names "
         "are atlas.csv's model column)"] and output.unknown(atlas.rows, None) == []
