@@ -25,7 +25,7 @@ from rich.markup import escape
 
 from benchmark import __version__, cli
 from benchmark.atlas import output, placement, rows, scale, sweeps
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, one_line
 from benchmark.core.files import MARKER, out_folder, write_atomic
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
@@ -148,6 +148,18 @@ def summary(atlas: rows.Atlas) -> list[str]:
     return out
 
 
+def no_intervals(rows: list[dict]) -> list[str]:
+    """A warning line per reason that ratios have no 95% interval (a small atlas, on Set5 once: five pairs), with the
+    entries it holds for: the table would otherwise show n/a with nothing to say why."""
+    why: dict[str, list[str]] = {}
+    for row in rows:
+        if row["ratio_ci95_why"]:
+            why.setdefault(row["ratio_ci95_why"], []).append(one_line(row["model"]))  # a name from team code
+    return [f"warning: the runtime ratio of {len(models)} entr{'y' if len(models) == 1 else 'ies'} "
+            f"({', '.join(models[:4])}{', …' if len(models) > 4 else ''}) has no 95% interval: {reason}"
+            for reason, models in why.items()]
+
+
 def build(args: argparse.Namespace) -> int:
     splits = gather_splits(args.dataset, None, None) if args.dataset else []
     check_split_names(splits)
@@ -184,8 +196,8 @@ def build(args: argparse.Namespace) -> int:
                                     output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
-    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *summary(atlas),
-                 *(v["line"] for v in verdicts), *scale.lines(figures)]:
+    for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
+                 *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

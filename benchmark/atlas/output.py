@@ -103,8 +103,12 @@ def latex(rows: list[dict[str, Any]], sets: list[str], reference: str, device: s
             psnr, ssim = row["psnr"].get(s), row["ssim"].get(s)
             cells[s] = f"{_cell(psnr, '.2f')} / {_cell(ssim, '.4f')}" if ssim is not None else _cell(psnr, ".2f")
         records.append(cells)
-    table = pd.DataFrame(records)
+    table = pd.DataFrame(records, columns=["Method", "Year", "Params [M]", "FLOPs [G]", f"Runtime [x {reference}]",
+                                           *sets])  # the header even where no entry is chosen
     styler = table.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    # a row's first cell right after \\ or \midrule: a name starting with [ would be read as their optional argument
+    styler = styler.format(lambda text: "{}" + text if text.startswith("[") else text, escape="latex",
+                           subset=["Method"])
     caption = (f"PSNR [dB] / SSIM on each set (RGB, border 4); params and FLOPs (fvcore) at a 256x256 input; "
                f"runtime as a ratio to {reference} timed beside each model, image by image, on {device}")
     return styler.to_latex(column_format="l" + "r" * (len(table.columns) - 1), hrules=True, position="t",

@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmark.core.years import get_year
 from benchmark.rank.predict import published_table
-from benchmark.rank.publications import shipped_header
+from benchmark.rank.publications import shipped, shipped_header
 from benchmark.rank.scoring import exp_score
 
 COSTS = {"ratio": "runtime ratio to {reference}", "flops_fvcore": "FLOPs [G, fvcore]", "params": "params [M]"}
@@ -17,7 +17,8 @@ COSTS = {"ratio": "runtime ratio to {reference}", "flops_fvcore": "FLOPs [G, fvc
 
 
 def winner(year: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """``year``'s first place by its own rules on its published figures, and the atlas row matched to it (if any);
+    """``year``'s first place by its own rules on its published figures, its repository id where published, and the
+    atlas row matched to it (if any);
     ``team`` None with the reason where the year published no per-team results."""
     table = published_table(year)
     if table is None:
@@ -30,7 +31,8 @@ def winner(year: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
     ranked = board.loc[board["rank"].notna() & (board["team"] != baseline)].sort_values("score")
     team = str(ranked.iloc[0]["team"])
     model = next((r["model"] for r in rows if r["year"] == year and (r["published"] or {}).get("name") == team), None)
-    return {"year": year, "team": team, "model": model, "score": float(ranked.iloc[0]["score"]),
+    team_id = next((r.team_id for r in shipped(year) if r.team == team and r.team_id is not None), None)
+    return {"year": year, "team": team, "team_id": team_id, "model": model, "score": float(ranked.iloc[0]["score"]),
             "why": f"first of {len(ranked)} ranked by the {year} rules on its published figures"}
 
 

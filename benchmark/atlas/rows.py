@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import one_line, shown
-from benchmark.measure.paired import paired_ratio
+from benchmark.measure.paired import no_interval_reason, paired_ratio
 from benchmark.organizer.plan import recorded_team
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
@@ -80,22 +80,25 @@ def _object(entry: dict[str, Any], key: str, problems: list[str]) -> dict[str, A
 
 
 def reference_ratio(entry: dict[str, Any], sets: list[str], problems: list[str] | None = None
-                    ) -> tuple[float | None, list[float] | None]:
+                    ) -> tuple[float | None, list[float] | None, str | None]:
     """The runtime ratio to the reference over every set the entry was timed on beside it (the sum of the model's
-    set means over the reference's, as the organizers average splits) and its bootstrap 95% interval (None from too
-    few pairs: ``measure.paired.MIN_PAIRS``). Paired times that are not (a hand-edited file) are a line in
-    ``problems``, and no ratio is made of the other sets alone."""
+    set means over the reference's, as the organizers average splits), its bootstrap 95% interval, and why a ratio
+    has none (too few pairs: ``measure.paired.MIN_PAIRS``, and what to run). Paired times that are not (a hand-edited
+    file) are a line in ``problems``, and no ratio is made of the other sets alone."""
     pairs = [entry.get(f"{s}_reference_pairs") for s in sets]
     bad = [(s, why) for s, p in zip(sets, pairs) if p is not None and (why := why_not_pairs(p)) is not None]
     if bad:
         if problems is not None:
             problems += [f"{s}_reference_pairs is {why}" for s, why in bad]
-        return None, None
+        return None, None, None
     pairs = [p for p in pairs if isinstance(p, dict) and p.get("model") and p.get("baseline")]
     if not pairs:
-        return None, None
+        return None, None, None
     estimate = paired_ratio([p["model"] for p in pairs], [p["baseline"] for p in pairs])
-    return estimate.ratio, None if estimate.interval is None else list(estimate.interval)
+    if estimate.interval is not None:
+        return estimate.ratio, list(estimate.interval), None
+    runs = min(len(p["model"]) for p in pairs)
+    return estimate.ratio, None, no_interval_reason(estimate.pairs, runs, estimate.pairs // max(runs, 1))
 
 
 def reference_ms(year: int) -> float | None:
@@ -146,7 +149,7 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
     sweep = _object(entry, "sweep", problems)
     complexity = _object(entry, "complexity", problems)
     environment = _object(entry, "environment", problems)
-    ratio, interval = reference_ratio(entry, sets, problems)
+    ratio, interval, no_interval = reference_ratio(entry, sets, problems)
     identity = next((entry[f"{s}_reference"] for s in sets if isinstance(entry.get(f"{s}_reference"), dict)), None)
     counters = {column: _figure(complexity, key, problems, f"complexity.{key}") for column, key in COUNTERS.items()}
     row: dict[str, Any] = {
@@ -161,7 +164,7 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
         "flops_counter": _text(entry, "flops_counter", problems),
         "activations": _figure(entry, "activations", problems),
         "conv": _figure(entry, "num_conv", problems, count=True),
-        "ratio": ratio, "ratio_ci95": interval,
+        "ratio": ratio, "ratio_ci95": interval, "ratio_ci95_why": no_interval,
         "ratio_sets": {s: {"ratio": _figure(entry, f"{s}_reference_ratio", problems),
                            "ci95": _interval(entry, f"{s}_reference_ratio_ci95", problems)} for s in sets},
         "reference": None if identity is None else _text(identity, "name", problems, "reference.name"),

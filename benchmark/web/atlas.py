@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,19 @@ from benchmark.web import svg
 from benchmark.web.markup import Pages, esc, grid, link, name, notes
 from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
 
-YEAR_COLOURS = {2023: "#7b3294", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#1a9641"}
-"""Each year's colour on the plots and in the table; a year not listed is grey."""
+YEAR_COLOURS = {2023: "#8c510a", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#c2185b"}
+"""Each year's colour on the plots and in the table (none green: the Pareto front is); a year not listed is grey."""
 OTHER = "#9aa3ad"
 COSTS = {"ratio": "runtime [× {reference}, {device}]", "flops_fvcore": "FLOPs [G, fvcore]", "params": "params [M]"}
 
 
 def _flag(value: Any) -> str | None:
     return None if isinstance(value, bool) else shown(value)
+
+
+def _team_id(value: Any) -> str | None:
+    """A repository id: a whole number, negative ones included (a team's branch ``model_id == -1``)."""
+    return None if isinstance(value, int) and not isinstance(value, bool) else shown(value)
 
 
 def _matches(value: Any) -> str | None:
@@ -47,7 +53,7 @@ def _row(sets: list[str]) -> Fields:
                        "the published block")
     return Fields({"year": COUNT, "source": TEXT, "model": TEXT, "team": TEXT, "mine": Leaf(_flag, "true or false"),
                    "psnr": per_set, "ssim": per_set, "conv": COUNT,
-                   "ratio_ci95": Leaf(why_not_an_interval, "[low, high]"),
+                   "ratio_ci95": Leaf(why_not_an_interval, "[low, high]"), "ratio_ci95_why": TEXT,
                    **{k: FIGURE for k in ("params", "flops_fvcore", "flops_hooks", "macs_ptflops", "activations",
                                           "ratio")}, "published": published}, "an object")
 
@@ -55,7 +61,8 @@ def _row(sets: list[str]) -> Fields:
 PARTS: dict[str, tuple[Schema, tuple[str, ...]]] = {
     "failures": (Fields({"year": COUNT, "source": TEXT, "label": TEXT, "reason": TEXT}, "an object"),
                  ("source", "label", "reason")),
-    "winners": (Fields({"year": COUNT, "team": TEXT, "model": TEXT, "why": TEXT}, "an object"), ("year", "why")),
+    "winners": (Fields({"year": COUNT, "team": TEXT, "team_id": Leaf(_team_id, "a whole number"), "model": TEXT,
+                        "why": TEXT}, "an object"), ("year", "why")),
     "verdicts": (Fields({"line": TEXT}, "an object"), ("line",)),
     "bridges": (Fields({"network": TEXT, "why": TEXT, "ms": Leaf(lambda v: None if isinstance(v, dict) and all(
         why_not_a_figure(x) is None for x in v.values()) else shown(v), "an object of year → ms")}, "an object"),
@@ -170,7 +177,9 @@ def _cells(row: dict[str, Any], sets: list[str]) -> dict[str, tuple[str, str]]:
     for key, spec in (("params", ".4f"), ("flops_fvcore", ".3f"), ("flops_hooks", ".3f"), ("macs_ptflops", ".3f"),
                       ("activations", ".2f"), ("conv", "d"), ("ratio", ".3f")):
         cells[key] = (_fmt(row.get(key), spec), _sort(row.get(key)))
-    cells["ratio_ci95"] = (f"{_fmt(low, '.3f')}–{_fmt(high, '.3f')}" if low is not None else "n/a", "")
+    why = row.get("ratio_ci95_why")
+    cells["ratio_ci95"] = (f"{_fmt(low, '.3f')}–{_fmt(high, '.3f')}" if low is not None else
+                           f'<span title="{esc(why)}">n/a</span>' if why else "n/a", "")
     for key, figure, spec in (("published_params", "num_parameters", ".3f"), ("published_flops", "flops", ".2f")):
         value = (figures.get(figure) or {}).get("published")
         cells[key] = (_fmt(value, spec), _sort(value))
@@ -217,9 +226,19 @@ def table(document: dict[str, Any], pages: Pages, main_year: int) -> str:
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
+def _point(index: int, row: dict[str, Any], x: float, y: float, first: bool) -> svg.Point:
+    """A row on a plot: in its year's colour (black: a network given as a file), ringed where it won its year."""
+    if row.get("mine"):
+        return svg.Point(row["model"], x, y, f"#{_anchor(index)}", "mine")
+    return svg.Point(row["model"] + (f" (first in {row['year']})" if first else ""), x, y, f"#{_anchor(index)}",
+                     "ranked", _colour(row["year"]), ringed=first)
+
+
 def plots(document: dict[str, Any]) -> str:
-    """PSNR on each set against each cost, every year's points in its colour, the front across all years."""
+    """PSNR on each set against each cost, every year's points in its colour, each year's winner ringed, the front
+    across all years."""
     meta = document["atlas"]
+    won = {(w["year"], w["model"]) for w in document.get("winners", []) if w.get("model")}
     device = ", ".join(meta.get("devices") or []) or "this machine"
     figures = []
     for s in meta["sets"]:
@@ -228,8 +247,7 @@ def plots(document: dict[str, Any]) -> str:
                      and _sort(r["psnr"].get(s))]
             if not shown:
                 continue
-            points = [svg.Point(r["model"], float(r[cost]), float(r["psnr"][s]), f"#{_anchor(i)}",
-                                "mine" if r.get("mine") else "ranked", None if r.get("mine") else _colour(r["year"]))
+            points = [_point(i, r, float(r[cost]), float(r["psnr"][s]), (r["year"], r["model"]) in won)
                       for i, r in shown]
             x_label = label.format(reference=meta["reference"]["name"], device=device)
             title = f"PSNR[{s}] [dB] against {x_label}"
@@ -239,8 +257,9 @@ def plots(document: dict[str, Any]) -> str:
         return "<p>No entry has a PSNR: nothing to plot (a profile-only atlas has none).</p>"
     years = sorted({r["year"] for r in document["rows"]})
     legend = ", ".join(f'<span class="swatch" style="background:{_colour(y)}"></span>{esc(y)}' for y in years)
-    return (f"<p>Colours: {legend}; black: a network given as a file. Green staircase: the Pareto front across every "
-            "year (no other entry both cheaper and better). Each point links to its row.</p>"
+    return (f"<p>Colours: {legend}; black: a network given as a file; ringed: each year's published winner. Green "
+            "staircase: the Pareto front across every year (no other entry both cheaper and better). Each point links "
+            "to its row.</p>"
             f'<div class="plots">{"".join(figures)}</div>')
 
 
@@ -249,7 +268,11 @@ def winners(document: dict[str, Any]) -> str:
     for w in document.get("winners", []):
         at = next((i for i, r in enumerate(document["rows"])
                    if r["year"] == w["year"] and r["model"] == w.get("model")), None)
-        measured = link(f"#{_anchor(at)}", name(w["model"])) if at is not None else "not measured here"
+        failed = next((f for f in document.get("failures", []) if f["year"] == w["year"] and w.get("team_id") is not
+                       None and re.fullmatch(r"-?[0-9]+", f["label"]) and int(f["label"]) == w["team_id"]), None)
+        measured = link(f"#{_anchor(at)}", name(w["model"])) if at is not None else \
+            f'could not run here: <span class="failed">{esc(failed["reason"])}</span>' if failed else \
+            "not measured here"
         rows.append([esc(w["year"]), name(w["team"]) if w.get("team") else "none published",
                      measured if w.get("team") else "–", esc(w["why"])])
     return grid(["year", "first place", "its entry here", "from"], rows, text=(1, 2, 3)) if rows else ""

@@ -30,6 +30,8 @@ class Point:
     """One of ``COLOURS``."""
     fill: str | None = None
     """A colour of its own (the atlas colours points by year) instead of its kind's."""
+    ringed: bool = False
+    """Drawn on top inside a dark ring (the atlas's winner of each year)."""
 
 
 def pareto(points: list[Point]) -> list[Point]:
@@ -161,10 +163,12 @@ def scatter(points: list[Point], x_label: str, y_label: str, floor: float | None
         if i + 1 < len(frontier):
             steps.append(f"{x(frontier[i + 1].x):.1f},{y(p.y):.1f}")
     parts.append(f'<polyline class="frontier" points="{" ".join(steps)}"><title>Pareto frontier</title></polyline>')
-    for p in sorted(points, key=lambda p: p.kind in ON_TOP):  # the baseline drawn last, on top
+    for p in sorted(points, key=lambda p: (p.kind in ON_TOP, p.ringed)):  # the baseline drawn last, on top
+        big = p.kind in ON_TOP or p.ringed
         parts.append(f'<a href="{esc(p.href)}" data-name="{esc(p.name)}" aria-label="{esc(p.name)}">'
-                     f'<title>{esc(p.name)}</title><circle class="point" cx="{x(p.x):.1f}" cy="{y(p.y):.1f}" '
-                     f'r="{6 if p.kind in ON_TOP else 5}" fill="{esc(p.fill or COLOURS[p.kind])}"/></a>')
+                     f'<title>{esc(p.name)}</title><circle class="point{" ringed" if p.ringed else ""}" '
+                     f'cx="{x(p.x):.1f}" cy="{y(p.y):.1f}" r="{6 if big else 5}" '
+                     f'fill="{esc(p.fill or COLOURS[p.kind])}"/></a>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import make_repo, run_main
 
 from benchmark.atlas import output, placement, sweeps
-from benchmark.atlas.__main__ import main as atlas_main
+from benchmark.atlas.__main__ import main as atlas_main, no_intervals
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
@@ -84,9 +84,27 @@ def test_the_ratio_is_over_every_set_as_the_organizers_average_splits(atlas) -> 
     model = [np.array([TIMES]) * 1.4 * (k + 1) for k in range(2)]
     reference = [np.array([TIMES]) * (k + 1) for k in range(2)]
     assert row["ratio_ci95"] == pytest.approx(list(ratio_ci(model, reference)[1:]))
-    assert reference_ratio({"Set5_reference_pairs": None}, SETS) == (None, None)
+    assert row["ratio_ci95_why"] is None
+    assert reference_ratio({"Set5_reference_pairs": None}, SETS) == (None, None, None)
     few = {"Set5_reference_pairs": {"model": [[14.0, 16.8]], "baseline": [[10.0, 12.0]]}}
-    assert reference_ratio(few, SETS) == (pytest.approx(1.4), None)  # 2 pairs: a ratio, no interval
+    assert reference_ratio(few, SETS) == (pytest.approx(1.4), None,  # 2 pairs: a ratio, no interval, and why
+                                          "2 pairs (1 run × 2 images), fewer than the 10 a 95% interval needs; time "
+                                          "it with --runs 5 or on more images")
+
+
+def test_ratios_without_an_interval_say_why_in_one_line_per_reason(tmp_path: Path) -> None:
+    """Set5 timed once (a small atlas): five pairs, no interval; the table showed n/a and nothing said why."""
+    once = {name: {**entry(i, name, 0.1, 5.0, 30.0, 1.1), "Set14_reference_pairs": None}
+            for i, name in enumerate(["01_A", "02_B\x1b[31m"])}
+    results = tmp_path / "NTIRE2024_ESR.dry-run.json"
+    results.write_text(json.dumps(once))
+    rows = build([Swept(results, 2024, "NTIRE2024_ESR")], SETS, 2026).rows
+    assert [(r["ratio_ci95"], r["ratio_ci95_why"]) for r in rows] == [(None, "5 pairs (1 run × 5 images), fewer than "
+                                                                       "the 10 a 95% interval needs; time it with "
+                                                                       "--runs 2 or on more images")] * 2
+    assert no_intervals(rows) == ["warning: the runtime ratio of 2 entries (01_A, 02_B) has no 95% interval: 5 "
+                                  "pairs (1 run × 5 images), fewer than the 10 a 95% interval needs; time it with "
+                                  "--runs 2 or on more images"]
 
 
 def test_fronts_and_where_your_network_stands(atlas) -> None:
@@ -116,6 +134,9 @@ def test_csv_and_latex_views(atlas) -> None:
     tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
     assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
     assert "Mine & 2026" in tex and "00\\_SPAN" in tex
+    bracket = dict(chosen[0], team="[FEAN]")  # right after \\ or \midrule, [ opens their optional argument
+    assert "\n{}[FEAN] & 2024 & " in output.latex([bracket], SETS, "00_SPAN", "Test CPU")
+    assert "\\toprule\nMethod & Year & " in output.latex([], SETS, "00_SPAN", "Test CPU")  # none chosen: the header
     assert output.unknown(atlas.rows, ["Mine", "Nope", "38_span", "Nope"]) == [
         "warning: --latex Nope, 38_span: no entry of the atlas has that name, so atlas.tex leaves it out (the names "
         "are atlas.csv's model column)"] and output.unknown(atlas.rows, None) == []
@@ -214,3 +235,9 @@ def test_the_sweeps_flags_are_one_line_before_any_sweep(tmp_path: Path, flags: l
                                            str(tmp_path), "--out", str(tmp_path / "atlas"), *flags])
     assert code == 2 and out == "" and err.startswith(f"error: {why}") and err.count("\n") == 1, err
     assert not (tmp_path / "atlas").exists()
+
+
+def test_a_winner_names_its_repository_id_so_the_page_can_say_why_it_did_not_run() -> None:
+    first = placement.winner(2026, [])  # 2026's first place by its rules: team 22, whose CUDA operator needs a GPU
+    assert (first["team"], first["team_id"], first["model"]) == ("22_SPANV2_ESR_C2", 22, None)
+    assert placement.winner(2024, [])["team_id"] == 38  # XiaomiMM, SPAN: an id given in Table 1's data

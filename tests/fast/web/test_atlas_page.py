@@ -5,6 +5,7 @@ without what identifies it is left out with one line, and the rest of the page i
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,25 @@ def test_hostile_names_and_reasons_are_text_in_the_raw_html(tmp_path: Path) -> N
     html, warnings = page(tmp_path, edited)
     assert warnings == [] and "<script" not in html and "<img" not in html and "onerror=alert(2)>" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
+
+
+def test_each_year_s_winner_is_ringed_on_every_plot_and_a_winner_that_failed_says_why(tmp_path: Path) -> None:
+    edited = document()
+    edited["rows"][1]["ratio_ci95"] = None
+    edited["rows"][1]["ratio_ci95_why"] = "5 pairs (1 run × 5 images), fewer than the 10 a 95% interval needs"
+    edited["winners"].append({"year": 2025, "team": "Gone", "team_id": 7, "model": None, "why": "first"})
+    edited["failures"].append({"year": 2025, "source": "NTIRE2025_ESR", "label": "07", "reason": "needs <CUDA>"})
+    html, warnings = page(tmp_path, edited)
+    assert warnings == []
+    ringed = re.findall(r'data-name="([^"]*)"[^>]*><title>[^<]*</title><circle class="point ringed"', html)
+    assert ringed == ["01_A (first in 2024)"] * 3  # on the plot of each cost; 02_B is not ringed
+    assert html.count('class="point ringed"') == 3 and html.count('<circle class="point"') == 3
+    assert 'could not run here: <span class="failed">needs &lt;CUDA&gt;</span>' in html  # 2025's winner, team 07
+    assert '<span title="5 pairs (1 run × 5 images), fewer than the 10 a 95% interval needs">n/a</span>' in html
+    css = (Path(atlas.__file__).parent / "assets" / "site.css").read_text()
+    front = re.search(r"svg\.plot \.frontier \{[^}]*stroke: (#[0-9a-f]{6})", css).group(1)
+    assert front not in atlas.YEAR_COLOURS.values()  # no year's points in the Pareto front's colour
+    (tmp_path / "atlas.json").write_text(json.dumps({**edited, "winners": [{**edited["winners"][1], "team_id": "7"}]}))
+    assert atlas.read(tmp_path / "atlas.json")[1] == [
+        f"warning: --atlas {tmp_path / 'atlas.json'}: winners[0].team_id is '7', not a whole number; shown as n/a on "
+        "the site"]
