@@ -13,7 +13,10 @@ differs from ``SRneXt`` only by float32 round-off (see its docstring for what ch
 
 from __future__ import annotations
 
+import os
+import struct
 import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -25,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import register_flop_formula
 
+from benchmark.core.files import locked
 from models.registry import register
 from models.spec import ModelSpec
 
@@ -210,8 +214,8 @@ def cpu_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None
     """The compiled body operator for these widths, or None, with one warning, where it cannot be built.
 
     Built once per machine, PyTorch version and width (about 12 s with g++), then cached in PyTorch's extensions
-    folder (``TORCH_EXTENSIONS_DIR``); the name carries the instruction set, so a cache shared by machines of
-    different processors never runs code a processor lacks.
+    folder (``TORCH_EXTENSIONS_DIR``, else ``~/.cache/torch_extensions``); the name carries the instruction set, so
+    a cache shared by machines of different processors never runs code a processor lacks.
     """
     with _kernels_lock:
         if (dim, kernel_size) not in _kernels:
@@ -219,26 +223,61 @@ def cpu_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None
         return _kernels[dim, kernel_size]
 
 
+def kernel_folder(dim: int, kernel_size: int) -> Path:
+    """Where the kernel for these widths is built and cached: a folder of PyTorch's extensions folder named by the
+    widths, the instruction set and the PyTorch version."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    name = f"srnext_d{dim}_k{kernel_size}_{torch.backends.cpu.get_cpu_capability()}_torch{torch.__version__}"
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
+    return Path(root) / "".join(c if c.isalnum() else "_" for c in name.lower())
+
+
 def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
     from torch.utils import cpp_extension  # imported here: it is slow to import and only needed once
 
-    capability = torch.backends.cpu.get_cpu_capability()
     library = f"srnext_d{dim}_k{kernel_size}"
-    name = f"{library}_{capability}_torch{torch.__version__}".lower()
+    folder = kernel_folder(dim, kernel_size)
+    name = folder.name
     threads = ["-fopenmp"] if torch.backends.openmp.is_available() else []  # ATen's parallel_for is OpenMP there
     flags = ["-O3", "-fno-math-errno", f"-DSRNEXT_DIM={dim}", f"-DSRNEXT_KS={kernel_size}",
-             f"-DSRNEXT_LIBRARY={library}", *threads, *_KERNEL_FLAGS.get(capability, [])]
+             f"-DSRNEXT_LIBRARY={library}", *threads, *_KERNEL_FLAGS.get(torch.backends.cpu.get_cpu_capability(), [])]
+
     try:
-        cpp_extension.load("".join(c if c.isalnum() else "_" for c in name), [str(KERNEL_SOURCE)],
-                           extra_cflags=flags, extra_ldflags=threads, is_python_module=False)
+        with locked(folder / "build"):  # released by the OS if this process dies, unlike PyTorch's own lock file
+            # PyTorch's lock file, present here only if a build was killed: PyTorch would wait for it forever
+            (folder / "lock").unlink(missing_ok=True)
+            built = folder / f"{name}.so"
+            if _damaged(built):  # removed, so that the build makes it afresh
+                built.unlink()
+            cpp_extension.load(name, [str(KERNEL_SOURCE)], extra_cflags=flags, extra_ldflags=threads,
+                               build_directory=str(folder), is_python_module=False)
     except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
         reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
-        warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built: {reason[0]}; the fast network "
-                      "runs PyTorch operators instead, 3 to 9 times slower", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built or loaded in {folder}: "
+                      f"{reason[0]}; the fast network runs PyTorch operators instead, 3 to 9 times slower",
+                      RuntimeWarning, stacklevel=3)
         return None
     op = getattr(torch.ops, library).srnext_body
     register_flop_formula(op)(_body_flops)
     return op
+
+
+def _damaged(library: Path) -> bool:
+    """Whether a cached library on Linux is not an ELF file or is shorter than its header says (a copy cut short,
+    a damaged disk): the build sees it up to date, and loading it would fail, or crash the process (SIGBUS)."""
+    if not sys.platform.startswith("linux") or not library.is_file():
+        return False
+    with open(library, "rb") as f:
+        header = f.read(64)
+        size = os.fstat(f.fileno()).st_size
+    if len(header) < 64 or header[:4] != b"\x7fELF":
+        return True
+    if header[4] != 2:  # not 64-bit: not judged further
+        return False
+    order = "<" if header[5] == 1 else ">"
+    (sections,), (entry, count) = struct.unpack_from(order + "Q", header, 40), struct.unpack_from(order + "HH", header, 58)
+    return size < sections + entry * count  # the section table, which the linker writes last
 
 
 def _body_flops(x_shape: torch.Size, params_shapes: list[torch.Size], **_: object) -> int:
@@ -257,8 +296,8 @@ class _FastBody(nn.Sequential):
     """False runs the PyTorch operators on a CPU too (how the tests compare the two)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.use_cpu_kernel and h.device.type == "cpu" and h.dtype == torch.float32 \
-                and not torch.compiler.is_exporting():
+        if self.use_cpu_kernel and h.device.type == "cpu" and h.dtype == torch.float32 and not h.requires_grad \
+                and not torch.compiler.is_exporting():  # the kernel has no backward: autograd gets the operators
             out = self._kernel(h)
             if out is not None:
                 return out
@@ -338,8 +377,10 @@ class SRneXtFast(nn.Module):
 
     ``torch.export`` (ONNX Runtime, TensorRT) traces the PyTorch operators, one graph for every input size;
     ``torch.compile`` compiles them on a GPU, and on a CPU compiles the head and the tail around the kernel.
-    Inference only: ``forward`` runs without autograd. The output is a contiguous NCHW tensor, like the
-    faithful network's.
+    For inference: ``forward`` runs without autograd, whether the parameters require gradients or not, unless the
+    input requires them (an attribution map, an adversarial input): then the layers run as PyTorch operators under
+    autograd, as the kernel has no backward, and gradients reach the input and the parameters. The output is a
+    contiguous NCHW tensor, like the faithful network's.
     """
 
     deployment_notes: ClassVar[dict[str, str]] = {
@@ -367,8 +408,13 @@ class SRneXtFast(nn.Module):
         self.to(memory_format=torch.channels_last)  # the weights in the maps' layout: see the class docstring
         cpu_kernel(dim, kernel_size)  # built (or found built) here, so no timed forward ever includes the build
 
-    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:  # gradients for the input: PyTorch operators, under autograd
+            return self._forward(x)
+        with torch.no_grad():
+            return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(_to_channels_last(x - self.mean))
         return self.tail(_to_channels_last(self.body(h) + h)).contiguous()
 
