@@ -13,22 +13,14 @@ differs from ``SRneXt`` only by float32 round-off (see its docstring for what ch
 
 from __future__ import annotations
 
-import os
-import struct
-import subprocess
-import sys
-import threading
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.flop_counter import register_flop_formula
 
-from benchmark.core.files import locked
+from models.kernels.srnext import SOURCES, cpu_kernel
 from models.registry import register
 from models.spec import ModelSpec
 
@@ -221,96 +213,6 @@ class _FastLayer(Layer):
         return self.mlp(self.norm2(x)).add_(x)
 
 
-KERNEL_SOURCE = Path(__file__).with_name("kernels") / "srnext_body.cpp"
-"""The fused body for a CPU (see its header for how and why), compiled when the fast network is first built
-(:func:`cpu_kernel`)."""
-
-_KERNEL_FLAGS = {"AVX512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
-                 "AVX2": ["-mavx2", "-mfma"]}
-"""Instruction sets by PyTorch's CPU capability: the kernel runs wherever PyTorch's own vector code runs."""
-
-_kernels: dict[tuple[int, int], Callable[..., torch.Tensor] | None] = {}
-_kernels_lock = threading.Lock()
-
-
-def cpu_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
-    """The compiled body operator for these widths, or None, with one warning, where it cannot be built.
-
-    Built once per machine, PyTorch version and width (about 12 s with g++), then cached in PyTorch's extensions
-    folder (``TORCH_EXTENSIONS_DIR``, else ``~/.cache/torch_extensions``); the name carries the instruction set, so
-    a cache shared by machines of different processors never runs code a processor lacks.
-    """
-    with _kernels_lock:
-        if (dim, kernel_size) not in _kernels:
-            _kernels[dim, kernel_size] = _build_kernel(dim, kernel_size)
-        return _kernels[dim, kernel_size]
-
-
-def kernel_folder(dim: int, kernel_size: int) -> Path:
-    """Where the kernel for these widths is built and cached: a folder of PyTorch's extensions folder named by the
-    widths, the instruction set and the PyTorch version."""
-    from torch.utils.cpp_extension import get_default_build_root
-
-    name = f"srnext_d{dim}_k{kernel_size}_{torch.backends.cpu.get_cpu_capability()}_torch{torch.__version__}"
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
-    return Path(root) / "".join(c if c.isalnum() else "_" for c in name.lower())
-
-
-def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
-    from torch.utils import cpp_extension  # imported here: it is slow to import and only needed once
-
-    library = f"srnext_d{dim}_k{kernel_size}"
-    folder = kernel_folder(dim, kernel_size)
-    name = folder.name
-    threads = ["-fopenmp"] if torch.backends.openmp.is_available() else []  # ATen's parallel_for is OpenMP there
-    flags = ["-O3", "-fno-math-errno", f"-DSRNEXT_DIM={dim}", f"-DSRNEXT_KS={kernel_size}",
-             f"-DSRNEXT_LIBRARY={library}", *threads, *_KERNEL_FLAGS.get(torch.backends.cpu.get_cpu_capability(), [])]
-
-    try:
-        with locked(folder / "build"):  # released by the OS if this process dies, unlike PyTorch's own lock file
-            # PyTorch's lock file, present here only if a build was killed: PyTorch would wait for it forever
-            (folder / "lock").unlink(missing_ok=True)
-            built = folder / f"{name}.so"
-            if _damaged(built):  # removed, so that the build makes it afresh
-                built.unlink()
-            cpp_extension.load(name, [str(KERNEL_SOURCE)], extra_cflags=flags, extra_ldflags=threads,
-                               build_directory=str(folder), is_python_module=False)
-    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
-        reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
-        warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built or loaded in {folder}: "
-                      f"{reason[0]}; the fast network runs PyTorch operators instead, 3 to 9 times slower",
-                      RuntimeWarning, stacklevel=3)
-        return None
-    op = getattr(torch.ops, library).srnext_body
-    register_flop_formula(op)(_body_flops)
-    return op
-
-
-def _damaged(library: Path) -> bool:
-    """Whether a cached library on Linux is not an ELF file or is shorter than its header says (a copy cut short,
-    a damaged disk): the build sees it up to date, and loading it would fail, or crash the process (SIGBUS)."""
-    if not sys.platform.startswith("linux") or not library.is_file():
-        return False
-    with open(library, "rb") as f:
-        header = f.read(64)
-        size = os.fstat(f.fileno()).st_size
-    if len(header) < 64 or header[:4] != b"\x7fELF":
-        return True
-    if header[4] != 2:  # not 64-bit: not judged further
-        return False
-    order = "<" if header[5] == 1 else ">"
-    (sections,), (entry, count) = struct.unpack_from(order + "Q", header, 40), struct.unpack_from(order + "HH", header, 58)
-    return size < sections + entry * count  # the section table, which the linker writes last
-
-
-def _body_flops(x_shape: torch.Size, params_shapes: list[torch.Size], **_: object) -> int:
-    """What the kernel computes, for PyTorch's FLOP counter (the roofline): per pixel and layer, the two mixers'
-    taps and the four 1×1 convolutions, a multiply-add counted as two as that counter does."""
-    n, dim, height, width = x_shape
-    taps = params_shapes[2].numel() // dim
-    return 2 * n * height * width * len(params_shapes) // 16 * (2 * dim * taps + 6 * dim * dim)
-
-
 class _FastBody(nn.Sequential):
     """The layers: on a CPU in float32 one call of the compiled kernel (:func:`cpu_kernel`), elsewhere the layers'
     PyTorch operators (a GPU, another precision, a graph being exported, a machine without a C++ compiler)."""
@@ -384,10 +286,11 @@ class SRneXtFast(nn.Module):
       dozen PyTorch operators per layer, each a pass over memory (measured on a 2-core Intel Xeon: 0.3 times the
       time of eager RFDN, where the faithful network compiled takes 1.0; the README's speed section);
     - elsewhere (a GPU, an export, no C++ compiler) the layers are PyTorch operators without the faithful
-      network's per-call work: no tensor is built in ``forward`` (the input mean and the tail's folded bias are
-      non-persistent buffers), layer norm is one ``F.layer_norm`` pass, Swish is ``F.silu``, the shifts are
-      slices (:func:`shift`), and the maps and weights are channels-last, where oneDNN's depthwise and 1×1
-      kernels are several times faster than in NCHW;
+      network's per-call work: no tensor is built in ``forward`` (the input mean, the shifts' kernels and the
+      tail's folded bias are non-persistent buffers), layer norm is one ``F.layer_norm`` pass, Swish is
+      ``F.silu``, the gate's products are ``addcmul`` (:class:`_FastMLP` says how the shifts run), and the maps
+      and weights are channels-last, where oneDNN's depthwise and 1×1 kernels are several times faster than in
+      NCHW;
     - the output mean shift is folded into the tail conv's bias (:class:`_OffsetConv2d`): the
       pixel shuffle only moves values, so adding 255·mean of RGB channel c after it equals adding
       it to the 16 conv output channels that land in channel c.
@@ -412,7 +315,7 @@ class SRneXtFast(nn.Module):
         "onnxruntime": "the exported graph holds the body's PyTorch operators, not the CPU kernel that eager runs"}
     """What the speed matrix says of a backend that runs this network no faster than eager."""
 
-    sources: ClassVar[tuple[Path, ...]] = (KERNEL_SOURCE,)
+    sources: ClassVar[tuple[Path, ...]] = SOURCES
     """Files beyond this module that a forward runs: a run's ``code_sha256`` covers them (``ModelSpec.code``)."""
 
     def __init__(self, upscale: int = 4, num_in_ch: int = 3, num_out_ch: int = 3, task: str = "lsr",

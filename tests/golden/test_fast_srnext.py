@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import models.kernels.srnext as kernels
 import models.team05_SRneXt as team05
 from benchmark.imaging.images import read_image, to_tensor, to_uint8
 from benchmark.measure import loop
@@ -74,7 +75,7 @@ def test_random_weights_agree_at_odd_sizes(shape: tuple[int, ...]) -> None:
 def test_the_cpu_kernel_runs_and_gives_the_same_output_at_every_thread_count() -> None:
     """Each thread recomputes its slab's halo rows itself, so the split changes no value."""
     _, fast = _pair(4)
-    assert team05.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    assert kernels.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
     h = torch.rand(2, 35, 40, 45, generator=torch.Generator().manual_seed(5))
     threads = torch.get_num_threads()
     outputs = []
@@ -181,12 +182,12 @@ def test_without_a_compiler_the_operators_run_after_one_warning(monkeypatch: pyt
     def no_compiler(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Error building extension\ng++: command not found")
 
-    monkeypatch.setattr(team05, "_kernels", {})
+    monkeypatch.setattr(kernels, "_kernels", {})
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
     why = r"srnext_body\.cpp\) could not be built or loaded in .*: g\+\+: command not found; the fast"
     with pytest.warns(RuntimeWarning, match=why):
         faithful, fast = _pair(12)  # the build is tried when the network is built, never in a (timed) forward
-    assert team05._kernels == {(35, 15): None}
+    assert kernels._kernels == {(35, 15): None}
     x = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(13)) * 255
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one warning, not one per forward
@@ -200,24 +201,24 @@ def test_concurrent_builds_a_killed_build_and_a_damaged_library(tmp_path: Path) 
     """Sweep workers may build into one cache at once, over a build that was killed (PyTorch's lock file left
     behind, on which PyTorch alone would wait forever) and a library cut short (whose loading would crash the
     process): each worker gets the kernel, and the cache ends with a whole library."""
-    assert team05.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
-    built = team05.kernel_folder(35, 15)
+    assert kernels.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    built = kernels.kernel_folder(35, 15)
     folder = tmp_path / built.name
     shutil.copytree(built, folder, ignore=shutil.ignore_patterns("*lock"))  # the object file kept: a link only
     library = folder / f"{built.name}.so"
     whole = library.read_bytes()
     library.write_bytes(whole[: len(whole) // 2])
     (folder / "lock").touch()
-    script = ("import warnings, models.team05_SRneXt as team05\n"
+    script = ("import warnings, models.kernels.srnext as kernels\n"
               "warnings.simplefilter('error')\n"
-              "print(team05.cpu_kernel(35, 15) is not None)\n")
+              "print(kernels.cpu_kernel(35, 15) is not None)\n")
     env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path), "PYTHONPATH": str(Path(team05.__file__).parents[1])}
     workers = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for worker in workers:
         out, err = worker.communicate(timeout=300)
         assert worker.returncode == 0 and out.split() == ["True"], err[-2000:]
-    assert library.stat().st_size == len(whole) and not team05._damaged(library)
+    assert library.stat().st_size == len(whole) and not kernels._damaged(library)
     assert not (folder / "lock").exists()
 
 
@@ -282,11 +283,11 @@ def test_the_avx2_build_agrees_too(tmp_path: Path) -> None:
     script = tmp_path / "avx2.py"
     script.write_text(
         "import torch\n"
-        "import models.team05_SRneXt as team05\n"
+        "import models.kernels.srnext as kernels\n"
         "from models import create_model\n"
         "if torch.backends.cpu.get_cpu_capability() != 'AVX2':\n"
         "    raise SystemExit('skip: ' + torch.backends.cpu.get_cpu_capability())\n"
-        "assert team05.cpu_kernel(35, 15) is not None\n"
+        "assert kernels.cpu_kernel(35, 15) is not None\n"
         "torch.manual_seed(14)\n"
         "faithful, fast = create_model(5), create_model(5, fast=True)\n"
         "fast.load_state_dict(faithful.state_dict())\n"
