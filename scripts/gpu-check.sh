@@ -45,7 +45,8 @@ step() {  # step NAME SECONDS COMMAND...: run it, log to OUT/NAME.log, one line 
         [ -n "$word" ] || return 0
     fi
     begin=$(date +%s)
-    timeout -k 10 "$(( limit * SCALE ))" "$@" > "$OUT/$name.log" 2>&1  # its whole process group, killed 10 s after the TERM
+    # its whole process group is sent TERM at the limit, KILL 10 s later
+    timeout -k 10 "$(( limit * SCALE ))" "$@" > "$OUT/$name.log" 2>&1
     rc=$?  # 124: the step ran past its limit (what it wrote is kept)
     echo "$name: exit $rc in $(( $(date +%s) - begin )) s" | tee -a "$OUT/summary.txt"
     tail -n 15 "$OUT/$name.log"

@@ -98,7 +98,8 @@ def _damaged(library: Path) -> bool:
     if header[4] != 2:  # not 64-bit: not judged further
         return False
     order = "<" if header[5] == 1 else ">"
-    (sections,), (entry, count) = struct.unpack_from(order + "Q", header, 40), struct.unpack_from(order + "HH", header, 58)
+    (sections,) = struct.unpack_from(order + "Q", header, 40)
+    entry, count = struct.unpack_from(order + "HH", header, 58)
     return size < sections + entry * count  # the section table, which the linker writes last
 
 
