@@ -13,18 +13,14 @@ differs from ``SRneXt`` only by float32 round-off (see its docstring for what ch
 
 from __future__ import annotations
 
-import subprocess
-import threading
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.flop_counter import register_flop_formula
 
+from models.kernels.srnext import SOURCES, cpu_kernel
 from models.registry import register
 from models.spec import ModelSpec
 
@@ -178,75 +174,43 @@ class _FastLayerNorm(LayerNorm):
         return y.permute(0, 3, 1, 2)
 
 
+class _FastSelfGate(SelfGate):
+    """``SelfGate`` with its two products and sums each one ``addcmul`` pass over memory instead of two."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = torch.addcmul(x, self.h_mixer(x), self.w_mixer(x))
+        return self.proj(torch.addcmul(a, a, self.c_mixer(a)))
+
+
 class _FastMLP(nn.Module):
-    """``MLP`` with its shifts as data movement (:func:`shift`), not a kernel built in every call."""
+    """``MLP`` with its shifts' kernels built once (non-persistent buffers), not in every call.
+
+    Eager, each shift is the depthwise convolution with that kernel: on a channels-last map oneDNN runs it in one
+    pass, where the slices of :func:`shift` are a padded copy and a gather of five strided slices (about five times
+    slower on a CPU, measured). Compiled or exported, they are the slices, which the compiler fuses into their
+    neighbours and an ONNX graph runs as copies. Both are exact: a 0/1 tap moves a value unchanged.
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.fc1 = nn.Conv2d(dim, dim * 2, 1)
         self.fc2 = nn.Conv2d(dim * 2, dim, 1)
+        self.register_buffer("shift1", shift_kernel(dim), persistent=False)
+        self.register_buffer("shift2", shift_kernel(dim * 2), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(shift(F.silu(self.fc1(shift(x)))))
+        if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return self.fc2(shift(F.silu(self.fc1(shift(x)))))
+        y = F.silu(self.fc1(F.conv2d(x, self.shift1, padding=1, groups=x.shape[1])), inplace=True)
+        return self.fc2(F.conv2d(y, self.shift2, padding=1, groups=y.shape[1]))
 
 
 class _FastLayer(Layer):
-    norm_class, gate_class, mlp_class = _FastLayerNorm, SelfGate, _FastMLP
+    norm_class, gate_class, mlp_class = _FastLayerNorm, _FastSelfGate, _FastMLP
 
-
-KERNEL_SOURCE = Path(__file__).with_name("kernels") / "srnext_body.cpp"
-"""The fused body for a CPU (see its header for how and why), compiled when the fast network is first built
-(:func:`cpu_kernel`)."""
-
-_KERNEL_FLAGS = {"AVX512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
-                 "AVX2": ["-mavx2", "-mfma"]}
-"""Instruction sets by PyTorch's CPU capability: the kernel runs wherever PyTorch's own vector code runs."""
-
-_kernels: dict[tuple[int, int], Callable[..., torch.Tensor] | None] = {}
-_kernels_lock = threading.Lock()
-
-
-def cpu_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
-    """The compiled body operator for these widths, or None, with one warning, where it cannot be built.
-
-    Built once per machine, PyTorch version and width (about 12 s with g++), then cached in PyTorch's extensions
-    folder (``TORCH_EXTENSIONS_DIR``); the name carries the instruction set, so a cache shared by machines of
-    different processors never runs code a processor lacks.
-    """
-    with _kernels_lock:
-        if (dim, kernel_size) not in _kernels:
-            _kernels[dim, kernel_size] = _build_kernel(dim, kernel_size)
-        return _kernels[dim, kernel_size]
-
-
-def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | None:
-    from torch.utils import cpp_extension  # imported here: it is slow to import and only needed once
-
-    capability = torch.backends.cpu.get_cpu_capability()
-    library = f"srnext_d{dim}_k{kernel_size}"
-    name = f"{library}_{capability}_torch{torch.__version__}".lower()
-    threads = ["-fopenmp"] if torch.backends.openmp.is_available() else []  # ATen's parallel_for is OpenMP there
-    flags = ["-O3", "-fno-math-errno", f"-DSRNEXT_DIM={dim}", f"-DSRNEXT_KS={kernel_size}",
-             f"-DSRNEXT_LIBRARY={library}", *threads, *_KERNEL_FLAGS.get(capability, [])]
-    try:
-        cpp_extension.load("".join(c if c.isalnum() else "_" for c in name), [str(KERNEL_SOURCE)],
-                           extra_cflags=flags, extra_ldflags=threads, is_python_module=False)
-    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
-        reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
-        warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built: {reason[0]}; the fast network "
-                      "runs PyTorch operators instead, 3 to 9 times slower", RuntimeWarning, stacklevel=3)
-        return None
-    op = getattr(torch.ops, library).srnext_body
-    register_flop_formula(op)(_body_flops)
-    return op
-
-
-def _body_flops(x_shape: torch.Size, params_shapes: list[torch.Size], **_: object) -> int:
-    """What the kernel computes, for PyTorch's FLOP counter (the roofline): per pixel and layer, the two mixers'
-    taps and the four 1×1 convolutions, a multiply-add counted as two as that counter does."""
-    n, dim, height, width = x_shape
-    taps = params_shapes[2].numel() // dim
-    return 2 * n * height * width * len(params_shapes) // 16 * (2 * dim * taps + 6 * dim * dim)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.sg(self.norm1(x)).add_(x)
+        return self.mlp(self.norm2(x)).add_(x)
 
 
 class _FastBody(nn.Sequential):
@@ -257,8 +221,8 @@ class _FastBody(nn.Sequential):
     """False runs the PyTorch operators on a CPU too (how the tests compare the two)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.use_cpu_kernel and h.device.type == "cpu" and h.dtype == torch.float32 \
-                and not torch.compiler.is_exporting():
+        if self.use_cpu_kernel and h.device.type == "cpu" and h.dtype == torch.float32 and not h.requires_grad \
+                and not torch.compiler.is_exporting():  # the kernel has no backward: autograd gets the operators
             out = self._kernel(h)
             if out is not None:
                 return out
@@ -322,10 +286,11 @@ class SRneXtFast(nn.Module):
       dozen PyTorch operators per layer, each a pass over memory (measured on a 2-core Intel Xeon: 0.3 times the
       time of eager RFDN, where the faithful network compiled takes 1.0; the README's speed section);
     - elsewhere (a GPU, an export, no C++ compiler) the layers are PyTorch operators without the faithful
-      network's per-call work: no tensor is built in ``forward`` (the input mean and the tail's folded bias are
-      non-persistent buffers), layer norm is one ``F.layer_norm`` pass, Swish is ``F.silu``, the shifts are
-      slices (:func:`shift`), and the maps and weights are channels-last, where oneDNN's depthwise and 1×1
-      kernels are several times faster than in NCHW;
+      network's per-call work: no tensor is built in ``forward`` (the input mean, the shifts' kernels and the
+      tail's folded bias are non-persistent buffers), layer norm is one ``F.layer_norm`` pass, Swish is
+      ``F.silu``, the gate's products are ``addcmul`` (:class:`_FastMLP` says how the shifts run), and the maps
+      and weights are channels-last, where oneDNN's depthwise and 1×1 kernels are several times faster than in
+      NCHW;
     - the output mean shift is folded into the tail conv's bias (:class:`_OffsetConv2d`): the
       pixel shuffle only moves values, so adding 255·mean of RGB channel c after it equals adding
       it to the 16 conv output channels that land in channel c.
@@ -338,8 +303,10 @@ class SRneXtFast(nn.Module):
 
     ``torch.export`` (ONNX Runtime, TensorRT) traces the PyTorch operators, one graph for every input size;
     ``torch.compile`` compiles them on a GPU, and on a CPU compiles the head and the tail around the kernel.
-    Inference only: ``forward`` runs without autograd. The output is a contiguous NCHW tensor, like the
-    faithful network's.
+    For inference: ``forward`` runs without autograd, whether the parameters require gradients or not, unless the
+    input requires them (an attribution map, an adversarial input): then the layers run as PyTorch operators under
+    autograd, as the kernel has no backward, and gradients reach the input and the parameters. The output is a
+    contiguous NCHW tensor, like the faithful network's.
     """
 
     deployment_notes: ClassVar[dict[str, str]] = {
@@ -348,7 +315,7 @@ class SRneXtFast(nn.Module):
         "onnxruntime": "the exported graph holds the body's PyTorch operators, not the CPU kernel that eager runs"}
     """What the speed matrix says of a backend that runs this network no faster than eager."""
 
-    sources: ClassVar[tuple[Path, ...]] = (KERNEL_SOURCE,)
+    sources: ClassVar[tuple[Path, ...]] = SOURCES
     """Files beyond this module that a forward runs: a run's ``code_sha256`` covers them (``ModelSpec.code``)."""
 
     def __init__(self, upscale: int = 4, num_in_ch: int = 3, num_out_ch: int = 3, task: str = "lsr",
@@ -367,8 +334,13 @@ class SRneXtFast(nn.Module):
         self.to(memory_format=torch.channels_last)  # the weights in the maps' layout: see the class docstring
         cpu_kernel(dim, kernel_size)  # built (or found built) here, so no timed forward ever includes the build
 
-    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:  # gradients for the input: PyTorch operators, under autograd
+            return self._forward(x)
+        with torch.no_grad():
+            return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(_to_channels_last(x - self.mean))
         return self.tail(_to_channels_last(self.body(h) + h)).contiguous()
 

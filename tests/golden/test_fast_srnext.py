@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import shutil
 import subprocess
 import sys
 import warnings
@@ -14,8 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+import models.kernels.srnext as kernels
 import models.team05_SRneXt as team05
 from benchmark.imaging.images import read_image, to_tensor, to_uint8
+from benchmark.measure import loop
 from benchmark.measure.deploy import BACKENDS, make_backend
 from models import create_model, get_spec
 from models.team05_SRneXt import SRneXt, SRneXtFast
@@ -56,7 +59,8 @@ def test_derived_buffers_stay_out_of_the_state_dict_and_follow_loading() -> None
     assert pickle.loads(pickle.dumps(fast)).tail[0].folded_bias.shape == (48,)  # the post hook pickles
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1), (1, 3, 40, 7)])
+@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1), (1, 3, 40, 7), (3, 3, 2, 3),
+                                   (1, 3, 7, 5), (1, 3, 4, 300), (1, 3, 90, 2)])
 def test_random_weights_agree_at_odd_sizes(shape: tuple[int, ...]) -> None:
     """Odd sizes, one-pixel and narrow images: the shifts' and mixers' zero borders must match."""
     faithful, fast = _pair(sum(shape))
@@ -71,7 +75,7 @@ def test_random_weights_agree_at_odd_sizes(shape: tuple[int, ...]) -> None:
 def test_the_cpu_kernel_runs_and_gives_the_same_output_at_every_thread_count() -> None:
     """Each thread recomputes its slab's halo rows itself, so the split changes no value."""
     _, fast = _pair(4)
-    assert team05.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    assert kernels.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
     h = torch.rand(2, 35, 40, 45, generator=torch.Generator().manual_seed(5))
     threads = torch.get_num_threads()
     outputs = []
@@ -83,6 +87,65 @@ def test_the_cpu_kernel_runs_and_gives_the_same_output_at_every_thread_count() -
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(outputs[0], other) for other in outputs[1:])
+
+
+def test_any_memory_layout_of_the_input() -> None:
+    """Channels-last, strided (a tile of a larger image, as --tile cuts it), transposed and broadcast inputs."""
+    faithful, fast = _pair(16)
+    x = torch.rand(2, 3, 20, 26, generator=torch.Generator().manual_seed(17)) * 255
+    views = [x.contiguous(memory_format=torch.channels_last), x[:, :, 3:17, 5:24], x[:, :, ::2, ::3],
+             x.transpose(2, 3), x[:1].expand(3, 3, 20, 26)]
+    with torch.inference_mode():
+        for view in views:
+            assert (fast(view) - faithful(view.contiguous())).abs().max().item() <= 1e-3
+
+
+def test_tiled_forward_agrees() -> None:
+    """The official overlapping tiles (test_demo --tile) through the kernel: each tile a strided view."""
+    faithful, fast = _pair(18)
+    x = torch.rand(1, 3, 45, 70, generator=torch.Generator().manual_seed(19)) * 255
+    with torch.inference_mode():
+        expected, got = loop.forward(faithful, x, tile=40), loop.forward(fast, x, tile=40)
+    assert loop.forwards_per_image(45, 70, 40) == 10  # 2 rows × 5 columns of tiles
+    assert (got - expected).abs().max().item() <= 1e-3
+
+
+def test_gradients_for_the_input_run_the_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel has no backward: an input that requires gradients runs the operators under autograd, and its
+    gradient equals the faithful network's; without one, in any grad mode, the kernel runs, without autograd."""
+    faithful, fast = _pair(20)
+    kernel = team05._FastBody._kernel
+    calls: list[int] = []
+    monkeypatch.setattr(team05._FastBody, "_kernel", lambda self, h: calls.append(1) or kernel(self, h))
+    x = torch.rand(1, 3, 9, 13, generator=torch.Generator().manual_seed(21)) * 255
+    weight = torch.rand(1, 3, 36, 52, generator=torch.Generator().manual_seed(22))
+    grads = []
+    for model in (faithful, fast):
+        leaf = x.clone().requires_grad_(True)
+        (model(leaf) * weight).sum().backward()
+        grads.append(leaf.grad)
+    assert calls == []
+    assert (grads[1] - grads[0]).abs().max().item() <= 1e-4 * grads[0].abs().max().item()
+    for mode in (torch.enable_grad, torch.no_grad, torch.inference_mode):
+        with mode():
+            assert not fast(x).requires_grad
+    with torch.no_grad():
+        fast(x.clone().requires_grad_(True))
+    assert calls == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_other_precisions_run_the_operators(dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel is float32: a network cast to another precision runs the operators, in that precision."""
+    faithful, fast = _pair(23)
+    fast = fast.to(dtype)
+    monkeypatch.setattr(team05._FastBody, "_kernel", lambda self, h: pytest.fail("the float32 kernel ran"))
+    x = torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(24)) * 255
+    with torch.inference_mode():
+        got, expected = fast(x.to(dtype)), faithful(x)
+    assert got.dtype == dtype
+    tolerance = 1e-3 if dtype == torch.float64 else 8.0  # bfloat16 keeps 8 bits of a value up to 255
+    assert (got.float() - expected).abs().max().item() <= tolerance
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 9, 31), (1, 3, 1, 1), (1, 3, 40, 70)])
@@ -119,12 +182,12 @@ def test_without_a_compiler_the_operators_run_after_one_warning(monkeypatch: pyt
     def no_compiler(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Error building extension\ng++: command not found")
 
-    monkeypatch.setattr(team05, "_kernels", {})
+    monkeypatch.setattr(kernels, "_kernels", {})
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
-    why = r"srnext_body\.cpp\) could not be built: g\+\+: command not found; the fast"
+    why = r"srnext_body\.cpp\) could not be built or loaded in .*: g\+\+: command not found; the fast"
     with pytest.warns(RuntimeWarning, match=why):
         faithful, fast = _pair(12)  # the build is tried when the network is built, never in a (timed) forward
-    assert team05._kernels == {(35, 15): None}
+    assert kernels._kernels == {(35, 15): None}
     x = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(13)) * 255
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one warning, not one per forward
@@ -132,6 +195,31 @@ def test_without_a_compiler_the_operators_run_after_one_warning(monkeypatch: pyt
             got = fast(x)
     with torch.inference_mode():
         assert (got - faithful(x)).abs().max().item() <= 1e-3
+
+
+def test_concurrent_builds_a_killed_build_and_a_damaged_library(tmp_path: Path) -> None:
+    """Sweep workers may build into one cache at once, over a build that was killed (PyTorch's lock file left
+    behind, on which PyTorch alone would wait forever) and a library cut short (whose loading would crash the
+    process): each worker gets the kernel, and the cache ends with a whole library."""
+    assert kernels.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    built = kernels.kernel_folder(35, 15)
+    folder = tmp_path / built.name
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns("*lock"))  # the object file kept: a link only
+    library = folder / f"{built.name}.so"
+    whole = library.read_bytes()
+    library.write_bytes(whole[: len(whole) // 2])
+    (folder / "lock").touch()
+    script = ("import warnings, models.kernels.srnext as kernels\n"
+              "warnings.simplefilter('error')\n"
+              "print(kernels.cpu_kernel(35, 15) is not None)\n")
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path), "PYTHONPATH": str(Path(team05.__file__).parents[1])}
+    workers = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0 and out.split() == ["True"], err[-2000:]
+    assert library.stat().st_size == len(whole) and not kernels._damaged(library)
+    assert not (folder / "lock").exists()
 
 
 def _small_pair() -> tuple[SRneXt, SRneXtFast]:
@@ -195,11 +283,11 @@ def test_the_avx2_build_agrees_too(tmp_path: Path) -> None:
     script = tmp_path / "avx2.py"
     script.write_text(
         "import torch\n"
-        "import models.team05_SRneXt as team05\n"
+        "import models.kernels.srnext as kernels\n"
         "from models import create_model\n"
         "if torch.backends.cpu.get_cpu_capability() != 'AVX2':\n"
         "    raise SystemExit('skip: ' + torch.backends.cpu.get_cpu_capability())\n"
-        "assert team05.cpu_kernel(35, 15) is not None\n"
+        "assert kernels.cpu_kernel(35, 15) is not None\n"
         "torch.manual_seed(14)\n"
         "faithful, fast = create_model(5), create_model(5, fast=True)\n"
         "fast.load_state_dict(faithful.state_dict())\n"

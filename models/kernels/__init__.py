@@ -1,0 +1,1 @@
+"""Compiled operators of the fast network variants, with what builds and caches them."""
