@@ -37,6 +37,7 @@ import torch
 from rich.markup import escape
 
 from benchmark import cli
+from benchmark.atlas.sweeps import results_name
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.deploy import make_backend
@@ -70,14 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
     p.add_argument("--profile-only", action="store_true", help="measure every team's complexity (params, every FLOP "
-                   "counter, activations, conv count) without data")
+                   "counter, activations, conv count) without data (default results: "
+                   "results/<repository>.profile.json, apart from the runs on data)")
     p.add_argument("--published", type=Path, metavar="FILE", nargs="+", action="extend", help="what the organizers "
                    "published: their results.json, a transcribed report table ({\"rows\": [...]}) or the harness's own "
                    "benchmark/rank/published/ntire<year>.toml; each team's figures beside the published ones, matched "
                    "by name, id or (rows without an id) unique figures, compared at the published precision")
     p.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score teams written for a GPU on "
                    "the CPU (.cuda() and CUDA checkpoints mapped to it); entries say dry_run and hold no runtime or "
-                   "memory of record (default results: results/<repository>.dry-run.json)")
+                   "memory of record (default results: results/<repository>.dry-run.json; with --profile-only "
+                   ".dry-run.profile.json)")
     p.add_argument("--team-env", choices=("none", "auto"), default="none", help="auto: a team that imports a package "
                    "the harness lacks gets an environment of its own (its requirements file, or the missing import's "
                    "distribution): an overlay, or a full venv with a torch + torchvision pair checked on the year's "
@@ -123,9 +126,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
-    """The results file, checked before any team runs: a regular file or none yet (nothing is made here)."""
+    """The results file, checked before any team runs: a regular file or none yet (nothing is made here). By default
+    a dry run's and a profile's are files of their own, as in the atlas: sharing one, a profile would find a team
+    measured on data up to date, and the file would hold models timed on different splits."""
     stem = repo.root.name if repo else args.network.display_name if args.network is not None else "results"
-    default = Path("results") / (f"{stem}.dry-run.json" if args.cpu_dry_run else f"{stem}.json")
+    default = Path("results") / results_name(stem, args.cpu_dry_run, args.profile_only)
     results = (args.results or default).resolve()
     check_results_path(results)
     return results

@@ -327,6 +327,30 @@ def test_cpu_dry_run_profile_only_and_published(hostile: dict, shared: Path) -> 
     assert "dry_run" in update.changed  # a dry run never merges with a real record
 
 
+def test_a_profile_keeps_its_own_default_file_beside_a_dry_run_on_data(hostile: dict, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's order: a dry run on data, then a profile with --published and --site, each with its default
+    results file. Sharing one, the profile found team 0 up to date (its published check never recorded) and the file
+    held models timed on different splits, which --site refused; team 20 raises in select_model."""
+    monkeypatch.chdir(tmp_path)  # the default results/ is relative to where the sweep runs
+    repo, figures = hostile["repo"], measure(Tiny())
+    (tmp_path / "published.json").write_text(json.dumps({"00_FileObject": {
+        "num_parameters": round(figures["params"] / 1e6, 6), "flops": round(figures["fvcore_flops"] / 1e9, 4),
+        "activations": round(figures["activations"] / 1e6, 4), "num_conv": figures["conv"]}}))
+    on_data = sweep_here("--challenge-repo", repo, "--cpu-dry-run", "--dataset", hostile["data"], "--model_id", 0,
+                         *FAST)
+    assert on_data.returncode == 0 and ran(on_data) == {0}, on_data.stderr
+    profiled = sweep_here("--challenge-repo", repo, "--profile-only", "--cpu-dry-run", "--published", "published.json",
+                          "--model_id", 0, 20, "--device", "cpu", "--site", "site")
+    assert profiled.returncode == 0 and ran(profiled) == {0}, profiled.stderr
+    data_file, profile_file = (Path("results") / f"{repo.name}.dry-run{s}.json" for s in ("", ".profile"))
+    assert read_results(data_file)["00_FileObject"]["splits"] == ["Tiny"]
+    entry = read_results(profile_file)["00_FileObject"]
+    assert entry["splits"] == [] and entry["published"]["match"] is True
+    assert "team 20 is broken" in failures(profile_file)["20"]
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
 # --- refused in one line, fast -----------------------------------------------------------------------------------
 
 
