@@ -150,7 +150,8 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
     counters = {column: _figure(complexity, key, problems, f"complexity.{key}") for column, key in COUNTERS.items()}
     row: dict[str, Any] = {
         "year": year, "source": swept.source,
-        "team_id": _figure(sweep, "team_id", problems, "sweep.team_id", count=True, signed=True) if not swept.mine else None,
+        "team_id": None if swept.mine else _figure(sweep, "team_id", problems, "sweep.team_id", count=True,
+                                                   signed=True),
         "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
         "device": _text(environment, "device_name", problems, "environment.device_name"),
         "psnr": {s: _figure(entry, f"{s}_ave_psnr", problems) for s in sets},

@@ -36,8 +36,9 @@ LARGEST_COUNT = 2**53
 
 
 def why_not_a_count(value: Any, *, signed: bool = False) -> str | None:
-    """Why ``value`` read from a results file is not a whole number of at most :data:`LARGEST_COUNT` (≥ 0, or of either
-    sign when ``signed``: a team id, which a ``model_id == -1`` branch makes negative), or None when it is one."""
+    """Why ``value`` read from a results file is not a whole number of at most :data:`LARGEST_COUNT` (≥ 0, or of
+    either sign when ``signed``: a team id, which a ``model_id == -1`` branch makes negative), or None when it is
+    one."""
     why = why_not_a_figure(value)
     if why is not None and not (signed and why.startswith("negative")):
         return why
