@@ -13,7 +13,6 @@ differs from ``SRneXt`` only by float32 round-off (see its docstring for what ch
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import warnings
@@ -26,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import register_flop_formula
 
-from benchmark.core.files import locked, sha256_of
 from models.registry import register
 from models.spec import ModelSpec
 
@@ -230,14 +228,9 @@ def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | N
     threads = ["-fopenmp"] if torch.backends.openmp.is_available() else []  # ATen's parallel_for is OpenMP there
     flags = ["-O3", "-fno-math-errno", f"-DSRNEXT_DIM={dim}", f"-DSRNEXT_KS={kernel_size}",
              f"-DSRNEXT_LIBRARY={library}", *threads, *_KERNEL_FLAGS.get(capability, [])]
-    name = "".join(c if c.isalnum() else "_" for c in name)
     try:
-        folder = Path(cpp_extension._get_build_directory(name, verbose=False))
-        with locked(folder.with_name(folder.name + ".harness")):
-            _trust_or_clear(folder, name)
-            cpp_extension.load(name, [str(KERNEL_SOURCE)], extra_cflags=flags, extra_ldflags=threads,
-                               is_python_module=False)
-            (folder / STAMP).write_text(sha256_of(folder / f"{name}.so"))
+        cpp_extension.load("".join(c if c.isalnum() else "_" for c in name), [str(KERNEL_SOURCE)],
+                           extra_cflags=flags, extra_ldflags=threads, is_python_module=False)
     except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
         reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
         warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built: {reason[0]}; the fast network "
@@ -246,25 +239,6 @@ def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | N
     op = getattr(torch.ops, library).srnext_body
     register_flop_formula(op)(_body_flops)
     return op
-
-
-STAMP = "harness.sha256"
-"""The sha256 of a build's library, written once it loaded: a library without it (a build killed while it linked, by
-a sweep's ``--timeout`` say) is never loaded, which would end the process with SIGBUS."""
-
-
-def _trust_or_clear(folder: Path, name: str) -> None:
-    """Leave ``folder`` (a build of the kernel) to PyTorch when its library is the one that loaded before; otherwise
-    remove it, so the build starts afresh. Called under a lock that only a live process holds, so a ``lock`` file
-    of PyTorch's own left there is a killed build's, on which the build would wait for ever: removed too."""
-    library, stamp = folder / f"{name}.so", folder / STAMP
-    try:
-        trusted = library.is_file() and stamp.read_text() == sha256_of(library)
-    except OSError:
-        trusted = False
-    if not trusted:
-        shutil.rmtree(folder, ignore_errors=True)
-    (folder / "lock").unlink(missing_ok=True)
 
 
 def _body_flops(x_shape: torch.Size, params_shapes: list[torch.Size], **_: object) -> int:
