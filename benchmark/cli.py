@@ -155,6 +155,10 @@ def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> Model
         p.error(f"--model-args {args.model_args}: expected a JSON object of argument names and values")
     if args.name is not None and key_of(args.name, "") != args.name:
         p.error(f"--name {args.name!r}: give a plain name (letters, digits, _ . -), without separators")
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None and not Path(checkpoint).is_file():  # the atlas would find it after every repository
+        why = "a folder" if Path(checkpoint).is_dir() else "not found"
+        p.error(f"--checkpoint {checkpoint}: {why}; pass the file of the --model network's weights")
     return models.file_spec(args.model, data_range=args.data_range, kwargs=kwargs, name=args.name, year=year)
 
 

@@ -43,7 +43,7 @@ from rich.markup import escape
 
 import models
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.files import check_out_path
+from benchmark.core.files import check_out_path, write_report
 from benchmark.data.splits import benchmark_split, check_split, demo_split
 from benchmark.measure.backend import PRECISIONS, pick_device
 from benchmark.measure.deploy import BACKENDS
@@ -92,10 +92,10 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     for profile in result.get("profiles", []):
         console.print(frame_table(roofline_frame(profile, top=14), roofline_title(profile, result["roofs"])),
                       crop=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(matrix_markdown(result, env) + roofline_markdown(result))
-    out.with_suffix(".json").write_text(json.dumps({"environment": env, **result}, indent=2, default=str))
+    write_report(out, matrix_markdown(result, env) + roofline_markdown(result),
+                 json.dumps({"environment": env, **result}, indent=2, default=str))
     console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
+
 
 
 def check_out(out: Path, sweep: bool) -> None:
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                               help="default: every year's baseline and the fast SRneXt")
     matrix_flags.add_argument("--backend", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
     matrix_flags.add_argument("--precision", nargs="+", choices=list(PRECISIONS), default=list(PRECISIONS))
-    matrix_flags.add_argument("--sizes", nargs="+", metavar="HxW", help="LR sizes (default: 256x256 339x510)")
+    matrix_flags.add_argument("--sizes", nargs="+", metavar="HxW", help="LR sizes, of at most 2048x2048 pixels "
+                              "(default: 256x256 339x510)")
     matrix_flags.add_argument("--profile", action="store_true", help="also time each model's eager FP32 forward "
                               "operator by operator against the compute and memory peaks (a roofline)")
     matrix_flags.add_argument("--threads", type=int, help="CPU threads of every backend (default: PyTorch's, one per "
@@ -172,15 +173,14 @@ def main(argv: list[str] | None = None) -> int:
                                       f"{env['cpu_threads']} threads, torch {env['torch']})"))
         loops = loop_table(device, split, args.model_zoo)
         console.print(frame_table(loops, "Evaluation loop, RFDN, SR images saved"))
+        write_report(args.out, f"# Speed benchmark\n\n{json.dumps(env)}\n\n## Forward time (median of "
+                     f"{args.rounds})\n\n{forwards.to_markdown(index=False, floatfmt='.3f')}\n\n## Evaluation loop "
+                     f"(RFDN)\n\n{loops.to_markdown(index=False, floatfmt='.3f')}\n",
+                     json.dumps({"environment": env, "forward": forwards.to_dict("records"),
+                                 "loop": loops.to_dict("records")}, indent=2))
     except HarnessError as err:
         print(error_line(err), file=sys.stderr)
         return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"# Speed benchmark\n\n{json.dumps(env)}\n\n## Forward time (median of {args.rounds})\n\n"
-                        f"{forwards.to_markdown(index=False, floatfmt='.3f')}\n\n## Evaluation loop (RFDN)\n\n"
-                        f"{loops.to_markdown(index=False, floatfmt='.3f')}\n")
-    args.out.with_suffix(".json").write_text(json.dumps({"environment": env, "forward": forwards.to_dict("records"),
-                                                         "loop": loops.to_dict("records")}, indent=2))
     console.print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 

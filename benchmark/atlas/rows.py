@@ -15,7 +15,7 @@ from benchmark.organizer.plan import recorded_team
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
-from benchmark.record.checks import why_not_a_figure, why_not_an_interval, why_not_pairs
+from benchmark.record.checks import why_not_a_count, why_not_a_figure, why_not_an_interval, why_not_pairs
 from benchmark.record.store import read_results
 from benchmark.web.inputs import read_failures
 
@@ -56,16 +56,15 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _figure(record: dict[str, Any], key: str, problems: list[str], label: str = "", *, count: bool = False
-            ) -> float | None:
+def _figure(record: dict[str, Any], key: str, problems: list[str], label: str = "", *, count: bool = False,
+            signed: bool = False) -> float | None:
     """``record[key]`` as the atlas reads it: None where absent or null (not measured); a value that is not a finite
-    number ≥ 0 (a whole one for a ``count``) is None too, and one line in ``problems`` (``label``: the key's path)."""
+    number ≥ 0 (a ``count``: a whole one, of either sign if ``signed``; ``checks.why_not_a_count``) is None too, and
+    one line in ``problems`` (``label``: the key's path)."""
     value = record.get(key)
     if value is None:
         return None
-    why = why_not_a_figure(value)
-    if why is None and count and not float(value).is_integer():
-        why = f"{value!r}, not a whole number"
+    why = why_not_a_count(value, signed=signed) if count else why_not_a_figure(value)
     if why is not None:
         problems.append(f"{label or key} is {why}")
         return None
@@ -154,7 +153,8 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
     counters = {column: _figure(complexity, key, problems, f"complexity.{key}") for column, key in COUNTERS.items()}
     row: dict[str, Any] = {
         "year": year, "source": swept.source,
-        "team_id": _figure(sweep, "team_id", problems, "sweep.team_id", count=True) if not swept.mine else None,
+        "team_id": None if swept.mine else _figure(sweep, "team_id", problems, "sweep.team_id", count=True,
+                                                   signed=True),
         "model": name, "mine": swept.mine, "dry_run": bool(entry.get("dry_run")),
         "device": _text(environment, "device_name", problems, "environment.device_name"),
         "psnr": {s: _figure(entry, f"{s}_ave_psnr", problems) for s in sets},

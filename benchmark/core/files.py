@@ -108,15 +108,31 @@ def umask() -> int:
 
 
 def check_out_path(out: Path, flag: str, fix: str, *, folder: bool = True) -> None:
-    """``out`` can be written: a folder where a ``folder`` goes and a file where a file goes, under folders (existing
-    or to make). Each failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
+    """``out`` can be written: a folder where a ``folder`` goes and a regular file where a file goes (a FIFO would
+    hold the write for ever, a device such as ``/dev/full`` fail it after the work), under folders (existing or to
+    make). Each failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
     if folder and out.exists() and not out.is_dir():
         raise HarnessError(f"{flag} {out}: a file, not a folder; {fix}")
     if not folder and out.is_dir():
         raise HarnessError(f"{flag} {out}: a folder, not a file; {fix}")
+    if not folder and out.exists() and not out.is_file():
+        raise HarnessError(f"{flag} {out}: not a regular file (a FIFO, socket or device); {fix}")
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise HarnessError(f"{flag} {out}: {parent} is a file, not a folder; {fix}")
+
+
+def write_report(out: Path, markdown: str, data: str) -> None:
+    """A report and its ``.json`` beside it (``benchmark.speed``'s ``--out``, checked by :func:`check_out_path` before
+    the work); a place that still refuses them once the work is done (no space left, a folder that cannot hold files
+    such as /proc) is one line that says the tables printed are the run's figures."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(markdown)
+        out.with_suffix(".json").write_text(data)
+    except OSError as err:
+        raise HarnessError(f"--out {out}: cannot be written ({err.strerror or err}); the tables above are the "
+                           "run's figures; choose a writable path and run again") from None
 
 
 MARKER = ".benchmark-output"

@@ -160,7 +160,11 @@ def _save(path: Path, sr: np.ndarray) -> dict[str, Any]:
 
 
 def check_output(out: torch.Tensor, lr: torch.Tensor, pair: ImagePair) -> None:
-    """An x4 model's output for ``lr``: four times its size, three channels, finite; else one line naming the image."""
+    """An x4 model's output for ``lr``: one tensor, four times its size, three channels, finite; else one line naming
+    the image."""
+    if not isinstance(out, torch.Tensor):
+        raise HarnessError(f"{pair.lr}: the model returned {type(out).__name__}, not a tensor; an x{SCALE} model "
+                           "returns the SR image as one tensor")
     expected = (lr.shape[0], 3, lr.shape[2] * SCALE, lr.shape[3] * SCALE)
     if tuple(out.shape) != expected:
         raise HarnessError(f"{pair.lr}: the model returned {tuple(out.shape)} for input {tuple(lr.shape)}; "

@@ -62,12 +62,21 @@ def parse_entry(text: str) -> Entry:
     return Entry(spec, fast=len(parts) == 3)
 
 
+LARGEST_LR = 2048 * 2048
+"""The most LR pixels ``--sizes`` takes: an 8192×8192 SR image (a 2K LR is the challenge's largest; beyond it one
+float32 feature map of 48 channels alone outgrows most machines' memory)."""
+
+
 def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` (``339x510``): an LR height and width of at least 16 pixels."""
+    """``HxW`` (``339x510``): an LR height and width of at least 16 pixels, at most :data:`LARGEST_LR` in all."""
     parts = text.lower().replace("×", "x").split("x")
     if len(parts) != 2 or not all(p.isdigit() and int(p) >= 16 for p in parts):
         raise HarnessError(f"--sizes {text}: write HEIGHTxWIDTH of at least 16 pixels each, e.g. 256x256 339x510")
-    return int(parts[0]), int(parts[1])
+    h, w = int(parts[0]), int(parts[1])
+    if h * w > LARGEST_LR:
+        raise HarnessError(f"--sizes {text}: {h * w:,} LR pixels, over the {LARGEST_LR:,} (2048x2048) the matrix "
+                           "times; choose a smaller size")
+    return h, w
 
 
 def photograph(h: int, w: int) -> np.ndarray:

@@ -110,6 +110,7 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
     from rich.console import Console
 
     from benchmark.core.errors import HarnessError, error_line
+    from benchmark.core.files import write_report
     from benchmark.data.splits import benchmark_split, check_split
     from benchmark.measure.backend import pick_device
     from benchmark.measure.speed import B100
@@ -136,8 +137,11 @@ def main(args) -> int:  # noqa: ANN001 - benchmark.speed's parsed arguments
              f"({len(split.pairs)} images), {env['device_name']}, 1 run, warm-up 3, 2 rounds")
     console.print(frame_table(frame, title))
     out = args.out.with_name(args.out.stem + "_sweep.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# {title}\n\n{json.dumps(env)}\n\n{frame.to_markdown(index=False, floatfmt='.3f')}\n")
-    out.with_suffix(".json").write_text(json.dumps({"environment": env, "sweep": frame.to_dict("records")}, indent=2))
+    try:
+        write_report(out, f"# {title}\n\n{json.dumps(env)}\n\n{frame.to_markdown(index=False, floatfmt='.3f')}\n",
+                     json.dumps({"environment": env, "sweep": frame.to_dict("records")}, indent=2))
+    except HarnessError as err:
+        print(error_line(err), file=sys.stderr)
+        return 2
     console.print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0

@@ -82,12 +82,24 @@ def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primar
                item.get("differs"), primary, gpu)
 
 
+def _text(path: Path) -> str:
+    """The text of a published-results file; one line for a path that is no regular file (a FIFO would never end
+    reading), that cannot be read or is not UTF-8."""
+    if path.exists() and not path.is_file():
+        raise HarnessError(f"{path}: not a regular file (a folder, FIFO or device); pass a published-results file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise HarnessError(f"{path}: not a readable published-results file ({err})") from None
+
+
 def read_toml(path: Path) -> tuple[dict[str, Any], list[Row]]:
     """A file in the project's format: its header and its rows (the table's ``entry``, then ``also``)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise HarnessError(f"{path}: not a readable published-results file ({err})") from None
+        data = tomllib.loads(_text(path))
+    except (tomllib.TOMLDecodeError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise HarnessError(f"{path}: not a readable published-results file ({reason})") from None
     printed = data.get("printed_decimals", {})
     rows = [_toml_row(item, data["source"], printed, True, data.get("gpu")) for item in data.get("entry", [])]
     rows += [_toml_row(item, data["source"], {}, False, data.get("gpu")) for item in data.get("also", [])]
@@ -135,7 +147,7 @@ def _table_rows(data: dict[str, Any], source: str) -> list[Row]:
             raise HarnessError(f"{source}: a row without a team name; expected rows of a transcribed report table")
         values = {ours: item[theirs] for theirs, (ours, _) in TABLE_COLUMNS.items() if item.get(theirs) is not None}
         printed = {ours: places for ours, places in TABLE_COLUMNS.values()}
-        figures = {k: v for k, v in values.items() if k in FIGURES}
+        figures = {k: v for k, v in values.items() if k in FIGURES and _number(v)}
         reported = {k: v for k, v in values.items() if k not in FIGURES}
         team_id = item.get("team_id") if isinstance(item.get("team_id"), int) else None
         basis = item.get("team_id_basis")
@@ -148,11 +160,17 @@ def _table_rows(data: dict[str, Any], source: str) -> list[Row]:
 def read_file(path: Path) -> list[Row]:
     """The rows of a published-results file in any of the forms above; a HarnessError (one line) otherwise."""
     if path.suffix == ".toml":
-        return read_toml(path)[1]
+        try:
+            rows = read_toml(path)[1]
+        except (KeyError, TypeError, AttributeError, ValueError) as err:  # a row or header not as the format has it
+            raise HarnessError(f"--published {path}: not in the project's format ({type(err).__name__}: {err}); "
+                               f"write it as {PUBLISHED / 'ntire2026.toml'} is written") from None
+        return _with_figures(path, rows)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise HarnessError(f"--published {path}: not a readable JSON file ({err}); pass the organizers' "
+        data = json.loads(_text(path))
+    except (ValueError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise HarnessError(f"--published {path}: not a readable JSON file ({reason}); pass the organizers' "
                            "results.json or a transcribed report table") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         rows = _table_rows(data, str(path))
@@ -160,6 +178,11 @@ def read_file(path: Path) -> list[Row]:
         rows = _results_rows(data, str(path))
     else:
         rows = []
+    return _with_figures(path, rows)
+
+
+def _with_figures(path: Path, rows: list[Row]) -> list[Row]:
+    """``rows``, or one line when none holds a figure to compare with (a file of another kind)."""
     if not any(row.figures for row in rows):
         raise HarnessError(f"--published {path}: no entry has {', '.join(FIGURES)}; pass the organizers' "
                            "results.json or a transcribed report table ({\"rows\": [...]})")

@@ -30,6 +30,23 @@ def why_not_a_figure(value: Any) -> str | None:
     return f"negative ({value!r})" if number < 0 else None
 
 
+LARGEST_COUNT = 2**53
+"""The largest whole number a count may be: a float holds every whole number up to it, and a table's integer column
+(int64) holds it."""
+
+
+def why_not_a_count(value: Any, *, signed: bool = False) -> str | None:
+    """Why ``value`` read from a results file is not a whole number of at most :data:`LARGEST_COUNT` (≥ 0, or of
+    either sign when ``signed``: a team id, which a ``model_id == -1`` branch makes negative), or None when it is
+    one."""
+    why = why_not_a_figure(value)
+    if why is not None and not (signed and why.startswith("negative")):
+        return why
+    if not float(value).is_integer():
+        return f"{value!r}, not a whole number"
+    return f"{shown(value)}, too large for a count" if abs(value) > LARGEST_COUNT else None
+
+
 def why_not_an_interval(value: Any) -> str | None:
     """None when ``value`` is an interval ``[low, high]`` of two figures, else the value as a message shows it."""
     if isinstance(value, list) and len(value) == 2 and all(why_not_a_figure(v) is None for v in value):
@@ -59,11 +76,15 @@ def _refuse(name: str, path: Path, key: str, why: str, kind: str) -> HarnessErro
     return HarnessError(f"model {name}: {key} is {why} in {path}, not {kind}{REFUSAL_FIX}")
 
 
-def _times(value: Any) -> str | None:
-    """Why ``value`` is not a list of run times [ms] (figures), or None when it is one."""
+def _times(value: Any, *, timed: bool = False) -> str | None:
+    """Why ``value`` is not a list of run times [ms] (figures; each above zero where ``timed``: one forward's time),
+    or None when it is one."""
     if not isinstance(value, list) or not value:
         return f"{shown(value)}, not a list of times"
-    return next((f"a list holding {why}" for v in value if (why := why_not_a_figure(v)) is not None), None)
+    why = next((f"a list holding {why}" for v in value if (why := why_not_a_figure(v)) is not None), None)
+    if why is None and timed and 0 in value:
+        why = "a list holding a time of 0 ms (a timed forward takes longer: no ratio is made of it)"
+    return why
 
 
 def why_not_pairs(value: Any) -> str | None:
@@ -75,7 +96,7 @@ def why_not_pairs(value: Any) -> str | None:
     shapes = {len(run) if isinstance(run, list) else -1 for run in runs}
     if len(value["model"]) != len(value["baseline"]) or len(shapes) != 1:
         return "a model and a baseline of different runs or images"
-    return next((why for run in runs if (why := _times(run)) is not None), None)
+    return next((why for run in runs if (why := _times(run, timed=True)) is not None), None)
 
 
 def check_entry(name: str, entry: dict[str, Any], path: Path, splits: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from benchmark.core.errors import shown
-from benchmark.record.checks import why_not_a_figure
+from benchmark.record.checks import why_not_a_count, why_not_a_figure
 from benchmark.record.keys import splits_of
 
 
@@ -59,9 +59,6 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) else shown(value)
 
 
-def _count(value: Any) -> str | None:
-    why = why_not_a_figure(value)
-    return why if why is not None or float(value).is_integer() else repr(value)
 
 
 def _scalar(value: Any) -> str | None:
@@ -69,7 +66,8 @@ def _scalar(value: Any) -> str | None:
 
 
 FIGURE = Leaf(why_not_a_figure, "a finite number ≥ 0")
-COUNT = Leaf(_count, "a whole number ≥ 0")
+COUNT = Leaf(why_not_a_count, "a whole number ≥ 0")
+TEAM_ID = Leaf(lambda v: why_not_a_count(v, signed=True), "a whole number (a team id)")
 TEXT = Leaf(_text, "text")
 FILE = Fields({"path": TEXT, "sha256": TEXT}, "an object of path and sha256")
 
@@ -83,7 +81,7 @@ ENTRY: dict[str, Schema] = {
                           "unseen": Items(Fields({"op": TEXT, "module": TEXT, "calls": COUNT, "macs": FIGURE},
                                                  "an object of operator, module, calls and MACs"),
                                           "a list of operators")}, "the object of exact counts"),
-    "sweep": Fields({"source": TEXT, "repository": TEXT, "team_id": COUNT, "select_model": TEXT, "host": TEXT,
+    "sweep": Fields({"source": TEXT, "repository": TEXT, "team_id": TEAM_ID, "select_model": TEXT, "host": TEXT,
                      "inputs": Leaf(lambda v: None if isinstance(v, dict) and all(isinstance(x, str)
                                                                                   for x in v.values()) else shown(v),
                                     "an object of path → sha256")},

@@ -178,6 +178,32 @@ def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry
     assert table["conv"].isna().tolist() == [False, True]
 
 
+def test_a_negative_team_id_is_a_team_and_counts_past_2_53_or_zero_times_are_one_line(tmp_path: Path) -> None:
+    """A ``model_id == -1`` branch is a team the sweep runs (team_id -1): the atlas shows its id, no warning. A count
+    of 1e308 (a hand-edited file) is one line and n/a, never an OverflowError from the CSV's integer column; paired
+    times of 0 ms make no ratio (0 or infinite), one line instead."""
+    negative = {**entry(-1, "-1_Negative", 0.09, 5.81, 29.5, 0.7)}
+    negative["sweep"] = {**negative["sweep"], "team_id": -1}
+    huge = {**entry(3, "03_Huge", 0.2, 5.0, 29.0, 1.0), "num_conv": 1e308, "year": 1e308}
+    zero = entry(4, "04_Zero", 0.2, 5.0, 29.0, 1.0)
+    zero["Set5_reference_pairs"] = {"model": [[1.0] * 5], "baseline": [[0.0] * 5]}
+    results = tmp_path / "NTIRE2024_ESR.json"
+    results.write_text(json.dumps({"-1_Negative": negative, "03_Huge": huge, "04_Zero": zero}))
+    atlas = build([Swept(results, 2024, "NTIRE2024_ESR", teams=(-1, 3, 4))], SETS, 2026)
+    rows = {r["model"]: r for r in atlas.rows}
+    assert rows["-1_Negative"]["team_id"] == -1 and rows["-1_Negative"]["ratio"] == pytest.approx(0.7)
+    assert rows["03_Huge"]["conv"] is None and rows["03_Huge"]["year"] == 2024
+    assert rows["04_Zero"]["ratio"] is None and rows["04_Zero"]["ratio_ci95"] is None
+    where = f"warning: {results}: model "
+    assert atlas.warnings == [
+        where + "03_Huge: year is 1e+308, too large for a count; n/a in the atlas",
+        where + "03_Huge: num_conv is 1e+308, too large for a count; n/a in the atlas",
+        where + "04_Zero: Set5_reference_pairs is a list holding a time of 0 ms (a timed forward takes longer: no "
+                "ratio is made of it); n/a in the atlas"]
+    table = pd.read_csv(io.StringIO(output.table_csv(atlas.rows, SETS)))
+    assert table["team_id"].tolist() == [-1, 3, 4] and table["conv"].isna().tolist() == [False, True, False]
+
+
 def test_csv_cells_a_spreadsheet_would_run_are_text(tmp_path: Path) -> None:
     """A team names its model ``=HYPERLINK(…)``: atlas.csv (and compare's leaderboard.csv) write it with a leading
     ``'``, so a spreadsheet shows the name instead of running it; numbers, negative ones too, are unchanged."""

@@ -214,14 +214,16 @@ def test_sweep_site_that_holds_its_results_is_refused_before_any_team(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["DIR", "R.json"]  # no results, lock or log made
 
 
-@pytest.mark.parametrize("case", ["a folder", "json", "parent file", "json is a folder"])
+@pytest.mark.parametrize("case", ["a folder", "json", "parent file", "json is a folder", "a FIFO", "a device"])
 def test_speed_checks_out_before_any_work(tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the matrix ran before --out was checked")
 
     monkeypatch.setattr(speed, "matrix", no_work)
     out = {"a folder": tmp_path, "json": tmp_path / "m.json", "parent file": tmp_path / "f" / "m.md",
-           "json is a folder": tmp_path / "m.md"}[case]
+           "json is a folder": tmp_path / "m.md", "a FIFO": tmp_path / "fifo.md", "a device": Path("/dev/full")}[case]
+    if case == "a FIFO":  # writing the report into it would wait for a reader for ever, after the whole matrix
+        os.mkfifo(out)
     if case == "parent file":
         (tmp_path / "f").write_text("mine")
     if case == "json is a folder":
@@ -229,8 +231,20 @@ def test_speed_checks_out_before_any_work(tmp_path: Path, case: str, monkeypatch
     expected = {"a folder": f"--out {tmp_path}: a folder, not a file; pass the Markdown file to write",
                 "json": f"--out {out}: the JSON beside the report would be the report itself",
                 "parent file": f"--out {out}: {tmp_path / 'f'} is a file, not a folder",
-                "json is a folder": f"--out {tmp_path / 'm.json'}: a folder, not a file"}[case]
+                "json is a folder": f"--out {tmp_path / 'm.json'}: a folder, not a file",
+                "a FIFO": f"--out {out}: not a regular file (a FIFO, socket or device)",
+                "a device": "--out /dev/full: not a regular file (a FIFO, socket or device)"}[case]
     assert refused(speed.main, ["--matrix", "--out", out, "--device", "cpu"]).startswith(expected)
+
+
+def test_a_speed_report_that_cannot_be_written_after_the_work_is_one_line(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A place that passes the checks but refuses the file once the matrix is done (/proc takes no new file) is one
+    line saying the printed tables are the figures, not an OSError traceback."""
+    monkeypatch.setattr(speed, "run_matrix", lambda args, console: speed.write_report(args.out, "# m\n", "{}"))
+    line = refused(speed.main, ["--matrix", "--out", "/proc/m.md", "--device", "cpu"])
+    assert line == ("--out /proc/m.md: cannot be written (No such file or directory); the tables above are the run's "
+                    "figures; choose a writable path and run again")
 
 
 def test_atlas_out_is_new_empty_or_its_own_and_its_site_holds_no_input(tmp_path: Path) -> None:

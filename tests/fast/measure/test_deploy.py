@@ -81,6 +81,9 @@ def test_bad_matrix_flags_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
                                               "2023:5:fast"
     with pytest.raises(HarnessError, match="has no fast variant"):
         parse_entry("2026:0:fast")
+    assert speed_main(["--matrix", "--models", "2026:0", "--sizes", "99999x99999"]) == 2  # was an allocation traceback
+    assert capsys.readouterr().err.strip() == "error: --sizes 99999x99999: 9,999,800,001 LR pixels, over the " \
+                                              "4,194,304 (2048x2048) the matrix times; choose a smaller size"
 
 
 CPU = torch.device("cpu")

@@ -105,6 +105,19 @@ def test_output_of_the_wrong_size_names_the_image(split) -> None:
         evaluate(Nearest(scale=2), split, Settings(device=CPU, warmup=0), Target("Nearest"))
 
 
+class _Pair(nn.Module):
+    """An x4 network that returns its output twice, as a tuple (as some training code's networks do)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = F.interpolate(x, scale_factor=4, mode="nearest")
+        return out, out
+
+
+def test_an_output_that_is_no_tensor_names_the_image(split) -> None:
+    with pytest.raises(HarnessError, match=r"ax4\.png: the model returned tuple, not a tensor"):
+        evaluate(_Pair(), split, Settings(device=CPU, warmup=0), Target("Pair"))
+
+
 def test_nan_output_names_the_image(split) -> None:
     with pytest.raises(HarnessError, match=r"ax4\.png: the model output holds NaN or Inf"):
         evaluate(Nearest(offset=float("nan")), split, Settings(device=CPU, warmup=0), Target("Nearest"))

@@ -140,6 +140,25 @@ def test_test_demo_refuses_wrong_network_flags_in_one_line(network: dict[str, Pa
     assert code == 2 and err.count("\n") == 1 and why in err, err
 
 
+@pytest.mark.parametrize("command", ["atlas", "sweep", "test_demo"])
+def test_a_missing_network_checkpoint_is_refused_before_any_work(network: dict[str, Path], tmp_path: Path,
+                                                                 command: str) -> None:
+    """The atlas runs the --model network's sweep after every repository's: a mistyped --checkpoint was found an
+    atlas later, as the network's failure. Every command refuses it at once."""
+    from benchmark import sweep
+    from benchmark.atlas.__main__ import main as atlas_main
+
+    main, extra = {"atlas": (atlas_main, ["--profile-only", "--out", str(tmp_path / "atlas")]),
+                   "sweep": (sweep.main, ["--profile-only", "--results", str(tmp_path / "R.json")]),
+                   "test_demo": (test_demo.main, ["--profile-only"])}[command]
+    before = sorted(tmp_path.iterdir())
+    code, out, err = run_main(main, ["--model", f"{network['arch']}:MyNet", "--checkpoint", str(tmp_path / "gone.pth"),
+                                     *extra])
+    assert code == 2 and out == "" and err.startswith(f"error: --checkpoint {tmp_path / 'gone.pth'}: not found; "
+                                                      "pass the file of the --model network's weights"), err
+    assert sorted(tmp_path.iterdir()) == before
+
+
 def test_network_flags_need_model() -> None:
     code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
     assert code == 2 and "--name is for a network given with --model FILE:Class" in err

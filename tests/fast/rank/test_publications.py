@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,39 @@ def test_a_published_file_in_each_form(tmp_path: Path) -> None:
         (tmp_path / "bad.json").write_text(text)
         with pytest.raises(HarnessError, match=why):
             read_file(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(("name", "content", "why"), [
+    ("bin.toml", b"\xff\xfe", "bin.toml: not a readable published-results file \\('utf-8' codec can't decode"),
+    ("deep.json", b"[" * 100_000, "deep.json: not a readable JSON file \\(nested too deeply\\)"),
+    ("deep.toml", b"a = " + b"[" * 5000 + b"1" + b"]" * 5000, "deep.toml: not a readable published-results file "
+                                                                 "\\(nested too deeply\\)"),
+    ("nosource.toml", b'[[entry]]\nteam = "00_X"\nparams = 0.1\n', "not in the project's format \\(KeyError: 'source'"),
+    ("noteam.toml", b'source = "s"\n[[entry]]\nparams = 0.1\n', "not in the project's format \\(KeyError: 'team'"),
+    ("numbers.toml", b'source = "s"\nentry = [1, 2]\n', "not in the project's format \\(AttributeError"),
+    ("decimals.toml", b'source = "s"\nprinted_decimals = "x"\n[[entry]]\nteam = "X"\nparams = 0.1\n',
+     "not in the project's format \\(TypeError"),
+    ("rows.toml", b'source = "s"\n[[rows]]\nteam = "X"\nparams = 0.1\n', "rows.toml: no entry has num_parameters"),
+    ("fifo.json", None, "fifo.json: not a regular file"),
+])
+def test_a_malformed_published_file_is_one_line(tmp_path: Path, name: str, content: bytes | None, why: str) -> None:
+    """``sweep --published FILE`` as a user may get it wrong: not UTF-8, nested past the parser's stack, a TOML file
+    without the project format's keys or with none of its rows, a FIFO (reading it never ends). Each is one line,
+    never a traceback, a hang or a silent comparison with nothing."""
+    path = tmp_path / name
+    if content is None:
+        os.mkfifo(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(HarnessError, match=why):
+        read_file(path)
+
+
+def test_a_table_figure_that_is_no_number_is_left_out(tmp_path: Path) -> None:
+    """A transcribed table's ``params_M: "big"`` is no figure to compare with: left out, the row's others kept."""
+    (tmp_path / "t.json").write_text(json.dumps({"rows": [{"team": "A", "params_M": "big", "flops_G": 1.5}]}))
+    (row,) = read_file(tmp_path / "t.json")
+    assert row.figures == {"flops": 1.5}
 
 
 def test_span_bridges_2024_to_2026_and_nothing_reaches_2025() -> None:
