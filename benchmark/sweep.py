@@ -215,8 +215,8 @@ def sweep(args: argparse.Namespace) -> int:
                 unreadable = f"note: {err}; every team runs"
         driver = Driver(results, rows, console, kept=existing, published=published)
         freshness = Freshness(repo, names)
-        pending, fresh, again = triage(job_list, existing, freshness, args.force)
-        pending, still = lasting.split(pending, driver.failures_path, freshness, args.force)
+        others, still = lasting.split(job_list, driver.failures_path, freshness, args.force)
+        pending, fresh, again = triage(others, existing, freshness, args.force)
         for label, reason in still.items():
             rows[label].status, rows[label].detail = "failed", f"still fails, inputs unchanged: {reason}"
         for label, (name, entry) in fresh.items():

@@ -94,8 +94,9 @@ def record(failures: Path, label: str, identity: dict[str, Any] | None) -> None:
 
 
 def split(pending: list[Job], failures: Path, freshness: Freshness, force: bool) -> tuple[list[Job], dict[str, str]]:
-    """The jobs to run, and those whose kept failure still stands (label → its reason); each challenge job is given
-    its :func:`conditions`, which the driver keeps with a failure that lasts."""
+    """The jobs whose kept failure does not stand (to run, or skipped if their entry is up to date), and those whose
+    does (label → its reason): the last run on these very inputs failed. Each challenge job is given its
+    :func:`conditions`, which the driver keeps with a failure that lasts."""
     reasons = _reasons(failures)
     kept = read(failures)
     run, still = [], {}
