@@ -17,7 +17,8 @@ CUDA, lacks its checkpoint, crashes, outlives ``--timeout`` or outgrows ``--memo
 with one line, kept in ``<results stem>.failures.json``; the sweep goes on. Only the driver
 writes the results file, one complete entry per team. A re-run skips every team whose entry is
 complete for the same splits and settings and whose inputs (checkpoint and code sha256, its
-``select_model`` branch, harness version, device) are unchanged; ``--force`` runs them again.
+``select_model`` branch, harness version, device) are unchanged, and every team whose failure lasts
+(``benchmark.organizer.lasting``) while what it ran on is unchanged; ``--force`` runs them again.
 ``--profile-only`` measures complexity without data, ``--published`` sets the organizers' figures beside
 each team's, ``--cpu-dry-run`` builds and scores GPU teams on the CPU (no runtime or memory of record),
 ``--team-env auto`` installs what a team lacks into an environment of its own: an overlay, or a full venv with a
@@ -41,7 +42,7 @@ from benchmark.atlas.sweeps import results_name
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.deploy import make_backend
-from benchmark.organizer import jobs
+from benchmark.organizer import jobs, lasting
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S", help="kill a team's worker after S seconds (default: none)")
     p.add_argument("--memory-cap", type=float, metavar="GB",
                    help="kill a team's worker whose processes hold more than GB of memory (default: none)")
-    p.add_argument("--force", action="store_true", help="run every team, even those whose entry is up to date")
+    p.add_argument("--force", action="store_true", help="run every team, even those whose entry is up to date or "
+                   "whose failure still stands on unchanged inputs")
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
                                                     "HEAD:6379), one whole GPU each (one CPU with --device cpu)")
     p.add_argument("--profile-only", action="store_true", help="measure every team's complexity (params, every FLOP "
@@ -217,7 +219,11 @@ def sweep(args: argparse.Namespace) -> int:
             except HarnessError as err:
                 unreadable = f"note: {err}; every team runs"
         driver = Driver(results, rows, console, kept=existing, published=published)
-        pending, fresh, again = triage(job_list, existing, Freshness(repo, names), args.force)
+        freshness = Freshness(repo, names)
+        others, still = lasting.split(job_list, driver.failures_path, freshness, args.force)
+        pending, fresh, again = triage(others, existing, freshness, args.force)
+        for label, reason in still.items():
+            rows[label].status, rows[label].detail = "failed", f"still fails, inputs unchanged: {reason}"
         for label, (name, entry) in fresh.items():
             row = rows[label]
             row.status, row.name = "skipped", name
@@ -228,13 +234,16 @@ def sweep(args: argparse.Namespace) -> int:
             f"{args.model} (--model)" if args.network is not None else f"registered teams of {year or 'every year'}"
         mode = "".join([" profile only;" if args.profile_only else "", " CPU dry run;" if args.cpu_dry_run else ""])
         console.print(escape(f"sweep: {len(job_list)} team(s) of {source};{mode} {len(pending)} to run, "
-                             f"{len(job_list) - len(pending)} up to date; on "
+                             f"{len(fresh)} up to date{f', {len(still)} still failing' if still else ''}; on "
                              f"{', '.join(s.name for s in splits) or 'no data'}; "
                              f"device {where}; results {results}; logs {driver.logs}/"))
         if unreadable:
             console.print(escape(unreadable), soft_wrap=True)
         for line in again:
             console.print(escape(line), soft_wrap=True)
+        for label, reason in still.items():
+            console.print(escape(f"{rows[label].job.title}: still fails, inputs unchanged: {reason}; --force runs it "
+                                 "again"), soft_wrap=True)
         begin = time.perf_counter()
         if pending:
             if args.ray:

@@ -9,7 +9,8 @@ protocol, each beside one reference network, with every year's published figures
     python -m benchmark.atlas --challenge-repo … --profile-only --cpu-dry-run
 
 One sweep per repository (``python -m benchmark.sweep``, its results file in ``--out``), resumable and
-incremental: a second build skips every team whose entry is up to date and rebuilds the tables from all of them.
+incremental: a second build skips every team whose entry is up to date, or whose lasting failure stands on unchanged
+inputs, and rebuilds the tables from all of them.
 Writes ``atlas.json``, ``atlas.csv``, ``atlas.tex`` into ``--out`` and, with ``--site``, the site whose "Across years"
 page holds the atlas. Ends with what the build took and what the whole atlas costs from scratch.
 """

@@ -138,7 +138,7 @@ def write_report(out: Path, markdown: str, data: str) -> None:
 MARKER = ".benchmark-output"
 """The file the harness writes into every folder it builds whole (a site, a prepared data set, compare's outputs).
 Its first line names the command; a command replaces only a folder whose marker names it."""
-COMPANIONS = (".failures.json", ".sweep", ".txt", ".log", ".superseded.json")
+COMPANIONS = (".failures.json", ".failures.inputs.json", ".sweep", ".txt", ".log", ".superseded.json")
 """What the harness keeps beside a results file ``R.json`` (``R.failures.json``, the logs in ``R.sweep/`` …)."""
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
+from benchmark.organizer import lasting
 from benchmark.organizer.plan import Job, recorded_team
 from benchmark.organizer.published import compare, read_published, verdict
 from benchmark.rank.predict import prediction
@@ -62,6 +63,13 @@ class Driver:
     def _merge_failures(self, failed: dict[str, str], cleared: set[str]) -> None:
         """Re-read the failures file under its lock, apply this sweep's changes, write it back."""
         self.failures = merge_failures(self.failures_path, failed, cleared)
+
+    def _keep(self, job: Job, outcome: dict[str, Any]) -> None:
+        """Keep what a lasting failure ran on, so that a later sweep skips it while that is unchanged; forget it for a
+        team that ran, or failed for a reason that does not last."""
+        identity = outcome.get("identity") if not outcome.get("ok") and job.conditions is not None else None
+        lasting.record(self.failures_path, job.label, None if not isinstance(identity, dict) else
+                       {"reason": outcome["reason"], "conditions": job.conditions, **identity})
 
     def _write(self, job: Job, outcome: dict[str, Any], renamed: list[str]) -> Update:
         name, record = outcome["name"], outcome["record"]
@@ -119,6 +127,7 @@ class Driver:
                     if replaced:
                         self.console.print(escape(f"{job.title}: {replaced}"), soft_wrap=True)
                     self._merge_failures({}, {job.label})
+                    self._keep(job, outcome)
                     row.status, row.name = "ran", outcome["name"]
                     row.findings = list(outcome.get("findings") or [])
                     row.published = outcome["record"].get("published")
@@ -131,6 +140,7 @@ class Driver:
                     return
                 outcome = {"ok": False, "reason": reason}
             self._merge_failures({job.label: outcome["reason"]}, set())
+            self._keep(job, outcome)
             row.status, row.detail = "failed", outcome["reason"]
             self.console.print(escape(f"{job.title}: {outcome['reason']}"), soft_wrap=True)
 

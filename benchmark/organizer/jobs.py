@@ -283,8 +283,10 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
             except teamenv.Deadline as err:
                 outcome = {"ok": False, "reason": f"no result within the --timeout of {timeout:g} s ({err})"}
                 break
-            except teamenv.TeamEnvError as err:
-                outcome = {"ok": False, "reason": str(err)}
+            except teamenv.TeamEnvError as err:  # lasts as the failure that asked for it did (a failed install is
+                # cached, not retried); the files that failure opened stand for it
+                lasts = {"identity": {**outcome["identity"], "team_env": None}} if "identity" in outcome else {}
+                outcome = {"ok": False, "reason": str(err), **lasts}
                 break
         log_text = tail_of(log_file, LOG_TAIL) if log_path is None else None
     outcome.pop("needs", None)

@@ -34,6 +34,8 @@ class Job:
     year: int
     payload: dict[str, Any]
     """What the worker is given (``benchmark.organizer.worker``), less the device."""
+    conditions: dict[str, Any] | None = None
+    """What its run depends on besides the files it opens (``benchmark.organizer.lasting``), kept with a failure."""
 
 
 def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
@@ -145,7 +147,7 @@ class Freshness:
             self._names = self._device_names()
         return self._names
 
-    def _sha(self, path: Path) -> str | None:
+    def sha(self, path: Path) -> str | None:
         path = Path(path)
         if path not in self._hashes:
             self._hashes[path] = sha256_of(path) if path.is_file() else None
@@ -175,7 +177,7 @@ class Freshness:
             if s not in recorded or entry.get(f"{s}_images") != [n for n, _, _ in split["pairs"]] \
                     or stats.get("runs") != want["runs"] or f"{s}_ave_runtime" not in entry:
                 return f"split {s} missing"
-            if _dict(sweep.get("data")).get(s) != split_digest(split["pairs"], self._sha):
+            if _dict(sweep.get("data")).get(s) != split_digest(split["pairs"], self.sha):
                 return f"the images of split {s} changed"
         inputs = sweep.get("inputs")
         if not isinstance(inputs, dict) or not inputs:
@@ -197,7 +199,7 @@ class Freshness:
                 return "another checkpoint"
             base = Path("/")
         for name, digest in inputs.items():
-            if self._sha(base / name) != digest:
+            if self.sha(base / name) != digest:
                 return f"{name} changed"
         if _dict(entry.get("environment")).get("device_name") not in self.device_names():
             return "another device"

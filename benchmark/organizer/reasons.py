@@ -108,3 +108,14 @@ def _explained(err: BaseException, job: dict[str, Any], loads: Loads, phase: str
     if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
         return f"out of memory while {phase} ({summary(err)}{at})"
     return f"{summary(err)} ({'while ' + phase}{';' if where else ''}{at})"
+
+
+def lasting(err: BaseException) -> bool:
+    """Whether a failure would happen again on the same inputs, so that a later sweep may skip the team while they
+    are unchanged (``benchmark.organizer.lasting``): anything the team's code raised (a missing package or checkpoint,
+    CUDA needed, a branch that builds nothing, its own bug), except what load or chance can cause — running out of
+    memory, and an operating-system error other than a missing file (a full disk, too many open files, the network).
+    Timeouts, the memory cap and crashes by signal never reach here and are never kept."""
+    if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError, KeyboardInterrupt)):
+        return False
+    return not isinstance(err, OSError) or isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError))

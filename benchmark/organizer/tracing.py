@@ -9,7 +9,9 @@ pixels under the same image names make the team run again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -56,6 +58,23 @@ class Opened:
             path = next((p for p in (as_linked, real) if any(p.is_relative_to(r) for r in roots)), None)
             if path is not None and path.is_file() and not skip(real) and not skip(path) and path not in found:
                 found.append(path)
+        return found
+
+    def tried(self, roots: Iterable[Path], base: Path, skip: set[Path]) -> dict[str, str | None]:
+        """Every path opened or tried under one of ``roots`` (a failed run's inputs) → its file's sha256, None where
+        there is none (a checkpoint that is missing); named relative to ``base`` where under it. A module read from
+        its ``__pycache__`` counts as its source, which is what a change would be made to."""
+        roots = [Path(r).resolve() for r in roots]
+        found: dict[str, str | None] = {}
+        for name in list(self.paths):
+            path = Path(name)
+            if path.suffix == ".pyc" and path.parent.name == "__pycache__":
+                with contextlib.suppress(ValueError):
+                    path = Path(importlib.util.source_from_cache(name))
+            path = path.parent.resolve() / path.name
+            if any(path.is_relative_to(r) for r in roots) and path not in skip:
+                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = \
+                    sha256_of(path) if path.is_file() else None
         return found
 
 

@@ -66,8 +66,9 @@ from benchmark.organizer.challenge import Branch, namespace_folders, read_reposi
 from benchmark.organizer.dryrun import Loads, cpu_only
 from benchmark.organizer.jobs import PHASE, descendants, kill_processes
 from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
-from benchmark.organizer.reasons import explain
+from benchmark.organizer.reasons import explain, lasting
 from benchmark.organizer.tracing import Opened, split_digest
+from benchmark.record.environment import device_name
 from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
 from benchmark.report.progress import image_line
@@ -259,11 +260,11 @@ def build_challenge(job: dict[str, Any], device: torch.device, opened: Opened, s
                               hybrid_test=False)
     with own_names(repo) as team_modules:
         phase("loading test_demo.py")
+        opened.active = True  # its module-level imports (the repository's utils) are inputs too
         module, unbound = load_test_demo(repo)
         job["_unbound"] = unbound
         before = set(sys.modules)
         phase(f"building team {job['team_id']:02} with select_model ({branch.where})")
-        opened.active = True
         model, name, data_range, tile = _select(module, args, device, states, job["team_id"], repo, branch)
     if not isinstance(model, torch.nn.Module):
         raise HarnessError(f"select_model builds no model for team {job['team_id']:02}: it returned "
@@ -355,6 +356,14 @@ def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], bui
     return {str(p.relative_to(repo)) if repo and p.is_relative_to(repo) else str(p): sha256_of(p) for p in files}
 
 
+def _identity(job: dict[str, Any], opened: Opened) -> dict[str, Any]:
+    """What a lasting failure ran on (``benchmark.organizer.lasting``); test_demo.py is its select_model branch's."""
+    repo = Path(job["repo"]).resolve()
+    roots = [repo, *([Path(job["data_dir"]).resolve()] if job.get("data_dir") else [])]
+    return {"inputs": opened.tried(roots, repo, {repo / "test_demo.py"}),
+            "device_name": device_name(torch.device(job["device"])), "team_env": job.get("env")}
+
+
 def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dict[str, Any]:
     """Build, check, measure and run one team; returns its complete entry (record and every split's keys)."""
     settings = Settings.from_dict(job["settings"], torch.device(job["device"]))
@@ -436,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         reason, needs = explain(err, job, loads, _phase)
         outcome = {"ok": False, "reason": reason, "needs": needs}
+        if job["source"] == "challenge" and opened.active and lasting(err):  # the team's own code had started
+            opened.active = False
+            outcome["identity"] = _identity(job, opened)
         print(PHASE + "failed: " + reason, flush=True)
     finally:
         opened.active = False

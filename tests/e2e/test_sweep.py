@@ -332,6 +332,51 @@ def test_negative_id_empty_branch_weight_norm_and_missing_checkpoint(fake: dict)
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_a_lasting_failure_is_skipped_until_its_inputs_change(fake: dict) -> None:
+    """A team that failed for a reason that lasts (an empty branch, a missing checkpoint or package) is not run again
+    while nothing it depends on changed, and keeps its failure; a timeout is not kept; a file it opened (or missed),
+    --cpu-dry-run and --force run it again."""
+    repo, results = fake["repo"], fake["results"]
+    args = ["--challenge-repo", repo, "--profile-only", "--results", results]
+    first = sweep_here(*args, "--model_id", "5", "7", "9")
+    assert first.returncode == 0 and ran(first) == set()
+    failed = failures(results)
+    assert set(failed) == {"05", "07", "09"}
+    kept = json.loads(results.with_name("fake.failures.inputs.json").read_text())
+    assert {k: v["reason"] for k, v in kept.items()} == failed
+    assert kept["09"]["inputs"]["model_zoo/team09_gone.pth"] is None  # tried, absent
+    assert kept["07"]["inputs"]["models/team07_Needs.py"] == sha256_of(repo / "models" / "team07_Needs.py")
+    hung = ["--model_id", "3", "--timeout", "2"]
+    assert sweep_here(*args, *hung).returncode == 0
+    assert failures(results)["03"].startswith("no result within the --timeout of 2 s")
+    assert "03" not in json.loads(results.with_name("fake.failures.inputs.json").read_text())
+
+    again = sweep_here(*args, "--model_id", "5", "7", "9")
+    assert again.returncode == 0 and "0 to run, 0 up to date, 3 still failing" in again.stdout
+    for team in ("05", "07", "09"):
+        assert f"team {team}: still fails, inputs unchanged: {failed[team]}; --force runs it again" in \
+            again.stdout.splitlines()
+    assert failures(results) == {**failed, "03": failures(results)["03"]}  # kept, with their reasons
+    hung_again = sweep_here(*args, *hung)
+    assert "1 to run" in hung_again.stdout and "team 03: no result within the --timeout" in hung_again.stdout
+
+    torch.manual_seed(0)
+    torch.save(Tiny().state_dict(), repo / "model_zoo" / "team09_gone.pth")  # its checkpoint appears
+    (repo / "models" / "team07_Needs.py").write_text("import torch\nimport another_missing_one\n")  # its module edited
+    changed = sweep_here(*args, "--model_id", "5", "7", "9")
+    assert changed.returncode == 0 and "2 to run, 0 up to date, 1 still failing" in changed.stdout
+    assert ran(changed) == {9} and "09" not in failures(results) and "09_Gone" in read_results(results)
+    assert "another_missing_one" in failures(results)["07"]
+    kept = json.loads(results.with_name("fake.failures.inputs.json").read_text())
+    assert set(kept) == {"05", "07"} and kept["07"]["reason"] == failures(results)["07"]
+
+    dry = sweep_here(*args, "--model_id", "5", "--cpu-dry-run")  # another condition: it runs again
+    assert "1 to run" in dry.stdout and "still fails" not in dry.stdout
+    forced = sweep_here(*args, "--model_id", "7", "--force")
+    assert "1 to run" in forced.stdout and "still fails" not in forced.stdout
+    assert set(failures(results)) == {"03", "05", "07"}
+
+
 def test_links_out_of_the_repository_and_a_package_named_like_the_harness(fake: dict, tmp_path: Path) -> None:
     """A checkpoint reached through a link is recorded and tracked as what was read; a link to a system file is one
     line; a team's own benchmark/ package is its own, not the harness's."""

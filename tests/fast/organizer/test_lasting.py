@@ -1,0 +1,64 @@
+"""Which failures last (kept across sweeps), and what a failed run is said to have read."""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import sha256_of
+from benchmark.organizer import lasting as kept_failures
+from benchmark.organizer.reasons import lasting
+from benchmark.organizer.tracing import Opened
+
+
+@pytest.mark.parametrize(("err", "lasts"), [
+    (ModuleNotFoundError("No module named 'mamba_ssm'", name="mamba_ssm"), True),
+    (FileNotFoundError(errno.ENOENT, "No such file", "model_zoo/w.pth"), True),
+    (HarnessError("select_model builds no model for team 05"), True),
+    (RuntimeError("Jiterator is only supported on CUDA"), True),
+    (SystemExit(1), True),
+    (MemoryError(), False),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory"), False),
+    (OSError(errno.ENOSPC, "No space left on device"), False),
+    (ConnectionError("network unreachable"), False),
+])
+def test_only_what_the_inputs_decide_lasts(err: BaseException, lasts: bool) -> None:
+    assert lasting(err) is lasts
+
+
+def test_a_failed_run_reads_absent_files_as_none_and_modules_as_their_source(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "models" / "__pycache__").mkdir(parents=True)
+    source = repo / "models" / "team01.py"
+    source.write_text("X = 1\n")
+    (repo / "test_demo.py").write_text("")
+    opened = Opened()
+    opened.active = True
+    try:
+        for name in (importlib.util.cache_from_source(str(source)), repo / "model_zoo" / "gone.pth",
+                     repo / "test_demo.py", tmp_path / "elsewhere.txt"):
+            try:
+                open(name).close()
+            except FileNotFoundError:
+                pass
+    finally:
+        opened.active = False
+    assert opened.tried([repo], repo, {repo / "test_demo.py"}) == {"models/team01.py": sha256_of(source),
+                                                                    "model_zoo/gone.pth": None}
+
+
+def test_the_identities_sit_beside_the_failures_file_which_keeps_its_format(tmp_path: Path) -> None:
+    failures = tmp_path / "R.failures.json"
+    failures.write_text(json.dumps({"05": "needs CUDA (x)"}))
+    kept_failures.record(failures, "05", {"reason": "needs CUDA (x)", "inputs": {}})
+    kept_failures.record(failures, "07", None)  # nothing kept for it: nothing written
+    assert kept_failures.read(failures) == {"05": {"reason": "needs CUDA (x)", "inputs": {}}}
+    assert json.loads(failures.read_text()) == {"05": "needs CUDA (x)"}
+    kept_failures.record(failures, "05", None)
+    assert json.loads((tmp_path / "R.failures.inputs.json").read_text()) == {}
