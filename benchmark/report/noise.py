@@ -76,8 +76,15 @@ def runtime_table(results: dict[str, dict[str, Any]], splits: list[str], where: 
 
 
 def split_warnings(name: str, split: str, keys: dict[str, Any]) -> list[str]:
-    """The warning lines a split's official keys call for: a mean that varies over the runs, a busy machine."""
+    """The warning lines a split's official keys call for: a mean that varies over the runs, a busy machine, a
+    deployment on random weights whose output is beyond its tolerance (with weights it would be refused)."""
     lines = []
+    difference, tolerance = keys.get(f"{split}_max_difference"), keys.get(f"{split}_tolerance")
+    bound = tolerance.get("max_difference") if isinstance(tolerance, dict) else None
+    if isinstance(difference, float) and isinstance(bound, float) and difference > bound:
+        lines.append(f"warning: {name} on {split}: its output is {difference:.3g} of the data range from FP32 eager, "
+                     f"beyond its tolerance of {bound:.3g}; on random weights (no checkpoint) that is not judged, "
+                     "give the checkpoint to judge the trained network")
     stats = keys.get(f"{split}_runtime_stats") or {}
     noise = _half_width(stats.get("runs_ci95"), keys.get(f"{split}_ave_runtime"))
     if noise is not None and noise > NOISY_RUNS:

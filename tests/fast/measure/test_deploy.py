@@ -278,8 +278,10 @@ def test_a_way_slower_than_eager_is_listed_with_the_networks_reason() -> None:
 def test_a_network_without_weights_is_timed_not_judged(drift: dict, tmp_path: Path) -> None:
     empty = tmp_path / "empty_zoo"
     empty.mkdir()
-    code, _, err = _demo({**drift, "zoo": empty}, "--precision", "fp16", "--offline")
+    code, out, err = _demo({**drift, "zoo": empty}, "--precision", "fp16", "--offline")
     assert code == 0, err
+    assert "warning: 93_Drift@eager-fp16 on Two: its output is 0.175 of the data range from FP32 eager, beyond its " \
+           "tolerance of 0.0156; on random weights (no checkpoint) that is not judged" in " ".join(out.split())
     entry = read_results(drift["results"])["93_Drift@eager-fp16"]
     assert entry["checkpoint"] is None and entry["Two_max_difference"] > entry["Two_tolerance"]["max_difference"]
 
