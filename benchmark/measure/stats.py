@@ -28,8 +28,9 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float] | None:
-    """Student's t interval of the mean of ``values`` (the means of repeated runs); None for fewer than two, for
-    values that are all equal (an interval of zero width is no interval) and where the figures overflow a float.
+    """Student's t interval of the mean of ``values`` (the means of repeated runs: runtimes, so its lower end is at
+    least 0, where one slow cold run among five would put it below); None for fewer than two, for values that are
+    all equal (an interval of zero width is no interval) and where the figures overflow a float.
 
     With five runs a bootstrap over runs would cover far less than its level; Student's t is exact for
     normal run means and honest for few of them (its width grows as they get fewer).
@@ -41,7 +42,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
         mean, half = x.mean(), scipy_stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
     if not (half > 0 and np.isfinite(half) and np.isfinite(mean)):
         return None
-    return float(mean - half), float(mean + half)
+    return max(0.0, float(mean - half)), float(mean + half)
 
 
 def model_first(slot: int) -> bool:

@@ -5,6 +5,7 @@ into a bias; the spread, the interval over runs and the overlap of intervals."""
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 
 import numpy as np
@@ -115,6 +116,10 @@ def test_spread_and_interval_of_the_mean() -> None:
     half = 4.302652729749464 * 2.0 / math.sqrt(3)  # t(0.975, 2 df) × s / √n
     assert (low, high) == (pytest.approx(12.0 - half), pytest.approx(12.0 + half))
     assert mean_ci([5.0]) is None  # one run: no interval
+    cold = [30.0, 2.0, 2.1, 1.9, 2.0]  # one slow cold run among five: Student's t reaches below 0, a runtime cannot
+    low, high = mean_ci(cold)
+    t = 2.7764451051977987  # t(0.975, 4 df)
+    assert low == 0.0 and high == pytest.approx(7.6 + t * statistics.stdev(cold) / math.sqrt(5))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warning either
         assert mean_ci([1e308, 1e308, 9e307]) is None  # the mean overflows a float: no interval, not inf–inf
