@@ -230,6 +230,7 @@ def sweep(args: argparse.Namespace) -> int:
             row.detail = "up to date: " + (figures(entry, [s.name for s in splits]) or complexity(entry))
             row.published = published.compare(entry, (entry.get("sweep") or {}).get("name_as_written", name),
                                               row.job.team_id) if published else None
+            driver.note_published(name, entry, row.published)
         source = f"{repo.root} (NTIRE {year}, the year from {year_source})" if repo else \
             f"{args.model} (--model)" if args.network is not None else f"registered teams of {year or 'every year'}"
         mode = "".join([" profile only;" if args.profile_only else "", " CPU dry run;" if args.cpu_dry_run else ""])

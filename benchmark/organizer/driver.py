@@ -85,6 +85,17 @@ class Driver:
         self.kept[name] = update.results[name]
         return update
 
+    def note_published(self, name: str, entry: dict[str, Any], comparison: dict[str, Any] | None) -> None:
+        """An entry skipped as up to date: its comparison with ``--published`` written into it, its figures as they
+        were (the same identity, so nothing is set aside)."""
+        if comparison is None or entry.get("published") == comparison:
+            return
+        with self.lock:
+            update = update_results(self.results, name, {**entry, "published": comparison}, keep=self.kept,
+                                    derive=prediction)
+            self.kept[name] = update.results[name]
+            self._say_restored(update)
+
     def _renamed(self, job: Job, name: str) -> list[str]:
         """Entries of the same team (same id, same repository) under another name: a team renamed in select_model."""
         if job.payload["source"] != "challenge":

@@ -349,6 +349,13 @@ def test_a_profile_keeps_its_own_default_file_beside_a_dry_run_on_data(hostile: 
     assert entry["splits"] == [] and entry["published"]["match"] is True
     assert "team 20 is broken" in failures(profile_file)["20"]
     assert (tmp_path / "site" / "index.html").is_file()
+    (tmp_path / "other.json").write_text(json.dumps({"00_FileObject": {"num_parameters": 1.0}}))
+    again = sweep_here("--challenge-repo", repo, "--profile-only", "--cpu-dry-run", "--published", "other.json",
+                       "--model_id", 0, "--device", "cpu")
+    assert ran(again) == set() and "1 up to date" in again.stdout, again.stdout
+    now = read_results(profile_file)["00_FileObject"]  # skipped, its comparison with the new file written all the same
+    assert now["published"]["match"] is False and now["published"]["figures"]["num_parameters"]["published"] == 1.0
+    assert {k: v for k, v in now.items() if k != "published"} == {k: v for k, v in entry.items() if k != "published"}
 
 
 # --- refused in one line, fast -----------------------------------------------------------------------------------
