@@ -7,13 +7,15 @@ process per team cannot prevent that (an unprivileged user or a container can: t
 seen. Around each worker the driver lists those files with their inode, size, modification and change times (the
 change time cannot be set back by whoever writes the file). A difference fails that team in one line naming the
 file; every later team is refused, in this sweep and in later ones (a marker in ``.cache/``), until the harness is
-reinstalled and the marker deleted. A ``.pyc`` added under ``__pycache__`` is what any import by another harness
-process writes and is not counted; one replaced or removed is.
+reinstalled and the marker deleted. Bytecode caches under ``__pycache__`` are written by any import of another
+process (two of them may race to replace one): one that appears, changes or goes counts only when it is not what
+its source compiles to, which is what a planted cache would be.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import stat
 import sys
@@ -86,12 +88,28 @@ def difference(before: Snapshot, after: Snapshot) -> str | None:
         old, new = before.get(path), after.get(path)
         if old == new:
             continue
-        if old is None and new is not None and path.endswith(".pyc") and f"{os.sep}__pycache__{os.sep}" in path:
-            continue
-        what = "added" if old is None else "removed" if new is None else "changed"
+        if path.endswith(".pyc") and f"{os.sep}__pycache__{os.sep}" in path:
+            if new is None or _compiled_from_source(Path(path)):
+                continue
+            what = "bytecode that is not its source's"
+        else:
+            what = "added" if old is None else "removed" if new is None else "changed"
         shown = Path(path).relative_to(PROJECT) if Path(path).is_relative_to(PROJECT) else path
         return f"{shown} ({what})"
     return None
+
+
+def _compiled_from_source(cache: Path) -> bool:
+    """Whether a bytecode cache holds what its source (``a/__pycache__/m.cpython-311[.opt-N].pyc`` → ``a/m.py``)
+    compiles to; code objects compare by their bytecode, constants and names, not by file name or time."""
+    module, _, rest = cache.name.partition(".")
+    level = rest.split(".opt-")[1].split(".")[0] if ".opt-" in rest else "0"
+    source = cache.parent.parent / f"{module}.py"
+    try:
+        code = marshal.loads(cache.read_bytes()[16:])  # after the 16-byte header: magic, flags, source time and size
+        return code == compile(source.read_bytes(), str(source), "exec", dont_inherit=True, optimize=int(level))
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError):
+        return False
 
 
 def refused() -> str | None:

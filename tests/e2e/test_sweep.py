@@ -13,6 +13,7 @@ import importlib.util
 import io
 import json
 import os
+import py_compile
 import re
 import signal
 import subprocess
@@ -567,7 +568,6 @@ def test_a_team_that_changes_the_harness_stops_every_later_team(fake: dict, tmp_
         "        name, data_range, model = '-5_Planter', 1.0, Tiny()\n"
         "    elif model_id == 0:\n"), 1))
     args = ["--challenge-repo", fake["repo"], "--profile-only", "--results", fake["results"]]
-    (harness / "pkg" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"")  # bytecode another import may add
     proc = sweep_here(*args, "--model_id", "-5", "0")
     assert proc.returncode == 0, proc.stderr
     assert ran(proc) == set()
@@ -580,6 +580,7 @@ def test_a_team_that_changes_the_harness_stops_every_later_team(fake: dict, tmp_
     monkeypatch.setattr(integrity, "_refusal", [])  # a later sweep, another process: the marker still refuses
     assert failures(fake["results"])["00"] == refusal and ran(sweep_here(*args, "--model_id", "0")) == set()
     integrity.MARKER.unlink()
-    (harness / "pkg" / "__pycache__" / "extra.cpython-311.pyc").write_bytes(b"")
+    monkeypatch.setattr(integrity, "snapshot", lambda real=integrity.snapshot: (
+        py_compile.compile(str(planted), doraise=True), real())[1])  # another process's import adds a cache meanwhile
     assert ran(sweep_here(*args, "--model_id", "0")) == {0}
 

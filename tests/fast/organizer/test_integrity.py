@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import py_compile
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,27 +12,37 @@ from benchmark.organizer.integrity import difference, roots, snapshot
 
 
 def test_what_a_snapshot_tells_apart(tmp_path: Path) -> None:
-    """Added, removed and changed files are told apart; a new bytecode cache is not a change, a replaced one is;
-    a watched path that does not exist yet counts once it appears (a pip configuration file written by a team)."""
-    (tmp_path / "env" / "__pycache__").mkdir(parents=True)
-    kept, cache, config = tmp_path / "env" / "a.py", tmp_path / "env" / "__pycache__" / "a.pyc", tmp_path / "pip.conf"
-    kept.write_text("x")
-    cache.write_bytes(b"1")
-    where = [tmp_path / "env", config]
+    """Added, removed and changed files are told apart; a watched path that does not exist yet counts once it appears
+    (a pip configuration file written by a team); bytecode caches count only when they are not their source's."""
+    env, config = tmp_path / "env", tmp_path / "pip.conf"
+    env.mkdir()
+    kept, other = env / "a.py", env / "b.py"
+    kept.write_text("VALUE = 1\n")
+    other.write_text("VALUE = 2\n")
+    cache = Path(py_compile.compile(str(kept), doraise=True))
+    where = [env, config]
     before = snapshot(where)
-    assert before[str(config)] is None and difference(before, snapshot(where)) is None
-    (tmp_path / "env" / "__pycache__" / "b.pyc").write_bytes(b"")
+    assert before[str(config)] is None and str(cache) in before and difference(before, snapshot(where)) is None
+    py_compile.compile(str(other), doraise=True)  # another process's import: a new cache of its source
+    cache.unlink()
+    py_compile.compile(str(kept), doraise=True)  # two imports racing: the cache replaced by the same bytecode
+    assert difference(before, snapshot(where)) is None
+    optimized = Path(py_compile.compile(str(kept), doraise=True, optimize=1))
+    assert optimized.name == "a.cpython-%d%d.opt-1.pyc" % sys.version_info[:2]
+    assert difference(before, snapshot(where)) is None
+    shutil.copy(Path(py_compile.compile(str(other), cfile=str(tmp_path / "planted.pyc"))), cache)  # b's code as a's
+    assert difference(before, snapshot(where)) == f"{cache} (bytecode that is not its source's)"
+    cache.unlink()  # gone: Python compiles the source again
     assert difference(before, snapshot(where)) is None
     config.write_text("[global]\nindex-url = http://127.0.0.1:9/\n")
     assert difference(before, snapshot(where)) == f"{config} (added)"
     config.unlink()
-    cache.unlink()
-    cache.write_bytes(b"1")
-    assert difference(before, snapshot(where)) == f"{cache} (changed)"
-    before = snapshot(where)
-    kept.unlink()
-    assert difference(before, snapshot(where)) == f"{kept} (removed)"
-
+    shutil.rmtree(cache.parent)
+    kept.write_text("VALUE = 3\n")
+    assert difference(before, snapshot(where)) == f"{kept} (changed)"
+    other.unlink()
+    assert difference(before, snapshot(where)) == f"{kept} (changed)"  # the first in path order
+    assert difference(snapshot(where) | {str(other): (1, 2, 3, 4)}, snapshot(where)) == f"{other} (removed)"
 
 
 def test_the_watched_files_are_the_harness_its_python_and_pip_settings() -> None:
