@@ -116,3 +116,18 @@ class Loads:
             yield self
         finally:
             torch.load = original
+
+
+DEVICE_KEYS = ("runtime", "ave_runtime", "runs_ave_runtime", "memory", "peak_memory", "forward_seconds")
+"""Split keys a dry run holds no figure of record for (null): they would be the CPU's, not the team's device's."""
+STATS_DESCRIPTION = ("clock", "warmup", "repeat", "runs", "of")
+"""The keys of ``runtime_stats`` that describe how it was timed rather than hold a time."""
+
+
+def dry_keys(keys: dict[str, Any], split: str) -> dict[str, Any]:
+    """A split's keys as a dry run records them: no figure the CPU gave in place of the team's device."""
+    keys = {**keys, **{f"{split}_{k}": None for k in DEVICE_KEYS}}
+    stats = keys.get(f"{split}_runtime_stats")
+    if isinstance(stats, dict):  # every figure of the CPU's times, the protocol's description kept
+        keys[f"{split}_runtime_stats"] = {k: (v if k in STATS_DESCRIPTION else None) for k, v in stats.items()}
+    return keys

@@ -63,7 +63,7 @@ from benchmark.measure.loop import ImageResult
 from benchmark.measure.paired import Baseline, load_baseline
 from benchmark.measure.settings import Settings
 from benchmark.organizer.challenge import Branch, namespace_folders, read_repository
-from benchmark.organizer.dryrun import Loads, cpu_only
+from benchmark.organizer.dryrun import Loads, cpu_only, dry_keys
 from benchmark.organizer.jobs import PHASE, descendants, kill_processes
 from benchmark.organizer.preflight import LoadedStates, load_findings, output_findings
 from benchmark.organizer.reasons import explain, lasting
@@ -329,20 +329,6 @@ def build_baseline(job: dict[str, Any], year: int | None = None) -> Baseline:
                          trust_checkpoint=job.get("trust_checkpoint", False))
 
 
-DEVICE_KEYS = ("runtime", "ave_runtime", "runs_ave_runtime", "memory", "peak_memory", "forward_seconds")
-"""Split keys a dry run holds no figure of record for (null): they would be the CPU's, not the team's device's."""
-STATS_DESCRIPTION = ("clock", "warmup", "repeat", "runs", "of")
-"""The keys of ``runtime_stats`` that describe how it was timed rather than hold a time."""
-
-
-def _dry(keys: dict[str, Any], split: str) -> dict[str, Any]:
-    keys = {**keys, **{f"{split}_{k}": None for k in DEVICE_KEYS}}
-    stats = keys.get(f"{split}_runtime_stats")
-    if isinstance(stats, dict):  # every figure of the CPU's times, the protocol's description kept
-        keys[f"{split}_runtime_stats"] = {k: (v if k in STATS_DESCRIPTION else None) for k, v in stats.items()}
-    return keys
-
-
 def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], built: Built) -> dict[str, str]:
     """sha256 of every file the team's process opened under the repository and the data folders (its checkpoint,
     code, configs), less test_demo.py (its select_model branch stands for it) and the split images (digested)."""
@@ -409,7 +395,7 @@ def run(job: dict[str, Any], loads: Loads, opened: Opened, workdir: Path) -> dic
              if os.path.realpath(repo / name) != os.path.normpath(repo / name)}
     if links:
         sweep["input_links"] = links  # reached through a symlink: the file it points at is what was read
-    keys = {s: _dry(k, s) for s, k in measured.splits.items()} if dry else measured.splits
+    keys = {s: dry_keys(k, s) for s, k in measured.splits.items()} if dry else measured.splits
     phase(f"done: {name}")
     return {"ok": True, "name": measured.name, "record": measured.record, "splits": keys,
             "findings": findings}
