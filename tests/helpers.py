@@ -274,6 +274,14 @@ def select_model(args, device):
 '''
 
 
+def add_branch(repo: Path, team_id: int, body: str, after: str = "") -> None:
+    """Give a fake repository's ``select_model`` a branch for ``team_id`` (``body``: its lines, unindented) before
+    its ``else``, and ``after`` at the end of its test_demo.py (a function the branch needs)."""
+    demo, otherwise = repo / "test_demo.py", "    else:\n        raise NotImplementedError"
+    lines = "".join(f"        {line}\n" for line in body.splitlines())
+    demo.write_text(demo.read_text().replace(otherwise, f"    elif model_id == {team_id}:\n{lines}{otherwise}") + after)
+
+
 def make_repo(root: Path) -> Path:
     """A challenge repository: test_demo.py with a select_model chain, models/ without __init__.py, model_zoo/."""
     (root / "models").mkdir(parents=True)

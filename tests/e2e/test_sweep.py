@@ -28,6 +28,7 @@ from helpers import (
     PROJECT,
     TINY,
     Tiny,
+    add_branch,
     failures,
     make_repo,
     ran,
@@ -473,13 +474,8 @@ def test_a_team_beyond_its_deployment_tolerance_is_a_failure_with_its_figures(fa
         "    def forward(self, x):\n"
         "        out = super().forward(x)\n"
         "        return out if x.dtype == torch.float32 else out + 0.175\n"))
-    demo = fake["repo"] / "test_demo.py"
-    demo.write_text(demo.read_text().replace("    else:\n        raise NotImplementedError", (
-        "    elif model_id == 11:\n"
-        "        from models.team11_Drift import Drift\n"
-        "        name, data_range = '11_Drift', 1.0\n"
-        "        model = Drift()\n"
-        "    else:\n        raise NotImplementedError")))
+    add_branch(fake["repo"], 11, "from models.team11_Drift import Drift\nname, data_range = '11_Drift', 1.0\n"
+                                 "model = Drift()")
     proc = sweep_here(*fake["args"], "--model_id", "0", "11", "--precision", "fp16")
     assert proc.returncode == 0, proc.stderr
     assert ran(proc) == {0}
@@ -525,13 +521,8 @@ def test_a_team_run_through_its_own_forward_as_the_repository_runs_it(fake: dict
     multiples of 8, and the repository's ``run`` calls ``forward_team12`` for it. Set5's head (70×70) and woman (86×57)
     run padded; without that function in ``run`` the team fails on them."""
     (fake["repo"] / "models" / "team12_Windowed.py").write_text(WINDOWED)
-    demo = fake["repo"] / "test_demo.py"
-    with_branch = demo.read_text().replace("    else:\n        raise NotImplementedError", (
-        "    elif model_id == 12:\n"
-        "        from models.team12_Windowed import Windowed\n"
-        "        name, data_range, model = '12_Windowed', 1.0, Windowed()\n"
-        "    else:\n        raise NotImplementedError"))
-    demo.write_text(with_branch + OWN_FORWARD)
+    add_branch(fake["repo"], 12, "from models.team12_Windowed import Windowed\n"
+                                 "name, data_range, model = '12_Windowed', 1.0, Windowed()", after=OWN_FORWARD)
     branch = read_repository(fake["repo"]).branches[12]
     assert branch.forward == "forward_team12" and "def forward_team12(img_lq, model, tile=None):" in branch.text
     assert read_repository(fake["repo"]).branches[0].forward is None
@@ -540,7 +531,8 @@ def test_a_team_run_through_its_own_forward_as_the_repository_runs_it(fake: dict
     entry = read_results(fake["results"])["12_Windowed"]
     assert entry["sweep"]["team_forward"] == "forward_team12" and len(entry["Set5_psnr"]) == 5
     assert entry["complexity"]["params"] == measure(Tiny())["params"]  # the network alone, as the official counter
-    demo.write_text(with_branch)  # the same team without the repository's own forward for it
+    demo = fake["repo"] / "test_demo.py"  # the same team without the repository's own forward for it
+    demo.write_text(demo.read_text().removesuffix(OWN_FORWARD))
     proc = sweep_here(*fake["args"], "--model_id", "12", "--force")
     assert ran(proc) == set() and "is invalid for input of size" in failures(fake["results"])["12"]
 
@@ -560,13 +552,9 @@ def test_a_team_that_changes_the_harness_stops_every_later_team(fake: dict, tmp_
     monkeypatch.setattr(integrity, "MARKER", tmp_path / "cache" / "harness-changed.json")
     monkeypatch.setattr(integrity, "_refusal", [])
     monkeypatch.setenv("FAKE_HARNESS_FILE", str(planted))
-    demo = fake["repo"] / "test_demo.py"
-    demo.write_text(demo.read_text().replace("    if model_id == 0:\n", (
-        "    if model_id == -5:\n"
-        "        open(os.environ['FAKE_HARNESS_FILE'], 'a').write('VALUE = 2\\n')\n"
-        "        from models.team00_Tiny import Tiny\n"
-        "        name, data_range, model = '-5_Planter', 1.0, Tiny()\n"
-        "    elif model_id == 0:\n"), 1))
+    add_branch(fake["repo"], -5, "open(os.environ['FAKE_HARNESS_FILE'], 'a').write('VALUE = 2\\n')\n"
+                                 "from models.team00_Tiny import Tiny\n"
+                                 "name, data_range, model = '-5_Planter', 1.0, Tiny()")
     args = ["--challenge-repo", fake["repo"], "--profile-only", "--results", fake["results"]]
     proc = sweep_here(*args, "--model_id", "-5", "0")
     assert proc.returncode == 0, proc.stderr
