@@ -97,7 +97,6 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
 
 
-
 def check_out(out: Path, sweep: bool) -> None:
     """Every file the run will write (the report and its ``.json``; ``<stem>_sweep.md`` with ``--sweep``) can be
     written, checked before any work: a folder in its place, a file among its folders, a ``.json`` report (its

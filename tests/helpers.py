@@ -62,8 +62,6 @@ def write_set(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
     return root
 
 
-
-
 class TinySR(nn.Module):
     """An x4 network small enough for any test: one 3×3 convolution and a pixel shuffle."""
 

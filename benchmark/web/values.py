@@ -59,8 +59,6 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) else shown(value)
 
 
-
-
 def _scalar(value: Any) -> str | None:
     return None if value is None or isinstance(value, (str, int, float)) else shown(value)
 

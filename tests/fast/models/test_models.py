@@ -135,8 +135,6 @@ def test_shift_kernel_moves_each_channel_group_as_specified() -> None:
     assert torch.equal(out[4], x[4])
 
 
-
-
 def test_a_runs_code_covers_what_the_variant_executes() -> None:
     """The record's code_sha256 hashes these files: the fast SRneXt's compiled kernel is part of its code."""
     import models.kernels.srnext as kernels
