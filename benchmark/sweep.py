@@ -38,7 +38,6 @@ import torch
 from rich.markup import escape
 
 from benchmark import cli
-from benchmark.atlas.sweeps import results_name
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.deploy import make_backend
@@ -46,7 +45,14 @@ from benchmark.organizer import jobs, lasting
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
-from benchmark.organizer.plan import Freshness, network_job, registered_jobs, repository_jobs, triage
+from benchmark.organizer.plan import (
+    Freshness,
+    network_job,
+    registered_jobs,
+    repository_jobs,
+    results_file_name,
+    triage,
+)
 from benchmark.record.store import check_results_path, read_results
 from benchmark.web.build import SiteInputs, build_site, site_folder
 
@@ -132,7 +138,7 @@ def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     a dry run's and a profile's are files of their own, as in the atlas: sharing one, a profile would find a team
     measured on data up to date, and the file would hold models timed on different splits."""
     stem = repo.root.name if repo else args.network.display_name if args.network is not None else "results"
-    default = Path("results") / results_name(stem, args.cpu_dry_run, args.profile_only)
+    default = Path("results") / results_file_name(stem, args.cpu_dry_run, args.profile_only)
     results = (args.results or default).resolve()
     check_results_path(results)
     return results

@@ -21,6 +21,7 @@ from benchmark.atlas.rows import Swept
 from benchmark.core.files import results_and_companions
 from benchmark.core.errors import HarnessError
 from benchmark.organizer.challenge import known_year, read_repository
+from benchmark.organizer.plan import results_file_name
 from benchmark.rank.publications import PUBLISHED
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -44,12 +45,6 @@ class Ran:
     """The load average (1, 5, 15 min) when the sweep began and when it ended."""
 
 
-def results_name(stem: str, dry_run: bool, profile_only: bool) -> str:
-    """``<stem>.json``; ``.dry-run`` and ``.profile`` in the name keep those runs' entries apart from the full ones (a
-    profile-only build never makes a full one's entries out of date, nor the other way round)."""
-    return f"{stem}{'.dry-run' if dry_run else ''}{'.profile' if profile_only else ''}.json"
-
-
 def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, network: list[str] | None,
          reference_year: int) -> list[Planned]:
     """One sweep per repository (its year read from its code, the year's published figures beside its teams), and
@@ -67,12 +62,12 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
                                f"{stem}, which names its results file in the atlas; rename one of them")
         stems[stem] = repo.root
         published = PUBLISHED / f"ntire{year}.toml"
-        results = out / results_name(stem, dry_run, profile_only)
+        results = out / results_file_name(stem, dry_run, profile_only)
         flags = ["--challenge-repo", str(repo.root), "--results", str(results),
                  *(["--published", str(published)] if published.is_file() else [])]
         planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids)), flags))
     if network:
-        results = out / results_name("network", dry_run, profile_only)
+        results = out / results_file_name("network", dry_run, profile_only)
         name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]
         planned.append(Planned(Swept(results, reference_year, NETWORK_SOURCE, mine=True, network=name),
                                [*network, "--year", str(reference_year), "--results", str(results)]))

@@ -94,6 +94,13 @@ def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None
     return out
 
 
+def results_file_name(stem: str, dry_run: bool, profile_only: bool) -> str:
+    """A sweep's default results file name (the atlas's too): ``<stem>.json``; ``.dry-run`` and ``.profile`` in it
+    keep those runs' entries apart from the full ones (a profile-only build never makes a full one's entries out of
+    date, nor the other way round)."""
+    return f"{stem}{'.dry-run' if dry_run else ''}{'.profile' if profile_only else ''}.json"
+
+
 def recorded_team(sweep: Any) -> int | None:
     """The team id an entry's ``sweep`` block records; None where it records none, or no team number (a hand-edited
     ``"0"`` or ``true``): such an entry is no team's, never taken for team 00's own nor for another's."""
