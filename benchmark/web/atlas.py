@@ -21,7 +21,7 @@ from benchmark.rank.board import clean_name
 from benchmark.record.checks import why_not_a_figure, why_not_an_interval
 from benchmark.web import svg
 from benchmark.web.markup import Pages, esc, grid, link, name, notes
-from benchmark.web.values import COUNT, FIGURE, TEXT, Fields, Items, Leaf, Schema, clean
+from benchmark.web.values import COUNT, FIGURE, TEAM_ID, TEXT, Fields, Items, Leaf, Schema, clean
 
 YEAR_COLOURS = {2023: "#8c510a", 2024: "#1f5fa8", 2025: "#e08214", 2026: "#c2185b"}
 """Each year's colour on the plots and in the table (none green: the Pareto front is); a year not listed is grey."""
@@ -31,11 +31,6 @@ COSTS = {"ratio": "runtime [× {reference}, {device}]", "flops_fvcore": "FLOPs [
 
 def _flag(value: Any) -> str | None:
     return None if isinstance(value, bool) else shown(value)
-
-
-def _team_id(value: Any) -> str | None:
-    """A repository id: a whole number, negative ones included (a team's branch ``model_id == -1``)."""
-    return None if isinstance(value, int) and not isinstance(value, bool) else shown(value)
 
 
 def _matches(value: Any) -> str | None:
@@ -61,7 +56,7 @@ def _row(sets: list[str]) -> Fields:
 PARTS: dict[str, tuple[Schema, tuple[str, ...]]] = {
     "failures": (Fields({"year": COUNT, "source": TEXT, "label": TEXT, "reason": TEXT}, "an object"),
                  ("source", "label", "reason")),
-    "winners": (Fields({"year": COUNT, "team": TEXT, "team_id": Leaf(_team_id, "a whole number"), "model": TEXT,
+    "winners": (Fields({"year": COUNT, "team": TEXT, "team_id": TEAM_ID, "model": TEXT,
                         "why": TEXT}, "an object"), ("year", "why")),
     "verdicts": (Fields({"line": TEXT}, "an object"), ("line",)),
     "bridges": (Fields({"network": TEXT, "why": TEXT, "ms": Leaf(lambda v: None if isinstance(v, dict) and all(

@@ -110,5 +110,5 @@ def test_each_year_s_winner_is_ringed_on_every_plot_and_a_winner_that_failed_say
     assert front not in atlas.YEAR_COLOURS.values()  # no year's points in the Pareto front's colour
     (tmp_path / "atlas.json").write_text(json.dumps({**edited, "winners": [{**edited["winners"][1], "team_id": "7"}]}))
     assert atlas.read(tmp_path / "atlas.json")[1] == [
-        f"warning: --atlas {tmp_path / 'atlas.json'}: winners[0].team_id is '7', not a whole number; shown as n/a on "
-        "the site"]
+        f"warning: --atlas {tmp_path / 'atlas.json'}: winners[0].team_id is '7', not a number, not a whole number (a "
+        "team id); shown as n/a on the site"]
