@@ -249,6 +249,22 @@ def test_exported_and_compiled_fast_network_agree_at_every_size(backend: str) ->
         assert runner.describe()["export"] == "dynamic height and width"
 
 
+def test_the_export_has_no_transposes_or_slices() -> None:
+    """What ONNX Runtime ran faster: each norm as reductions over the channels (no Transpose pair around it) and each
+    shift as its depthwise convolution (no Pad, Slice and Concat copies)."""
+    onnx = pytest.importorskip("onnx")
+    why = BACKENDS["onnxruntime"].missing(torch.device("cpu"), "fp32")
+    if why is not None:
+        pytest.skip(f"onnxruntime: {why}")
+    from benchmark.measure.deploy import _onnx
+
+    _, fast = _small_pair()
+    proto = onnx.load_from_string(_onnx(fast, torch.float32, torch.device("cpu"), "fast")[0])
+    ops = [node.op_type for node in proto.graph.node]
+    assert not {"Transpose", "Slice", "Concat", "Pad", "LayerNormalization"} & set(ops)
+    assert ops.count("ReduceMean") == 4 and ops.count("Conv") == 2 + 6 + 2  # head, tail; 6 per layer; 2 shifts
+
+
 def test_plain_call_needs_no_grad_context_and_leaves_the_input_alone() -> None:
     torch.manual_seed(3)
     fast = SRneXtFast()  # straight from the constructor: parameters still require grad
