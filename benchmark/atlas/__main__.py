@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.parser("python -m benchmark.atlas", __doc__)
     p.add_argument("--challenge-repo", type=Path, action="append", default=[], metavar="PATH",
                    help="an official challenge repository, read in place (repeat for each year)")
+    p.add_argument("--model_id", type=int, nargs="+", action="extend", metavar="N",
+                   help="only these teams of each repository (a repository with none of them is not swept; "
+                        "default: every team)")
     p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
                    help="folders with HR/ and LR_bicubic/X4/ (Set5, Set14, B100)")
     p.add_argument("--out", type=Path, default=Path("results/atlas"),
@@ -88,6 +91,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
                 "../shared/data/B100), or --profile-only")
     if args.reference not in YEARS:
         p.error(f"--reference {args.reference}: one of {', '.join(map(str, YEARS))}")
+    if args.model_id and not args.challenge_repo:
+        p.error("--model_id picks teams of a --challenge-repo; add one")
     if args.checkpoint is not None and args.model is None:
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
@@ -166,7 +171,8 @@ def build(args: argparse.Namespace) -> int:
     check_split_names(splits)
     sets = [s.name for s in splits]
     planned = sweeps.plan(args.challenge_repo, args.out_folder.real, args.cpu_dry_run, args.profile_only,
-                          network_flags(args), args.reference)
+                          network_flags(args), args.reference, args.model_id,
+                          lambda line: console.print(escape(line), soft_wrap=True))
     args.out_folder.kept()
     console.print(escape(f"atlas: {len(planned)} sweep(s) into {args.out}/ on {', '.join(sets) or 'no data'}; "
                          f"reference network: the {args.reference} baseline {get_year(args.reference).baseline}"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import no_interval_reason, paired_ratio
-from benchmark.organizer.plan import recorded_team
+from benchmark.organizer.plan import recorded_team, team_label
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
@@ -35,6 +35,9 @@ class Swept:
     """The network given with ``--model``: the one placed among the others."""
     teams: tuple[int, ...] | None = None
     """The repository's team ids now (None: not known): an entry of a team no longer there is left out."""
+    chosen: tuple[int, ...] | None = None
+    """The teams the atlas was asked for (``--model_id``; None: every one): the others' entries and failures, kept in
+    the file from an earlier build, are left out of this one."""
     network: str | None = None
     """The ``--model`` network's results name: the file's entries of networks given in earlier builds are left out."""
 
@@ -172,13 +175,21 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
         else None,
         "sweep_wall_seconds": _figure(sweep, "wall_seconds", problems, "sweep.wall_seconds"),
     }
-    row["team"] = (row["published"] or {}).get("name")
+    row["team"] = team_name(row["published"], published)
     return row
+
+
+def team_name(block: dict[str, Any] | None, published: list[Row]) -> str | None:
+    """The team's name, where the published row matched names a team (Table 1 of 2024); None where it names the model
+    (2026's results.json), where none matched, and for a network given as a file."""
+    matched = (block or {}).get("name")
+    return next((r.team_name for r in published if r.primary and r.team == matched), None) if matched else None
 
 
 def _failures(swept: Swept) -> list[dict[str, Any]]:
     return [{"year": swept.year, "source": swept.source, "label": f.label, "reason": f.reason}
-            for f in sorted(read_failures(swept.results), key=lambda f: f.label)]
+            for f in sorted(read_failures(swept.results), key=lambda f: f.label)
+            if swept.chosen is None or f.label in {team_label(i) for i in swept.chosen}]
 
 
 def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
@@ -192,6 +203,8 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
             team = recorded_team(entry.get("sweep"))
+            if swept.chosen is not None and team not in swept.chosen:
+                continue  # not asked for this time: no warning, its entry stays in the file
             gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
                     and team is not None and team not in swept.teams else
                     f"not the --model network of this build ({swept.network}) but an earlier one"
