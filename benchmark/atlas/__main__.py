@@ -140,14 +140,14 @@ def shared_flags(args: argparse.Namespace) -> list[str]:
 def summary(atlas: rows.Atlas) -> list[str]:
     """Per year: entries, published rows matched (by name/id, by figures), equal at the printed precision, failed."""
     out = []
-    failed = {f["year"] for f in atlas.failures if f["year"] and f["source"] != sweeps.NETWORK_SOURCE}
-    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | failed):
+    teams = [f for f in atlas.failures if f["source"] != sweeps.NETWORK_SOURCE]  # the --model network is no year's
+    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | {f["year"] for f in teams if f["year"]}):
         own = [r for r in atlas.rows if r["year"] == year and not r["mine"]]
         blocks = [r["published"] for r in own if r["published"]]
         by = {how: sum(b["matched_by"] == how for b in blocks) for how in ("name", "id", "figures")}
         ambiguous = sum(bool(b.get("candidates")) for b in blocks)
         equal = sum(b["match"] is True for b in blocks)
-        failed = sum(f["year"] == year for f in atlas.failures)
+        failed = sum(f["year"] == year for f in teams)
         out.append(f"NTIRE {year}: {len(own)} measured, {failed} could not run; published: "
                    f"{by['name'] + by['id']} matched by name or id, {by['figures']} by figures"
                    f"{f', {ambiguous} ambiguous' if ambiguous else ''}; {equal} equal at the printed precision")
@@ -204,7 +204,9 @@ def build(args: argparse.Namespace) -> int:
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
-                 *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+                 *summary(atlas), *(v["line"] for v in verdicts),
+                 *(f"your network could not run, so it is not placed: {f['reason']}" for f in atlas.failures
+                   if f["source"] == sweeps.NETWORK_SOURCE), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

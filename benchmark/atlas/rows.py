@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import no_interval_reason, paired_ratio
-from benchmark.organizer.plan import recorded_team, team_label
+from benchmark.organizer.plan import network_label, recorded_team, team_label
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
@@ -187,9 +187,12 @@ def team_name(block: dict[str, Any] | None, published: list[Row]) -> str | None:
 
 
 def _failures(swept: Swept) -> list[dict[str, Any]]:
+    """The sweep's failed teams this build asked for: the chosen teams (all without ``--model_id``), or this build's
+    ``--model`` network (the failure of a network given in an earlier build stays in the file, out of the atlas)."""
+    wanted = ({network_label(swept.network)} if swept.network is not None else
+              None if swept.chosen is None else {team_label(i) for i in swept.chosen})
     return [{"year": swept.year, "source": swept.source, "label": f.label, "reason": f.reason}
-            for f in sorted(read_failures(swept.results), key=lambda f: f.label)
-            if swept.chosen is None or f.label in {team_label(i) for i in swept.chosen}]
+            for f in sorted(read_failures(swept.results), key=lambda f: f.label) if wanted is None or f.label in wanted]
 
 
 def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
@@ -200,6 +203,8 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
     for swept in sweeps:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
+        failures = _failures(swept)
+        failed = {f["label"] for f in failures}
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
             team = recorded_team(entry.get("sweep"))
@@ -208,7 +213,10 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
             gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
                     and team is not None and team not in swept.teams else
                     f"not the --model network of this build ({swept.network}) but an earlier one"
-                    if swept.network is not None and name != swept.network else None)
+                    if swept.network is not None and name != swept.network else
+                    "its latest run failed (the line of its failure is in the atlas), so this entry is an earlier "
+                    "run's" if (network_label(name) if swept.mine else None if team is None else team_label(team))
+                    in failed else None)
             if gone:
                 atlas.warnings.append(f"warning: {where}: {gone}; left out of the atlas (its entry stays in the file)")
                 continue
@@ -216,7 +224,7 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
             atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
                                         reference_ms(reference_year), problems))
             atlas.warnings += [f"warning: {where}: {line}; n/a in the atlas" for line in problems]
-        atlas.failures += _failures(swept)
+        atlas.failures += failures
     for year in years:
         blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}
         for row_name, claimants in claimed_twice(blocks).items():

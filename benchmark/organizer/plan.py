@@ -43,6 +43,11 @@ def team_label(team_id: int) -> str:
     return f"{team_id:02}"
 
 
+def network_label(name: str) -> str:
+    """A network given as a file's label (``model-MyNet``), from its results name."""
+    return f"model-{name}"
+
+
 def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
     return [{"name": s.name, "pairs": [[p.name, str(p.hr.resolve()), str(p.lr.resolve())] for p in s.pairs]}
             for s in splits]
@@ -128,7 +133,7 @@ def network_job(spec: ModelSpec, checkpoint: Path | None, splits: list[Split], s
                "settings": own.as_dict(), "model_zoo": str((model_zoo or models.spec.MODEL_ZOO).resolve()),
                "offline": offline, "zoo_url": zoo_url, "trust_checkpoint": trust_checkpoint,
                "name": results_name(spec.display_name, settings.backend, settings.precision), **(options or {})}
-    return Job(f"model-{spec.display_name}", f"{spec.display_name} (--model)", spec.team_id, spec.year, payload)
+    return Job(network_label(spec.display_name), f"{spec.display_name} (--model)", spec.team_id, spec.year, payload)
 
 
 def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:

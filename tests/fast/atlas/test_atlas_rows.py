@@ -16,7 +16,7 @@ import pytest
 from helpers import make_repo, run_main
 
 from benchmark.atlas import output, placement, sweeps
-from benchmark.atlas.__main__ import main as atlas_main, no_intervals
+from benchmark.atlas.__main__ import main as atlas_main, no_intervals, summary
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
@@ -301,6 +301,31 @@ def test_model_id_sweeps_only_those_teams_of_each_repository_and_shows_only_them
     assert chosen.warnings == []  # chosen, not gone from the repository: no line
     every = build([Swept(results, 2025, "NTIRE2025_Fake", teams=teams)], SETS, 2026)
     assert [r["model"] for r in every.rows] == ["00_A", "02_B"] and len(every.failures) == 2
+
+
+def test_a_failed_run_s_earlier_entry_and_earlier_networks_failures_are_left_out(tmp_path: Path) -> None:
+    """MyNet ran once, then failed with a checkpoint that did not fit: the atlas showed the earlier run's row (other
+    weights) beside this build's failure, and the failures of networks given in earlier builds; the network's failure
+    counted as one of 2026's teams that could not run."""
+    mine = tmp_path / "network.dry-run.json"
+    mine.write_text(json.dumps({"MyNet": {**entry(0, "MyNet", 0.2, 5.0, 29.9, 1.2), "year": 2026,
+                                          "sweep": {"source": "file", "team_id": 0}}}))
+    (tmp_path / "network.dry-run.failures.json").write_text(json.dumps({
+        "model-MyNet": "checkpoint w.pth does not fit MyNet", "model-Old": "--model Old: building it failed (x)"}))
+    repo = tmp_path / "NTIRE2026_ESR.dry-run.json"
+    repo.write_text(json.dumps({"00_SPAN": {**entry(0, "00_SPAN", 0.150688, 9.833807872, 30.0, 1.0), "year": 2026},
+                                "01_PDS": {**entry(1, "01_PDS", 0.141748, 9.2536832, 29.9, 0.9), "year": 2026}}))
+    (tmp_path / "NTIRE2026_ESR.dry-run.failures.json").write_text(json.dumps({"01": "timed out after 5 s"}))
+    atlas = build([Swept(repo, 2026, "NTIRE2026_ESR", teams=(0, 1)),
+                   Swept(mine, 2026, sweeps.NETWORK_SOURCE, mine=True, network="MyNet")], SETS, 2026)
+    assert [r["model"] for r in atlas.rows] == ["00_SPAN"]
+    assert [(f["source"], f["label"]) for f in atlas.failures] == [("NTIRE2026_ESR", "01"),
+                                                                  (sweeps.NETWORK_SOURCE, "model-MyNet")]
+    assert atlas.warnings == [f"warning: {where}: model {name}: its latest run failed (the line of its failure is in "
+                              "the atlas), so this entry is an earlier run's; left out of the atlas (its entry stays "
+                              "in the file)" for where, name in ((repo, "01_PDS"), (mine, "MyNet"))]
+    assert summary(atlas) == ["NTIRE 2026: 1 measured, 1 could not run; published: 1 matched by name or id, 0 by "
+                              "figures; 0 equal at the printed precision"]  # activations and conv made up
 
 
 @pytest.mark.parametrize("flags, why", [
