@@ -111,21 +111,25 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
 
 
 def network_flags(args: argparse.Namespace) -> list[str] | None:
+    """The ``--model`` network's sweep flags, its files' paths absolute (the sweeps run in the checkout)."""
     if args.model is None:
         return None
-    flags = ["--model", args.model, "--data-range", f"{args.data_range:g}"]
-    for flag, value in (("--checkpoint", args.checkpoint), ("--model-args", args.model_args), ("--name", args.name)):
+    file, _, name = args.model.rpartition(":")
+    flags = ["--model", f"{Path(file).resolve()}:{name}", "--data-range", f"{args.data_range:g}"]
+    checkpoint = None if args.checkpoint is None else args.checkpoint.resolve()
+    for flag, value in (("--checkpoint", checkpoint), ("--model-args", args.model_args), ("--name", args.name)):
         if value is not None:
             flags += [flag, str(value)]
     return flags
 
 
 def shared_flags(args: argparse.Namespace) -> list[str]:
-    """The flags every sweep of the atlas takes: the data, SSIM, the reference network, the mode and limits."""
-    flags = ["--dataset", *map(str, args.dataset), "--ssim"] if args.dataset else []
+    """The flags every sweep of the atlas takes: the data, SSIM, the reference network, the mode and limits (paths
+    absolute: the sweeps run in the checkout, the atlas wherever it was started)."""
+    flags = ["--dataset", *(str(d.resolve()) for d in args.dataset), "--ssim"] if args.dataset else []
     if not args.profile_only:
         flags += ["--reference", str(args.reference)]
-        flags += ["--model_zoo", str(args.model_zoo)] if args.model_zoo else []
+        flags += ["--model_zoo", str(args.model_zoo.resolve())] if args.model_zoo else []
         flags += ["--offline"] if args.offline else []
         flags += ["--zoo-url", args.zoo_url] if args.zoo_url else []
     for flag, on in (("--cpu-dry-run", args.cpu_dry_run), ("--profile-only", args.profile_only),

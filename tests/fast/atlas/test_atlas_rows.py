@@ -16,7 +16,8 @@ import pytest
 from helpers import make_repo, run_main
 
 from benchmark.atlas import output, placement, sweeps
-from benchmark.atlas.__main__ import main as atlas_main, no_intervals, summary
+from benchmark.atlas.__main__ import build_parser, network_flags, no_intervals, shared_flags, summary
+from benchmark.atlas.__main__ import main as atlas_main
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
@@ -326,6 +327,19 @@ def test_a_failed_run_s_earlier_entry_and_earlier_networks_failures_are_left_out
                               "in the file)" for where, name in ((repo, "01_PDS"), (mine, "MyNet"))]
     assert summary(atlas) == ["NTIRE 2026: 1 measured, 1 could not run; published: 1 matched by name or id, 0 by "
                               "figures; 0 equal at the printed precision"]  # activations and conv made up
+
+
+def test_the_sweeps_get_absolute_paths_wherever_the_atlas_was_started(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweeps run in the checkout: a relative --model, --checkpoint, --dataset or --model_zoo given from another
+    folder named files that were not there, and the network's sweep exited with status 2."""
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["--challenge-repo", "repo", "--dataset", "data/Set5", "--model_zoo", "zoo",
+                                      "--model", "my nets/arch.py:MyNet", "--checkpoint", "w.pth"])
+    assert network_flags(args) == ["--model", f"{tmp_path / 'my nets' / 'arch.py'}:MyNet", "--data-range", "255",
+                                   "--checkpoint", str(tmp_path / "w.pth")]
+    assert shared_flags(args)[:6] == ["--dataset", str(tmp_path / "data" / "Set5"), "--ssim", "--reference", "2026",
+                                      "--model_zoo"] and shared_flags(args)[6] == str(tmp_path / "zoo")
 
 
 @pytest.mark.parametrize("flags, why", [
