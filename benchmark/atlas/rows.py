@@ -195,6 +195,18 @@ def _failures(swept: Swept) -> list[dict[str, Any]]:
             for f in sorted(read_failures(swept.results), key=lambda f: f.label) if wanted is None or f.label in wanted]
 
 
+def _left_out(name: str, team: int | None, swept: Swept, failed: set[str]) -> str | None:
+    """Why an entry of the file is not this atlas's (None: it is)."""
+    if swept.teams is not None and team is not None and team not in swept.teams:
+        return f"team {team} is not in {swept.source} any more"
+    if swept.network is not None and name != swept.network:
+        return f"not the --model network of this build ({swept.network}) but an earlier one"
+    label = network_label(name) if swept.mine else None if team is None else team_label(team)
+    if label in failed:  # a failure is cleared when the team runs: this entry is older than it
+        return "its latest run failed (the line of its failure is in the atlas), so this entry is an earlier run's"
+    return None
+
+
 def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
     """The atlas of ``sweeps``: a row per entry (a CPU dry run's and a GPU run's alike), a line per failed team."""
     atlas = Atlas(sets, reference_year)
@@ -210,13 +222,7 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
             team = recorded_team(entry.get("sweep"))
             if swept.chosen is not None and team not in swept.chosen:
                 continue  # not asked for this time: no warning, its entry stays in the file
-            gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
-                    and team is not None and team not in swept.teams else
-                    f"not the --model network of this build ({swept.network}) but an earlier one"
-                    if swept.network is not None and name != swept.network else
-                    "its latest run failed (the line of its failure is in the atlas), so this entry is an earlier "
-                    "run's" if (network_label(name) if swept.mine else None if team is None else team_label(team))
-                    in failed else None)
+            gone = _left_out(name, team, swept, failed)
             if gone:
                 atlas.warnings.append(f"warning: {where}: {gone}; left out of the atlas (its entry stays in the file)")
                 continue

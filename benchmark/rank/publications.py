@@ -53,8 +53,8 @@ class Row:
     """A row of the source's table (False: the same entry published elsewhere too, e.g. the baseline's own run)."""
     gpu: str | None = None
     team_name: str | None = None
-    """The team's name, where the source names teams (Table 1 of 2024: ``XiaomiMM``, its baseline row as printed,
-    ``RLFN (Baseline)``); None where it names models (an organizers' results.json: ``00_SPAN``)."""
+    """The team's name, where a shipped file's rows are teams (``names = "teams"``: Table 1 of 2024, ``XiaomiMM``, its
+    baseline row as printed, ``RLFN (Baseline)``); None where they name models (2026's results.json: ``00_SPAN``)."""
 
 
 def decimals(value: float | int) -> int:
@@ -158,7 +158,7 @@ def _table_rows(data: dict[str, Any], source: str) -> list[Row]:
         basis = item.get("team_id_basis")
         id_from = basis.split(":")[0].split(" ")[0] if isinstance(basis, str) and team_id is not None else None
         places = {k: printed[k] for k, v in values.items() if _number(v)}
-        rows.append(Row(item["team"], team_id, source, figures, places, reported, id_from, team_name=item["team"]))
+        rows.append(Row(item["team"], team_id, source, figures, places, reported, id_from))
     return rows
 
 
