@@ -203,6 +203,17 @@ def test_a_relative_path_and_one_with_spaces_are_the_same_network(network: dict[
         assert f" {(3 * 8 * 9 + 8 + 8 * 48 * 9 + 48) / 1e6:.6f} " in out  # MyNet(feats=8)'s params [M]
 
 
+def test_a_network_without_checkpoint_is_timed_and_says_so(network: dict[str, Path]) -> None:
+    """The line read "MyNet: no checkpoint --checkpoint; timing only, PSNR n/a"."""
+    code, out, err = run_main(test_demo.main, [
+        "--year", "2026", "--model", f"{network['arch']}:MyNet", "--dataset", str(network["data"]), "--no-save",
+        "--results", str(network["tmp"] / "R.json"), "--device", "cpu", "--runs", "1"])
+    assert code == 0, err
+    assert "MyNet: no --checkpoint given; timing only, PSNR n/a" in out
+    entry = read_results(network["tmp"] / "R.json")["MyNet"]
+    assert entry["checkpoint"] is None and "Mini_ave_psnr" not in entry and entry["Mini_ave_runtime"] > 0
+
+
 def test_network_flags_need_model() -> None:
     code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
     assert code == 2 and "--name is for a network given with --model FILE:Class" in err
