@@ -209,6 +209,8 @@ def build(args: argparse.Namespace) -> int:
         write_atomic(out / name, text)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
                  *summary(atlas), *(v["line"] for v in verdicts),
+                 *(f"{r['model']}: not placed, a --profile-only atlas has no PSNR to set against the costs"
+                   for r in atlas.rows if r["mine"] and not sets),
                  *(f"your network could not run, so it is not placed: {f['reason']}" for f in atlas.failures
                    if f["source"] == sweeps.NETWORK_SOURCE), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)

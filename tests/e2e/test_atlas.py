@@ -299,7 +299,8 @@ def test_your_network_with_other_arguments_runs_again_and_an_earlier_one_is_left
         assert code == 0, err
         return {r["model"]: r for r in json.loads((out / "atlas.json").read_text())["rows"]}, stdout
 
-    first, _ = rows()
+    first, log = rows()
+    assert "MyNet: not placed, a --profile-only atlas has no PSNR to set against the costs" in log  # was silent
     assert first["MyNet"]["params"] == measure(namespace_net(mine["arch"], feats=6))["params"] / 1e6
     again, log = rows("--model-args", '{"feats": 3}')
     assert "MyNet's entry is out of date (other --model-args or --data-range); it runs again" in log
