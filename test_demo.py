@@ -147,8 +147,8 @@ def run_model(spec: models.ModelSpec, splits: list[Split], args: argparse.Namesp
     if args.profile:
         console.print(profile_view(name, profile_model(model, device=device)))
     if checkpoint is None and spec.url is None:  # fetch_checkpoint has said where the official file comes from
-        where = "--checkpoint" if spec.label is not None else args.model_zoo / spec.checkpoint
-        console.print(f"[yellow]{escape(f'{name}: no checkpoint {where}; timing only, PSNR n/a')}[/]")
+        what = "no --checkpoint given" if spec.label is not None else f"no checkpoint {args.model_zoo / spec.checkpoint}"
+        console.print(f"[yellow]{escape(f'{name}: {what}; timing only, PSNR n/a')}[/]")
 
     def on_record(record: dict) -> None:
         replaced = update_results(args.results, name, record, derive=prediction).replaced_line(name)

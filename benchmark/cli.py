@@ -159,7 +159,35 @@ def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> Model
     if checkpoint is not None and not Path(checkpoint).is_file():  # the atlas would find it after every repository
         why = "a folder" if Path(checkpoint).is_dir() else "not found"
         p.error(f"--checkpoint {checkpoint}: {why}; pass the file of the --model network's weights")
-    return models.file_spec(args.model, data_range=args.data_range, kwargs=kwargs, name=args.name, year=year)
+    where = Path(args.model.rpartition(":")[0])
+    if where.is_file() and where.suffix != ".py":  # Python's importer reads a module only from a .py file
+        p.error(f"--model {args.model}: {where.name} is not named .py; copy or link it as {where.stem}.py and pass "
+                "that")
+    spec = models.file_spec(args.model, data_range=args.data_range, kwargs=kwargs, name=args.name, year=year)
+    _check_builder(p, args.model, spec.builder, kwargs)
+    return spec
+
+
+def _check_builder(p: OneLineParser, target: str, builder: Callable, kwargs: dict) -> None:
+    """A class that is no network, or arguments its constructor does not take: one line before anything is built
+    (the atlas would otherwise sweep every repository before the network's own sweep said so)."""
+    import inspect
+
+    name = target.rpartition(":")[2]
+    if isinstance(builder, type) and not issubclass(builder, torch.nn.Module):
+        p.error(f"--model {target}: {name} is not a torch.nn.Module; name the network's class")
+    try:
+        signature = inspect.signature(builder)
+    except ValueError:  # no signature to read (a builtin): building it will say
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as err:
+        missing = [n for n, a in signature.parameters.items() if a.default is a.empty and n not in kwargs
+                   and a.kind in (a.POSITIONAL_OR_KEYWORD, a.KEYWORD_ONLY)]
+        why = f"missing {', '.join(map(repr, missing))}" if missing else str(err)
+        p.error(f"--model {target}: {name} cannot be built with {kwargs or 'no arguments'} ({why}); pass its "
+                "constructor's arguments with --model-args JSON")
 
 
 def check_sweep_limits(p: OneLineParser, args: argparse.Namespace) -> None:

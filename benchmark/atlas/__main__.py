@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.parser("python -m benchmark.atlas", __doc__)
     p.add_argument("--challenge-repo", type=Path, action="append", default=[], metavar="PATH",
                    help="an official challenge repository, read in place (repeat for each year)")
+    p.add_argument("--model_id", type=int, nargs="+", action="extend", metavar="N",
+                   help="only these teams of each repository (a repository with none of them is not swept; "
+                        "default: every team)")
     p.add_argument("--dataset", type=Path, nargs="+", action="extend", default=[],
                    help="folders with HR/ and LR_bicubic/X4/ (Set5, Set14, B100)")
     p.add_argument("--out", type=Path, default=Path("results/atlas"),
@@ -88,6 +91,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
                 "../shared/data/B100), or --profile-only")
     if args.reference not in YEARS:
         p.error(f"--reference {args.reference}: one of {', '.join(map(str, YEARS))}")
+    if args.model_id and not args.challenge_repo:
+        p.error("--model_id picks teams of a --challenge-repo; add one")
     if args.checkpoint is not None and args.model is None:
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
@@ -106,21 +111,25 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
 
 
 def network_flags(args: argparse.Namespace) -> list[str] | None:
+    """The ``--model`` network's sweep flags, its files' paths absolute (the sweeps run in the checkout)."""
     if args.model is None:
         return None
-    flags = ["--model", args.model, "--data-range", f"{args.data_range:g}"]
-    for flag, value in (("--checkpoint", args.checkpoint), ("--model-args", args.model_args), ("--name", args.name)):
+    file, _, name = args.model.rpartition(":")
+    flags = ["--model", f"{Path(file).resolve()}:{name}", "--data-range", f"{args.data_range:g}"]
+    checkpoint = None if args.checkpoint is None else args.checkpoint.resolve()
+    for flag, value in (("--checkpoint", checkpoint), ("--model-args", args.model_args), ("--name", args.name)):
         if value is not None:
             flags += [flag, str(value)]
     return flags
 
 
 def shared_flags(args: argparse.Namespace) -> list[str]:
-    """The flags every sweep of the atlas takes: the data, SSIM, the reference network, the mode and limits."""
-    flags = ["--dataset", *map(str, args.dataset), "--ssim"] if args.dataset else []
+    """The flags every sweep of the atlas takes: the data, SSIM, the reference network, the mode and limits (paths
+    absolute: the sweeps run in the checkout, the atlas wherever it was started)."""
+    flags = ["--dataset", *(str(d.resolve()) for d in args.dataset), "--ssim"] if args.dataset else []
     if not args.profile_only:
         flags += ["--reference", str(args.reference)]
-        flags += ["--model_zoo", str(args.model_zoo)] if args.model_zoo else []
+        flags += ["--model_zoo", str(args.model_zoo.resolve())] if args.model_zoo else []
         flags += ["--offline"] if args.offline else []
         flags += ["--zoo-url", args.zoo_url] if args.zoo_url else []
     for flag, on in (("--cpu-dry-run", args.cpu_dry_run), ("--profile-only", args.profile_only),
@@ -135,14 +144,14 @@ def shared_flags(args: argparse.Namespace) -> list[str]:
 def summary(atlas: rows.Atlas) -> list[str]:
     """Per year: entries, published rows matched (by name/id, by figures), equal at the printed precision, failed."""
     out = []
-    failed = {f["year"] for f in atlas.failures if f["year"] and f["source"] != sweeps.NETWORK_SOURCE}
-    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | failed):
+    teams = [f for f in atlas.failures if f["source"] != sweeps.NETWORK_SOURCE]  # the --model network is no year's
+    for year in sorted({r["year"] for r in atlas.rows if not r["mine"]} | {f["year"] for f in teams if f["year"]}):
         own = [r for r in atlas.rows if r["year"] == year and not r["mine"]]
         blocks = [r["published"] for r in own if r["published"]]
         by = {how: sum(b["matched_by"] == how for b in blocks) for how in ("name", "id", "figures")}
         ambiguous = sum(bool(b.get("candidates")) for b in blocks)
         equal = sum(b["match"] is True for b in blocks)
-        failed = sum(f["year"] == year for f in atlas.failures)
+        failed = sum(f["year"] == year for f in teams)
         out.append(f"NTIRE {year}: {len(own)} measured, {failed} could not run; published: "
                    f"{by['name'] + by['id']} matched by name or id, {by['figures']} by figures"
                    f"{f', {ambiguous} ambiguous' if ambiguous else ''}; {equal} equal at the printed precision")
@@ -166,7 +175,8 @@ def build(args: argparse.Namespace) -> int:
     check_split_names(splits)
     sets = [s.name for s in splits]
     planned = sweeps.plan(args.challenge_repo, args.out_folder.real, args.cpu_dry_run, args.profile_only,
-                          network_flags(args), args.reference)
+                          network_flags(args), args.reference, args.model_id,
+                          lambda line: console.print(escape(line), soft_wrap=True))
     args.out_folder.kept()
     console.print(escape(f"atlas: {len(planned)} sweep(s) into {args.out}/ on {', '.join(sets) or 'no data'}; "
                          f"reference network: the {args.reference} baseline {get_year(args.reference).baseline}"))
@@ -198,7 +208,11 @@ def build(args: argparse.Namespace) -> int:
     for name, text in texts.items():  # each made before any is written: never one new beside two stale
         write_atomic(out / name, text)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
-                 *summary(atlas), *(v["line"] for v in verdicts), *scale.lines(figures)]:
+                 *summary(atlas), *(v["line"] for v in verdicts),
+                 *(f"{r['model']}: not placed, a --profile-only atlas has no PSNR to set against the costs"
+                   for r in atlas.rows if r["mine"] and not sets),
+                 *(f"your network could not run, so it is not placed: {f['reason']}" for f in atlas.failures
+                   if f["source"] == sweeps.NETWORK_SOURCE), *scale.lines(figures)]:
         console.print(escape(line), soft_wrap=True)
     console.print(escape(f"atlas: {out / 'atlas.json'}, {out / 'atlas.csv'}, {out / 'atlas.tex'} "
                          f"({len(chosen)} entries); {len(atlas.rows)} entries, {len(atlas.failures)} failed"))

@@ -93,23 +93,25 @@ def _cell(value: Any, spec: str) -> str:
 
 
 def latex(rows: list[dict[str, Any]], sets: list[str], reference: str, device: str) -> str:
-    """Table 1 style: method, year, params, FLOPs, runtime ratio to the reference, PSNR / SSIM on every set."""
+    """Table 1 style: the method (the entry's model name, as atlas.csv names it), its team where the published table
+    names one (else --), year, params, FLOPs, runtime ratio to the reference, PSNR / SSIM on every set."""
     records = []
     for row in sorted(rows, key=lambda r: (r["year"], r["model"])):
-        cells = {"Method": row["team"] or row["model"], "Year": str(row["year"]),
+        cells = {"Method": row["model"], "Team": row["team"] or "--", "Year": str(row["year"]),
                  "Params [M]": _cell(row["params"], ".3f"), "FLOPs [G]": _cell(row["flops_fvcore"], ".2f"),
                  f"Runtime [x {reference}]": _cell(row["ratio"], ".2f")}
         for s in sets:
             psnr, ssim = row["psnr"].get(s), row["ssim"].get(s)
             cells[s] = f"{_cell(psnr, '.2f')} / {_cell(ssim, '.4f')}" if ssim is not None else _cell(psnr, ".2f")
         records.append(cells)
-    table = pd.DataFrame(records, columns=["Method", "Year", "Params [M]", "FLOPs [G]", f"Runtime [x {reference}]",
-                                           *sets])  # the header even where no entry is chosen
+    table = pd.DataFrame(records, columns=["Method", "Team", "Year", "Params [M]", "FLOPs [G]",
+                                           f"Runtime [x {reference}]", *sets])  # the header even where none is chosen
     styler = table.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
     # a row's first cell right after \\ or \midrule: a name starting with [ would be read as their optional argument
     styler = styler.format(lambda text: "{}" + text if text.startswith("[") else text, escape="latex",
                            subset=["Method"])
     caption = (f"PSNR [dB] / SSIM on each set (RGB, border 4); params and FLOPs (fvcore) at a 256x256 input; "
-               f"runtime as a ratio to {reference} timed beside each model, image by image, on {device}")
-    return styler.to_latex(column_format="l" + "r" * (len(table.columns) - 1), hrules=True, position="t",
+               f"runtime as a ratio to {reference} timed beside each model, image by image, on {device}; team: as "
+               f"the year's published table names it, where it names teams")
+    return styler.to_latex(column_format="ll" + "r" * (len(table.columns) - 2), hrules=True, position="t",
                            position_float="centering", caption=latex_text(caption), label="tab:atlas")

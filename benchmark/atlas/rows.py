@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import no_interval_reason, paired_ratio
-from benchmark.organizer.plan import recorded_team
+from benchmark.organizer.plan import network_label, recorded_team, team_label
 from benchmark.organizer.published import claimed_twice, compare
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
@@ -35,6 +35,9 @@ class Swept:
     """The network given with ``--model``: the one placed among the others."""
     teams: tuple[int, ...] | None = None
     """The repository's team ids now (None: not known): an entry of a team no longer there is left out."""
+    chosen: tuple[int, ...] | None = None
+    """The teams the atlas was asked for (``--model_id``; None: every one): the others' entries and failures, kept in
+    the file from an earlier build, are left out of this one."""
     network: str | None = None
     """The ``--model`` network's results name: the file's entries of networks given in earlier builds are left out."""
 
@@ -172,13 +175,36 @@ def entry_row(name: str, entry: dict[str, Any], swept: Swept, sets: list[str], p
         else None,
         "sweep_wall_seconds": _figure(sweep, "wall_seconds", problems, "sweep.wall_seconds"),
     }
-    row["team"] = (row["published"] or {}).get("name")
+    row["team"] = team_name(row["published"], published)
     return row
 
 
+def team_name(block: dict[str, Any] | None, published: list[Row]) -> str | None:
+    """The team's name, where the published row matched names a team (Table 1 of 2024); None where it names the model
+    (2026's results.json), where none matched, and for a network given as a file."""
+    matched = (block or {}).get("name")
+    return next((r.team_name for r in published if r.primary and r.team == matched), None) if matched else None
+
+
 def _failures(swept: Swept) -> list[dict[str, Any]]:
+    """The sweep's failed teams this build asked for: the chosen teams (all without ``--model_id``), or this build's
+    ``--model`` network (the failure of a network given in an earlier build stays in the file, out of the atlas)."""
+    wanted = ({network_label(swept.network)} if swept.network is not None else
+              None if swept.chosen is None else {team_label(i) for i in swept.chosen})
     return [{"year": swept.year, "source": swept.source, "label": f.label, "reason": f.reason}
-            for f in sorted(read_failures(swept.results), key=lambda f: f.label)]
+            for f in sorted(read_failures(swept.results), key=lambda f: f.label) if wanted is None or f.label in wanted]
+
+
+def _left_out(name: str, team: int | None, swept: Swept, failed: set[str]) -> str | None:
+    """Why an entry of the file is not this atlas's (None: it is)."""
+    if swept.teams is not None and team is not None and team not in swept.teams:
+        return f"team {team} is not in {swept.source} any more"
+    if swept.network is not None and name != swept.network:
+        return f"not the --model network of this build ({swept.network}) but an earlier one"
+    label = network_label(name) if swept.mine else None if team is None else team_label(team)
+    if label in failed:  # a failure is cleared when the team runs: this entry is older than it
+        return "its latest run failed (the line of its failure is in the atlas), so this entry is an earlier run's"
+    return None
 
 
 def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
@@ -189,13 +215,14 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
     for swept in sweeps:
         entries = read_results(swept.results) if swept.results.is_file() else {}
         published = shipped(swept.year) if swept.year is not None else []
+        failures = _failures(swept)
+        failed = {f["label"] for f in failures}
         for name, entry in sorted(entries.items()):  # by name, not by when each team last ran: one order per atlas
             where = f"{swept.results}: model {one_line(name)}"  # a hand-edited key: no terminal codes
             team = recorded_team(entry.get("sweep"))
-            gone = (f"team {team} is not in {swept.source} any more" if swept.teams is not None
-                    and team is not None and team not in swept.teams else
-                    f"not the --model network of this build ({swept.network}) but an earlier one"
-                    if swept.network is not None and name != swept.network else None)
+            if swept.chosen is not None and team not in swept.chosen:
+                continue  # not asked for this time: no warning, its entry stays in the file
+            gone = _left_out(name, team, swept, failed)
             if gone:
                 atlas.warnings.append(f"warning: {where}: {gone}; left out of the atlas (its entry stays in the file)")
                 continue
@@ -203,7 +230,7 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
             atlas.rows.append(entry_row(name, entry, swept, sets, published, atlas.scales,
                                         reference_ms(reference_year), problems))
             atlas.warnings += [f"warning: {where}: {line}; n/a in the atlas" for line in problems]
-        atlas.failures += _failures(swept)
+        atlas.failures += failures
     for year in years:
         blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}
         for row_name, claimants in claimed_twice(blocks).items():

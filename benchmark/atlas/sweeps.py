@@ -46,13 +46,19 @@ class Ran:
 
 
 def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, network: list[str] | None,
-         reference_year: int) -> list[Planned]:
+         reference_year: int, model_ids: list[int] | None = None, say: Callable[[str], None] = print
+         ) -> list[Planned]:
     """One sweep per repository (its year read from its code, the year's published figures beside its teams), and
-    one for the network given as a file (``network``: its ``--model`` flags), each with its results file in ``out``.
-    A repository that cannot be read is one line before any sweep runs."""
+    one for the network given as a file (``network``: its ``--model`` flags), each with its results file in ``out``;
+    ``model_ids``: only those teams of each repository (one that has none of them is skipped, in a line to ``say``).
+    A repository that cannot be read, or an id that no repository has, is one line before any sweep runs."""
     planned, stems = [], {}
-    for path in repos:
-        repo = read_repository(path)
+    read = [read_repository(path) for path in repos]
+    nowhere = [i for i in dict.fromkeys(model_ids or []) if not any(i in repo.branches for repo in read)]
+    if nowhere:
+        raise HarnessError(f"--model_id {nowhere[0]}: no --challenge-repo has this team; their teams: "
+                           + "; ".join(f"{r.root.name} {', '.join(map(str, r.team_ids))}" for r in read))
+    for path, repo in zip(repos, read):
         year = known_year(repo.year, repo.root)
         stem = repo.root.name
         if stems.get(stem) == repo.root:
@@ -61,11 +67,16 @@ def plan(repos: list[Path], out: Path, dry_run: bool, profile_only: bool, networ
             raise HarnessError(f"--challenge-repo {path}: another repository, {stems[stem]}, has the folder name "
                                f"{stem}, which names its results file in the atlas; rename one of them")
         stems[stem] = repo.root
+        teams = tuple(i for i in dict.fromkeys(model_ids) if i in repo.branches) if model_ids else None
+        if teams == ():
+            say(f"atlas: {repo.root.name} has none of --model_id {' '.join(map(str, model_ids))}; not swept")
+            continue
         published = PUBLISHED / f"ntire{year}.toml"
         results = out / results_file_name(stem, dry_run, profile_only)
         flags = ["--challenge-repo", str(repo.root), "--results", str(results),
-                 *(["--published", str(published)] if published.is_file() else [])]
-        planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids)), flags))
+                 *(["--published", str(published)] if published.is_file() else []),
+                 *(["--model_id", *map(str, teams)] if teams else [])]
+        planned.append(Planned(Swept(results, year, stem, teams=tuple(repo.team_ids), chosen=teams), flags))
     if network:
         results = out / results_file_name("network", dry_run, profile_only)
         name = network[network.index("--name") + 1] if "--name" in network else network[1].rpartition(":")[2]

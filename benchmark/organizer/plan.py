@@ -38,6 +38,16 @@ class Job:
     """What its run depends on besides the files it opens (``benchmark.organizer.lasting``), kept with a failure."""
 
 
+def team_label(team_id: int) -> str:
+    """A repository team's label: its key in the failures file and its log's name (``09``, ``-1``)."""
+    return f"{team_id:02}"
+
+
+def network_label(name: str) -> str:
+    """A network given as a file's label (``model-MyNet``), from its results name."""
+    return f"model-{name}"
+
+
 def _split_payload(splits: list[Split]) -> list[dict[str, Any]]:
     return [{"name": s.name, "pairs": [[p.name, str(p.hr.resolve()), str(p.lr.resolve())] for p in s.pairs]}
             for s in splits]
@@ -60,7 +70,7 @@ def repository_jobs(repo: Repository, year: int, splits: list[Split], settings: 
               "data_dir": str(data_dir.resolve()) if data_dir else None, "include_test": include_test,
               "model_zoo": str(model_zoo.resolve()) if model_zoo else None, "offline": offline, "zoo_url": zoo_url,
               **(options or {})}
-    return [Job(f"{i:02}", f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
+    return [Job(team_label(i), f"team {i:02}", i, year, {**common, "team_id": i}) for i in dict.fromkeys(ids)]
 
 
 def registered_jobs(splits: list[Split], settings: Settings, *, year: int | None = None,
@@ -123,7 +133,7 @@ def network_job(spec: ModelSpec, checkpoint: Path | None, splits: list[Split], s
                "settings": own.as_dict(), "model_zoo": str((model_zoo or models.spec.MODEL_ZOO).resolve()),
                "offline": offline, "zoo_url": zoo_url, "trust_checkpoint": trust_checkpoint,
                "name": results_name(spec.display_name, settings.backend, settings.precision), **(options or {})}
-    return Job(f"model-{spec.display_name}", f"{spec.display_name} (--model)", spec.team_id, spec.year, payload)
+    return Job(network_label(spec.display_name), f"{spec.display_name} (--model)", spec.team_id, spec.year, payload)
 
 
 def entry_of(job: Job, results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:

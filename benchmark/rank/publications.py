@@ -52,6 +52,9 @@ class Row:
     primary: bool = True
     """A row of the source's table (False: the same entry published elsewhere too, e.g. the baseline's own run)."""
     gpu: str | None = None
+    team_name: str | None = None
+    """The team's name, where a shipped file's rows are teams (``names = "teams"``: Table 1 of 2024, ``XiaomiMM``, its
+    baseline row as printed, ``RLFN (Baseline)``); None where they name models (2026's results.json: ``00_SPAN``)."""
 
 
 def decimals(value: float | int) -> int:
@@ -69,7 +72,8 @@ def _leading_id(name: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primary: bool, gpu: str | None) -> Row:
+def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primary: bool, gpu: str | None,
+              teams: bool) -> Row:
     figures = {ours: item[key] for key, ours in TOML_KEYS.items() if _number(item.get(key))}
     printed = {TOML_KEYS.get(k, k): v for k, v in {**printed, **item.get("printed_decimals", {})}.items()}
     reported = {k: item[k] for k in REPORTED if k in item}
@@ -79,7 +83,7 @@ def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primar
     team_id = item.get("team_id", _leading_id(item["team"]))
     id_from = item.get("id_from") or ("name" if team_id is not None else None)
     return Row(item["team"], team_id, item.get("source", source), figures, exact, reported, id_from,
-               item.get("differs"), primary, gpu)
+               item.get("differs"), primary, gpu, item.get("printed", item["team"]) if teams else None)
 
 
 def _text(path: Path) -> str:
@@ -101,8 +105,9 @@ def read_toml(path: Path) -> tuple[dict[str, Any], list[Row]]:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise HarnessError(f"{path}: not a readable published-results file ({reason})") from None
     printed = data.get("printed_decimals", {})
-    rows = [_toml_row(item, data["source"], printed, True, data.get("gpu")) for item in data.get("entry", [])]
-    rows += [_toml_row(item, data["source"], {}, False, data.get("gpu")) for item in data.get("also", [])]
+    teams = data.get("names") == "teams"  # a report's table names teams; an organizers' results file, models
+    rows = [_toml_row(item, data["source"], printed, True, data.get("gpu"), teams) for item in data.get("entry", [])]
+    rows += [_toml_row(item, data["source"], {}, False, data.get("gpu"), False) for item in data.get("also", [])]
     return data, rows
 
 

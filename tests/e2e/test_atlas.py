@@ -150,7 +150,7 @@ def test_csv_and_latex_hold_the_same_figures(built: dict) -> None:
         assert line["ratio_ci95_low"] == pytest.approx(row["ratio_ci95"][0], rel=1e-12)
     assert table.loc[table["model"] == "00_Tiny", "published_team"].item() == "00_EFDN_baseline"
     tex = (built["out"] / "atlas.tex").read_text()
-    assert "\\begin{tabular}" in tex and re.search(r"^MyNet & 2026 & 0\.00\d & ", tex, re.MULTILINE)
+    assert "\\begin{tabular}" in tex and re.search(r"^MyNet & -- & 2026 & 0\.00\d & ", tex, re.MULTILINE)
     assert "00\\_SPAN" in tex and "Set5" in tex
 
 
@@ -166,6 +166,23 @@ def test_a_second_build_redoes_only_what_changed(built: dict) -> None:
     assert "MyNet's entry is out of date" in changed.stdout and "3 up to date" in changed.stdout
     rows = {r["model"]: r for r in json.loads((built["out"] / "atlas.json").read_text())["rows"]}
     assert rows["MyNet"]["psnr"] != {r["model"]: r for r in built["atlas"]["rows"]}["MyNet"]["psnr"]
+
+
+def test_a_few_chosen_teams_and_your_network(built: dict, tmp_path: Path) -> None:
+    """--model_id: a researcher places a network among chosen entries without sweeping every team; the teams of an
+    earlier full build stay in the results file and out of this atlas."""
+    out = tmp_path / "atlas"
+    shutil.copytree(built["out"], out)
+    args = [*built["args"][:built["args"].index("--out")], "--out", out, "--model_id", 0, 7]
+    proc = run_atlas(*args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "[NTIRE2025_Fake] sweep: 2 team(s)" in proc.stdout and "1 up to date" in proc.stdout
+    atlas = json.loads((out / "atlas.json").read_text())
+    assert sorted(r["model"] for r in atlas["rows"]) == ["00_Tiny", "MyNet"]
+    assert [f["label"] for f in atlas["failures"]] == ["07"]
+    assert sorted(read_results(out / "NTIRE2025_Fake.dry-run.json")) == ["002_Other", "00_Tiny", "1_Spaced"]
+    assert "NTIRE 2025: 1 measured, 1 could not run" in proc.stdout
+    assert [line for line in proc.stdout.splitlines() if "warning" in line and "the machine was busy" not in line] == []
 
 
 def test_a_profile_only_atlas_has_complexity_and_no_data(built: dict, tmp_path: Path) -> None:
@@ -195,7 +212,11 @@ def test_mistakes_are_one_line_before_any_sweep(built: dict, tmp_path: Path) -> 
                        "a file, not a folder"),
                       (["--challenge-repo", repo, "--profile-only", "--reference", "2019"], "--reference 2019"),
                       (["--model", f"{repo}/models/team00_Tiny.py:Tiny", "--profile-only", "--site", tmp_path / "s"],
-                       "add --challenge-repo")):
+                       "add --challenge-repo"),
+                      (["--model", f"{repo}/models/team00_Tiny.py:Tiny", "--profile-only", "--model_id", "0"],
+                       "--model_id picks teams of a --challenge-repo"),
+                      (["--challenge-repo", repo, "--profile-only", "--model_id", "0", "42", "--out", tmp_path / "o"],
+                       "--model_id 42: no --challenge-repo has this team; their teams: NTIRE2025_Fake 0, 1, 2, 7")):
         code, out, err = run_main(atlas_main, [str(a) for a in argv])
         assert code == 2 and err.count("\n") == 1 and why in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "o").exists()
@@ -278,7 +299,8 @@ def test_your_network_with_other_arguments_runs_again_and_an_earlier_one_is_left
         assert code == 0, err
         return {r["model"]: r for r in json.loads((out / "atlas.json").read_text())["rows"]}, stdout
 
-    first, _ = rows()
+    first, log = rows()
+    assert "MyNet: not placed, a --profile-only atlas has no PSNR to set against the costs" in log  # was silent
     assert first["MyNet"]["params"] == measure(namespace_net(mine["arch"], feats=6))["params"] / 1e6
     again, log = rows("--model-args", '{"feats": 3}')
     assert "MyNet's entry is out of date (other --model-args or --data-range); it runs again" in log

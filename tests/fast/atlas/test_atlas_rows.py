@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 from helpers import make_repo, run_main
 
 from benchmark.atlas import output, placement, sweeps
-from benchmark.atlas.__main__ import main as atlas_main, no_intervals
+from benchmark.atlas.__main__ import build_parser, network_flags, no_intervals, shared_flags, summary
+from benchmark.atlas.__main__ import main as atlas_main
 from benchmark.atlas.rows import Swept, build, reference_ratio
 from benchmark.core.errors import HarnessError
 from benchmark.measure.stats import ratio_ci
@@ -132,14 +134,36 @@ def test_csv_and_latex_views(atlas) -> None:
                            {2024: "00_RLFN_baseline"})
     assert [r["model"] for r in chosen] == ["38_SPAN", "Mine"]
     tex = output.latex(chosen, SETS, "00_SPAN", "Test CPU")
-    assert "XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
-    assert "Mine & 2026" in tex and "00\\_SPAN" in tex
-    bracket = dict(chosen[0], team="[FEAN]")  # right after \\ or \midrule, [ opens their optional argument
-    assert "\n{}[FEAN] & 2024 & " in output.latex([bracket], SETS, "00_SPAN", "Test CPU")
-    assert "\\toprule\nMethod & Year & " in output.latex([], SETS, "00_SPAN", "Test CPU")  # none chosen: the header
+    assert "38\\_SPAN & XiaomiMM & 2024 & 0.151 & 9.83 & 1.00 & 30.00 / 0.8000 & 29.00 / 0.8000" in tex
+    assert "Mine & -- & 2026" in tex and "00\\_SPAN" in tex
+    bracket = dict(chosen[0], model="[FEAN]")  # right after \\ or \midrule, [ opens their optional argument
+    assert "\n{}[FEAN] & XiaomiMM & 2024 & " in output.latex([bracket], SETS, "00_SPAN", "Test CPU")
+    assert "\\toprule\nMethod & Team & Year & " in output.latex([], SETS, "00_SPAN", "Test CPU")  # the header
     assert output.unknown(atlas.rows, ["Mine", "Nope", "38_span", "Nope"]) == [
         "warning: --latex Nope, 38_span: no entry of the atlas has that name, so atlas.tex leaves it out (the names "
         "are atlas.csv's model column)"] and output.unknown(atlas.rows, None) == []
+
+
+def test_latex_names_every_row_by_its_model_and_its_team_where_the_published_table_names_teams(
+        tmp_path: Path) -> None:
+    """Table 1 of 2024 names teams (its baseline "RLFN (Baseline)"); 2026's results.json names models: the Method
+    column is the model in every row, the Team column the 2024 team however it was matched, -- where none is known."""
+    old, new = tmp_path / "NTIRE2024_ESR.dry-run.json", tmp_path / "NTIRE2026_ESR.dry-run.json"
+    old.write_text(json.dumps({"00_RLFN_baseline": entry(0, "00_RLFN_baseline", 0.317218, 19.67485952, 29.0, 1.9),
+                               "38_SPAN": entry(38, "38_SPAN", 0.150688, 9.833807872, 30.0, 1.0),  # by id
+                               "03_Small": entry(3, "03_Small", 0.09, 5.81, 29.5, 0.7)}))  # ZHEstar's, by figures
+    new.write_text(json.dumps({"00_SPAN": {**entry(0, "00_SPAN", 0.150688, 9.833807872, 30.0, 1.0), "year": 2026},
+                               "09_RFDN_SPAN": {**entry(9, "09_RFDN_SPAN", 0.2, 5.0, 29.0, 1.1), "year": 2026}}))
+    rows = build([Swept(old, 2024, "NTIRE2024_ESR"), Swept(new, 2026, "NTIRE2026_ESR")], SETS, 2026).rows
+    assert [(r["model"], r["team"], r["published"]["matched_by"], r["published"]["name"]) for r in rows] == [
+        ("00_RLFN_baseline", "RLFN (Baseline)", "name", "00_RLFN_baseline"), ("03_Small", "ZHEstar", "figures",
+        "ZHEstar"), ("38_SPAN", "XiaomiMM", "id", "XiaomiMM"), ("00_SPAN", None, "name", "00_SPAN"),
+        ("09_RFDN_SPAN", None, "name", "09_RFDN_SPAN")]  # 2026's results.json names models, not teams
+    lines = [line for line in output.latex(rows, SETS, "00_SPAN", "Test CPU").splitlines() if " & " in line]
+    assert [line.split(" & ")[:3] for line in lines] == [
+        ["Method", "Team", "Year"], ["00\\_RLFN\\_baseline", "RLFN (Baseline)", "2024"], ["03\\_Small", "ZHEstar", "2024"],
+        ["38\\_SPAN", "XiaomiMM", "2024"], ["00\\_SPAN", "--", "2026"], ["09\\_RFDN\\_SPAN", "--", "2026"]]
+    assert lines[1].endswith("& 0.317 & 19.67 & 1.90 & 29.00 / 0.8000 & 28.00 / 0.8000 \\\\")
 
 
 def test_a_hand_edited_results_file_is_one_line_per_bad_value_and_loses_no_entry(tmp_path: Path) -> None:
@@ -247,6 +271,75 @@ def test_a_repository_whose_results_would_be_the_atlas_s_own_file_is_one_line(tm
     with pytest.raises(HarnessError,
                        match=r"^your network: its results would be written to .*network\.json, as network's"):
         sweeps.plan([network_repo], tmp_path / "out", False, False, ["--model", "arch.py:Net"], 2026)
+
+
+def test_model_id_sweeps_only_those_teams_of_each_repository_and_shows_only_them(tmp_path: Path) -> None:
+    """The atlas swept every team of every repository: a researcher placing a network among a few chosen entries had
+    to sweep them all. ``--model_id`` picks teams in each repository; one that has none is skipped, in a line; an id
+    no repository has is one line; entries and failures of teams not chosen, kept from an earlier build, stay in the
+    file and out of this atlas."""
+    full = make_repo(tmp_path / "NTIRE2025_Fake")
+    small = make_repo(tmp_path / "NTIRE2025_Small")
+    demo = small / "test_demo.py"
+    demo.write_text(re.sub(r"model_id == (?:0|7):", "model_id == 70:", demo.read_text()))  # no 00, no 07
+    said: list[str] = []
+    planned = sweeps.plan([full, small], tmp_path / "out", True, False, None, 2026, [7, 0, 7], said.append)
+    assert [(p.swept.source, p.swept.chosen, p.flags[-3:]) for p in planned] == [
+        ("NTIRE2025_Fake", (7, 0), ["--model_id", "7", "0"])]
+    assert said == ["atlas: NTIRE2025_Small has none of --model_id 7 0 7; not swept"]
+    assert [p.swept.chosen for p in sweeps.plan([full], tmp_path / "out", True, False, None, 2026)] == [None]
+    with pytest.raises(HarnessError) as err:
+        sweeps.plan([full, small], tmp_path / "out", True, False, None, 2026, [0, 11])
+    assert str(err.value).startswith("--model_id 11: no --challenge-repo has this team; their teams: NTIRE2025_Fake "
+                                     "-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9; NTIRE2025_Small -1, 1, 2, 3, 4, 5, 6, 8, 9")
+    results = tmp_path / "NTIRE2025_Fake.dry-run.json"  # an earlier build of every team: 00, 02 ran, 07 failed
+    results.write_text(json.dumps({"00_A": entry(0, "00_A", 0.1, 5.0, 30.0, 1.0),
+                                   "02_B": entry(2, "02_B", 0.2, 6.0, 30.0, 1.1)}))
+    (tmp_path / "NTIRE2025_Fake.dry-run.failures.json").write_text(json.dumps({"07": "needs x", "09": "needs y"}))
+    teams = tuple(range(-1, 10))
+    chosen = build([Swept(results, 2025, "NTIRE2025_Fake", teams=teams, chosen=(7, 0))], SETS, 2026)
+    assert [r["model"] for r in chosen.rows] == ["00_A"] and [f["label"] for f in chosen.failures] == ["07"]
+    assert chosen.warnings == []  # chosen, not gone from the repository: no line
+    every = build([Swept(results, 2025, "NTIRE2025_Fake", teams=teams)], SETS, 2026)
+    assert [r["model"] for r in every.rows] == ["00_A", "02_B"] and len(every.failures) == 2
+
+
+def test_a_failed_run_s_earlier_entry_and_earlier_networks_failures_are_left_out(tmp_path: Path) -> None:
+    """MyNet ran once, then failed with a checkpoint that did not fit: the atlas showed the earlier run's row (other
+    weights) beside this build's failure, and the failures of networks given in earlier builds; the network's failure
+    counted as one of 2026's teams that could not run."""
+    mine = tmp_path / "network.dry-run.json"
+    mine.write_text(json.dumps({"MyNet": {**entry(0, "MyNet", 0.2, 5.0, 29.9, 1.2), "year": 2026,
+                                          "sweep": {"source": "file", "team_id": 0}}}))
+    (tmp_path / "network.dry-run.failures.json").write_text(json.dumps({
+        "model-MyNet": "checkpoint w.pth does not fit MyNet", "model-Old": "--model Old: building it failed (x)"}))
+    repo = tmp_path / "NTIRE2026_ESR.dry-run.json"
+    repo.write_text(json.dumps({"00_SPAN": {**entry(0, "00_SPAN", 0.150688, 9.833807872, 30.0, 1.0), "year": 2026},
+                                "01_PDS": {**entry(1, "01_PDS", 0.141748, 9.2536832, 29.9, 0.9), "year": 2026}}))
+    (tmp_path / "NTIRE2026_ESR.dry-run.failures.json").write_text(json.dumps({"01": "timed out after 5 s"}))
+    atlas = build([Swept(repo, 2026, "NTIRE2026_ESR", teams=(0, 1)),
+                   Swept(mine, 2026, sweeps.NETWORK_SOURCE, mine=True, network="MyNet")], SETS, 2026)
+    assert [r["model"] for r in atlas.rows] == ["00_SPAN"]
+    assert [(f["source"], f["label"]) for f in atlas.failures] == [("NTIRE2026_ESR", "01"),
+                                                                  (sweeps.NETWORK_SOURCE, "model-MyNet")]
+    assert atlas.warnings == [f"warning: {where}: model {name}: its latest run failed (the line of its failure is in "
+                              "the atlas), so this entry is an earlier run's; left out of the atlas (its entry stays "
+                              "in the file)" for where, name in ((repo, "01_PDS"), (mine, "MyNet"))]
+    assert summary(atlas) == ["NTIRE 2026: 1 measured, 1 could not run; published: 1 matched by name or id, 0 by "
+                              "figures; 0 equal at the printed precision"]  # activations and conv made up
+
+
+def test_the_sweeps_get_absolute_paths_wherever_the_atlas_was_started(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweeps run in the checkout: a relative --model, --checkpoint, --dataset or --model_zoo given from another
+    folder named files that were not there, and the network's sweep exited with status 2."""
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["--challenge-repo", "repo", "--dataset", "data/Set5", "--model_zoo", "zoo",
+                                      "--model", "my nets/arch.py:MyNet", "--checkpoint", "w.pth"])
+    assert network_flags(args) == ["--model", f"{tmp_path / 'my nets' / 'arch.py'}:MyNet", "--data-range", "255",
+                                   "--checkpoint", str(tmp_path / "w.pth")]
+    assert shared_flags(args)[:6] == ["--dataset", str(tmp_path / "data" / "Set5"), "--ssim", "--reference", "2026",
+                                      "--model_zoo"] and shared_flags(args)[6] == str(tmp_path / "zoo")
 
 
 @pytest.mark.parametrize("flags, why", [

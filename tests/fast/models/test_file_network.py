@@ -159,6 +159,61 @@ def test_a_missing_network_checkpoint_is_refused_before_any_work(network: dict[s
     assert sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", ["atlas", "sweep", "test_demo"])
+@pytest.mark.parametrize("target, args, why", [
+    ("{others}:Needs", None, "Needs cannot be built with no arguments (missing 'feats', 'depth'); pass its "
+                           "constructor's arguments with --model-args JSON"),
+    ("{arch}:MyNet", '{"width": 3}', "MyNet cannot be built with {'width': 3} (got an unexpected keyword argument "
+                                     "'width'); pass its constructor's arguments with --model-args JSON"),
+    ("{others}:Plain", None, "Plain is not a torch.nn.Module; name the network's class"),
+    ("{bare}:MyNet", None, "arch is not named .py; copy or link it as arch.py and pass that"),
+])
+def test_a_network_that_cannot_be_built_is_one_line_before_any_work(
+        network: dict[str, Path], tmp_path: Path, command: str, target: str, args: str | None, why: str) -> None:
+    """The atlas swept every repository before the network's own sweep failed on these (or on a bare traceback-like
+    "NotAModule: NotAModule built a NotAModule"); a file without .py was "not a Python file"."""
+    from benchmark import sweep
+    from benchmark.atlas.__main__ import main as atlas_main
+
+    others = network["tmp"] / "elsewhere" / "others.py"  # arch.py is imported already, by the fixture
+    others.write_text(network["arch"].read_text() + "\n\nclass Needs(MyNet):\n    def __init__(self, feats, depth):\n"
+                      "        super().__init__(feats)\n\n\nclass Plain:\n    pass\n")
+    bare = network["tmp"] / "elsewhere" / "arch"
+    bare.write_text(network["arch"].read_text())
+    main, extra = {"atlas": (atlas_main, ["--profile-only", "--out", str(tmp_path / "atlas")]),
+                   "sweep": (sweep.main, ["--profile-only", "--results", str(tmp_path / "R.json")]),
+                   "test_demo": (test_demo.main, ["--profile-only"])}[command]
+    before = sorted(tmp_path.iterdir())
+    model = target.format(arch=network["arch"], others=others, bare=bare)
+    code, out, err = run_main(main, ["--model", model, *(["--model-args", args] if args else []), *extra])
+    assert code == 2 and out == "" and err.startswith(f"error: --model {model}: {why}; see python "), err
+    assert err.count("\n") == 1 and sorted(tmp_path.iterdir()) == before
+
+
+def test_a_relative_path_and_one_with_spaces_are_the_same_network(network: dict[str, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    spaced = tmp_path / "my nets" / "my arch.py"
+    spaced.parent.mkdir()
+    spaced.write_text(network["arch"].read_text())
+    (spaced.parent / "helper_block.py").write_text(BLOCK)
+    monkeypatch.chdir(tmp_path)
+    for target in (f"{spaced}:MyNet", "my nets/my arch.py:MyNet", f"{os.path.relpath(network['arch'])}:MyNet"):
+        code, out, err = run_main(test_demo.main, ["--model", target, "--profile-only"])
+        assert code == 0 and "MyNet: complexity" in out, (target, err)
+        assert f" {(3 * 8 * 9 + 8 + 8 * 48 * 9 + 48) / 1e6:.6f} " in out  # MyNet(feats=8)'s params [M]
+
+
+def test_a_network_without_checkpoint_is_timed_and_says_so(network: dict[str, Path]) -> None:
+    """The line read "MyNet: no checkpoint --checkpoint; timing only, PSNR n/a"."""
+    code, out, err = run_main(test_demo.main, [
+        "--year", "2026", "--model", f"{network['arch']}:MyNet", "--dataset", str(network["data"]), "--no-save",
+        "--results", str(network["tmp"] / "R.json"), "--device", "cpu", "--runs", "1"])
+    assert code == 0, err
+    assert "MyNet: no --checkpoint given; timing only, PSNR n/a" in out
+    entry = read_results(network["tmp"] / "R.json")["MyNet"]
+    assert entry["checkpoint"] is None and "Mini_ave_psnr" not in entry and entry["Mini_ave_runtime"] > 0
+
+
 def test_network_flags_need_model() -> None:
     code, _, err = run_main(test_demo.main, ["--model_id", "0", "--name", "X", "--profile-only"])
     assert code == 2 and "--name is for a network given with --model FILE:Class" in err
