@@ -6,7 +6,8 @@ compiled: outside the timer), then timed round-robin, one forward each per round
 rotated every round, so that all see the same machine; the median and the interquartile range of
 the rounds are kept. The peak of each precision is measured in the same process, with the same
 clock (``benchmark.measure.roofline``: the best rate of a large matmul and of a large 3×3
-convolution). Rates count a multiply-add once, as the FLOPs counters of record (the official hooks,
+convolution), before the first model and again after the last, the higher kept: on a shared machine
+one measurement can fall in a busy moment, and a peak below what the models reach is no roof. Rates count a multiply-add once, as the FLOPs counters of record (the official hooks,
 fvcore) do, so a model's achieved rate (the year's FLOPs of record at that input over its median
 time) and the peak share one unit. With ``profile``, the memory bandwidth is measured too and each
 model's eager FP32 forward is timed operator by operator against both roofs.
@@ -30,7 +31,7 @@ from benchmark.imaging.images import to_tensor
 from benchmark.measure.backend import PRECISIONS, REFERENCE, Backend, PeakMemory, Unavailable, first_line, timed
 from benchmark.measure.complexity import counter, measure
 from benchmark.measure.deploy import make_backend
-from benchmark.measure.roofline import bandwidth, peak, roofline
+from benchmark.measure.roofline import bandwidth, judge, peak, roofline
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,7 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
     also the roofs (``compute``: the FP32 peak, ``memory``: the bandwidth) and each model's eager FP32 forward
     against them (``profiles``, ``benchmark.measure.roofline``). ``on_line`` is told each way that cannot run, in
     one line, and each model as it is done."""
-    peaks = {p: peak(device, p, rounds) for p in precisions}
-    roofs = None
-    if profile:
-        fp32 = peaks["fp32"] if "fp32" in peaks else peak(device, "fp32", rounds)
-        roofs = {"compute": fp32["peak"], "memory": bandwidth(device, rounds)}
+    first = _roofs(device, precisions, rounds, profile)
     profiles: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for entry in entries:
@@ -208,7 +205,6 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
             for way in ways:
                 median = statistics.median(way.times) if way.times else None
                 rate = flops / median / 1e6 if median else None
-                top = peaks[way.precision]["peak"]
                 rows.append({
                     "model": entry.label, "year": spec.year,
                     "weights": "checkpoint" if checkpoint is not None else "random",
@@ -217,18 +213,49 @@ def matrix(entries: list[Entry], sizes: list[tuple[int, int]], backends: list[st
                     "speedup": eager / median if eager and median else None,
                     "max_difference": way.difference,
                     "gflops": rate, "flops_counter": record.key, "flops_g": flops / 1e9,
-                    "peak_share": rate / top if rate and top else None,
                     "memory_mib": way.memory_mib, "unavailable": way.why, "note": notes.get(way.backend),
                     "detail": way.runner.describe() if way.runner is not None else None,
                 })
-            if roofs is not None:
+            if profile:
                 profiles.append({"model": entry.label, "input": f"1×3×{h}×{w}",
-                                 **roofline(model, x, roofs["compute"], roofs["memory"])})
+                                 **roofline(model, x, first["compute"], first["memory"])})
         on_line(f"{entry.label}: done")
         del model, faithful
+    peaks, roofs = _higher(first, _roofs(device, precisions, rounds, profile), precisions)
+    for row in rows:
+        top = peaks[row["precision"]]["peak"]
+        row["peak_share"] = row["gflops"] / top if row["gflops"] and top else None
+    for found in profiles:
+        for key in ("rows", "operators"):
+            judge(found[key], roofs["compute"], roofs["memory"])
     extra = {"roofs": roofs, "profiles": profiles} if profile else {}
     return {"rows": rows, "peaks": peaks, "rounds": rounds, "sizes": [list(s) for s in sizes],
             "backends": backends, "precisions": precisions, "years": list(YEARS), **extra}
+
+
+def _roofs(device: torch.device, precisions: list[str], rounds: int, profile: bool) -> dict[str, Any]:
+    """One measurement of each precision's peak (``peaks``), and with ``profile`` the FP32 compute roof and the
+    memory bandwidth."""
+    peaks = {p: peak(device, p, rounds) for p in precisions}
+    if not profile:
+        return {"peaks": peaks}
+    fp32 = peaks["fp32"] if "fp32" in peaks else peak(device, "fp32", rounds)
+    return {"peaks": peaks, "compute": fp32["peak"], "memory": bandwidth(device, rounds)}
+
+
+def _higher(first: dict[str, Any], last: dict[str, Any],
+            precisions: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The peaks and roofs of the run: the higher of the two measurements, each kept as ``before`` and ``after``."""
+    peaks = {}
+    for p in precisions:
+        a, b = first["peaks"][p], last["peaks"][p]
+        peaks[p] = {kind: max((v for v in (a[kind], b[kind]) if v is not None), default=None)
+                    for kind in ("matmul", "conv3x3", "peak")} | {"before": a["peak"], "after": b["peak"]}
+    if "memory" not in first:
+        return peaks, None
+    fp32 = [v for v in (first["compute"], last["compute"]) if v is not None]
+    return peaks, {"compute": max(fp32) if fp32 else None, "memory": max(first["memory"], last["memory"]),
+                   "memory_before_after": [first["memory"], last["memory"]]}
 
 
 def best_fp32(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

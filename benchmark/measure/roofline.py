@@ -224,16 +224,21 @@ def _rows(figures: dict[tuple[str, str], dict[str, float]], runs: int, wall: flo
     rows = []
     for (op, module), r in figures.items():
         ms, macs, nbytes = r["ms"] / runs, r["macs"] / runs, r["bytes"] / runs
-        gmacs = macs / ms / 1e6 if macs and ms else None
-        gbs = nbytes / ms / 1e6 if nbytes and ms else None
-        intensity = macs / nbytes if macs and nbytes else None
+        rows.append({"op": op, "module": module, "calls": int(r["calls"]) // runs, "ms": ms, "share": ms / wall,
+                     "macs": macs, "bytes": nbytes, "gmacs": macs / ms / 1e6 if macs and ms else None,
+                     "gbs": nbytes / ms / 1e6 if nbytes and ms else None,
+                     "intensity": macs / nbytes if macs and nbytes else None})
+    rows.sort(key=lambda row: -row["ms"])
+    return judge(rows, peak_macs, peak_gbs)
+
+
+def judge(rows: list[dict[str, Any]], peak_macs: float | None, peak_gbs: float) -> list[dict[str, Any]]:
+    """Set each row's ``bound`` and ``of_roof`` against these roofs (again, where a later measurement raised them)."""
+    for row in rows:
+        intensity, gmacs, gbs = row["intensity"], row["gmacs"], row["gbs"]
         if intensity is not None and gmacs is not None and peak_macs is not None:
             roof = min(peak_macs, intensity * peak_gbs)
-            bound, of_roof = ("compute" if roof == peak_macs else "memory"), gmacs / roof
+            row["bound"], row["of_roof"] = ("compute" if roof == peak_macs else "memory"), gmacs / roof
         else:
-            bound, of_roof = ("memory", gbs / peak_gbs) if gbs else (None, None)
-        rows.append({"op": op, "module": module, "calls": int(r["calls"]) // runs, "ms": ms, "share": ms / wall,
-                     "macs": macs, "bytes": nbytes, "gmacs": gmacs, "gbs": gbs,
-                     "intensity": intensity, "bound": bound, "of_roof": of_roof})
-    rows.sort(key=lambda row: -row["ms"])
+            row["bound"], row["of_roof"] = ("memory", gbs / peak_gbs) if gbs else (None, None)
     return rows

@@ -72,8 +72,10 @@ def slower_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def peaks_frame(peaks: dict[str, dict[str, float | None]]) -> pd.DataFrame:
+    """The higher of two measurements (before the first model, after the last), and each of them."""
     return pd.DataFrame([{"precision": p, "matmul GFLOP/s": _cell(v["matmul"], ".1f"),
-                          "3×3 conv GFLOP/s": _cell(v["conv3x3"], ".1f"), "peak GFLOP/s": _cell(v["peak"], ".1f")}
+                          "3×3 conv GFLOP/s": _cell(v["conv3x3"], ".1f"), "peak GFLOP/s": _cell(v["peak"], ".1f"),
+                          "before / after": f"{_cell(v['before'], '.1f')} / {_cell(v['after'], '.1f')}"}
                          for p, v in peaks.items()])
 
 
@@ -99,7 +101,8 @@ def matrix_markdown(result: dict[str, Any], environment: dict[str, Any]) -> str:
         "FAILED where it exceeds its precision's bound (1e-4 in FP32, 32 unit roundoffs in FP16 and BF16: "
         "docs/RESULTS.md), a way whose output is not the network's. GFLOP/s: the "
         "year's FLOPs of record at that input over the median time (a multiply-add counts once, as the counters "
-        "count); % of peak: over the peak of the same precision measured in this run (below). Memory: the "
+        "count); % of peak: over the peak of the same precision measured in this run (below: the higher of a "
+        "measurement before the first model and one after the last). Memory: the "
         "forward's growth of peak RSS on a CPU, PyTorch's allocator peak on a GPU (– where the backend allocates "
         "outside it).", "",
     ]

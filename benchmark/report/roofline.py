@@ -57,7 +57,8 @@ def roofline_markdown(result: dict[str, Any]) -> str:
              "(layer indices folded). GMAC/s: its multiply-adds (PyTorch's formulas, a multiply-add counted once) over its time; "
              "GB/s: every distinct input read once and every output written once, over its time; MAC/B: the ratio "
              "of the two. Bound: the roof that caps it, compute (the FP32 peak above) where MAC/B × the memory "
-             f"bandwidth ({peaks['memory']:.1f} GB/s: a copy of 256 MiB, read plus write, measured in this run) "
+             f"bandwidth ({peaks['memory']:.1f} GB/s: a copy of 256 MiB, read plus write, the better of a measurement "
+             "before the first model and one after the last) "
              "exceeds it, memory otherwise; % of roof: its achieved rate over that roof. Data that stays in the "
              "caches can beat the memory roof.", ""]
     for profile in profiles:

@@ -34,7 +34,8 @@ def test_the_matrix_runs_to_the_end_and_its_share_of_peak_is_a_share(tmp_path: P
     for row in rows:
         assert row["unavailable"] is None or "\n" not in row["unavailable"]
     assert {r["backend"] for r in rows if r["unavailable"]} >= {"tensorrt", "cudagraphs"}
-    assert result["peaks"]["fp32"]["peak"] > 0
+    fp32 = result["peaks"]["fp32"]
+    assert fp32["peak"] == max(fp32["before"], fp32["after"]) == max(fp32["matmul"], fp32["conv3x3"]) > 0
     assert "| 00_SPAN" in out.read_text() and "## Cannot run here" in out.read_text()
 
 
@@ -64,7 +65,12 @@ def test_profile_adds_each_models_roofline_to_the_report(tmp_path: Path) -> None
                        "--device", "cpu", "--backend", "eager", "--precision", "fp32", "--profile",
                        "--model_zoo", str(tmp_path), "--out", str(out)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())
-    assert result["roofs"]["compute"] == result["peaks"]["fp32"]["peak"] and result["roofs"]["memory"] > 0
+    roofs = result["roofs"]
+    assert roofs["compute"] == result["peaks"]["fp32"]["peak"] and roofs["memory"] == max(roofs["memory_before_after"])
+    for profile in result["profiles"]:  # each operator judged against the run's roofs, not the first measurement's
+        for row in profile["operators"]:
+            if row["bound"] == "compute":
+                assert row["of_roof"] == pytest.approx(row["gmacs"] / roofs["compute"])
     assert [(p["model"], p["input"]) for p in result["profiles"]] == [("05_SRneXt (fast)", "1×3×16×20"),
                                                                       ("00_RFDN_baseline", "1×3×16×20")]
     srnext = {r["op"]: r for r in result["profiles"][0]["operators"]}

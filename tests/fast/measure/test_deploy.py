@@ -301,3 +301,28 @@ def test_a_network_whose_forward_fails_in_a_precision_is_one_line_and_no_entry(d
     assert err.startswith("error: eager fp16: 93_Drift@eager-fp16's forward fails on ax4.png (RuntimeError: ")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert read_results(drift["results"]) == {}  # the record it started is not left without a figure
+
+
+def test_the_matrix_sets_every_share_against_the_higher_of_its_two_peak_measurements(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A peak measured in a busy moment is no roof: the second measurement, after the last model, raises it, and
+    every share and operator is judged against the higher one."""
+    from benchmark.measure import matrix as matrix_module
+
+    peaks = iter([10.0, 40.0])  # GMAC/s: before the first model, after the last
+    bandwidths = iter([3.0, 5.0])
+    monkeypatch.setattr(matrix_module, "peak", lambda device, precision, rounds: dict.fromkeys(
+        ("matmul", "conv3x3", "peak"), next(peaks)))
+    monkeypatch.setattr(matrix_module, "bandwidth", lambda device, rounds: next(bandwidths))
+    with registered(ModelSpec(team_id=92, name="Tiny", builder=TinySR, checkpoint="team92_tiny.pth")) as spec:
+        result = matrix_module.matrix([matrix_module.Entry(spec)], [(12, 16)], ["eager"], ["fp32"],
+                                      torch.device("cpu"), 2, tmp_path, profile=True)
+    assert result["peaks"]["fp32"] == {"matmul": 40.0, "conv3x3": 40.0, "peak": 40.0, "before": 10.0, "after": 40.0}
+    assert result["roofs"] == {"compute": 40.0, "memory": 5.0, "memory_before_after": [3.0, 5.0]}
+    row = result["rows"][0]
+    assert row["peak_share"] == pytest.approx(row["gflops"] / 40.0)
+    judged_rows = [r for p in result["profiles"] for r in p["operators"] if r["gmacs"] is not None]
+    assert judged_rows
+    for r in judged_rows:
+        roof = min(40.0, r["intensity"] * 5.0)
+        assert r["of_roof"] == pytest.approx(r["gmacs"] / roof)
