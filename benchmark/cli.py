@@ -8,6 +8,7 @@ below imports this module.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import sys
 import warnings
@@ -171,8 +172,6 @@ def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> Model
 def _check_builder(p: OneLineParser, target: str, builder: Callable, kwargs: dict) -> None:
     """A class that is no network, or arguments its constructor does not take: one line before anything is built
     (the atlas would otherwise sweep every repository before the network's own sweep said so)."""
-    import inspect
-
     name = target.rpartition(":")[2]
     if isinstance(builder, type) and not issubclass(builder, torch.nn.Module):
         p.error(f"--model {target}: {name} is not a torch.nn.Module; name the network's class")
