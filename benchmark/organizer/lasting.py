@@ -6,9 +6,10 @@ unreadable result, a team that wrote into its environment, a name clash) carries
 
 Beside ``R.failures.json`` (label → one-line reason, read by the site, compare and the atlas as it always was),
 ``R.failures.inputs.json`` holds, for each kept failure, its reason and the identity of what it ran on: the
-sweep's conditions (:func:`conditions`: harness version and code, the harness's installed packages, settings,
-``--cpu-dry-run``, ``--profile-only``, ``--team-env``, the ``select_model`` branch, the data), every file the team's
-process opened or tried to open (a missing checkpoint recorded as absent), the device and the team environment.
+sweep's conditions (:func:`conditions`: harness version and code, the harness's installed packages, the year, every
+setting (``--backend`` and ``--precision`` too), ``--cpu-dry-run``, ``--profile-only``, ``--team-env``,
+``--trust-checkpoint``, the ``select_model`` branch, the data), every file the team's process opened or tried to open
+(a missing checkpoint recorded as absent), the device and the team environment.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from typing import Any
 
 from benchmark import __version__
 from benchmark.core.files import locked, write_atomic
-from benchmark.measure.settings import Settings
 from benchmark.organizer import teamenv
 from benchmark.organizer.plan import Freshness, Job
 from benchmark.organizer.tracing import split_digest
 
 PROJECT = Path(__file__).resolve().parents[2]
 SUFFIX = ".failures.inputs.json"
+OPTIONS = ("dry_run", "profile_only", "team_env", "include_test", "data_dir", "trust_checkpoint", "model_zoo",
+           "offline", "zoo_url")
+"""The job's options a failure can depend on (``--trust-checkpoint`` lifts a refused checkpoint; the baseline's
+checkpoint is looked for where ``--model_zoo`` says)."""
 
 
 @cache
@@ -60,8 +64,7 @@ def conditions(job: Job, freshness: Freshness) -> dict[str, Any] | None:
         return None
     branch = freshness.repo.branches.get(job.team_id)
     return {"harness_version": __version__, "harness_sha256": harness_sha256(), "packages_sha256": packages_sha256(),
-            "settings": {k: p["settings"].get(k) for k in Settings.RECORDED},
-            "options": {k: p.get(k) for k in ("dry_run", "profile_only", "team_env", "include_test", "data_dir")},
+            "year": job.year, "settings": dict(p["settings"]), "options": {k: p.get(k) for k in OPTIONS},
             "repository": p["repo"], "select_model_sha256": None if branch is None else branch.sha256,
             "data": {s["name"]: split_digest(s["pairs"], freshness.sha) for s in p["splits"]}}
 

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import make_repo
 
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import sha256_of
+from benchmark.measure.settings import Settings
 from benchmark.organizer import lasting as kept_failures
+from benchmark.organizer.challenge import read_repository
+from benchmark.organizer.plan import Freshness, repository_jobs
 from benchmark.organizer.reasons import lasting
 from benchmark.organizer.tracing import Opened
 
@@ -62,3 +66,23 @@ def test_the_identities_sit_beside_the_failures_file_which_keeps_its_format(tmp_
     assert json.loads(failures.read_text()) == {"05": "needs CUDA (x)"}
     kept_failures.record(failures, "05", None)
     assert json.loads((tmp_path / "R.failures.inputs.json").read_text()) == {}
+
+
+def _conditions(repo: Path, trust: bool = False, **settings: object) -> dict:
+    parsed = read_repository(repo)
+    job = repository_jobs(parsed, 2025, [], Settings(device=torch.device("cpu"), **settings), model_ids=[9],
+                          trust_checkpoint=trust)[0]
+    conditions = kept_failures.conditions(job, Freshness(parsed, lambda: {"cpu"}))
+    assert conditions is not None
+    return conditions
+
+
+def test_every_setting_and_option_a_failure_depends_on_is_in_its_conditions(tmp_path: Path) -> None:
+    """A failure a flag decides (a pickled checkpoint refused without --trust-checkpoint, a forward that fails only
+    in channels_last or fp16) does not stand when the flag changes."""
+    repo = make_repo(tmp_path / "repo")
+    plain = _conditions(repo)
+    assert plain == _conditions(repo) and plain["settings"]["backend"] == "eager"
+    for other in (_conditions(repo, trust=True), _conditions(repo, backend="channels_last"),
+                  _conditions(repo, precision="fp16"), _conditions(repo, tile=64)):
+        assert other != plain
