@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sysconfig
 from functools import cache
 from importlib import metadata
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,8 @@ def _reasons(failures: Path) -> dict[str, str]:
 
 def still_fails(job: Job, kept: dict[str, Any] | None, reason: str | None, freshness: Freshness) -> bool:
     """Whether ``job``'s recorded failure (``reason`` in the failures file, ``kept`` its identity) still stands: the
-    same reason, the same conditions, every file it opened (or missed) as it was, the same device and environment."""
+    same reason, the same conditions, every file it opened (or missed) as it was, the same device and environment,
+    and no package it lacked importable now."""
     if not isinstance(kept, dict) or reason is None or kept.get("reason") != reason or job.conditions is None \
             or kept.get("conditions") != job.conditions:
         return False
@@ -132,4 +135,17 @@ def still_fails(job: Job, kept: dict[str, Any] | None, reason: str | None, fresh
     base = Path(job.payload["repo"])
     if any(freshness.sha(base / name) != digest for name, digest in inputs.items()):
         return False
-    return kept.get("device_name") in freshness.device_names() and teamenv.stale(kept.get("team_env")) is None
+    return kept.get("device_name") in freshness.device_names() and teamenv.stale(kept.get("team_env")) is None \
+        and not found_now(kept.get("missing", []), kept.get("search_path", []))
+
+
+def found_now(missing: Any, search_path: Any) -> bool:
+    """Whether a package the failure lacked can be imported now: from where the team's process looked for it (its
+    repository first, a package dropped into the environment or the repository opens no file the run traced) or from
+    a folder ``PYTHONPATH`` adds now. A hand-edited list that is not one of names counts as found."""
+    if not isinstance(missing, list) or not isinstance(search_path, list) or \
+            not all(isinstance(n, str) and n.isidentifier() for n in missing) or \
+            not all(isinstance(p, str) for p in search_path):
+        return True
+    path = [*search_path, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    return any(PathFinder.find_spec(name, path) is not None for name in missing)

@@ -361,6 +361,11 @@ def test_a_lasting_failure_is_skipped_until_its_inputs_change(fake: dict) -> Non
     assert failures(results) == {**failed, "03": failures(results)["03"]}  # kept, with their reasons
     hung_again = sweep_here(*args, *hung)
     assert "1 to run" in hung_again.stdout and "team 03: no result within the --timeout" in hung_again.stdout
+    assert kept["07"]["missing"] == ["no_such_package_here"] and str(repo) in kept["07"]["search_path"]
+    (repo / "no_such_package_here.py").write_text("")  # the package it lacked, now beside its code: no file it opened
+    found = sweep_here(*args, "--model_id", "7")
+    assert "1 to run" in found.stdout and "select_model builds no model for team 07" in failures(results)["07"]
+    (repo / "no_such_package_here.py").unlink()
 
     torch.manual_seed(0)
     torch.save(Tiny().state_dict(), repo / "model_zoo" / "team09_gone.pth")  # its checkpoint appears

@@ -86,3 +86,26 @@ def test_every_setting_and_option_a_failure_depends_on_is_in_its_conditions(tmp_
     for other in (_conditions(repo, trust=True), _conditions(repo, backend="channels_last"),
                   _conditions(repo, precision="fp16"), _conditions(repo, tile=64)):
         assert other != plain
+
+
+def test_a_package_the_failure_lacked_is_looked_for_where_the_team_looked(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package dropped into the repository or the environment, or on a PYTHONPATH set now, opens no file the failed
+    run traced: it is looked for by name; a hand-edited list that is not one of names runs the team again."""
+    repo, site, elsewhere = tmp_path / "repo", tmp_path / "site", tmp_path / "elsewhere"
+    for folder in (repo, site, elsewhere):
+        folder.mkdir()
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    looked = [str(repo), str(site)]
+    assert not kept_failures.found_now(["mamba_ssm"], looked) and not kept_failures.found_now([], looked)
+    (site / "mamba_ssm").mkdir()
+    (site / "mamba_ssm" / "__init__.py").write_text("")
+    assert kept_failures.found_now(["other", "mamba_ssm"], looked)
+    (repo / "local_ops.py").write_text("")
+    assert kept_failures.found_now(["local_ops"], [str(repo)])
+    (elsewhere / "from_path.py").write_text("")
+    assert not kept_failures.found_now(["from_path"], looked)
+    monkeypatch.setenv("PYTHONPATH", str(elsewhere))
+    assert kept_failures.found_now(["from_path"], looked)
+    for missing, path in ((["../x"], looked), ("mamba_ssm", looked), ([1], looked), (["x"], str(repo)), (["x"], [1])):
+        assert kept_failures.found_now(missing, path)
