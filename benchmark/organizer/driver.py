@@ -68,8 +68,11 @@ class Driver:
         """Keep what a lasting failure ran on, so that a later sweep skips it while that is unchanged; forget it for a
         team that ran, or failed for a reason that does not last."""
         identity = outcome.get("identity") if not outcome.get("ok") and job.conditions is not None else None
-        lasting.record(self.failures_path, job.label, None if not isinstance(identity, dict) else
-                       {"reason": outcome["reason"], "conditions": job.conditions, **identity})
+        try:
+            lasting.record(self.failures_path, job.label, None if not isinstance(identity, dict) else
+                           {"reason": outcome["reason"], "conditions": job.conditions, **identity})
+        except HarnessError as err:  # a team replaced the file with a folder: the others go on
+            self.console.print(escape(f"note: {err}"), soft_wrap=True)
 
     def _write(self, job: Job, outcome: dict[str, Any], renamed: list[str]) -> Update:
         name, record = outcome["name"], outcome["record"]

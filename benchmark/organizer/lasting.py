@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import __version__
+from benchmark.core.errors import HarnessError
 from benchmark.core.files import locked, write_atomic
 from benchmark.organizer import teamenv
 from benchmark.organizer.plan import Freshness, Job
@@ -73,11 +74,24 @@ def conditions(job: Job, freshness: Freshness) -> dict[str, Any] | None:
 
 def read(failures: Path) -> dict[str, dict[str, Any]]:
     """The kept failures' identities beside the failures file ``failures``; unreadable content counts as none."""
-    try:
-        loaded = json.loads(companion_of(failures).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    loaded = _loaded(companion_of(failures))
     return {str(k): v for k, v in loaded.items() if isinstance(v, dict)} if isinstance(loaded, dict) else {}
+
+
+def _loaded(path: Path) -> Any:
+    """A JSON file's content; None when it is absent, unreadable or no regular file (a FIFO would block the read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def check(failures: Path) -> None:
+    """Before any team runs: the failures file and its identities are regular files (or absent), else one line."""
+    for path in (failures, companion_of(failures)):
+        if path.exists() and not path.is_file():
+            raise HarnessError(f"{path}: a folder, FIFO or device, not a file the sweep can keep its failures in; "
+                               "move it away or choose another --results")
 
 
 def companion_of(failures: Path) -> Path:
@@ -95,13 +109,18 @@ def record(failures: Path, label: str, identity: dict[str, Any] | None) -> None:
         kept.pop(label, None)
         if identity is not None:
             kept[label] = identity
-        write_atomic(companion_of(failures), json.dumps(dict(sorted(kept.items())), indent=2) + "\n")
+        try:
+            write_atomic(companion_of(failures), json.dumps(dict(sorted(kept.items())), indent=2) + "\n")
+        except OSError as err:
+            raise HarnessError(f"{companion_of(failures)}: cannot be written ({err.strerror}); team {label}'s failure "
+                               "is not kept (it runs again next time)") from None
 
 
 def split(pending: list[Job], failures: Path, freshness: Freshness, force: bool) -> tuple[list[Job], dict[str, str]]:
     """The jobs whose kept failure does not stand (to run, or skipped if their entry is up to date), and those whose
     does (label → its reason): the last run on these very inputs failed. Each challenge job is given its
     :func:`conditions`, which the driver keeps with a failure that lasts."""
+    check(failures)
     reasons = _reasons(failures)
     kept = read(failures)
     run, still = [], {}
@@ -115,10 +134,7 @@ def split(pending: list[Job], failures: Path, freshness: Freshness, force: bool)
 
 
 def _reasons(failures: Path) -> dict[str, str]:
-    try:
-        loaded = json.loads(failures.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    loaded = _loaded(failures)
     return {str(k): v for k, v in loaded.items() if isinstance(v, str)} if isinstance(loaded, dict) else {}
 
 
@@ -133,9 +149,9 @@ def still_fails(job: Job, kept: dict[str, Any] | None, reason: str | None, fresh
     if not isinstance(inputs, dict):
         return False
     base = Path(job.payload["repo"])
-    if any(freshness.sha(base / name) != digest for name, digest in inputs.items()):
+    if any(not isinstance(name, str) or freshness.sha(base / name) != digest for name, digest in inputs.items()):
         return False
-    return kept.get("device_name") in freshness.device_names() and teamenv.stale(kept.get("team_env")) is None \
+    return isinstance(kept.get("device_name"), str) and kept["device_name"] in freshness.device_names() and teamenv.stale(kept.get("team_env")) is None \
         and not found_now(kept.get("missing", []), kept.get("search_path", []))
 
 

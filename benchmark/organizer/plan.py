@@ -156,8 +156,11 @@ class Freshness:
 
     def sha(self, path: Path) -> str | None:
         path = Path(path)
-        if path not in self._hashes:
-            self._hashes[path] = sha256_of(path) if path.is_file() else None
+        if path not in self._hashes:  # a hand-edited name too long for a path, or a file this user cannot read: changed
+            try:
+                self._hashes[path] = sha256_of(path) if path.is_file() else None
+            except (OSError, ValueError) as err:
+                self._hashes[path] = f"unreadable ({type(err).__name__})"
         return self._hashes[path]
 
     def stale(self, job: Job, entry: dict[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from benchmark.core.files import sha256_of
 from benchmark.measure.settings import Settings
 from benchmark.organizer import lasting as kept_failures
 from benchmark.organizer.challenge import read_repository
-from benchmark.organizer.plan import Freshness, repository_jobs
+from benchmark.organizer.plan import Freshness, Job, repository_jobs
 from benchmark.organizer.reasons import lasting
 from benchmark.organizer.tracing import Opened
 
@@ -109,3 +110,37 @@ def test_a_package_the_failure_lacked_is_looked_for_where_the_team_looked(tmp_pa
     assert kept_failures.found_now(["from_path"], looked)
     for missing, path in ((["../x"], looked), ("mamba_ssm", looked), ([1], looked), (["x"], str(repo)), (["x"], [1])):
         assert kept_failures.found_now(missing, path)
+
+
+def test_a_hand_edited_identities_file_runs_the_team_again_and_never_crashes_or_blocks(tmp_path: Path) -> None:
+    """Wrong types, a name too long for a path, a device that is a list: the team runs again. A folder or FIFO where
+    the failures or their identities are kept is one line before any team runs (a FIFO would block the sweep), and
+    one line, not a traceback, when it appears while the teams run."""
+    repo = read_repository(make_repo(tmp_path / "repo"))
+    freshness = Freshness(repo, lambda: {"cpu"})
+
+    def job() -> Job:
+        return repository_jobs(repo, 2025, [], Settings(device=torch.device("cpu")), model_ids=[9])[0]
+
+    failures, reason = tmp_path / "R.failures.json", "checkpoint model_zoo/team09_gone.pth not found"
+    failures.write_text(json.dumps({"09": reason}))
+    companion = tmp_path / "R.failures.inputs.json"
+    good = {"reason": reason, "conditions": kept_failures.conditions(job(), freshness), "missing": [],
+            "search_path": [], "inputs": {"model_zoo/team09_gone.pth": None}, "device_name": "cpu", "team_env": None}
+    companion.write_text(json.dumps({"09": good}))
+    assert kept_failures.split([job()], failures, freshness, False)[1] == {"09": reason}
+    for edit in ({"device_name": ["cpu"]}, {"inputs": {"x" * 5000: None}}, {"inputs": [1]}, {"team_env": "x"}):
+        companion.write_text(json.dumps({"09": {**good, **edit}}))
+        run, still = kept_failures.split([job()], failures, freshness, False)
+        assert [j.label for j in run] == ["09"] and still == {}
+    for path in (failures, companion):
+        path.unlink()
+        os.mkfifo(path)
+        with pytest.raises(HarnessError, match=f"^{path}: a folder, FIFO or device"):
+            kept_failures.split([job()], failures, freshness, False)
+        path.unlink()
+        path.write_text("{}")
+    companion.unlink()
+    companion.mkdir()
+    with pytest.raises(HarnessError, match=f"^{companion}: cannot be written .*team 09's failure is not kept"):
+        kept_failures.record(failures, "09", good)
