@@ -73,9 +73,20 @@ class Opened:
                     path = Path(importlib.util.source_from_cache(name))
             path = path.parent.resolve() / path.name
             if any(path.is_relative_to(r) for r in roots) and path not in skip:
-                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = \
-                    sha256_of(path) if path.is_file() else None
+                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = digest_of(path)
         return found
+
+
+def digest_of(path: Path) -> str | None:
+    """What a traced input is now: its sha256; None where nothing is (a missing checkpoint, a link to nothing); a
+    folder or device in its place, or a file that cannot be read, each told apart from both (a team then fails
+    otherwise than it did)."""
+    try:
+        if not path.exists():
+            return None
+        return sha256_of(path) if path.is_file() else "not a regular file"
+    except (OSError, ValueError) as err:  # a name too long for a path, a file this user cannot read
+        return f"unreadable ({type(err).__name__})"
 
 
 def split_digest(pairs: Iterable[tuple[str, str, str]], sha: Callable[[Path], str | None] = sha256_of) -> str:

@@ -19,7 +19,7 @@ from benchmark.organizer import lasting as kept_failures
 from benchmark.organizer.challenge import read_repository
 from benchmark.organizer.plan import Freshness, Job, repository_jobs
 from benchmark.organizer.reasons import lasting
-from benchmark.organizer.tracing import Opened
+from benchmark.organizer.tracing import Opened, digest_of
 
 
 @pytest.mark.parametrize(("err", "lasts"), [
@@ -144,3 +144,18 @@ def test_a_hand_edited_identities_file_runs_the_team_again_and_never_crashes_or_
     companion.mkdir()
     with pytest.raises(HarnessError, match=f"^{companion}: cannot be written .*team 09's failure is not kept"):
         kept_failures.record(failures, "09", good)
+
+
+def test_a_folder_where_a_checkpoint_was_missing_is_not_the_same_input(tmp_path: Path) -> None:
+    """A missing checkpoint (or a link to nothing) is absent; a folder in its place makes the team fail otherwise, so
+    its kept 'not found' must not stand: each is told apart, from the worker's trace to the driver's check."""
+    zoo = tmp_path / "model_zoo"
+    zoo.mkdir()
+    missing = zoo / "w.pth"
+    missing.symlink_to(tmp_path / "nowhere.pth")
+    freshness = Freshness(None, set)
+    assert digest_of(missing) is None and digest_of(zoo / "never.pth") is None
+    missing.unlink()
+    missing.mkdir()
+    assert digest_of(missing) == "not a regular file" == Freshness(None, set).sha(missing)
+    assert freshness.sha(tmp_path / ("x" * 5000)) == "unreadable (OSError)"
