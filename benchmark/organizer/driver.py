@@ -17,7 +17,7 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.organizer import lasting
 from benchmark.organizer.plan import Job, recorded_team
-from benchmark.organizer.published import compare, read_published, verdict
+from benchmark.organizer.published import compare, disambiguate, read_published, verdict
 from benchmark.rank.predict import prediction
 from benchmark.record.store import Update, merge_failures, read_results, update_results
 from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
@@ -88,16 +88,27 @@ class Driver:
         self.kept[name] = update.results[name]
         return update
 
-    def note_published(self, name: str, entry: dict[str, Any], comparison: dict[str, Any] | None) -> None:
-        """An entry skipped as up to date: its comparison with ``--published`` written into it, its figures as they
-        were (the same identity, so nothing is set aside)."""
-        if comparison is None or entry.get("published") == comparison:
-            return
+    def settle_published(self) -> dict[str, dict[str, Any]]:
+        """At the end of a sweep with ``--published``: every sweep entry of the results file compared with it, the
+        teams of this sweep and those it did not run alike (none keeps a comparison with another file or an older
+        content of it), a row matched by figures to several entries ambiguous for each of them, whichever run matched
+        it; their figures as they were (the same identity, so nothing is set aside). Entry name → its block."""
+        assert self.published is not None
         with self.lock:
-            update = update_results(self.results, name, {**entry, "published": comparison}, keep=self.kept,
-                                    derive=prediction)
-            self.kept[name] = update.results[name]
-            self._say_restored(update)
+            try:
+                entries = read_results(self.results) if self.results.is_file() else {}
+            except HarnessError:
+                return {}
+            blocks = {name: self.published.compare(entry, str(sweep.get("name_as_written", name)), recorded_team(sweep))
+                      for name, entry in entries.items() if isinstance(sweep := entry.get("sweep"), dict)}
+            disambiguate(blocks, self.results.name)
+            for name, block in blocks.items():
+                if entries[name].get("published") != block:
+                    update = update_results(self.results, name, {**entries[name], "published": block},
+                                            keep=self.kept, derive=prediction)
+                    self.kept[name] = update.results[name]
+                    self._say_restored(update)
+        return blocks
 
     def _renamed(self, job: Job, name: str) -> list[str]:
         """Entries of the same team (same id, same repository) under another name: a team renamed in select_model."""
