@@ -19,6 +19,7 @@ from benchmark.organizer import lasting
 from benchmark.organizer.plan import Job, recorded_team
 from benchmark.organizer.published import compare, disambiguate, read_published, verdict
 from benchmark.rank.predict import prediction
+from benchmark.record.keys import REFERENCE
 from benchmark.record.store import Update, merge_failures, read_results, update_results
 from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
 from benchmark.report.results_txt import write_results_txt
@@ -111,9 +112,12 @@ class Driver:
         return blocks
 
     def _renamed(self, job: Job, name: str) -> list[str]:
-        """Entries of the same team (same id, same repository) under another name: a team renamed in select_model."""
+        """Entries of the same team (same id, same repository) under another name: a team renamed in select_model.
+        Its run with another ``--backend`` or ``--precision`` (``NAME@compile-fp16``) is another run, not a name."""
         if job.payload["source"] != "challenge":
             return []
+        settings = job.payload["settings"]
+        way = (settings.get("backend", REFERENCE[0]), settings.get("precision", REFERENCE[1]))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -123,7 +127,8 @@ class Driver:
         return [other for other, entry in entries.items() if other != name and isinstance(entry.get("sweep"), dict)
                 and entry["sweep"].get("source") == "challenge" and recorded_team(entry["sweep"]) == job.team_id
                 and entry["sweep"].get("repository") == job.payload.get("repo")
-                and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))]
+                and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))
+                and (entry.get("backend") or REFERENCE[0], entry.get("precision") or REFERENCE[1]) == way]
 
     def _say_restored(self, update: Update) -> None:
         if update.restored:
