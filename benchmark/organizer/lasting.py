@@ -151,8 +151,9 @@ def still_fails(job: Job, kept: dict[str, Any] | None, reason: str | None, fresh
     base = Path(job.payload["repo"])
     if any(not isinstance(name, str) or freshness.sha(base / name) != digest for name, digest in inputs.items()):
         return False
-    return isinstance(kept.get("device_name"), str) and kept["device_name"] in freshness.device_names() and teamenv.stale(kept.get("team_env")) is None \
-        and not found_now(kept.get("missing", []), kept.get("search_path", []))
+    return isinstance(kept.get("device_name"), str) and kept["device_name"] in freshness.device_names() \
+        and teamenv.stale(kept.get("team_env")) is None and not found_now(kept.get("missing", []),
+                                                                          kept.get("search_path", []))
 
 
 def found_now(missing: Any, search_path: Any) -> bool:
