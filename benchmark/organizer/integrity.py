@@ -31,8 +31,9 @@ MARKER = PROJECT / ".cache" / "harness-changed.json"
 """Written when a team changed the harness's files; while it exists no team is run."""
 
 Snapshot = dict[str, tuple[int, int, int, int] | None]
-"""Path → (inode, size, mtime_ns, ctime_ns), (inode, -1, 0, 0) for a folder; None for a watched path that does not
+"""Path → (inode, size, mtime_ns, ctime_ns), :data:`FOLDER` for a folder; None for a watched path that does not
 exist."""
+FOLDER = (0, -1, 0, 0)
 _PYC_WRITE = re.compile(r"\.pyc\.\d+$")
 """The temporary name importlib writes a bytecode cache under (``m.cpython-311.pyc.<id>``), never imported."""
 
@@ -81,9 +82,9 @@ def _walk(folder: str, found: Snapshot) -> None:
         return
     for entry in entries:
         try:
-            if entry.is_dir(follow_symlinks=False):  # a folder by its inode alone: an empty one is a namespace package
-                if entry.name != "__pycache__":
-                    found[entry.path] = (entry.inode(), -1, 0, 0)
+            if entry.is_dir(follow_symlinks=False):  # a folder that appears (an empty one is a namespace package);
+                if entry.name != "__pycache__":  # not its inode, which a layered file system may change on a write in it
+                    found[entry.path] = FOLDER
                 _walk(entry.path, found)
             else:
                 info = entry.stat(follow_symlinks=False)
