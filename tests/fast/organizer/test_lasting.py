@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import json
@@ -159,3 +160,25 @@ def test_a_folder_where_a_checkpoint_was_missing_is_not_the_same_input(tmp_path:
     missing.mkdir()
     assert digest_of(missing) == "not a regular file" == Freshness(None, set).sha(missing)
     assert freshness.sha(tmp_path / ("x" * 5000)) == "unreadable (OSError)"
+
+
+def test_a_model_zoo_that_is_a_link_out_of_the_repository_is_traced_by_its_name_in_it(tmp_path: Path) -> None:
+    """Weights under a model_zoo/ linked to a folder elsewhere were read from the repository all the same: a run's
+    inputs and a failed run's (the missing checkpoint) name them there, so a change to them, or the missing one
+    appearing, runs the team again (they were left out: the entry read as random weights, the failure stood)."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+    (repo / "model_zoo").symlink_to(elsewhere)
+    (elsewhere / "w.pth").write_bytes(b"weights")
+    opened = Opened()
+    opened.active = True
+    try:
+        for name in ("model_zoo/w.pth", "model_zoo/gone.pth"):
+            with contextlib.suppress(FileNotFoundError):
+                open(repo / name, "rb").close()
+    finally:
+        opened.active = False
+    assert opened.under([repo]) == [repo / "model_zoo" / "w.pth"]
+    assert opened.tried([repo], repo, set()) == {"model_zoo/w.pth": sha256_of(elsewhere / "w.pth"),
+                                                 "model_zoo/gone.pth": None}
