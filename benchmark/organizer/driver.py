@@ -90,18 +90,22 @@ class Driver:
         return update
 
     def settle_published(self) -> dict[str, dict[str, Any]]:
-        """At the end of a sweep with ``--published``: every sweep entry of the results file compared with it, the
-        teams of this sweep and those it did not run alike (none keeps a comparison with another file or an older
-        content of it), a row matched by figures to several entries ambiguous for each of them, whichever run matched
-        it; their figures as they were (the same identity, so nothing is set aside). Entry name → its block."""
-        assert self.published is not None
+        """At the end of a sweep with ``--published``: every entry of the results file that a sweep of these teams
+        wrote (this repository's, these years') compared with it, the teams run now and the others alike (none keeps
+        a comparison with another file or an older content of it), a row matched by figures to several entries
+        ambiguous for each of them, whichever run matched it; their figures as they were (the same identity, so
+        nothing is set aside). Entry name → its block."""
+        if self.published is None:
+            return {}
+        scope = {(row.job.payload["source"], row.job.payload.get("repo"), row.job.year) for row in self.rows.values()}
         with self.lock:
             try:
                 entries = read_results(self.results) if self.results.is_file() else {}
             except HarnessError:
                 return {}
             blocks = {name: self.published.compare(entry, str(sweep.get("name_as_written", name)), recorded_team(sweep))
-                      for name, entry in entries.items() if isinstance(sweep := entry.get("sweep"), dict)}
+                      for name, entry in entries.items() if isinstance(sweep := entry.get("sweep"), dict)
+                      and (sweep.get("source"), sweep.get("repository"), entry.get("year")) in scope}
             disambiguate(blocks, self.results.name)
             for name, block in blocks.items():
                 if entries[name].get("published") != block:
