@@ -132,13 +132,22 @@ def refused() -> str | None:
     with _lock:
         if _refusal:
             return _refusal[0]
-    try:
-        seen = json.loads(MARKER.read_text())
+    try:  # opened without waiting, read only as a regular file: a FIFO a team put there held every later team
+        fd = os.open(MARKER, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        seen = {}
-    seen = seen if isinstance(seen, dict) else {}  # a hand-edited marker still refuses
+    except OSError:
+        fd = None
+    seen: Any = {}
+    if fd is not None:
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                seen = json.loads(os.read(fd, 1 << 16))
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(fd)
+    seen = seen if isinstance(seen, dict) else {}  # a hand-edited marker, a folder or FIFO in its place still refuse
     return _refused_because(str(seen.get("team", "a team")), str(seen.get("file", "?")))
 
 

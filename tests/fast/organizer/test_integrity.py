@@ -77,12 +77,16 @@ def test_a_linked_environment_an_empty_folder_and_a_half_written_cache(tmp_path:
 
 
 def test_a_hand_made_marker_still_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not JSON, a list, a folder: every later team is still refused, in one line, never a traceback."""
+    """Not JSON, a list, a folder, a FIFO (a team can make one there; reading it waited for ever): every later team
+    is still refused, in one line, never a traceback."""
     marker = tmp_path / "harness-changed.json"
     monkeypatch.setattr(integrity, "MARKER", marker)
     monkeypatch.setattr(integrity, "_refusal", [])
     assert integrity.refused() is None
-    for write in (lambda: marker.write_text("[1, 2]"), lambda: marker.write_text("{not json"), marker.mkdir):
+    for write in (lambda: marker.write_text("[1, 2]"), lambda: marker.write_text("{not json"), marker.mkdir,
+                  lambda: os.mkfifo(marker)):
         write()
         assert integrity.refused() == integrity._refused_because("a team", "?")
         marker.rmdir() if marker.is_dir() else marker.unlink()
+    marker.write_text('{"team": "team 07", "file": "benchmark/core/files.py (changed)"}')
+    assert integrity.refused() == integrity._refused_because("team 07", "benchmark/core/files.py (changed)")
