@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.files import read_regular
+
 PROJECT = Path(__file__).resolve().parents[2]
 MARKER = PROJECT / ".cache" / "harness-changed.json"
 """Written when a team changed the harness's files; while it exists no team is run."""
@@ -132,21 +134,12 @@ def refused() -> str | None:
     with _lock:
         if _refusal:
             return _refusal[0]
-    try:  # opened without waiting, read only as a regular file: a FIFO a team put there held every later team
-        fd = os.open(MARKER, os.O_RDONLY | os.O_NONBLOCK)
+    try:  # a FIFO a team put there held every later team's start for ever
+        seen = json.loads(read_regular(MARKER, 1 << 16))
     except FileNotFoundError:
         return None
-    except OSError:
-        fd = None
-    seen: Any = {}
-    if fd is not None:
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                seen = json.loads(os.read(fd, 1 << 16))
-        except (OSError, ValueError):
-            pass
-        finally:
-            os.close(fd)
+    except (OSError, ValueError):
+        seen = {}
     seen = seen if isinstance(seen, dict) else {}  # a hand-edited marker, a folder or FIFO in its place still refuse
     return _refused_because(str(seen.get("team", "a team")), str(seen.get("file", "?")))
 
