@@ -234,9 +234,6 @@ def sweep(args: argparse.Namespace) -> int:
             row = rows[label]
             row.status, row.name = "skipped", name
             row.detail = "up to date: " + (figures(entry, [s.name for s in splits]) or complexity(entry))
-            row.published = published.compare(entry, (entry.get("sweep") or {}).get("name_as_written", name),
-                                              row.job.team_id) if published else None
-            driver.note_published(name, entry, row.published)
         source = f"{repo.root} (NTIRE {year}, the year from {year_source})" if repo else \
             f"{args.model} (--model)" if args.network is not None else f"registered teams of {year or 'every year'}"
         mode = "".join([" profile only;" if args.profile_only else "", " CPU dry run;" if args.cpu_dry_run else ""])
@@ -258,6 +255,10 @@ def sweep(args: argparse.Namespace) -> int:
             else:
                 run_local(pending, slots, driver, limits)
         driver.close()
+        if published is not None:
+            blocks = driver.settle_published()
+            for row in rows.values():
+                row.published = blocks.get(row.name) if row.status in ("ran", "skipped") else None
         wall = time.perf_counter() - begin
         counts = {s: sum(r.status == s for r in rows.values()) for s in ("ran", "skipped", "failed")}
         title = f"Sweep of {source}: {counts['ran']} ran, {counts['skipped']} up to date, {counts['failed']} failed"

@@ -97,8 +97,17 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
     cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
-    args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas (one built "
-                                 f"before atlas folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})")
+    folders = [*(("--challenge-repo", repo) for repo in args.challenge_repo), *(("--dataset", d) for d in args.dataset),
+               *([("--model_zoo", args.model_zoo)] if args.model_zoo else [])]
+    unmarked = args.out.is_dir() and not (args.out / MARKER).exists()  # the hint only where it can be the fix
+    args.out_folder = out_folder(args.out, "--out", MADE_BY, "choose a new or empty folder for the atlas" + (
+        f" (one built before atlas folders were marked: add the line {MADE_BY} to {args.out}/{MARKER})"
+        if unmarked else ""))
+    for label, folder in folders:  # the atlas writes its sweeps' files into --out (it never deletes it): not into
+        real = folder.resolve()  # what it reads
+        if real == args.out_folder.real or real in args.out_folder.real.parents:
+            raise HarnessError(f"--out {args.out}: in {label} {folder}, which the atlas reads; the sweeps' files would "
+                               "be written into it; choose a folder outside it")
     if args.site is not None:
         if not args.challenge_repo:
             p.error("--site shows a repository's leaderboard beside the atlas: add --challenge-repo")

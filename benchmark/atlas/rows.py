@@ -12,7 +12,7 @@ from typing import Any
 from benchmark.core.errors import one_line, shown
 from benchmark.measure.paired import no_interval_reason, paired_ratio
 from benchmark.organizer.plan import network_label, recorded_team, team_label
-from benchmark.organizer.published import claimed_twice, compare
+from benchmark.organizer.published import compare, disambiguate
 from benchmark.rank.bridges import Scale, scale
 from benchmark.rank.publications import PUBLISHED, Row, shipped
 from benchmark.record.checks import why_not_a_count, why_not_a_figure, why_not_an_interval, why_not_pairs
@@ -233,12 +233,8 @@ def build(sweeps: list[Swept], sets: list[str], reference_year: int) -> Atlas:
         atlas.failures += failures
     for year in years:
         blocks = {f"{r['source']}/{r['model']}": r["published"] for r in atlas.rows if r["year"] == year}
-        for row_name, claimants in claimed_twice(blocks).items():
-            for row in atlas.rows:
-                block = row["published"]
-                if f"{row['source']}/{row['model']}" in claimants and block:
-                    block.update({"matched_by": None, "name": None, "match": None, "candidates": [row_name],
-                                  "explanation": f"ambiguous: {len(claimants)} entries of {year} have the figures "
-                                                 f"of {row_name}"})
-                    row["team"] = None
+        marked = set(disambiguate(blocks, str(year)))
+        for row in atlas.rows:
+            if f"{row['source']}/{row['model']}" in marked:
+                row["team"] = None
     return atlas

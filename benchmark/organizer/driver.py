@@ -17,8 +17,9 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.files import companion
 from benchmark.organizer import lasting
 from benchmark.organizer.plan import Job, recorded_team
-from benchmark.organizer.published import compare, read_published, verdict
+from benchmark.organizer.published import compare, disambiguate, read_published, verdict
 from benchmark.rank.predict import prediction
+from benchmark.record.keys import REFERENCE
 from benchmark.record.store import Update, merge_failures, read_results, update_results
 from benchmark.report.noise import prediction_line, ratio_warning, split_warnings
 from benchmark.report.results_txt import write_results_txt
@@ -68,8 +69,11 @@ class Driver:
         """Keep what a lasting failure ran on, so that a later sweep skips it while that is unchanged; forget it for a
         team that ran, or failed for a reason that does not last."""
         identity = outcome.get("identity") if not outcome.get("ok") and job.conditions is not None else None
-        lasting.record(self.failures_path, job.label, None if not isinstance(identity, dict) else
-                       {"reason": outcome["reason"], "conditions": job.conditions, **identity})
+        try:
+            lasting.record(self.failures_path, job.label, None if not isinstance(identity, dict) else
+                           {"reason": outcome["reason"], "conditions": job.conditions, **identity})
+        except HarnessError as err:  # a team replaced the file with a folder: the others go on
+            self.console.print(escape(f"note: {err}"), soft_wrap=True)
 
     def _write(self, job: Job, outcome: dict[str, Any], renamed: list[str]) -> Update:
         name, record = outcome["name"], outcome["record"]
@@ -85,21 +89,39 @@ class Driver:
         self.kept[name] = update.results[name]
         return update
 
-    def note_published(self, name: str, entry: dict[str, Any], comparison: dict[str, Any] | None) -> None:
-        """An entry skipped as up to date: its comparison with ``--published`` written into it, its figures as they
-        were (the same identity, so nothing is set aside)."""
-        if comparison is None or entry.get("published") == comparison:
-            return
+    def settle_published(self) -> dict[str, dict[str, Any]]:
+        """At the end of a sweep with ``--published``: every entry of the results file that a sweep of these teams
+        wrote (this repository's, these years') compared with it, the teams run now and the others alike (none keeps
+        a comparison with another file or an older content of it), a row matched by figures to several entries
+        ambiguous for each of them, whichever run matched it; their figures as they were (the same identity, so
+        nothing is set aside). Entry name → its block."""
+        if self.published is None:
+            return {}
+        scope = {(row.job.payload["source"], row.job.payload.get("repo"), row.job.year) for row in self.rows.values()}
         with self.lock:
-            update = update_results(self.results, name, {**entry, "published": comparison}, keep=self.kept,
-                                    derive=prediction)
-            self.kept[name] = update.results[name]
-            self._say_restored(update)
+            try:
+                entries = read_results(self.results) if self.results.is_file() else {}
+            except HarnessError:
+                return {}
+            blocks = {name: self.published.compare(entry, str(sweep.get("name_as_written", name)), recorded_team(sweep))
+                      for name, entry in entries.items() if isinstance(sweep := entry.get("sweep"), dict)
+                      and (sweep.get("source"), sweep.get("repository"), entry.get("year")) in scope}
+            disambiguate(blocks, self.results.name)
+            for name, block in blocks.items():
+                if entries[name].get("published") != block:
+                    update = update_results(self.results, name, {**entries[name], "published": block},
+                                            keep=self.kept, derive=prediction)
+                    self.kept[name] = update.results[name]
+                    self._say_restored(update)
+        return blocks
 
     def _renamed(self, job: Job, name: str) -> list[str]:
-        """Entries of the same team (same id, same repository) under another name: a team renamed in select_model."""
+        """Entries of the same team (same id, same repository) under another name: a team renamed in select_model.
+        Its run with another ``--backend`` or ``--precision`` (``NAME@compile-fp16``) is another run, not a name."""
         if job.payload["source"] != "challenge":
             return []
+        settings = job.payload["settings"]
+        way = (settings.get("backend", REFERENCE[0]), settings.get("precision", REFERENCE[1]))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -109,7 +131,8 @@ class Driver:
         return [other for other, entry in entries.items() if other != name and isinstance(entry.get("sweep"), dict)
                 and entry["sweep"].get("source") == "challenge" and recorded_team(entry["sweep"]) == job.team_id
                 and entry["sweep"].get("repository") == job.payload.get("repo")
-                and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))]
+                and bool(entry.get("dry_run")) == bool(job.payload.get("dry_run"))
+                and (entry.get("backend") or REFERENCE[0], entry.get("precision") or REFERENCE[1]) == way]
 
     def _say_restored(self, update: Update) -> None:
         if update.restored:

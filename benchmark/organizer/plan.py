@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark import __version__
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import sha256_of
 from benchmark.core.years import get_year
 from benchmark.data.splits import Split
 from benchmark.measure.settings import Settings
 from benchmark.organizer import teamenv
 from benchmark.organizer.challenge import Repository
-from benchmark.organizer.tracing import split_digest
+from benchmark.organizer.tracing import digest_of, split_digest
 from benchmark.record.keys import REFERENCE, results_name, splits_of
 
 if TYPE_CHECKING:
@@ -167,7 +166,7 @@ class Freshness:
     def sha(self, path: Path) -> str | None:
         path = Path(path)
         if path not in self._hashes:
-            self._hashes[path] = sha256_of(path) if path.is_file() else None
+            self._hashes[path] = digest_of(path)
         return self._hashes[path]
 
     def stale(self, job: Job, entry: dict[str, Any]) -> str | None:

@@ -103,6 +103,19 @@ def claimed_twice(blocks: dict[str, dict[str, Any] | None]) -> dict[str, list[st
     return {row: entries for row, entries in claims.items() if len(entries) > 1}
 
 
+def disambiguate(blocks: dict[str, dict[str, Any] | None], of: str) -> list[str]:
+    """Each row matched by figures to more than one of ``blocks`` (entry name → its block, entries of ``of``) made
+    ambiguous in every such block, in place, as a row whose figures match several rows is; the entries so marked."""
+    marked = []
+    for row_name, claimants in claimed_twice(blocks).items():
+        for entry in claimants:
+            blocks[entry].update({"matched_by": None, "name": None, "match": None, "candidates": [row_name],
+                                  "explanation": f"ambiguous: {len(claimants)} entries of {of} have the figures of "
+                                                 f"{row_name}"})
+            marked.append(entry)
+    return marked
+
+
 def verdict(block: dict[str, Any] | None) -> str:
     """The summary's match column: ``= 4/4 (by id)``, ``≠ flops 9.8338 (published 9.8339): why``, or why none."""
     if not block:

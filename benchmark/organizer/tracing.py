@@ -48,15 +48,14 @@ class Opened:
 
     def under(self, roots: Iterable[Path], skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
         """The regular files opened that lie under one of ``roots``, in the order first opened. A file reached through
-        a symlink under a root (``model_zoo/w.pth`` → a file elsewhere) is given by its link's path: the team loaded
-        it from there, and its target's content is what a sha256 of that path reads."""
+        a symlink under a root (``model_zoo/w.pth`` → a file elsewhere, or a ``model_zoo`` that is a link) is given by
+        its link's path: the team loaded it from there, and its target's content is what a sha256 of that path reads."""
         roots = [Path(r).resolve() for r in roots]
         found = []
         for name in list(self.paths):
-            opened = Path(name)
-            as_linked, real = opened.parent.resolve() / opened.name, opened.resolve()
-            path = next((p for p in (as_linked, real) if any(p.is_relative_to(r) for r in roots)), None)
-            if path is not None and path.is_file() and not skip(real) and not skip(path) and path not in found:
+            path = _as_named(Path(name), roots)
+            if path is not None and path.is_file() and not skip(Path(name).resolve()) and not skip(path) \
+                    and path not in found:
                 found.append(path)
         return found
 
@@ -71,11 +70,32 @@ class Opened:
             if path.suffix == ".pyc" and path.parent.name == "__pycache__":
                 with contextlib.suppress(ValueError):
                     path = Path(importlib.util.source_from_cache(name))
-            path = path.parent.resolve() / path.name
-            if any(path.is_relative_to(r) for r in roots) and path not in skip:
-                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = \
-                    sha256_of(path) if path.is_file() else None
+            path = _as_named(path, roots)
+            if path is not None and path not in skip:
+                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = digest_of(path)
         return found
+
+
+def _as_named(opened: Path, roots: list[Path]) -> Path | None:
+    """An opened path by the name under one of ``roots`` it was reached by: as the team named it (a folder on the way
+    may be a link out of the repository), else with its folder's links resolved, else wholly resolved; None when it
+    lies under none."""
+    for path in (opened, opened.parent.resolve() / opened.name, opened.resolve()):
+        if any(path.is_relative_to(r) for r in roots):
+            return path
+    return None
+
+
+def digest_of(path: Path) -> str | None:
+    """What a traced input is now: its sha256; None where nothing is (a missing checkpoint, a link to nothing); a
+    folder or device in its place, or a file that cannot be read, each told apart from both (a team then fails
+    otherwise than it did)."""
+    try:
+        if not path.exists():
+            return None
+        return sha256_of(path) if path.is_file() else "not a regular file"
+    except (OSError, ValueError) as err:  # a name too long for a path, a file this user cannot read
+        return f"unreadable ({type(err).__name__})"
 
 
 def split_digest(pairs: Iterable[tuple[str, str, str]], sha: Callable[[Path], str | None] = sha256_of) -> str:

@@ -342,11 +342,12 @@ def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], bui
     return {str(p.relative_to(repo)) if repo and p.is_relative_to(repo) else str(p): sha256_of(p) for p in files}
 
 
-def _identity(job: dict[str, Any], opened: Opened) -> dict[str, Any]:
-    """What a lasting failure ran on (``benchmark.organizer.lasting``); test_demo.py is its select_model branch's."""
+def _identity(job: dict[str, Any], opened: Opened, needs: list[str]) -> dict[str, Any]:
+    """What a lasting failure ran on (``benchmark.organizer.lasting``); test_demo.py is its select_model branch's;
+    the packages it lacked, with where they were looked for."""
     repo = Path(job["repo"]).resolve()
     roots = [repo, *([Path(job["data_dir"]).resolve()] if job.get("data_dir") else [])]
-    return {"inputs": opened.tried(roots, repo, {repo / "test_demo.py"}),
+    return {"inputs": opened.tried(roots, repo, {repo / "test_demo.py"}), "missing": needs, "search_path": sys.path[:],
             "device_name": device_name(torch.device(job["device"])), "team_env": job.get("env")}
 
 
@@ -433,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = {"ok": False, "reason": reason, "needs": needs}
         if job["source"] == "challenge" and opened.active and lasting(err):  # the team's own code had started
             opened.active = False
-            outcome["identity"] = _identity(job, opened)
+            outcome["identity"] = _identity(job, opened, needs)
         print(PHASE + "failed: " + reason, flush=True)
     finally:
         opened.active = False

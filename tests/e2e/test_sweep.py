@@ -361,6 +361,11 @@ def test_a_lasting_failure_is_skipped_until_its_inputs_change(fake: dict) -> Non
     assert failures(results) == {**failed, "03": failures(results)["03"]}  # kept, with their reasons
     hung_again = sweep_here(*args, *hung)
     assert "1 to run" in hung_again.stdout and "team 03: no result within the --timeout" in hung_again.stdout
+    assert kept["07"]["missing"] == ["no_such_package_here"] and str(repo) in kept["07"]["search_path"]
+    (repo / "no_such_package_here.py").write_text("")  # the package it lacked, now beside its code: no file it opened
+    found = sweep_here(*args, "--model_id", "7")
+    assert "1 to run" in found.stdout and "select_model builds no model for team 07" in failures(results)["07"]
+    (repo / "no_such_package_here.py").unlink()
 
     torch.manual_seed(0)
     torch.save(Tiny().state_dict(), repo / "model_zoo" / "team09_gone.pth")  # its checkpoint appears
@@ -377,6 +382,33 @@ def test_a_lasting_failure_is_skipped_until_its_inputs_change(fake: dict) -> Non
     forced = sweep_here(*args, "--model_id", "7", "--force")
     assert "1 to run" in forced.stdout and "still fails" not in forced.stdout
     assert set(failures(results)) == {"03", "05", "07"}
+
+
+def test_published_comparisons_are_of_the_file_as_it_is_now_over_every_entry(fake: dict, tmp_path: Path) -> None:
+    """A row without an id matched by figures by one run and by another team's run later is ambiguous in both
+    entries, not two matches; a --published file changed between runs is what every sweep entry is compared with,
+    the teams this run did not run included."""
+    figures = measure(Tiny(8))
+    row = {"team": "Eights", "team_id": None, "params_M": round(figures["params"] / 1e6, 3),
+           "flops_G": round(figures["fvcore_flops"] / 1e9, 2)}
+    table, results = tmp_path / "table.json", fake["results"]
+    table.write_text(json.dumps({"rows": [row]}))
+    args = ["--challenge-repo", fake["repo"], "--profile-only", "--results", results, "--published", table]
+    first = sweep_here(*args, "--model_id", "0")
+    assert "= 2/2 (by figures: Eights)" in first.stdout and "1 match table.json" in first.stdout
+    second = sweep_here(*args, "--model_id", "2")
+    assert ran(second) == {2} and "0 match table.json" in second.stdout
+    for entry in read_results(results).values():
+        block = entry["published"]
+        assert (block["name"], block["match"], block["candidates"]) == (None, None, ["Eights"])
+        assert block["explanation"] == "ambiguous: 2 entries of fake.json have the figures of Eights"
+    table.write_text(json.dumps({"rows": [{**row, "team_id": 2}]}))  # the organizers give the row its team's id
+    third = sweep_here(*args, "--model_id", "0")
+    assert ran(third) == set() and "0 match table.json" in third.stdout and "not published" in third.stdout
+    entries = read_results(results)
+    assert entries["00_Tiny"]["published"]["name"] is None and entries["00_Tiny"]["published"]["candidates"] == []
+    assert (entries["002_Other"]["published"]["name"], entries["002_Other"]["published"]["matched_by"],
+            entries["002_Other"]["published"]["match"]) == ("Eights", "id", True)
 
 
 def test_links_out_of_the_repository_and_a_package_named_like_the_harness(fake: dict, tmp_path: Path) -> None:

@@ -269,6 +269,18 @@ def test_atlas_out_is_new_empty_or_its_own_and_its_site_holds_no_input(tmp_path:
     (ours / "atlas.json").write_text("{}")
     assert (ours / MARKER).read_text().startswith("benchmark.atlas\n")
     assert "nowhere" in refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", ours])
+    data = tmp_path / "data"  # its sweeps' files written into what it reads (a run that passes stops on nowhere)
+    (tmp_path / "to-repo").symlink_to(nowhere)
+    for out, flags, label in ((nowhere / "atlas", [], "--challenge-repo"), (tmp_path / "to-repo" / "a" / "b", [],
+                              "--challenge-repo"), (data / "HR" / "atlas", ["--dataset", data], "--dataset")):
+        line = refused(atlas_main, ["--challenge-repo", nowhere, "--out", out, *(flags or ["--profile-only"])])
+        assert line.startswith(f"--out {out}: in {label} ") and "which the atlas reads" in line, line
+    assert not nowhere.exists() and not data.exists()
+    (tmp_path / "by-site").mkdir()
+    (tmp_path / "by-site" / MARKER).write_text("benchmark.site\n")
+    line = refused(atlas_main, ["--challenge-repo", nowhere, "--profile-only", "--out", tmp_path / "by-site"])
+    assert line.endswith("not by python -m benchmark.atlas, so it is left as it is; choose a new or empty folder for "
+                         "the atlas"), line  # no hint to mark another command's folder as an atlas's
     site_folder = tmp_path / "site"
     results = results_2026(tmp_path / "R.json")
     assert run_main(site.main, ["--results", str(results), "--year", "2026", "--out", str(site_folder)])[0] == 0

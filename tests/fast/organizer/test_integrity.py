@@ -8,6 +8,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
+from benchmark.organizer import integrity
 from benchmark.organizer.integrity import difference, roots, snapshot
 
 
@@ -50,3 +53,40 @@ def test_the_watched_files_are_the_harness_its_python_and_pip_settings() -> None
     integrity, stdlib_os = Path(difference.__code__.co_filename), Path(os.__file__)
     assert Path(sys.prefix) in roots() and found[str(integrity)] is not None and found[str(stdlib_os)] is not None
     assert "/etc/pip.conf" in found and Path.home() / ".config" / "pip" in roots()
+
+
+def test_a_linked_environment_an_empty_folder_and_a_half_written_cache(tmp_path: Path) -> None:
+    """A root that is a link (a .venv linked to a shared environment, as sys.prefix then is) is watched through it;
+    an empty folder a team makes is a namespace package every later import of its name finds, so it counts; the
+    temporary file an import writes its cache under before renaming it does not, nor does a new __pycache__."""
+    real, env = tmp_path / "shared-env", tmp_path / ".venv"
+    (real / "site-packages").mkdir(parents=True)
+    module = real / "site-packages" / "mod.py"
+    module.write_text("VALUE = 1\n")
+    env.symlink_to(real)
+    before = snapshot([env])
+    assert str(module) in before and str(env) in before
+    (real / "site-packages" / "__pycache__").mkdir()
+    (real / "site-packages" / "__pycache__" / "mod.cpython-311.pyc.140234567").write_bytes(b"half")
+    assert difference(before, snapshot([env])) is None
+    (real / "site-packages" / "torchvision").mkdir()
+    assert difference(before, snapshot([env])) == f"{real / 'site-packages' / 'torchvision'} (added)"
+    (real / "site-packages" / "torchvision").rmdir()
+    module.write_text("VALUE = 2\n")
+    assert difference(before, snapshot([env])) == f"{module} (changed)"
+
+
+def test_a_hand_made_marker_still_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not JSON, a list, a folder, a FIFO (a team can make one there; reading it waited for ever): every later team
+    is still refused, in one line, never a traceback."""
+    marker = tmp_path / "harness-changed.json"
+    monkeypatch.setattr(integrity, "MARKER", marker)
+    monkeypatch.setattr(integrity, "_refusal", [])
+    assert integrity.refused() is None
+    for write in (lambda: marker.write_text("[1, 2]"), lambda: marker.write_text("{not json"), marker.mkdir,
+                  lambda: os.mkfifo(marker)):
+        write()
+        assert integrity.refused() == integrity._refused_because("a team", "?")
+        marker.rmdir() if marker.is_dir() else marker.unlink()
+    marker.write_text('{"team": "team 07", "file": "benchmark/core/files.py (changed)"}')
+    assert integrity.refused() == integrity._refused_because("team 07", "benchmark/core/files.py (changed)")

@@ -151,6 +151,8 @@ def test_a_sealed_folder_is_verified_and_any_change_is_seen(tmp_path: Path) -> N
     (folder / "pkg" / "extra.py").unlink()
     (folder / envcache.MANIFEST).unlink()
     assert envcache.verified(folder) is None  # unsealed: never reused
+    os.mkfifo(folder / envcache.MANIFEST)  # made by the team's code as it ran: reading it waited for ever
+    assert envcache.verified(folder) is None and teamenv.written({"content_sha256": {str(folder): digest}})
     assert teamenv.stale({"content_sha256": {str(folder): digest}}) == "its team environment env changed or is gone"
     assert teamenv.stale(None) is None and teamenv.stale({}) == "no record of its team environment's content"
 
