@@ -14,6 +14,7 @@ its source compiles to, which is what a planted cache would be.
 
 from __future__ import annotations
 
+import itertools
 import json
 import marshal
 import os
@@ -41,6 +42,10 @@ _PYC_WRITE = re.compile(r"\.pyc\.\d+$")
 
 _lock = threading.Lock()
 _refusal: list[str] = []
+_runs = itertools.count()
+_running: dict[int, tuple[str, set[str]]] = {}
+"""Each watched run in this process (one per device slot) → its team and the teams that ran beside it at some
+moment: a change seen at its end may be theirs."""
 """This process's reason to run no further team, once a change was seen (several driver threads share it)."""
 
 
@@ -151,18 +156,30 @@ def _refused_because(team: str, file: str) -> str:
 
 def watched(team: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``run()`` (one worker of ``team``) between two snapshots; a difference turns its outcome into a failure and
-    refuses every later team."""
+    refuses every later team. Teams run at once (``--devices``) cannot be told apart: each that saw the change fails,
+    naming the others that ran beside it."""
     before = snapshot()
-    outcome = run()
-    changed = difference(before, snapshot())
+    with _lock:  # the teams running now ran beside this one, and this one beside each of them
+        key = next(_runs)
+        for _, beside in _running.values():
+            beside.add(team)
+        _running[key] = (team, {name for name, _ in _running.values()})
+    try:
+        outcome = run()
+        changed = difference(before, snapshot())
+    finally:
+        with _lock:
+            others = sorted(_running.pop(key)[1] - {team})
     if changed is None:
         return outcome
+    who = team if not others else f"{team} (or {', '.join(others)}, beside it)"
     with _lock:
-        _refusal.append(_refused_because(team, changed))
+        _refusal.append(_refused_because(who, changed))
     try:
         MARKER.parent.mkdir(parents=True, exist_ok=True)
-        MARKER.write_text(json.dumps({"team": team, "file": changed}))
+        MARKER.write_text(json.dumps({"team": who, "file": changed}))
     except OSError:
         pass  # this process still refuses; the team's line says what to reinstall
-    return {"ok": False, "reason": f"changed the harness's own files while it ran ({changed}); its figures do not "
-                                   f"count and no later team is run until the harness is reinstalled"}
+    beside_line = f"; {', '.join(others)} ran at the same time and may have changed it instead" if others else ""
+    return {"ok": False, "reason": f"changed the harness's own files while it ran ({changed}){beside_line}; its "
+                                   f"figures do not count and no later team is run until the harness is reinstalled"}

@@ -90,3 +90,44 @@ def test_a_hand_made_marker_still_refuses(tmp_path: Path, monkeypatch: pytest.Mo
         marker.rmdir() if marker.is_dir() else marker.unlink()
     marker.write_text('{"team": "team 07", "file": "benchmark/core/files.py (changed)"}')
     assert integrity.refused() == integrity._refused_because("team 07", "benchmark/core/files.py (changed)")
+
+
+def test_teams_run_at_once_each_name_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two device slots: team 07 changes a harness file while team 03 runs beside it. Neither snapshot can tell whose
+    change it was, so each fails naming the other; a team run later, alone, names no one."""
+    import threading
+
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    (harness / "files.py").write_text("x = 1\n")
+    monkeypatch.setattr(integrity, "roots", lambda: [harness])
+    monkeypatch.setattr(integrity, "MARKER", tmp_path / "harness-changed.json")
+    monkeypatch.setattr(integrity, "_refusal", [])
+    both = threading.Barrier(2)
+    changed = threading.Event()
+
+    def innocent() -> dict:
+        both.wait()
+        changed.wait(10)
+        return {"ok": True}
+
+    def offender() -> dict:
+        both.wait()
+        (harness / "files.py").write_text("x = 2  # longer\n")
+        changed.set()
+        return {"ok": True}
+
+    outcomes: dict[str, dict] = {}
+    threads = [threading.Thread(target=lambda t=t, f=f: outcomes.__setitem__(t, integrity.watched(t, f)))
+               for t, f in (("team 03", innocent), ("team 07", offender))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not outcomes["team 03"]["ok"] and not outcomes["team 07"]["ok"]
+    assert "team 07 ran at the same time and may have changed it instead" in outcomes["team 03"]["reason"]
+    assert "team 03 ran at the same time and may have changed it instead" in outcomes["team 07"]["reason"]
+    assert integrity._running == {}
+    alone = integrity.watched("team 09", lambda: {"ok": True})
+    assert alone == {"ok": True}
+    assert "(or team" in integrity.refused()
