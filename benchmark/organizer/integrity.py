@@ -42,11 +42,11 @@ _PYC_WRITE = re.compile(r"\.pyc\.\d+$")
 
 _lock = threading.Lock()
 _refusal: list[str] = []
+"""This process's reason to run no further team, once a change was seen (several driver threads share it)."""
 _runs = itertools.count()
 _running: dict[int, tuple[str, set[str]]] = {}
 """Each watched run in this process (one per device slot) → its team and the teams that ran beside it at some
 moment: a change seen at its end may be theirs."""
-"""This process's reason to run no further team, once a change was seen (several driver threads share it)."""
 
 
 def roots() -> list[Path]:
