@@ -231,6 +231,7 @@ def _repo_files(repo: Path, before: set[str], team: dict[str, types.ModuleType])
 
 
 def _relative(path: Path, repo: Path | None) -> str:
+    """A file's name in the identity: relative to the repository (which may move between machines)."""
     return str(path.relative_to(repo)) if repo is not None and path.is_relative_to(repo) else str(path)
 
 
@@ -339,7 +340,7 @@ def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], bui
         roots.append(Path(job["data_dir"]))
     skip = {*images, *([repo / "test_demo.py"] if repo else [])}
     files = opened.under(roots, lambda p: p in skip) if repo else [*built.checkpoints, *built.code]
-    return {str(p.relative_to(repo)) if repo and p.is_relative_to(repo) else str(p): sha256_of(p) for p in files}
+    return {_relative(p, repo): sha256_of(p) for p in files}
 
 
 def _identity(job: dict[str, Any], opened: Opened, needs: list[str]) -> dict[str, Any]:
