@@ -26,6 +26,7 @@ from benchmark.measure.backend import DEVICE_FORMS, PRECISIONS
 from benchmark.measure.deploy import BACKENDS
 from benchmark.measure.loop import TILE_OVERLAP, forwards_per_image
 from benchmark.measure.settings import Settings
+from benchmark.organizer.account import resolve as resolve_account
 from benchmark.record.keys import REFERENCE, check_split_names, splits_of
 from benchmark.record.store import read_results
 
@@ -206,6 +207,10 @@ def check_sweep_limits(p: OneLineParser, args: argparse.Namespace) -> None:
         p.error(f"--memory-cap {args.memory_cap}: must be a positive number of GB")
     if args.cpu_dry_run and (args.devices or args.device not in ("auto", "cpu")):
         p.error("--cpu-dry-run runs every team on the CPU; drop --device/--devices")
+    if args.run_as is not None:
+        if getattr(args, "save_dir", None) is not None:
+            p.error("--run-as USER: the team's account writes no SR images into --save_dir; drop one of them")
+        resolve_account(args.run_as)  # a user who cannot confine a team (none, root, or this is not root): one line now
 
 
 def check_measurement(p: OneLineParser, args: argparse.Namespace) -> None:

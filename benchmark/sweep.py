@@ -42,6 +42,8 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.deploy import make_backend
 from benchmark.organizer import jobs, lasting
+from benchmark.organizer.account import check_reach
+from benchmark.organizer.account import resolve as resolve_account
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
@@ -74,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S", help="kill a team's worker after S seconds (default: none)")
     p.add_argument("--memory-cap", type=float, metavar="GB",
                    help="kill a team's worker whose processes hold more than GB of memory (default: none)")
+    p.add_argument("--run-as", metavar="USER", help="run each team's code as USER, an unprivileged account that can "
+                   "read the checkout, the repository and the data and write none of them (the sweep runs as root)")
     p.add_argument("--force", action="store_true", help="run every team, even those whose entry is up to date or "
                    "whose failure still stands on unchanged inputs")
     p.add_argument("--ray", metavar="ADDRESS", help="run the teams as tasks on a running Ray cluster (auto or "
@@ -160,6 +164,17 @@ def make_writable(results: Path) -> None:
                            "--results") from None
 
 
+def confine(args: argparse.Namespace, repo: Repository | None) -> None:
+    """``--run-as``: before any team runs, the account reads what a team needs and writes none of what it must not
+    change (the harness, its Python, the repository); one line otherwise."""
+    account = resolve_account(args.run_as)  # checked with the flags already; this is the account itself
+    network = args.model and args.model.rpartition(":")[0]
+    inputs = [Path(p).resolve() for p in (*args.dataset, args.data_dir, args.model_zoo, args.checkpoint, network) if p]
+    repository = [repo.root] if repo else []
+    check_reach(account, [jobs.PROJECT, *repository, *inputs],
+                [jobs.PROJECT, Path(sys.prefix), Path(sys.base_prefix), *repository])
+
+
 def sweep(args: argparse.Namespace) -> int:
     ray_started = False
     try:
@@ -196,7 +211,9 @@ def sweep(args: argparse.Namespace) -> int:
             job_list = registered_jobs(splits, settings, year=year, model_ids=args.model_id, runs=args.runs,
                                        model_zoo=args.model_zoo, offline=args.offline, zoo_url=args.zoo_url,
                                        trust_checkpoint=args.trust_checkpoint, options=options)
-        limits = Limits(args.timeout, args.memory_cap)
+        limits = Limits(args.timeout, args.memory_cap, args.run_as)
+        if args.run_as is not None:
+            confine(args, repo)
         if args.ray:
             ray_started, device = connect_ray(args.ray)
             if args.device == "cpu":

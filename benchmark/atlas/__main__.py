@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: a team that lacks a package gets an environment of its own")
     g.add_argument("--timeout", type=float, metavar="S", help="kill a team's worker after S seconds")
     g.add_argument("--memory-cap", type=float, metavar="GB", help="kill a team's worker past GB of memory")
+    g.add_argument("--run-as", metavar="USER", help="run each team's code as USER, an unprivileged account (the "
+                   "atlas runs as root)")
     g.add_argument("--force", action="store_true", help="measure every team again")
     cli.add_checkpoints(p, model_zoo=None)
     cli.add_network(p)
@@ -145,7 +147,8 @@ def shared_flags(args: argparse.Namespace) -> list[str]:
                      ("--force", args.force), ("--trust-checkpoint", args.trust_checkpoint)):
         flags += [flag] if on else []
     for flag, value in (("--team-env", args.team_env), ("--timeout", args.timeout), ("--memory-cap", args.memory_cap),
-                        ("--ray", args.ray), ("--devices", args.devices), ("--runs", args.runs)):
+                        ("--ray", args.ray), ("--devices", args.devices), ("--runs", args.runs),
+                        ("--run-as", args.run_as)):
         flags += [flag, str(value)] if value is not None else []
     return flags + (["--device", args.device] if args.device != "auto" else [])
 

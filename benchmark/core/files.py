@@ -29,11 +29,12 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_regular(path: str | Path, limit: int = 1 << 26) -> bytes:
+def read_regular(path: str | Path, limit: int = 1 << 26, *, follow: bool = True) -> bytes:
     """The first ``limit`` bytes of ``path`` when it is a regular file; an ``OSError`` otherwise (FileNotFoundError when
     absent). Opened without waiting: a FIFO put where a file is read (by a team, whose files these are) would hold
-    the reader for ever."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    the reader for ever. ``follow=False`` refuses a link (in a folder a team may write, to what the reader may
+    read and it may not)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))

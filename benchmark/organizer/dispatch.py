@@ -41,11 +41,13 @@ def _slot(device: str) -> Slot:
 
 @dataclass(frozen=True)
 class Limits:
-    """What a team's worker may take before it is killed; None is no limit."""
+    """What confines a team's worker: what it may take before it is killed (None is no limit), and the account it
+    runs as (None: the sweep's own)."""
 
     timeout: float | None = None
     """Seconds."""
     memory_cap_gb: float | None = None
+    run_as: str | None = None
 
 
 def local_slots(device: str, devices: str | None) -> list[Slot]:
@@ -84,7 +86,8 @@ def run_local(pending: list[Job], slots: list[Slot], driver: Driver, limits: Lim
                 job = queue.popleft()
             outcome = jobs.execute({**job.payload, "device": slot.worker_device}, timeout=limits.timeout,
                                    memory_cap_gb=limits.memory_cap_gb, log_path=driver.log_path(job), env=slot.env,
-                                   started=lambda pid, s=slot.label: active.__setitem__(s, pid))
+                                   started=lambda pid, s=slot.label: active.__setitem__(s, pid),
+                                   run_as=limits.run_as)
             active.pop(slot.label, None)
             if not stop.is_set():
                 driver.finish(job, outcome)
@@ -115,8 +118,8 @@ def run_ray(pending: list[Job], device: str, driver: Driver, limits: Limits) -> 
     resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}
     task = ray.remote(jobs.execute_remote).options(max_retries=0, runtime_env=ray_runtime_env(), **resources)
     threads = jobs.driver_threads()
-    refs = {task.remote({**job.payload, "device": device}, limits.timeout, limits.memory_cap_gb, threads): job
-            for job in pending}
+    refs = {task.remote({**job.payload, "device": device}, limits.timeout, limits.memory_cap_gb, threads,
+                        limits.run_as): job for job in pending}
     try:
         waiting = list(refs)
         while waiting:

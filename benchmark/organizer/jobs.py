@@ -24,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.files import tail_of
+from benchmark.core.errors import HarnessError
+from benchmark.core.files import read_regular, tail_of
+from benchmark.organizer.account import Account, resolve
 
 PROJECT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.1
@@ -205,26 +207,31 @@ def _watch(proc: subprocess.Popen, begin: float, timeout: float | None, memory_c
 
 def _run_worker(job: dict[str, Any], tmp_dir: Path, log_file: Path, begin: float, timeout: float | None,
                 memory_cap_gb: float | None, env: dict[str, str | None], started: Callable[[int], None] | None,
-                ) -> dict[str, Any]:
-    output = tmp_dir / "outcome.json"
+                account: Account | None) -> dict[str, Any]:
+    own = tmp_dir / "team"  # the worker's own folder (its result; with --run-as its home, the account's)
+    output = own / "outcome.json"
     output.unlink(missing_ok=True)
-    job_file = tmp_dir / "job.json"
+    job_file = tmp_dir / "job.json"  # in the sweep's folder, which the team cannot write: no link put in its place
     job_file.write_text(json.dumps({**job, "output": str(output)}))
+    job_file.chmod(0o644)
+    as_account = {} if account is None else account.popen_options()
+    env = {**env, **({} if account is None else account.environment(own))}
     with open(log_file, "a", encoding="utf-8") as log:
         python = (job.get("env") or {}).get("python") or sys.executable  # a full team environment's, or ours
         proc = subprocess.Popen([python, "-m", "benchmark.organizer.worker", str(job_file)], cwd=PROJECT,
                                 env=worker_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, **as_account)
         if started is not None:
             started(proc.pid)
         reason = _watch(proc, begin, timeout, memory_cap_gb, log_file)
     if reason is not None:
         return {"ok": False, "reason": reason}
-    if output.is_file():
-        try:
-            return json.loads(output.read_text())
-        except (OSError, ValueError) as err:
-            return {"ok": False, "reason": f"the worker's result could not be read ({err})"}
+    try:  # not through a link: the folder is the team's
+        return json.loads(read_regular(output, follow=False))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as err:
+        return {"ok": False, "reason": f"the worker's result could not be read ({err})"}
     tail = tail_of(log_file)
     last = _last_line(tail)
     code = proc.returncode
@@ -236,12 +243,13 @@ def _run_worker(job: dict[str, Any], tmp_dir: Path, log_file: Path, begin: float
 
 def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb: float | None = None,
             log_path: str | Path | None = None, env: dict[str, str | None] | None = None,
-            started: Callable[[int], None] | None = None) -> dict[str, Any]:
+            started: Callable[[int], None] | None = None, run_as: str | None = None) -> dict[str, Any]:
     """Run ``job`` in a worker process and return its outcome; never raises for anything the team does.
 
     The worker's output goes to ``log_path`` (or, when None, to a temporary file whose end is
     returned as the outcome's ``log``). ``env`` adds to the worker's environment (``CUDA_VISIBLE_DEVICES``);
-    ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C.
+    ``started(pid)`` is told the worker's process (group) id, so that a driver can kill it on Ctrl-C; ``run_as`` names
+    the account the worker runs as (``benchmark.organizer.account``; the driver then runs as root).
     With ``job["team_env"] == "auto"``, a team that fails for want of a package gets it in an environment of its
     own (``benchmark.organizer.teamenv``: an overlay the worker puts last on ``sys.path``, on the harness's environment
     or on a full one whose Python then runs the worker) and runs again; ``timeout`` bounds the whole team, its
@@ -253,11 +261,19 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
     refusal = integrity.refused()
     if refusal is not None:
         return {"ok": False, "reason": refusal, "wall_seconds": 0.0}
+    try:
+        account = None if run_as is None else resolve(run_as)  # on this machine: a Ray node's users are its own
+    except HarnessError as err:
+        return {"ok": False, "reason": str(err), "wall_seconds": 0.0}
     team = job.get("team_id")
     who = job.get("label") or (f"team {team:02}" if isinstance(team, int) else "a team")
     deadline = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="esr-sweep-") as tmp:
         tmp_dir = Path(tmp)
+        (tmp_dir / "team").mkdir()
+        if account is not None:
+            tmp_dir.chmod(0o711)  # the account finds its job and its folder, and lists or changes nothing else
+            account.own(tmp_dir / "team")
         log_file = Path(log_path) if log_path is not None else tmp_dir / "worker.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log_file.write_text("")
@@ -268,7 +284,7 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
                 outcome = {"ok": False, "needs": hint}
             else:
                 outcome = integrity.watched(who, lambda j=job: _run_worker(j, tmp_dir, log_file, begin, timeout,
-                                                                           memory_cap_gb, env, started))
+                                                                           memory_cap_gb, env or {}, started, account))
                 why = teamenv.written(job.get("env"))  # its code wrote into its environment as it ran
                 if why is not None:
                     outcome = {"ok": False, "reason": why}
@@ -302,10 +318,10 @@ def driver_threads() -> dict[str, str | None]:
 
 
 def execute_remote(job: dict[str, Any], timeout: float | None, memory_cap_gb: float | None,
-                   threads: dict[str, str | None] | None = None) -> dict[str, Any]:
+                   threads: dict[str, str | None] | None = None, run_as: str | None = None) -> dict[str, Any]:
     """:func:`execute` as a Ray task runs it: on the node Ray chose, with the driver's thread settings (``threads``,
     from :func:`driver_threads`) rather than Ray's, the log returned with the outcome."""
-    outcome = execute(job, timeout=timeout, memory_cap_gb=memory_cap_gb, env=threads)
+    outcome = execute(job, timeout=timeout, memory_cap_gb=memory_cap_gb, env=threads, run_as=run_as)
     outcome["node"] = os.uname().nodename
     return outcome
 

@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     loads = Loads(job.get("trust_checkpoint", False), cpu=bool(job.get("dry_run")))
     try:
         with loads.recording(), cpu_only() if job.get("dry_run") else contextlib.nullcontext():
-            outcome = run(job, loads, opened, job_file.parent)
+            outcome = run(job, loads, opened, output.parent)  # its own folder: the job's is not its to write
     except KeyboardInterrupt:
         raise
     except BaseException as err:  # noqa: BLE001 - whatever the team's code raises (SystemExit included) ends this team only

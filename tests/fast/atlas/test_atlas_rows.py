@@ -340,6 +340,8 @@ def test_the_sweeps_get_absolute_paths_wherever_the_atlas_was_started(tmp_path: 
                                    "--checkpoint", str(tmp_path / "w.pth")]
     assert shared_flags(args)[:6] == ["--dataset", str(tmp_path / "data" / "Set5"), "--ssim", "--reference", "2026",
                                       "--model_zoo"] and shared_flags(args)[6] == str(tmp_path / "zoo")
+    assert shared_flags(build_parser().parse_args(["--challenge-repo", "repo", "--profile-only", "--run-as", "esr"])) \
+        == ["--profile-only", "--team-env", "none", "--run-as", "esr"]
 
 
 @pytest.mark.parametrize("flags, why", [
