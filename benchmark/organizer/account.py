@@ -59,6 +59,17 @@ class Account:
         os.chown(folder, self.uid, self.gid)
 
 
+    def take_back(self, folder: Path) -> None:
+        """Give everything under ``folder`` (what the account installed there) back to the sweep's user, writable by
+        no one else and with no set-id bit, so that the team's code, run as the account, cannot change it later."""
+        uid, gid = os.getuid(), os.getgid()
+        for path in [folder, *(Path(root, name) for root, dirs, files in os.walk(folder) for name in [*dirs, *files])]:
+            os.chown(path, uid, gid, follow_symlinks=False)
+            mode = path.lstat().st_mode
+            if not stat.S_ISLNK(mode):
+                os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH))
+
+
 def resolve(user: str) -> Account:
     """The account ``--run-as`` names (a name or a uid), refused in one line when it cannot confine a team."""
     try:

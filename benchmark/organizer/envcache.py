@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmark.core.files import read_regular
+from benchmark.organizer.account import Account
 
 MANIFEST = ".esr-manifest.json"
 """Inside each sealed environment: its files and their sha256 (the manifest itself left out)."""
@@ -145,20 +146,25 @@ def discard(folder: Path) -> None:
 
 
 def run(cmd: list[str], log: Path | None, deadline: float | None, doing: str,
-        env: dict[str, str] | None = None, limit: float | None = None) -> tuple[int, str]:
+        env: dict[str, str] | None = None, limit: float | None = None, account: Account | None = None
+        ) -> tuple[int, str]:
     """Run an install command in a session of its own, in an empty folder (pip reads a requirement that names a folder
     there as a path), killed with everything it started at ``deadline`` (Deadline) or after ``limit`` seconds
-    (returned as a failure); its output goes to ``log``."""
+    (returned as a failure); its output goes to ``log``. With ``account`` (``--run-as``) it runs as that user, the
+    empty folder its home: a package's build code and its imports are the team's code."""
     left = remaining(deadline, doing)
     wait = min(x for x in (left, limit) if x is not None) if (left, limit) != (None, None) else None
     with tempfile.TemporaryDirectory(prefix="esr-env-") as empty:
-        return _run(cmd, log, left, limit, wait, doing, empty, env)
+        if account is not None:
+            account.own(Path(empty))
+            env = {**(os.environ if env is None else env), **account.environment(Path(empty))}
+        return _run(cmd, log, left, limit, wait, doing, empty, env, {} if account is None else account.popen_options())
 
 
 def _run(cmd: list[str], log: Path | None, left: float | None, limit: float | None, wait: float | None, doing: str,
-         cwd: str, env: dict[str, str] | None) -> tuple[int, str]:
+         cwd: str, env: dict[str, str] | None, as_account: dict[str, object]) -> tuple[int, str]:
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **as_account)
     try:
         output, _ = proc.communicate(timeout=wait)
     except subprocess.TimeoutExpired:

@@ -29,7 +29,8 @@ from benchmark.organizer import envcache
 from benchmark.organizer.envcache import TeamEnvError
 
 PROJECT = Path(__file__).resolve().parents[2]
-CACHE = PROJECT / ".cache" / "team-envs"
+CACHE = Path(os.environ.get("ESR_TEAM_ENVS") or PROJECT / ".cache" / "team-envs")
+"""Where team environments are made and kept (``ESR_TEAM_ENVS``: another disk; a full one takes 5.8 GB)."""
 PAIR = ("torch==2.14.1", "torchvision==0.29.1")
 """The torch + torchvision pair of a full environment: one that installs here and runs on a CPU as on a GPU."""
 WORKER = ("numpy", "opencv-python-headless", "pillow", "fvcore", "ptflops", "nvidia-ml-py", "requests", "rich",

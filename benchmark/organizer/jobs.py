@@ -295,7 +295,7 @@ def execute(job: dict[str, Any], *, timeout: float | None = None, memory_cap_gb:
             with open(log_file, "a", encoding="utf-8") as log:
                 print(f"{PHASE}installing {', '.join(wanted)} into the team's own environment", file=log, flush=True)
             try:
-                job = {**job, "env": teamenv.prepare(job, wanted, log_file, deadline)}
+                job = {**job, "env": teamenv.prepare(job, wanted, log_file, deadline, account)}
             except teamenv.Deadline as err:
                 outcome = {"ok": False, "reason": f"no result within the --timeout of {timeout:g} s ({err})"}
                 break

@@ -45,6 +45,7 @@ from packaging.version import InvalidVersion, Version
 from benchmark.core.errors import HarnessError
 from benchmark.core.files import small_text
 from benchmark.organizer import envcache, fullenv
+from benchmark.organizer.account import Account
 from benchmark.organizer.envcache import Deadline, TeamEnvError
 
 __all__ = ["Deadline", "TeamEnvError", "prepare", "requirements", "stale"]
@@ -207,8 +208,11 @@ def _failure(wanted: list[str], output: str) -> str:
     return f"needs {_named(wanted)}, which cannot be installed here ({why})"
 
 
-def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadline: float | None = None) -> Overlay:
-    """The overlay holding ``wanted`` on ``base``, installed once, cached and verified; TeamEnvError when pip fails."""
+def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadline: float | None = None,
+           account: Account | None = None) -> Overlay:
+    """The overlay holding ``wanted`` on ``base``, installed once, cached and verified; TeamEnvError when pip fails.
+    With ``account``, pip (and the build code of what it installs) runs as that user, into a folder given back to
+    the sweep's user before it is sealed."""
     pins = base.pins()
     key = hashlib.sha256(json.dumps([sorted(wanted), sys.version, pins]).encode()).hexdigest()[:20]
     overlay = Overlay(fullenv.CACHE / key, tuple(sorted(wanted)))
@@ -225,12 +229,14 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
         envcache.discard(overlay.folder)  # absent, half made, or changed since it was made: made anew
         overlay.folder.mkdir(parents=True)
         (overlay.folder / "constraints.txt").write_text(pins)
+        if account is not None:
+            account.own(overlay.folder)
         cmd = [str(base.python), "-m", "pip", "install", "--prefix", str(overlay.folder), "--no-build-isolation",
                "--no-input", "--disable-pip-version-check", "--no-warn-script-location", "-c",
                str(overlay.folder / "constraints.txt"), *wanted]
         env = {**os.environ, "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            code, output = envcache.run(cmd, log, deadline, doing, env, PIP_SECONDS)
+            code, output = envcache.run(cmd, log, deadline, doing, env, PIP_SECONDS, account)
         except envcache.Deadline:
             envcache.discard(overlay.folder)
             raise
@@ -239,6 +245,8 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
             reason = _failure(wanted, output)
             failed.write_text(json.dumps({"reason": reason, "toolchain": toolchain}))
             raise TeamEnvError(reason)
+        if account is not None:
+            account.take_back(overlay.folder)
         (overlay.folder / "requirements.in").write_text("".join(f"{w}\n" for w in sorted(wanted)))
         envcache.seal(overlay.folder)
     return overlay
@@ -275,9 +283,10 @@ print("BROKEN" + json.dumps(broken))
 """
 
 
-def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | None, deadline: float | None
-           ) -> dict[str, str]:
-    """Requirement line → why its distribution does not import under ``base`` with the overlay (cached by content)."""
+def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | None, deadline: float | None,
+           account: Account | None = None) -> dict[str, str]:
+    """Requirement line → why its distribution does not import under ``base`` with the overlay (cached by content);
+    imported as ``account`` where there is one, as the team's code is run."""
     digest = envcache.verified(overlay.folder)
     cached = overlay.folder.with_name(f"{overlay.folder.name}.imports.json")
     with contextlib.suppress(OSError, ValueError):
@@ -292,7 +301,7 @@ def broken(overlay: Overlay, base: fullenv.Base, lines: list[str], log: Path | N
             modules[line] = _top_modules(dist)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
     _, output = envcache.run([str(base.python), "-c", _IMPORT_CHECK, str(overlay.site), json.dumps(modules)], log,
-                             deadline, f"importing {_named(lines)}", env, 300)
+                             deadline, f"importing {_named(lines)}", env, 300, account)
     result = output[output.rfind("BROKEN") + 6:].strip() if "BROKEN" in output else None
     found = json.loads(result) if result else {line: (output.strip().splitlines() or ["no output"])[-1][:200]
                                                    for line in lines}
@@ -331,15 +340,16 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def prepare(job: dict[str, Any], missing: list[str], log: Path | None = None,
-            deadline: float | None = None) -> dict[str, Any]:
-    """The environment the team's next worker runs in, as the job (and its entry's ``sweep.team_env``) holds it."""
+def prepare(job: dict[str, Any], missing: list[str], log: Path | None = None, deadline: float | None = None,
+            account: Account | None = None) -> dict[str, Any]:
+    """The environment the team's next worker runs in, as the job (and its entry's ``sweep.team_env``) holds it; the
+    team's packages are installed and imported as ``account`` (``--run-as``) where there is one."""
     wanted = requirements(job, missing)
     full = needs_full(wanted)
     overlay = None
     if not full:
         lines, replaced = _installable(wanted, False)
-        overlay = ensure(lines, fullenv.HARNESS, log, deadline)
+        overlay = ensure(lines, fullenv.HARNESS, log, deadline, account)
         if PAIRED & {canonicalize_name(n) for n in overlay.packages()}:
             full = True  # a package that pulled in torchvision (or torch): it needs the pair
     base = fullenv.ensure(log, deadline) if full else fullenv.HARNESS
@@ -347,9 +357,9 @@ def prepare(job: dict[str, Any], missing: list[str], log: Path | None = None,
     if full:
         check = fullenv.check(base, job["year"], log, deadline)
         lines, replaced = _installable(wanted, True)
-        overlay = ensure(lines, base, log, deadline) if lines else None
+        overlay = ensure(lines, base, log, deadline, account) if lines else None
     for _ in range(ROUNDS):
-        failing = broken(overlay, base, lines, log, deadline) if overlay is not None else {}
+        failing = broken(overlay, base, lines, log, deadline, account) if overlay is not None else {}
         if not failing:
             break
         for line, why in failing.items():
@@ -357,7 +367,7 @@ def prepare(job: dict[str, Any], missing: list[str], log: Path | None = None,
             original = next((k for k, v in replaced.items() if v == line), line)
             replaced[original] = nearer
             lines = sorted({nearer if x == line else x for x in lines})
-        overlay = ensure(lines, base, log, deadline)
+        overlay = ensure(lines, base, log, deadline, account)
     else:
         raise TeamEnvError(f"needs {_named(lines)}, which do not import here ({'; '.join(failing.values())})")
     return {**describe(base, overlay, wanted, replaced, check), "imports": list(missing)}

@@ -8,6 +8,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.organizer.account import Account
+from tests.e2e.test_team_env import FakeIndex, make_needy, wheel
 from tests.helpers import FAST, PROJECT, add_branch, failures, make_repo, ran, write_set
 
 MASK = ('mkdir -p "$3" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=755 tmpfs "$1" && mkdir "$2" && '
@@ -110,3 +112,51 @@ def test_a_path_the_account_cannot_read_or_can_write_is_one_line_before_any_team
     assert proc.returncode != 0
     assert proc.stderr.strip() == f"error: --run-as nobody: nobody {said}"
     assert not (open_repo / "r.json").exists()
+
+
+def _build_code_sdist(folder: Path, victim: Path) -> None:
+    """``esr_fake_pkg`` as a source package whose build code writes into the sweep user's file."""
+    base = folder / "src" / "esr_fake_pkg-1.0"
+    base.mkdir(parents=True)
+    (base / "setup.py").write_text(f"open({str(victim)!r}, 'a').write('written by a package build')\n"
+                                   "from setuptools import setup\nsetup(name='esr_fake_pkg', version='1.0')\n")
+    (base / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: esr_fake_pkg\nVersion: 1.0\n")
+    with tarfile.open(folder / "esr_fake_pkg-1.0.tar.gz", "w:gz") as tar:
+        tar.add(base, arcname=base.name)
+
+
+@pytest.mark.parametrize("package", ["build code that writes", "a wheel"])
+def test_a_teams_packages_are_installed_as_the_account(open_repo: Path, package: str) -> None:
+    """pip runs a source package's build code, which is the team's as much as its network is; what it installs is
+    then the sweep user's, which the team's code cannot change."""
+    account = _nobody()
+    launcher = _launcher(account, open_repo)
+    victim = open_repo / "kept" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("the sweep user's file\n")
+    if package == "a wheel":
+        wheel(open_repo / "index", "esr_fake_pkg", "FEATS = 6\n")
+    else:
+        _build_code_sdist(open_repo / "index", victim)
+    index = FakeIndex(open_repo / "index")
+    repo = make_needy(open_repo / "repo")
+    (open_repo / "envs").mkdir()
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": f"{index.url}/simple/", "PIP_RETRIES": "0",
+           "PIP_DEFAULT_TIMEOUT": "5", "ESR_TEAM_ENVS": str(open_repo / "envs")}
+    try:
+        proc = subprocess.run([*launcher, sys.executable, "-m", "benchmark.sweep", "--challenge-repo", repo,
+                               "--model_id", "1", "--profile-only", "--team-env", "auto", "--results",
+                               open_repo / "r.json", "--run-as", "nobody"], cwd=PROJECT, capture_output=True,
+                              text=True, timeout=300, env=env)
+    finally:
+        index.close()
+    assert proc.returncode == 0, proc.stderr
+    assert victim.read_text() == "the sweep user's file\n"
+    if package == "a wheel":
+        assert ran(proc) == {1}
+        installed = [p for p in (open_repo / "envs").rglob("*") if "esr_fake_pkg" in str(p)]
+        assert installed and all(p.lstat().st_uid == os.getuid() and not p.lstat().st_mode & 0o022 for p in installed)
+        return
+    assert failures(open_repo / "r.json")["01"].startswith("needs esr_fake_pkg, which cannot be installed here (")
+    assert f"PermissionError: [Errno 13] Permission denied: '{victim}'" in next(
+        (open_repo / "r.sweep").glob("*01*.log")).read_text()

@@ -48,3 +48,21 @@ def test_mode_bits_decide_whether_the_account_enters_a_folder(tmp_path) -> None:
     assert not someone.enters(tmp_path)
     os.chown(tmp_path, 0, 4242)
     assert someone.enters(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another user and back needs root")
+def test_what_the_account_installed_is_taken_back_writable_by_no_one_else_and_without_set_id_bits(tmp_path) -> None:
+    someone = account.Account("someone", 4242, 4242)
+    folder = tmp_path / "overlay"
+    (folder / "pkg").mkdir(parents=True)
+    tool = folder / "pkg" / "tool"
+    tool.write_text("#!/bin/sh\n")
+    (folder / "link").symlink_to("/etc/passwd")
+    for path in (folder, folder / "pkg", tool):
+        os.chown(path, 4242, 4242)
+    tool.chmod(0o6777)
+    (folder / "pkg").chmod(0o777)
+    someone.take_back(folder)
+    assert {p.name: (p.lstat().st_uid, oct(p.lstat().st_mode & 0o7777)) for p in (folder / "pkg", tool)} == {
+        "pkg": (0, "0o755"), "tool": (0, "0o755")}
+    assert os.stat("/etc/passwd").st_uid == 0 and oct(os.stat("/etc/passwd").st_mode & 0o777) == "0o644"
