@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on a user mistake)."""
     parser = OneLineParser(prog="python -m benchmark.submit",
                            description="Write a checked Codalab zip: a split's SR images and readme.txt.")
-    parser.add_argument("--results", type=Path, default=Path("results/results.json"), help="results file")
+    parser.add_argument("--results", type=Path, default=Path("results/results.json"),
+                        help="results file (default: results/results.json)")
     parser.add_argument("--save_dir", type=Path, help="test_demo.py's --save_dir (default: where the run saved them, "
                         "as its results entry records)")
     parser.add_argument("--model", help="model name in the results file (default: its only model)")

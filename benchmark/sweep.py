@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "by name, id or (rows without an id) unique figures, compared at the published precision")
     p.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score teams written for a GPU on "
                    "the CPU (.cuda() and CUDA checkpoints mapped to it); entries say dry_run and hold no runtime or "
-                   "memory of record (default results: results/<repository>.dry-run.json; with --profile-only "
-                   ".dry-run.profile.json)")
+                   "memory of record; one run unless --runs (default results: results/<repository>.dry-run.json; "
+                   "with --profile-only .dry-run.profile.json)")
     p.add_argument("--team-env", choices=("none", "auto"), default="none", help="auto: a team that imports a package "
                    "the harness lacks gets an environment of its own (its requirements file, or the missing import's "
                    "distribution): an overlay, or a full venv with a torch + torchvision pair checked on the year's "

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("passed to every sweep (python -m benchmark.sweep --help)")
     g.add_argument("--device", default="auto", help="where the teams run")
     g.add_argument("--devices", help="comma-separated devices (cuda:0,cuda:1): one team per device at a time")
-    g.add_argument("--runs", type=int, help="timed passes over each set (default: each year's)")
+    g.add_argument("--runs", type=int, help="timed passes over each set (default: each year's; 1 with --cpu-dry-run)")
     g.add_argument("--ray", metavar="ADDRESS", help="run every team as a task of a Ray cluster (auto or HEAD:6379); "
                                                     "the sweeps then run at once")
     g.add_argument("--cpu-dry-run", action="store_true", help="build, profile and score GPU teams on the CPU; the "
