@@ -10,7 +10,9 @@
 #      leaves the other's table;
 #   5. a sweep over two registered teams, one GPU slot;
 #   6. the CUDA out-of-memory retry in tiles (the allocator capped so that a whole image cannot fit).
-# Each step's log and files go to OUT (default results/gpu-check); summary.txt says what ran and how long it took.
+# Each step's log and files go to a work folder; DEST (the first argument, else $OUT, else results/gpu-check) gets
+# report.md, summary.txt (what ran and how long it took), machine.txt and gpu-check.tar.gz holding every step's files:
+# four files, as a device call returns at most eight.
 # Environment: ESR_SET5 (a Set5 folder), ESR_ZOO (the official checkpoints), PYTHON, ESR_DEVICE (cuda; cpu rehearses
 # the script), ESR_RUNS (5), ESR_STEPS (run only the steps whose names begin with one of these words, e.g.
 # "srnext" for the fast SRneXt's two steps alone), ESR_TIME_SCALE (1: multiplies every step's time limit). Each step
@@ -18,10 +20,11 @@
 # registered models (one call under 8 minutes). The limits are estimates until the check has run on a GPU; should
 # the compiled ways run past theirs, ESR_STEPS=srnext ESR_TIME_SCALE=5 gives the fast SRneXt's steps a call of their
 # own (425 s). With .whl/ present (scripts/gpu-prepare.sh), its wheels are installed first. The fast SRneXt's CPU
-# kernel (g++, about 15 s) is built in the background while the models run, so that no timed step pays for it.
+# kernel (g++, about 12–15 s) is built in the background while the models run, so that no timed step pays for it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-${OUT:-results/gpu-check}}
+DEST=${1:-${OUT:-results/gpu-check}}
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
 PY=${PYTHON:-python3}
 DEVICE=${ESR_DEVICE:-cuda}
 RUNS=${ESR_RUNS:-5}
@@ -29,7 +32,7 @@ STEPS=${ESR_STEPS:-}
 SCALE=${ESR_TIME_SCALE:-1}
 SET5=${ESR_SET5:-$( [ -d .gpu-carry/data/Set5 ] && echo .gpu-carry/data/Set5 || echo ../shared/data/Set5 )}
 ZOO=${ESR_ZOO:-$( [ -d .gpu-carry/model_zoo ] && echo .gpu-carry/model_zoo || echo ../shared/reference/model_zoo )}
-mkdir -p "$OUT"
+mkdir -p "$DEST"
 : > "$OUT/summary.txt"
 export ESR_OFFLINE=1 PYTHONUNBUFFERED=1
 if [ -d .whl ] && ls .whl/*.whl > /dev/null 2>&1; then
@@ -102,4 +105,7 @@ if oom.is_file():
     rows.append(f"\nOut-of-memory retry in tiles (--gpu-memory 0.05): Set5 images run tiled: {entry.get('Set5_tiled')}")
 print("\n".join(rows))
 REPORT
+cp "$OUT/report.md" "$OUT/summary.txt" "$OUT/machine.txt" "$DEST/"
+tar -czf "$DEST/gpu-check.tar.gz" -C "$OUT" .
 cat "$OUT/report.md" "$OUT/summary.txt"
+rm -rf "$OUT"
