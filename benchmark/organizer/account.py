@@ -95,7 +95,7 @@ def check_reach(account: Account, readable: list[Path], kept: list[Path]) -> Non
         arg for path in kept for arg in ("keep", str(path))]
     fix = "(chmod -R o+rX on it and the folders above it, or --run-as a user who can read it)"
     try:
-        probe = subprocess.run([sys.executable, "-I", "-c", _PROBE, *args], cwd="/", capture_output=True,
+        probe = subprocess.run([sys.executable, "-I", "-c", _PROBE, *args], check=False, cwd="/", capture_output=True,
                                text=True, timeout=60, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                                **account.popen_options())
     except (OSError, subprocess.SubprocessError) as err:

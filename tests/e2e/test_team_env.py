@@ -15,15 +15,12 @@ import re
 import sys
 import sysconfig
 import tarfile
-import threading
 import time
-import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, failures, ran, shared_file, sweep_here
+from helpers import TINY, FakeIndex, failures, ran, shared_file, sweep_here, wheel
 
 from benchmark.organizer import envcache, fullenv
 from benchmark.record.store import read_results
@@ -76,20 +73,6 @@ def select_model(args, device):
 '''
 
 
-def wheel(folder: Path, name: str, body: str, version: str = "1.0") -> Path:
-    """A pure-Python wheel of one module, made by hand (a wheel is a zip with its metadata)."""
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    info = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": body, f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    files[f"{info}/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{info}/RECORD"])
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as z:
-        for file, text in files.items():
-            z.writestr(file, text)
-    return path
-
-
 def cuda_sdist(folder: Path) -> Path:
     """An sdist whose build needs CUDA, as mamba_ssm's does."""
     base = folder / "src" / "esr_cuda_pkg-1.0"
@@ -100,51 +83,6 @@ def cuda_sdist(folder: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         tar.add(base, arcname=base.name)
     return path
-
-
-class FakeIndex:
-    """A PEP 503 simple index of the files in ``folder``, on 127.0.0.1; every request is noted. ``hang``: never
-    answers (until the test ends)."""
-
-    def __init__(self, folder: Path, hang: bool = False) -> None:
-        self.folder, self.requests, self.stop = folder, [], threading.Event()
-        index = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                index.requests.append(self.path)
-                if hang:
-                    index.stop.wait(120)
-                    return
-                parts = [p for p in self.path.split("/") if p]
-                if len(parts) == 2 and parts[0] == "simple":
-                    files = [f for f in sorted(index.folder.iterdir()) if f.is_file()
-                             and re.sub(r"[-_.]+", "-", f.name.split("-")[0]).lower() == parts[1]]
-                    body = "".join(f'<a href="/files/{f.name}">{f.name}</a><br>' for f in files).encode()
-                    self._send(200 if files else 404, body, "text/html")
-                elif len(parts) == 2 and parts[0] == "files" and (index.folder / parts[1]).is_file():
-                    self._send(200, (index.folder / parts[1]).read_bytes(), "application/octet-stream")
-                else:
-                    self._send(404, b"", "text/html")
-
-            def _send(self, code: int, body: bytes, kind: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
 
 
 def use_index(monkeypatch: pytest.MonkeyPatch, index: FakeIndex, cache: Path) -> None:
