@@ -58,7 +58,6 @@ class Account:
         """Give ``folder`` (made by the sweep, empty) to the account: the only place it may write."""
         os.chown(folder, self.uid, self.gid)
 
-
     def take_back(self, folder: Path) -> None:
         """Give everything under ``folder`` (what the account installed there) back to the sweep's user, writable by
         no one else and with no set-id bit, so that the team's code, run as the account, cannot change it later."""

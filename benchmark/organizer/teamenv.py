@@ -247,6 +247,8 @@ def ensure(wanted: list[str], base: fullenv.Base, log: Path | None = None, deadl
             raise TeamEnvError(reason)
         if account is not None:
             account.take_back(overlay.folder)
+            for name in ("requirements.in", envcache.MANIFEST):  # a link it left where the sweep now writes
+                (overlay.folder / name).unlink(missing_ok=True)
         (overlay.folder / "requirements.in").write_text("".join(f"{w}\n" for w in sorted(wanted)))
         envcache.seal(overlay.folder)
     return overlay

@@ -114,18 +114,34 @@ def test_a_path_the_account_cannot_read_or_can_write_is_one_line_before_any_team
     assert not (open_repo / "r.json").exists()
 
 
-def _build_code_sdist(folder: Path, victim: Path) -> None:
-    """``esr_fake_pkg`` as a source package whose build code writes into the sweep user's file."""
+PLANT = """import os
+pid = os.getppid()
+while pid > 1:  # pip, which installs into --prefix (the overlay): a link there to the victim, where the sweep writes
+    args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    if b"--prefix" in args:  # setup.py runs more than once
+        link = os.path.join(args[args.index(b"--prefix") + 1].decode(), "requirements.in")
+        os.path.lexists(link) or os.symlink(VICTIM, link)
+        break
+    pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+"""
+
+
+def _build_code_sdist(folder: Path, victim: Path, plant: bool) -> None:
+    """``esr_fake_pkg`` as a source package whose build code writes into the sweep user's file, or (``plant``) builds
+    after leaving a link to that file where the sweep writes once pip is done."""
     base = folder / "src" / "esr_fake_pkg-1.0"
     base.mkdir(parents=True)
-    (base / "setup.py").write_text(f"open({str(victim)!r}, 'a').write('written by a package build')\n"
-                                   "from setuptools import setup\nsetup(name='esr_fake_pkg', version='1.0')\n")
+    (base / "esr_fake_pkg.py").write_text("FEATS = 6\n")
+    code = PLANT.replace("VICTIM", repr(str(victim))) if plant else \
+        f"open({str(victim)!r}, 'a').write('written by a package build')\n"
+    (base / "setup.py").write_text(code + "from setuptools import setup\n"
+                                   "setup(name='esr_fake_pkg', version='1.0', py_modules=['esr_fake_pkg'])\n")
     (base / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: esr_fake_pkg\nVersion: 1.0\n")
     with tarfile.open(folder / "esr_fake_pkg-1.0.tar.gz", "w:gz") as tar:
         tar.add(base, arcname=base.name)
 
 
-@pytest.mark.parametrize("package", ["build code that writes", "a wheel"])
+@pytest.mark.parametrize("package", ["build code that writes", "build code that leaves a link", "a wheel"])
 def test_a_teams_packages_are_installed_as_the_account(open_repo: Path, package: str) -> None:
     """pip runs a source package's build code, which is the team's as much as its network is; what it installs is
     then the sweep user's, which the team's code cannot change."""
@@ -137,7 +153,7 @@ def test_a_teams_packages_are_installed_as_the_account(open_repo: Path, package:
     if package == "a wheel":
         wheel(open_repo / "index", "esr_fake_pkg", "FEATS = 6\n")
     else:
-        _build_code_sdist(open_repo / "index", victim)
+        _build_code_sdist(open_repo / "index", victim, plant=package == "build code that leaves a link")
     index = FakeIndex(open_repo / "index")
     repo = make_repo(open_repo / "repo")
     add_branch(repo, 41, "import esr_fake_pkg\nfrom models.team00_Tiny import Tiny\n"
@@ -154,8 +170,8 @@ def test_a_teams_packages_are_installed_as_the_account(open_repo: Path, package:
         index.close()
     assert proc.returncode == 0, proc.stderr
     assert victim.read_text() == "the sweep user's file\n"
-    if package == "a wheel":
-        assert ran(proc) == {41}
+    if package != "build code that writes":
+        assert ran(proc) == {41}, proc.stdout
         installed = [p for p in (open_repo / "envs").rglob("*") if "esr_fake_pkg" in str(p)]
         assert installed and all(p.lstat().st_uid == os.getuid() and not p.lstat().st_mode & 0o022 for p in installed)
         return
