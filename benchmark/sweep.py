@@ -227,7 +227,7 @@ def sweep(args: argparse.Namespace) -> int:
         driver = Driver(results, rows, console, kept=existing, published=published)
         freshness = Freshness(repo, names)
         others, still = lasting.split(job_list, driver.failures_path, freshness, args.force)
-        pending, fresh, again = triage(others, existing, freshness, args.force)
+        pending, fresh, again = triage(others, existing, freshness, args.force, driver.failures)
         for label, reason in still.items():
             rows[label].status, rows[label].detail = "failed", f"still fails, inputs unchanged: {reason}"
         for label, (name, entry) in fresh.items():
