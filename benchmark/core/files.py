@@ -7,6 +7,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -44,6 +45,16 @@ def read_regular(path: str | Path, limit: int = 1 << 26) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def json_of(text: str | bytes) -> Any:
+    """The JSON value of ``text`` from a file a person may have edited; a ``ValueError`` when it is not JSON, also
+    when it is nested past the parser's stack (a ``RecursionError`` that every reader's ``except ValueError`` would
+    let through as a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def tail_of(path: str | Path, size: int = 16384) -> str:

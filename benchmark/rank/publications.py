@@ -9,7 +9,6 @@ data or another device (PSNR on the challenge splits, GPU runtimes, rank) as rep
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import json_of
 
 PUBLISHED = Path(__file__).with_name("published")
 """One file per year whose organizers published anything: ``ntire<year>.toml``; and ``bridges.toml``."""
@@ -172,10 +172,9 @@ def read_file(path: Path) -> list[Row]:
                                f"write it as {PUBLISHED / 'ntire2026.toml'} is written") from None
         return _with_figures(path, rows)
     try:
-        data = json.loads(_text(path))
-    except (ValueError, RecursionError) as err:
-        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-        raise HarnessError(f"--published {path}: not a readable JSON file ({reason}); pass the organizers' "
+        data = json_of(_text(path))
+    except ValueError as err:
+        raise HarnessError(f"--published {path}: not a readable JSON file ({err}); pass the organizers' "
                            "results.json or a transcribed report table") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         rows = _table_rows(data, str(path))
