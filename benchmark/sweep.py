@@ -139,6 +139,7 @@ def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     measured on data up to date, and the file would hold models timed on different splits."""
     stem = repo.root.name if repo else args.network.display_name if args.network is not None else "results"
     default = Path("results") / results_file_name(stem, args.cpu_dry_run, args.profile_only)
+    check_results_path(args.results or default)  # a symlink loop is one line here, resolving it a traceback
     results = (args.results or default).resolve()
     check_results_path(results)
     return results

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import why_not_a_file
 from benchmark.core.years import DEFAULT_YEAR
 from models.registry import get_spec
 from models.spec import MODEL_ZOO, ModelSpec
@@ -96,9 +97,9 @@ def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust:
     and keys that are not names, sparse or meta tensors are refused naming the key.
     """
     path = Path(path)
-    if not path.is_file():
-        missing = "is a folder" if path.is_dir() else "not found"
-        raise HarnessError(f"checkpoint {path} {missing}; pass --checkpoint PATH or put the team's file in "
+    why = why_not_a_file(path)
+    if why is not None:
+        raise HarnessError(f"checkpoint {path} {'is ' * why.startswith('a ')}{why}; pass --checkpoint PATH or put the team's file in "
                            f"{MODEL_ZOO}/")
     _check_archive(path)
     try:

@@ -57,6 +57,20 @@ def json_of(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
+def why_not_a_file(path: str | Path) -> str | None:
+    """Why ``path`` is no regular file to read (``not found``, ``a folder``, ``a symlink loop``, ``not a regular file
+    (a FIFO, socket or device)``), or None where it is one: a FIFO or a loop named as such, not as absent."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "not found"
+        return "a symlink loop" if err.errno == errno.ELOOP else f"cannot be reached ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return None if stat.S_ISREG(mode) else "not a regular file (a FIFO, socket or device)"
+
+
 def tail_of(path: str | Path, size: int = 16384) -> str:
     """The last ``size`` bytes of a file as text (a log a team may have filled with gigabytes), "" when unreadable."""
     try:
@@ -140,7 +154,10 @@ def umask() -> int:
 def check_out_path(out: Path, flag: str, fix: str, *, folder: bool = True) -> None:
     """``out`` can be written: a folder where a ``folder`` goes and a regular file where a file goes (a FIFO would
     hold the write for ever, a device such as ``/dev/full`` fail it after the work), under folders (existing or to
-    make). Each failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
+    make), and no symlink loop (found only when written, after the work). Each failure is one line naming ``flag``,
+    ending with ``fix`` (what to choose instead)."""
+    if why_not_a_file(out) == "a symlink loop":
+        raise HarnessError(f"{flag} {out}: a symlink loop; {fix}")
     if folder and out.exists() and not out.is_dir():
         raise HarnessError(f"{flag} {out}: a file, not a folder; {fix}")
     if not folder and out.is_dir():

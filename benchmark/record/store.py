@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion, json_of, locked, write_atomic
+from benchmark.core.files import companion, json_of, locked, why_not_a_file, write_atomic
 from benchmark.record.entry import differences, identity
 from benchmark.record.keys import DERIVED_KEYS, IDENTITY_LABELS, SPLIT_SUFFIXES, splits_of
 
@@ -51,9 +51,9 @@ def check_results_path(path: Path) -> None:
     blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced, and a path under a
     file (``R.json/x.json``) is named as such. A command checks its ``--results`` with this before it writes anything
     beside it (``R.log``)."""
-    if path.exists() and not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
-        raise HarnessError(f"{path}: {kind}; pass a results .json file (it is created when missing)")
+    why = why_not_a_file(path)
+    if why not in (None, "not found"):
+        raise HarnessError(f"{path}: {why}; pass a results .json file (it is created when missing)")
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise HarnessError(f"{path}: {parent} is a file, not a folder; pass a results .json file in a folder")

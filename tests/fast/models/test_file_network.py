@@ -190,6 +190,36 @@ def test_a_network_that_cannot_be_built_is_one_line_before_any_work(
     assert err.count("\n") == 1 and sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("case, why", [
+    ("builds no network", "error: not_a_network: not_a_network built a int, not a torch.nn.Module"),
+    ("fails to build", "error: --model MyNet: building it failed (ValueError: out_channels must be divisible by "
+                       "groups); run it with python to see the whole error"),
+    ("weights of another network", "does not fit MyNet: missing 4: body.0.weight, body.0.bias, body.2.weight (+1 "
+                                   "more); unexpected 1: x"),
+    ("a FIFO", "error: --checkpoint {fifo}: not a regular file (a FIFO, socket or device); pass the file"),
+    ("a symlink loop", "error: --checkpoint {loop}: a symlink loop; pass the file"),
+])
+def test_the_atlas_builds_the_network_and_loads_its_weights_before_any_sweep(network: dict[str, Path], tmp_path: Path,
+                                                                           case: str, why: str) -> None:
+    """Each was found only by the network's own sweep, after every repository's (an hour), and a FIFO or a symlink
+    loop as --checkpoint was called 'not found'."""
+    from benchmark.atlas.__main__ import main as atlas_main
+
+    torch.save({"x": torch.zeros(3)}, tmp_path / "other.pth")
+    os.mkfifo(tmp_path / "fifo.pth")
+    (tmp_path / "loop.pth").symlink_to(tmp_path / "loop.pth")
+    flags = {"builds no network": ["--model", f"{network['arch']}:not_a_network"],
+             "fails to build": ["--model", f"{network['arch']}:MyNet", "--model-args", '{"feats": NaN}'],
+             "weights of another network": ["--model", f"{network['arch']}:MyNet", "--checkpoint",
+                                            str(tmp_path / "other.pth")],
+             "a FIFO": ["--model", f"{network['arch']}:MyNet", "--checkpoint", str(tmp_path / "fifo.pth")],
+             "a symlink loop": ["--model", f"{network['arch']}:MyNet", "--checkpoint", str(tmp_path / "loop.pth")]}
+    code, out, err = run_main(atlas_main, [*flags[case], "--profile-only", "--out", str(tmp_path / "atlas")])
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert why.format(fifo=tmp_path / "fifo.pth", loop=tmp_path / "loop.pth") in err
+    assert not (tmp_path / "atlas").exists()
+
+
 def test_a_relative_path_and_one_with_spaces_are_the_same_network(network: dict[str, Path], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     spaced = tmp_path / "my nets" / "my arch.py"
