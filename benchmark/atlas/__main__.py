@@ -28,7 +28,7 @@ import models
 from benchmark import __version__, cli
 from benchmark.atlas import output, placement, rows, scale, sweeps
 from benchmark.core.errors import HarnessError, one_line
-from benchmark.core.files import MARKER, out_folder, write_atomic
+from benchmark.core.files import MARKER, out_folder
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
 from benchmark.rank.bridges import bridges
@@ -217,8 +217,7 @@ def build(args: argparse.Namespace) -> int:
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
     texts = dict(zip(output.FILES, (output.json_text(document), output.table_csv(atlas.rows, sets),
                                     output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
-    for name, text in texts.items():  # each made before any is written: never one new beside two stale
-        write_atomic(out / name, text)
+    output.write(out, texts)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
                  *summary(atlas), *(v["line"] for v in verdicts),
                  *(f"{r['model']}: not placed, a --profile-only atlas has no PSNR to set against the costs"
