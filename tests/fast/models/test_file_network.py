@@ -85,15 +85,21 @@ def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Pa
     ("{folder}:MyNet", "is a folder; pass the file"),
     ("{exits}:X", "importing exits.py failed (it called sys.exit(0))"),  # was a silent exit, status 0
     ("{vanishes}:X", "importing vanishes.py failed (it called os._exit(0))"),  # the process vanished, status 0
+    ("{loop}:MyNet", "loop.py is a symlink loop; pass the file"),  # a RuntimeError traceback
+    ("{fifo}:MyNet", "fifo.py is not a regular file (a FIFO, socket or device); pass the file"),  # 'not found'
+    ("{arch}:__init__", "arch.py defines no __init__; its networks: MyNet"),  # the module's own: a TypeError in sweep
 ])
 def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
     broken = network["tmp"] / "broken.py"
     broken.write_text("x = 1 / 0\n")
     (network["tmp"] / "exits.py").write_text("import sys\nsys.exit(0)\n")
     (network["tmp"] / "vanishes.py").write_text("import os\nos._exit(0)\n")
+    (network["tmp"] / "loop.py").symlink_to(network["tmp"] / "loop.py")
+    os.mkfifo(network["tmp"] / "fifo.py")
     with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
         models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken,
-                                       exits=network["tmp"] / "exits.py", vanishes=network["tmp"] / "vanishes.py"))
+                                       exits=network["tmp"] / "exits.py", vanishes=network["tmp"] / "vanishes.py",
+                                       loop=network["tmp"] / "loop.py", fifo=network["tmp"] / "fifo.py"))
     assert os._exit is REAL_EXIT  # put back after the import
 
 

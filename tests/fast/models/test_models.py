@@ -106,7 +106,7 @@ def test_missing_checkpoint_says_where_it_belongs(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match=r"tmp.* is a folder; pass --checkpoint PATH"):
         create_model(5, checkpoint=tmp_path)
     os.mkfifo(tmp_path / "fifo.pth")  # each was called 'not found'
-    with pytest.raises(HarnessError, match=r"fifo\.pth not a regular file \(a FIFO, socket or device\); pass"):
+    with pytest.raises(HarnessError, match=r"fifo\.pth is not a regular file \(a FIFO, socket or device\); pass"):
         create_model(5, checkpoint=tmp_path / "fifo.pth")
     (tmp_path / "a.pth").symlink_to(tmp_path / "b.pth")
     (tmp_path / "b.pth").symlink_to(tmp_path / "a.pth")
