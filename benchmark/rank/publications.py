@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError, shown
-from benchmark.core.files import json_of
+from benchmark.core.files import json_of, read_regular
 from benchmark.record.checks import why_not_a_count, why_not_a_figure
 
 PUBLISHED = Path(__file__).with_name("published")
@@ -128,13 +128,22 @@ def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primar
                item.get("differs"), primary, gpu, item.get("printed", item["team"]) if teams else None)
 
 
+LARGEST_FILE = 1 << 24
+"""The most bytes a published-results file may hold (16 MiB; a year's table is a few kB): a file of gigabytes would
+be parsed for minutes, in memory ten times its size, before any team ran."""
+
+
 def _text(path: Path) -> str:
     """The text of a published-results file; one line for a path that is no regular file (a FIFO would never end
-    reading), that cannot be read or is not UTF-8."""
+    reading), that cannot be read, is not UTF-8 or is over :data:`LARGEST_FILE`."""
     if path.exists() and not path.is_file():
         raise HarnessError(f"{path}: not a regular file (a folder, FIFO or device); pass a published-results file")
     try:
-        return path.read_text(encoding="utf-8")
+        data = read_regular(path, LARGEST_FILE + 1)
+        if len(data) > LARGEST_FILE:
+            raise HarnessError(f"{path}: over {LARGEST_FILE >> 20} MiB, not a published-results file (a year's table "
+                               "is a few kB); pass the organizers' results.json or a transcribed report table")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise HarnessError(f"{path}: not a readable published-results file ({err})") from None
 

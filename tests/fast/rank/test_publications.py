@@ -109,6 +109,7 @@ def test_a_published_file_in_each_form(tmp_path: Path) -> None:
                    b'team_id = 3\nparams = 0.2\n', "twice.toml: team id 3 is given to two rows, A and B"),
     ("rows.toml", b'source = "s"\n[[rows]]\nteam = "X"\nparams = 0.1\n', "rows.toml: no entry has num_parameters"),
     ("fifo.json", None, "fifo.json: not a regular file"),
+    ("huge.json", b'{"rows": []}' + b" " * (1 << 24), "huge.json: over 16 MiB, not a published-results file"),
 ])
 def test_a_malformed_published_file_is_one_line(tmp_path: Path, name: str, content: bytes | None, why: str) -> None:
     """``sweep --published FILE`` as a user may get it wrong: not UTF-8, nested past the parser's stack, a TOML file
