@@ -196,11 +196,12 @@ def results_and_companions(results: Path) -> list[Path]:
 
 def _made_by(folder: Path) -> str | None:
     """The command named by ``folder``'s marker (``benchmark.site`` for a site built before the marker was shared),
-    or None when it has none (or one that cannot be read)."""
+    or None when it has none (or one that cannot be read, or is no regular file: a FIFO would hold the command for
+    ever before any work)."""
     if (folder / ".benchmark-site").is_file() and not (folder / MARKER).exists():
         return "benchmark.site"
     try:
-        return (folder / MARKER).read_text(encoding="utf-8").partition("\n")[0].strip() or None
+        return read_regular(folder / MARKER, 4096).decode("utf-8").partition("\n")[0].strip() or None
     except (OSError, UnicodeDecodeError):
         return None
 

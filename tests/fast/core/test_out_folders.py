@@ -72,6 +72,18 @@ def test_a_folder_of_the_same_command_is_replaced_and_every_other_refused(tmp_pa
     assert out_folder(tmp_path / "empty", "--out", "benchmark.site", "choose X").real == tmp_path / "empty"
 
 
+@pytest.mark.parametrize("kind", ["a FIFO", "a folder"])
+def test_a_marker_that_is_no_file_is_no_marker_and_never_waited_on(tmp_path: Path, kind: str) -> None:
+    """A FIFO at an output folder's marker held the atlas, the site, prepare and compare for ever, before any work."""
+    (tmp_path / "out").mkdir()
+    if kind == "a FIFO":
+        os.mkfifo(tmp_path / "out" / MARKER)
+    else:
+        (tmp_path / "out" / MARKER).mkdir()
+    with pytest.raises(HarnessError, match=r"holds '.benchmark-output', which python -m benchmark.site did not write"):
+        out_folder(tmp_path / "out", "--out", "benchmark.site", "choose X")
+
+
 def test_a_failed_build_leaves_the_folder_and_no_folder_it_made(tmp_path: Path) -> None:
     deep = out_folder(tmp_path / "a" / "b" / "c", "--out", "benchmark.site", "choose X")
     with pytest.raises(HarnessError, match=r"--out .*/c: cannot write \(No space left on device\); choose a writable"):
