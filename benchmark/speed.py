@@ -118,8 +118,9 @@ def check_out(out: Path, sweep: bool) -> None:
     for path in (report, beside):
         check_out_path(path, "--out", fix, folder=False)
     if beside.is_file() and not _speed_json(beside):  # named by no flag: a results file there would be lost
-        raise HarnessError(f"--out {out}: {beside} is there and is no speed report's JSON (a results file?), which the "
-                           f"JSON written beside the report would replace; {fix} in another folder or under another name")
+        raise HarnessError(f"--out {out}: {beside} is there and is no speed report's JSON (a results file?), which "
+                           f"the JSON written beside the report would replace; {fix} in another folder or under "
+                           "another name")
     existing = next(p for p in (report.parent.absolute(), *report.parent.absolute().parents) if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
         raise HarnessError(f"--out {out}: {existing} cannot be written by this user; choose a writable folder")

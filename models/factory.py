@@ -51,7 +51,8 @@ def _reason(err: BaseException) -> str:
 
 
 def _is(why: str) -> str:
-    """``core.files.why_not_a_file``'s reason after a path: ``is a folder``, ``is not a regular file …``, ``not found``."""
+    """``core.files.why_not_a_file``'s reason after a path: ``is a folder``, ``is not a regular file …``,
+    ``not found``."""
     return f"is {why}" if why.startswith(("a ", "not a ")) else why
 
 

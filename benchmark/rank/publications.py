@@ -79,8 +79,8 @@ def _team_id(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or why_not_a_count(value, signed=True) is not None:
-        raise HarnessError(f"{where}: team_id {shown(value)} is not a whole number; give the repository id, or leave it "
-                           "out to match the row by its figures")
+        raise HarnessError(f"{where}: team_id {shown(value)} is not a whole number; give the repository id, or leave "
+                           "it out to match the row by its figures")
     return value
 
 
