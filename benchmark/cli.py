@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.files import key_of
+from benchmark.core.files import key_of, why_not_a_file
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.data.splits import Split, check_split, gather_splits
 from benchmark.measure.backend import DEVICE_FORMS, PRECISIONS
@@ -158,8 +158,8 @@ def network_spec(p: OneLineParser, args: argparse.Namespace, year: int) -> Model
     if args.name is not None and key_of(args.name, "") != args.name:
         p.error(f"--name {args.name!r}: give a plain name (letters, digits, _ . -), without separators")
     checkpoint = getattr(args, "checkpoint", None)
-    if checkpoint is not None and not Path(checkpoint).is_file():  # the atlas would find it after every repository
-        why = "a folder" if Path(checkpoint).is_dir() else "not found"
+    why = None if checkpoint is None else why_not_a_file(checkpoint)
+    if why is not None:  # the atlas would find it after every repository
         p.error(f"--checkpoint {checkpoint}: {why}; pass the file of the --model network's weights")
     where = Path(args.model.rpartition(":")[0])
     if where.is_file() and where.suffix != ".py":  # Python's importer reads a module only from a .py file

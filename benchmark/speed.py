@@ -43,7 +43,7 @@ from rich.markup import escape
 
 import models
 from benchmark.core.errors import HarnessError, OneLineParser, error_line
-from benchmark.core.files import check_out_path, write_report
+from benchmark.core.files import check_out_path, json_of, read_regular, write_report
 from benchmark.data.splits import benchmark_split, check_split, demo_split
 from benchmark.measure.backend import PRECISIONS, pick_device
 from benchmark.measure.deploy import BACKENDS
@@ -97,6 +97,15 @@ def run_matrix(args, console: Console) -> None:  # noqa: ANN001 - the parsed fla
     console.print(escape(f"wrote {out} and {out.with_suffix('.json')}"))
 
 
+def _speed_json(path: Path) -> bool:
+    """Whether ``path`` holds a report's JSON as this command writes it (an object with its ``environment``)."""
+    try:
+        document = json_of(read_regular(path))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("environment"), dict)
+
+
 def check_out(out: Path, sweep: bool) -> None:
     """Every file the run will write (the report and its ``.json``; ``<stem>_sweep.md`` with ``--sweep``) can be
     written, checked before any work: a folder in its place, a file among its folders, a ``.json`` report (its
@@ -105,8 +114,13 @@ def check_out(out: Path, sweep: bool) -> None:
     fix = "pass the Markdown file to write, e.g. results/speed.md"
     if report.suffix.lower() == ".json":
         raise HarnessError(f"--out {out}: the JSON beside the report would be the report itself; {fix}")
-    for path in (report, report.with_suffix(".json")):
+    beside = report.with_suffix(".json")
+    for path in (report, beside):
         check_out_path(path, "--out", fix, folder=False)
+    if beside.is_file() and not _speed_json(beside):  # named by no flag: a results file there would be lost
+        raise HarnessError(f"--out {out}: {beside} is there and is no speed report's JSON (a results file?), which "
+                           f"the JSON written beside the report would replace; {fix} in another folder or under "
+                           "another name")
     existing = next(p for p in (report.parent.absolute(), *report.parent.absolute().parents) if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
         raise HarnessError(f"--out {out}: {existing} cannot be written by this user; choose a writable folder")

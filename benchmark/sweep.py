@@ -143,6 +143,7 @@ def results_path(args: argparse.Namespace, repo: Repository | None) -> Path:
     measured on data up to date, and the file would hold models timed on different splits."""
     stem = repo.root.name if repo else args.network.display_name if args.network is not None else "results"
     default = Path("results") / results_file_name(stem, args.cpu_dry_run, args.profile_only)
+    check_results_path(args.results or default)  # a symlink loop is one line here, resolving it a traceback
     results = (args.results or default).resolve()
     check_results_path(results)
     return results
@@ -244,7 +245,7 @@ def sweep(args: argparse.Namespace) -> int:
         driver = Driver(results, rows, console, kept=existing, published=published)
         freshness = Freshness(repo, names)
         others, still = lasting.split(job_list, driver.failures_path, freshness, args.force)
-        pending, fresh, again = triage(others, existing, freshness, args.force)
+        pending, fresh, again = triage(others, existing, freshness, args.force, driver.failures)
         for label, reason in still.items():
             rows[label].status, rows[label].detail = "failed", f"still fails, inputs unchanged: {reason}"
         for label, (name, entry) in fresh.items():

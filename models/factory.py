@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import why_not_a_file
 from benchmark.core.years import DEFAULT_YEAR
 from models.registry import get_spec
 from models.spec import MODEL_ZOO, ModelSpec
@@ -47,6 +48,12 @@ def _reason(err: BaseException) -> str:
         first = first.split(". ", 1)[0]
     line = f"{type(err).__name__}: {first}" if first else type(err).__name__
     return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _is(why: str) -> str:
+    """``core.files.why_not_a_file``'s reason after a path: ``is a folder``, ``is not a regular file …``,
+    ``not found``."""
+    return f"is {why}" if why.startswith(("a ", "not a ")) else why
 
 
 def _damaged(path: Path, reason: str) -> HarnessError:
@@ -96,9 +103,9 @@ def load_state_dict(path: str | Path, device: str | torch.device = "cpu", trust:
     and keys that are not names, sparse or meta tensors are refused naming the key.
     """
     path = Path(path)
-    if not path.is_file():
-        missing = "is a folder" if path.is_dir() else "not found"
-        raise HarnessError(f"checkpoint {path} {missing}; pass --checkpoint PATH or put the team's file in "
+    why = why_not_a_file(path)
+    if why is not None:
+        raise HarnessError(f"checkpoint {path} {_is(why)}; pass --checkpoint PATH or put the team's file in "
                            f"{MODEL_ZOO}/")
     _check_archive(path)
     try:
@@ -271,11 +278,10 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
     if not sep or not where or not attr.isidentifier():
         raise HarnessError(f"--model {target}: expected FILE.py:ClassName (the file that defines the network, and "
                            "the class in it)")
+    why = why_not_a_file(Path(where).expanduser())  # before resolving: a symlink loop was a RuntimeError traceback
+    if why is not None:
+        raise HarnessError(f"--model {target}: {where} {_is(why)}; pass the file that defines the network")
     path = Path(where).expanduser().resolve()
-    if path.is_dir():
-        raise HarnessError(f"--model {target}: {path} is a folder; pass the file that defines the network")
-    if not path.is_file():
-        raise HarnessError(f"--model {target}: {path} not found; pass the file that defines the network")
     module_name = "_esr_network_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     module = sys.modules.get(module_name)
     if module is None:
@@ -294,7 +300,7 @@ def load_class(target: str) -> tuple[Path, Callable[..., Any]]:
             _shadowed(err, path, target)
             raise HarnessError(f"--model {target}: importing {path.name} failed ({_failure(err)}); run it with python "
                                "to see the whole error") from err
-    builder = getattr(module, attr, None)
+    builder = vars(module).get(attr)  # a name the file defines or imports, not a module's own (__init__, __dir__)
     if not callable(builder):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)
                        and v.__module__ == module_name)

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
+import models
 from benchmark import __version__, cli
 from benchmark.atlas import output, placement, rows, scale, sweeps
 from benchmark.core.errors import HarnessError, one_line
-from benchmark.core.files import MARKER, out_folder, write_atomic
+from benchmark.core.files import MARKER, out_folder
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
 from benchmark.rank.bridges import bridges
@@ -98,7 +99,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     if args.checkpoint is not None and args.model is None:
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
-    cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
+    spec = cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
     folders = [*(("--challenge-repo", repo) for repo in args.challenge_repo), *(("--dataset", d) for d in args.dataset),
                *([("--model_zoo", args.model_zoo)] if args.model_zoo else [])]
     unmarked = args.out.is_dir() and not (args.out / MARKER).exists()  # the hint only where it can be the fix
@@ -118,6 +119,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         others = [("--out", args.out), *(("--challenge-repo", repo) for repo in args.challenge_repo), *network,
                   *([("--model_zoo", args.model_zoo)] if args.model_zoo else [])]
         args.site_folder = site_folder(args.site, "--site", [], data=args.dataset, others=others)
+    if spec is not None:  # a mistake in its code or weights (a builder that returns no network, weights that do not
+        models.build_model(spec, args.checkpoint, trust_checkpoint=args.trust_checkpoint)  # fit) before any sweep too
     return args
 
 
@@ -217,8 +220,7 @@ def build(args: argparse.Namespace) -> int:
     chosen = output.chosen(atlas.rows, args.latex, winners, baselines)
     texts = dict(zip(output.FILES, (output.json_text(document), output.table_csv(atlas.rows, sets),
                                     output.latex(chosen, sets, reference, ", ".join(devices) or "no device"))))
-    for name, text in texts.items():  # each made before any is written: never one new beside two stale
-        write_atomic(out / name, text)
+    output.write(out, texts)
     for line in [*atlas.warnings, *output.unknown(atlas.rows, args.latex), *no_intervals(atlas.rows),
                  *summary(atlas), *(v["line"] for v in verdicts),
                  *(f"{r['model']}: not placed, a --profile-only atlas has no PSNR to set against the costs"

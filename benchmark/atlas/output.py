@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from benchmark.core.files import locked, write_atomic
 from benchmark.report.leaderboard import csv_text, latex_text
 
 FILES = ("atlas.json", "atlas.csv", "atlas.tex")
@@ -18,6 +20,14 @@ REPORTED_COLUMNS = {"val_psnr": "published_val_psnr", "test_psnr": "published_te
                     "gpu": "published_gpu"}
 FIGURE_COLUMNS = {"num_parameters": "published_params", "flops": "published_flops",
                   "activations": "published_activations", "num_conv": "published_conv"}
+
+
+def write(out: Path, texts: dict[str, str]) -> None:
+    """The atlas's files, each made before any is written (never one new beside two stale), written under one lock:
+    two builds into one folder at once leave one build's three files, not a mix of both."""
+    with locked(out / FILES[0]):
+        for name, text in texts.items():
+            write_atomic(out / name, text)
 
 
 def flat(row: dict[str, Any], sets: list[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -45,6 +46,30 @@ def read_regular(path: str | Path, limit: int = 1 << 26, *, follow: bool = True)
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def json_of(text: str | bytes) -> Any:
+    """The JSON value of ``text`` from a file a person may have edited; a ``ValueError`` when it is not JSON, also
+    when it is nested past the parser's stack (a ``RecursionError`` that every reader's ``except ValueError`` would
+    let through as a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def why_not_a_file(path: str | Path) -> str | None:
+    """Why ``path`` is no regular file to read (``not found``, ``a folder``, ``a symlink loop``, ``not a regular file
+    (a FIFO, socket or device)``), or None where it is one: a FIFO or a loop named as such, not as absent."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "not found"
+        return "a symlink loop" if err.errno == errno.ELOOP else f"cannot be reached ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return None if stat.S_ISREG(mode) else "not a regular file (a FIFO, socket or device)"
 
 
 def tail_of(path: str | Path, size: int = 16384) -> str:
@@ -130,7 +155,10 @@ def umask() -> int:
 def check_out_path(out: Path, flag: str, fix: str, *, folder: bool = True) -> None:
     """``out`` can be written: a folder where a ``folder`` goes and a regular file where a file goes (a FIFO would
     hold the write for ever, a device such as ``/dev/full`` fail it after the work), under folders (existing or to
-    make). Each failure is one line naming ``flag``, ending with ``fix`` (what to choose instead)."""
+    make), and no symlink loop (found only when written, after the work). Each failure is one line naming ``flag``,
+    ending with ``fix`` (what to choose instead)."""
+    if why_not_a_file(out) == "a symlink loop":
+        raise HarnessError(f"{flag} {out}: a symlink loop; {fix}")
     if folder and out.exists() and not out.is_dir():
         raise HarnessError(f"{flag} {out}: a file, not a folder; {fix}")
     if not folder and out.is_dir():
@@ -169,11 +197,12 @@ def results_and_companions(results: Path) -> list[Path]:
 
 def _made_by(folder: Path) -> str | None:
     """The command named by ``folder``'s marker (``benchmark.site`` for a site built before the marker was shared),
-    or None when it has none (or one that cannot be read)."""
+    or None when it has none (or one that cannot be read, or is no regular file: a FIFO would hold the command for
+    ever before any work)."""
     if (folder / ".benchmark-site").is_file() and not (folder / MARKER).exists():
         return "benchmark.site"
     try:
-        return (folder / MARKER).read_text(encoding="utf-8").partition("\n")[0].strip() or None
+        return read_regular(folder / MARKER, 4096).decode("utf-8").partition("\n")[0].strip() or None
     except (OSError, UnicodeDecodeError):
         return None
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmark import __version__
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import locked, read_regular, write_atomic
+from benchmark.core.files import json_of, locked, read_regular, write_atomic
 from benchmark.organizer import teamenv
 from benchmark.organizer.plan import Freshness, Job
 from benchmark.organizer.tracing import split_digest
@@ -81,7 +81,7 @@ def read(failures: Path) -> dict[str, dict[str, Any]]:
 def _loaded(path: Path) -> Any:
     """A JSON file's content; None when it is absent, unreadable or no regular file (a FIFO would block the read)."""
     try:
-        return json.loads(read_regular(path))
+        return json_of(read_regular(path))
     except (OSError, ValueError):
         return None
 

@@ -226,14 +226,18 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def triage(job_list: list[Job], existing: dict[str, dict[str, Any]], freshness: Freshness, force: bool
-           ) -> tuple[list[Job], dict[str, tuple[str, dict[str, Any]]], list[str]]:
+def triage(job_list: list[Job], existing: dict[str, dict[str, Any]], freshness: Freshness, force: bool,
+           failed: dict[str, str] | None = None) -> tuple[list[Job], dict[str, tuple[str, dict[str, Any]]], list[str]]:
     """The jobs to run; the up-to-date ones (label → their name and entry); and a line for each recorded entry
-    that runs again, saying why."""
+    that runs again, saying why. ``failed``: the failures on file (label → reason) that do not stand: a team's run
+    failed after its entry was made (a --timeout, a busy machine), so the entry is an earlier run's and it runs again
+    (skipped, its failure would stay on file beside an entry said to be up to date, and the atlas leave it out)."""
     pending, fresh, again = [], {}, []
     for job in job_list:
         found = entry_of(job, existing)
-        why = "--force" if force and found else freshness.stale(job, found[1]) if found else "no entry"
+        why = "--force" if force and found else \
+            f"its latest run failed: {failed[job.label]}" if found and job.label in (failed or {}) else \
+            freshness.stale(job, found[1]) if found else "no entry"
         if found and why is None:
             fresh[job.label] = found
             continue

@@ -9,7 +9,6 @@ data or another device (PSNR on the challenge splits, GPU runtimes, rank) as rep
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.errors import HarnessError
+from benchmark.core.errors import HarnessError, shown
+from benchmark.core.files import json_of, read_regular
+from benchmark.record.checks import why_not_a_count, why_not_a_figure
 
 PUBLISHED = Path(__file__).with_name("published")
 """One file per year whose organizers published anything: ``ntire<year>.toml``; and ``bridges.toml``."""
@@ -64,7 +65,46 @@ def decimals(value: float | int) -> int:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A published figure: a finite number ≥ 0 (NaN, infinity, a negative or an int past a float's range is none)."""
+    return why_not_a_figure(value) is None
+
+
+MAX_DECIMALS = 15
+"""The most decimals a figure is taken to be printed with (a float holds about 16 significant digits)."""
+
+
+def _team_id(value: Any, where: str) -> int | None:
+    """A row's repository id (None: none given); one that is no integer (``"3"``, ``3.0``, ``true``, which Python
+    takes for 1) is one line: it would match no team, or the wrong one."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or why_not_a_count(value, signed=True) is not None:
+        raise HarnessError(f"{where}: team_id {shown(value)} is not a whole number; give the repository id, or leave "
+                           "it out to match the row by its figures")
+    return value
+
+
+def _places(printed: Any, where: str) -> dict[str, int]:
+    """A ``printed_decimals`` table: figure → decimals, each a whole number from 0 to :data:`MAX_DECIMALS`."""
+    if not isinstance(printed, dict):
+        raise HarnessError(f"{where}: printed_decimals is {shown(printed)}, not a table of figure = decimals")
+    for key, places in printed.items():
+        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
+            raise HarnessError(f"{where}: printed_decimals.{key} is {shown(places)}, not a whole number of decimals "
+                               f"from 0 to {MAX_DECIMALS}")
+    return printed
+
+
+def _once(rows: list[Row], where: str) -> list[Row]:
+    """``rows``, one line where two rows of the table give one team id (a team's other publications, ``also``, may)."""
+    seen: dict[int, str] = {}
+    for row in rows:
+        if row.primary and row.team_id is not None:
+            if row.team_id in seen:
+                raise HarnessError(f"{where}: team id {row.team_id} is given to two rows, {seen[row.team_id]} and "
+                                   f"{row.team}; give each row its own id")
+            seen[row.team_id] = row.team
+    return rows
 
 
 def _leading_id(name: str) -> int | None:
@@ -73,26 +113,37 @@ def _leading_id(name: str) -> int | None:
 
 
 def _toml_row(item: dict[str, Any], source: str, printed: dict[str, int], primary: bool, gpu: str | None,
-              teams: bool) -> Row:
+              teams: bool, where: str) -> Row:
+    where = f"{where}: entry {shown(item['team'])}"
     figures = {ours: item[key] for key, ours in TOML_KEYS.items() if _number(item.get(key))}
-    printed = {TOML_KEYS.get(k, k): v for k, v in {**printed, **item.get("printed_decimals", {})}.items()}
+    printed = {TOML_KEYS.get(k, k): v for k, v in {**printed, **_places(item.get("printed_decimals", {}), where)
+                                                    }.items()}
     reported = {k: item[k] for k in REPORTED if k in item}
     if "ave_t" not in reported and _number(item.get("val_t")) and _number(item.get("test_t")):
         reported["ave_t"] = (item["val_t"] + item["test_t"]) / 2
     exact = {k: printed.get(k, decimals(v)) for k, v in {**figures, **reported}.items() if _number(v)}
-    team_id = item.get("team_id", _leading_id(item["team"]))
+    team_id = _team_id(item.get("team_id", _leading_id(item["team"])), where)
     id_from = item.get("id_from") or ("name" if team_id is not None else None)
     return Row(item["team"], team_id, item.get("source", source), figures, exact, reported, id_from,
                item.get("differs"), primary, gpu, item.get("printed", item["team"]) if teams else None)
 
 
+LARGEST_FILE = 1 << 24
+"""The most bytes a published-results file may hold (16 MiB; a year's table is a few kB): a file of gigabytes would
+be parsed for minutes, in memory ten times its size, before any team ran."""
+
+
 def _text(path: Path) -> str:
     """The text of a published-results file; one line for a path that is no regular file (a FIFO would never end
-    reading), that cannot be read or is not UTF-8."""
+    reading), that cannot be read, is not UTF-8 or is over :data:`LARGEST_FILE`."""
     if path.exists() and not path.is_file():
         raise HarnessError(f"{path}: not a regular file (a folder, FIFO or device); pass a published-results file")
     try:
-        return path.read_text(encoding="utf-8")
+        data = read_regular(path, LARGEST_FILE + 1)
+        if len(data) > LARGEST_FILE:
+            raise HarnessError(f"{path}: over {LARGEST_FILE >> 20} MiB, not a published-results file (a year's table "
+                               "is a few kB); pass the organizers' results.json or a transcribed report table")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise HarnessError(f"{path}: not a readable published-results file ({err})") from None
 
@@ -104,11 +155,13 @@ def read_toml(path: Path) -> tuple[dict[str, Any], list[Row]]:
     except (tomllib.TOMLDecodeError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise HarnessError(f"{path}: not a readable published-results file ({reason})") from None
-    printed = data.get("printed_decimals", {})
+    printed = _places(data.get("printed_decimals", {}), str(path))
     teams = data.get("names") == "teams"  # a report's table names teams; an organizers' results file, models
-    rows = [_toml_row(item, data["source"], printed, True, data.get("gpu"), teams) for item in data.get("entry", [])]
-    rows += [_toml_row(item, data["source"], {}, False, data.get("gpu"), False) for item in data.get("also", [])]
-    return data, rows
+    rows = [_toml_row(item, data["source"], printed, True, data.get("gpu"), teams, str(path))
+            for item in data.get("entry", [])]
+    rows += [_toml_row(item, data["source"], {}, False, data.get("gpu"), False, str(path))
+             for item in data.get("also", [])]
+    return data, _once(rows, str(path))
 
 
 def shipped(year: int) -> list[Row]:
@@ -154,12 +207,12 @@ def _table_rows(data: dict[str, Any], source: str) -> list[Row]:
         printed = {ours: places for ours, places in TABLE_COLUMNS.values()}
         figures = {k: v for k, v in values.items() if k in FIGURES and _number(v)}
         reported = {k: v for k, v in values.items() if k not in FIGURES}
-        team_id = item.get("team_id") if isinstance(item.get("team_id"), int) else None
+        team_id = _team_id(item.get("team_id"), f"{source}: row {shown(item['team'])}")
         basis = item.get("team_id_basis")
         id_from = basis.split(":")[0].split(" ")[0] if isinstance(basis, str) and team_id is not None else None
         places = {k: printed[k] for k, v in values.items() if _number(v)}
         rows.append(Row(item["team"], team_id, source, figures, places, reported, id_from))
-    return rows
+    return _once(rows, source)
 
 
 def read_file(path: Path) -> list[Row]:
@@ -172,10 +225,9 @@ def read_file(path: Path) -> list[Row]:
                                f"write it as {PUBLISHED / 'ntire2026.toml'} is written") from None
         return _with_figures(path, rows)
     try:
-        data = json.loads(_text(path))
-    except (ValueError, RecursionError) as err:
-        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-        raise HarnessError(f"--published {path}: not a readable JSON file ({reason}); pass the organizers' "
+        data = json_of(_text(path))
+    except ValueError as err:
+        raise HarnessError(f"--published {path}: not a readable JSON file ({err}); pass the organizers' "
                            "results.json or a transcribed report table") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         rows = _table_rows(data, str(path))

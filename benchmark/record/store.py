@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion, locked, write_atomic
+from benchmark.core.files import companion, json_of, locked, why_not_a_file, write_atomic
 from benchmark.record.entry import differences, identity
 from benchmark.record.keys import DERIVED_KEYS, IDENTITY_LABELS, SPLIT_SUFFIXES, splits_of
 
@@ -51,9 +51,9 @@ def check_results_path(path: Path) -> None:
     blocks) or a device (``/dev/full`` reads without end) is never opened, renamed or replaced, and a path under a
     file (``R.json/x.json``) is named as such. A command checks its ``--results`` with this before it writes anything
     beside it (``R.log``)."""
-    if path.exists() and not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
-        raise HarnessError(f"{path}: {kind}; pass a results .json file (it is created when missing)")
+    why = why_not_a_file(path)
+    if why not in (None, "not found"):
+        raise HarnessError(f"{path}: {why}; pass a results .json file (it is created when missing)")
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise HarnessError(f"{path}: {parent} is a file, not a folder; pass a results .json file in a folder")
@@ -62,14 +62,13 @@ def check_results_path(path: Path) -> None:
 def _parse(path: Path) -> Any:
     check_results_path(path)
     try:
-        return json.loads(path.read_text())
+        return json_of(path.read_text())
     except FileNotFoundError:
         raise HarnessError(f"{path}: results file not found; run test_demo.py --results {path} first") from None
     except IsADirectoryError:
         raise HarnessError(f"{path}: a folder, not a results file; pass the results .json file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-        raise HarnessError(f"{path}: not a valid results file ({reason}); re-run test_demo.py or restore a copy") from None
+    except ValueError as err:  # not JSON, nested too deeply, or not UTF-8
+        raise HarnessError(f"{path}: not a valid results file ({err}); re-run test_demo.py or restore a copy") from None
     except OSError as err:
         raise HarnessError(f"{path}: cannot be read ({err.strerror}); check the path and its permissions") from None
 
@@ -257,15 +256,20 @@ def withdraw(path: str | Path, name: str, reason: str) -> Update:
 
 def merge_failures(path: Path, failed: dict[str, str], cleared: set[str]) -> dict[str, str]:
     """Under its lock, re-read the failures file ``path`` (label → one-line reason), add ``failed``, drop ``cleared``
-    and write it back (when either is given); returns what it holds. Unreadable content counts as none."""
+    and write it back (when either is given, or what it held was not such an object: a file edited by hand is
+    rewritten in the sweep's form, so that every later reader reads it); returns what it holds. Unreadable content
+    counts as none."""
     try:
         with locked(path):
-            on_file: dict[str, str] = {}
-            with contextlib.suppress(OSError, ValueError):
-                loaded = json.loads(path.read_text()) if path.is_file() else {}
-                on_file = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            try:
+                loaded = json_of(path.read_text()) if path.is_file() else {}
+            except OSError:  # unreadable: left as it is
+                loaded = {}
+            except ValueError:  # not JSON: rewritten
+                loaded = None
+            on_file = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
             merged = {k: v for k, v in {**on_file, **failed}.items() if k not in cleared}
-            if failed or cleared:
+            if failed or cleared or (path.is_file() and loaded != on_file):
                 write_atomic(path, json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
     except OSError as err:
         raise HarnessError(f"{path}: cannot write the failures file ({err.strerror}); choose another --results") \

@@ -10,13 +10,13 @@ users' files and is escaped (:func:`benchmark.web.markup.esc`).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError, shown
+from benchmark.core.files import json_of
 from benchmark.rank.board import clean_name
 from benchmark.record.checks import why_not_a_figure, why_not_an_interval
 from benchmark.web import svg
@@ -73,7 +73,7 @@ def read(path: Path) -> tuple[dict[str, Any], list[str]]:
         return HarnessError(f"--atlas {path}: {why}; build it with python -m benchmark.atlas")
 
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json_of(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise refuse(f"not a readable atlas ({err})") from None
     meta = document.get("atlas") if isinstance(document, dict) else None
@@ -264,7 +264,7 @@ def winners(document: dict[str, Any]) -> str:
         at = next((i for i, r in enumerate(document["rows"])
                    if r["year"] == w["year"] and r["model"] == w.get("model")), None)
         failed = next((f for f in document.get("failures", []) if f["year"] == w["year"] and w.get("team_id") is not
-                       None and re.fullmatch(r"-?[0-9]+", f["label"]) and int(f["label"]) == w["team_id"]), None)
+                       None and re.fullmatch(r"-?[0-9]{1,18}", f["label"]) and int(f["label"]) == w["team_id"]), None)
         measured = link(f"#{_anchor(at)}", name(w["model"])) if at is not None else \
             f'could not run here: <span class="failed">{esc(failed["reason"])}</span>' if failed else \
             "not measured here"
@@ -285,10 +285,12 @@ def section(document: dict[str, Any], pages: Pages, main_year: int) -> str:
     meta = document["atlas"]
     devices = ", ".join(meta.get("devices") or []) or "no device"
     years = sorted({r["year"] for r in document["rows"]})
+    year = meta["reference"].get("year")
+    reference_year = f" (the {year} baseline)" if isinstance(year, int) and not isinstance(year, bool) else ""
     dry = " (CPU dry run: PSNR and complexity; runtime as the ratio only)" if meta.get("dry_run") else ""
     intro = (f"<p>{len(document['rows'])} entries of {', '.join(map(str, years)) or 'no year'} measured under one "
              f"protocol on {esc(devices)}{dry}, on {esc(', '.join(meta['sets']) or 'no data')}; runtime as the ratio to "
-             f"{esc(meta['reference']['name'])} (the {esc(meta['reference']['year'])} baseline) timed beside each "
+             f"{esc(meta['reference']['name'])}{reference_year} timed beside each "
              f"entry, image by image; {len(document.get('failures', []))} team(s) could not run.</p>")
     scales = [f"{y}: {s['why']}" + (f" (× {s['factor']:.4f})" if s.get("factor") not in (None, 1.0) else "")
               for y, s in sorted(document.get("scales", {}).items())]

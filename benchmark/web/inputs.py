@@ -10,7 +10,6 @@ the published rank-sum columns, the rank-sum year (2023), else ``--year``. The l
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import companion
+from benchmark.core.files import companion, json_of
 from benchmark.rank.board import Ranking, load_table, rank_inputs, read_checked, year_of
 from benchmark.record.checks import REFUSAL_FIX, check_table
 from benchmark.web import values
@@ -76,7 +75,7 @@ def read_failures(results: Path) -> list[Failure]:
     if not path.is_file():
         return []
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = json_of(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise HarnessError(f"{path}: not a readable failures file ({err}); re-run the sweep or remove it") from None
     if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):

@@ -74,13 +74,16 @@ def _build_kernel(dim: int, kernel_size: int) -> Callable[..., torch.Tensor] | N
                 built.unlink()
             cpp_extension.load(name, [str(KERNEL_SOURCE)], extra_cflags=flags, extra_ldflags=threads,
                                build_directory=str(folder), is_python_module=False)
+            op = getattr(getattr(torch.ops, library), "srnext_body", None)
+            if op is None:  # another library in the cache under its name, which ninja finds up to date
+                raise OSError(f"{built.name} holds no srnext_body operator (another library under its name); remove "
+                              f"{folder} to build it again")
     except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
         reason = str(error).strip().splitlines()[-1:] or [type(error).__name__]
         warnings.warn(f"SRneXt's CPU kernel ({KERNEL_SOURCE.name}) could not be built or loaded in {folder}: "
                       f"{reason[0]}; the fast network runs PyTorch operators instead, 5 to 7 times slower",
                       RuntimeWarning, stacklevel=3)
         return None
-    op = getattr(torch.ops, library).srnext_body
     register_flop_formula(op)(_body_flops)
     return op
 

@@ -384,6 +384,20 @@ def test_a_lasting_failure_is_skipped_until_its_inputs_change(fake: dict) -> Non
     assert set(failures(results)) == {"03", "05", "07"}
 
 
+def test_a_team_whose_latest_run_failed_runs_again_instead_of_being_up_to_date(fake: dict) -> None:
+    """A run that failed for a passing reason (a --timeout) after the team's entry was made: the next sweep said the
+    entry was up to date and kept the failure beside it, so the atlas left the team out for ever."""
+    results = fake["results"]
+    args = ["--challenge-repo", fake["repo"], "--profile-only", "--results", results, "--model_id", "0"]
+    assert ran(sweep_here(*args)) == {0}
+    timed_out = sweep_here(*args, "--force", "--timeout", "0.5")
+    assert ran(timed_out) == set() and failures(results)["00"].startswith("no result within the --timeout")
+    again = sweep_here(*args)
+    assert ran(again) == {0} and "0 up to date" in again.stdout and failures(results) == {}
+    assert "team 00: 00_Tiny's entry is out of date (its latest run failed: no result within the --timeout of 0.5 s" \
+        in again.stdout
+
+
 def test_published_comparisons_are_of_the_file_as_it_is_now_over_every_entry(fake: dict, tmp_path: Path) -> None:
     """A row without an id matched by figures by one run and by another team's run later is ambiguous in both
     entries, not two matches; a --published file changed between runs is what every sweep entry is compared with,

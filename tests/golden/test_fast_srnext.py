@@ -222,6 +222,30 @@ def test_concurrent_builds_a_killed_build_and_a_damaged_library(tmp_path: Path) 
     assert not (folder / "lock").exists()
 
 
+def test_another_library_in_the_cache_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
+    """A cached library that loads but is not the kernel (another library copied under its name, newer than its
+    sources, so the build finds it up to date) was an AttributeError traceback when the fast network was built."""
+    import _ctypes
+
+    assert kernels.cpu_kernel(35, 15) is not None, "the CPU kernel did not build here (see the warning)"
+    built = kernels.kernel_folder(35, 15)
+    folder = tmp_path / built.name
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns("*lock"))
+    shutil.copyfile(_ctypes.__file__, folder / f"{built.name}.so")  # an ELF library, whole, of another kind
+    script = ("import warnings, models.kernels.srnext as kernels\n"
+              "with warnings.catch_warnings(record=True) as caught:\n"
+              "    warnings.simplefilter('always')\n"
+              "    print(kernels.cpu_kernel(35, 15))\n"
+              "print(len(caught), caught[0].message)\n")
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path), "PYTHONPATH": str(Path(team05.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    first, second = done.stdout.splitlines()
+    assert first == "None" and second.startswith("1 SRneXt's CPU kernel (srnext_body.cpp) could not be built or ")
+    assert f"{built.name}.so holds no srnext_body operator (another library under its name); remove {folder} to " \
+        "build it again; the fast network runs PyTorch operators instead" in second
+
+
 def _small_pair() -> tuple[SRneXt, SRneXtFast]:
     """One layer of each: what an export or a compilation of the whole network does, in seconds."""
     torch.manual_seed(7)

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -362,3 +363,18 @@ def test_a_winner_names_its_repository_id_so_the_page_can_say_why_it_did_not_run
     first = placement.winner(2026, [])  # 2026's first place by its rules: team 22, whose CUDA operator needs a GPU
     assert (first["team"], first["team_id"], first["model"]) == ("22_SPANV2_ESR_C2", 22, None)
     assert placement.winner(2024, [])["team_id"] == 38  # XiaomiMM, SPAN: an id given in Table 1's data
+
+
+def test_two_builds_into_one_folder_write_their_files_one_after_the_other(tmp_path: Path) -> None:
+    """Two atlases built into one --out at once each wrote atlas.json, .csv and .tex as they finished: the folder could
+    hold one build's JSON beside the other's CSV and LaTeX. A build writes its three under one lock."""
+    from benchmark.core.files import locked
+
+    texts = dict(zip(output.FILES, ("{}\n", "a\n", "t\n")))
+    with locked(tmp_path / "atlas.json"):  # another build writing its files
+        writer = threading.Thread(target=output.write, args=(tmp_path, texts))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and not (tmp_path / "atlas.csv").exists()
+    writer.join(10)
+    assert {name: (tmp_path / name).read_text() for name in output.FILES} == texts

@@ -604,10 +604,11 @@ def test_a_log_that_cannot_be_opened_is_one_line(workspace: dict) -> None:
                                 "choose another --results folder")
 
 
-@pytest.mark.parametrize("kind", ["folder", "fifo", "under a file"])
+@pytest.mark.parametrize("kind", ["folder", "fifo", "under a file", "symlink loop"])
 def test_a_refused_results_path_writes_nothing_beside_it(workspace: dict, kind: str) -> None:
-    """--results that is a folder, a FIFO or a path under a file is refused before anything is written: no R.log,
-    R.txt or SR image beside it or anywhere (as /dev/full gave /dev/full.log)."""
+    """--results that is a folder, a FIFO, a path under a file or a symlink loop (a RuntimeError traceback in the
+    sweep) is refused before anything is written: no R.log, R.txt or SR image beside it or anywhere (as /dev/full gave
+    /dev/full.log)."""
     where = workspace["tmp"] / "place"
     where.mkdir()
     target = where / "R.json"
@@ -615,6 +616,8 @@ def test_a_refused_results_path_writes_nothing_beside_it(workspace: dict, kind: 
         target.mkdir()
     elif kind == "fifo":
         os.mkfifo(target)
+    elif kind == "symlink loop":
+        target.symlink_to(target)
     else:
         (where / "file").write_text("x")
         target = where / "file" / "R.json"

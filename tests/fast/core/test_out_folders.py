@@ -72,6 +72,18 @@ def test_a_folder_of_the_same_command_is_replaced_and_every_other_refused(tmp_pa
     assert out_folder(tmp_path / "empty", "--out", "benchmark.site", "choose X").real == tmp_path / "empty"
 
 
+@pytest.mark.parametrize("kind", ["a FIFO", "a folder"])
+def test_a_marker_that_is_no_file_is_no_marker_and_never_waited_on(tmp_path: Path, kind: str) -> None:
+    """A FIFO at an output folder's marker held the atlas, the site, prepare and compare for ever, before any work."""
+    (tmp_path / "out").mkdir()
+    if kind == "a FIFO":
+        os.mkfifo(tmp_path / "out" / MARKER)
+    else:
+        (tmp_path / "out" / MARKER).mkdir()
+    with pytest.raises(HarnessError, match=r"holds '.benchmark-output', which python -m benchmark.site did not write"):
+        out_folder(tmp_path / "out", "--out", "benchmark.site", "choose X")
+
+
 def test_a_failed_build_leaves_the_folder_and_no_folder_it_made(tmp_path: Path) -> None:
     deep = out_folder(tmp_path / "a" / "b" / "c", "--out", "benchmark.site", "choose X")
     with pytest.raises(HarnessError, match=r"--out .*/c: cannot write \(No space left on device\); choose a writable"):
@@ -214,27 +226,40 @@ def test_sweep_site_that_holds_its_results_is_refused_before_any_team(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["DIR", "R.json"]  # no results, lock or log made
 
 
-@pytest.mark.parametrize("case", ["a folder", "json", "parent file", "json is a folder", "a FIFO", "a device"])
+@pytest.mark.parametrize("case", ["a folder", "json", "parent file", "json is a folder", "a FIFO", "a device",
+                                  "a symlink loop", "a results file beside"])
 def test_speed_checks_out_before_any_work(tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the matrix ran before --out was checked")
 
     monkeypatch.setattr(speed, "matrix", no_work)
     out = {"a folder": tmp_path, "json": tmp_path / "m.json", "parent file": tmp_path / "f" / "m.md",
-           "json is a folder": tmp_path / "m.md", "a FIFO": tmp_path / "fifo.md", "a device": Path("/dev/full")}[case]
+           "json is a folder": tmp_path / "m.md", "a FIFO": tmp_path / "fifo.md", "a device": Path("/dev/full"),
+           "a symlink loop": tmp_path / "loop.md", "a results file beside": tmp_path / "R.md"}[case]
     if case == "a FIFO":  # writing the report into it would wait for a reader for ever, after the whole matrix
         os.mkfifo(out)
     if case == "parent file":
         (tmp_path / "f").write_text("mine")
     if case == "json is a folder":
         (tmp_path / "m.json").mkdir()
+    if case == "a symlink loop":  # each was found when the report was written, after the whole matrix
+        out.symlink_to(out)
+    if case == "a results file beside":  # was replaced by the report's JSON
+        (tmp_path / "R.json").write_text('{"00_SPAN": {"Set5_ave_psnr": 30.0}}')
     expected = {"a folder": f"--out {tmp_path}: a folder, not a file; pass the Markdown file to write",
                 "json": f"--out {out}: the JSON beside the report would be the report itself",
                 "parent file": f"--out {out}: {tmp_path / 'f'} is a file, not a folder",
                 "json is a folder": f"--out {tmp_path / 'm.json'}: a folder, not a file",
                 "a FIFO": f"--out {out}: not a regular file (a FIFO, socket or device)",
-                "a device": "--out /dev/full: not a regular file (a FIFO, socket or device)"}[case]
+                "a device": "--out /dev/full: not a regular file (a FIFO, socket or device)",
+                "a symlink loop": f"--out {out}: a symlink loop",
+                "a results file beside": f"--out {out}: {tmp_path / 'R.json'} is there and is no speed report's "
+                                         "JSON (a results file?)"}[case]
     assert refused(speed.main, ["--matrix", "--out", out, "--device", "cpu"]).startswith(expected)
+    if case == "a results file beside":
+        assert json.loads((tmp_path / "R.json").read_text()) == {"00_SPAN": {"Set5_ave_psnr": 30.0}}
+        (tmp_path / "R.json").write_text('{"environment": {"torch": "2.13.0"}, "rows": []}')  # a report of its own
+        speed.check_out(out, sweep=False)
 
 
 def test_a_speed_report_that_cannot_be_written_after_the_work_is_one_line(tmp_path: Path,

@@ -85,15 +85,21 @@ def test_a_file_network_is_built_named_and_loaded_strictly(network: dict[str, Pa
     ("{folder}:MyNet", "is a folder; pass the file"),
     ("{exits}:X", "importing exits.py failed (it called sys.exit(0))"),  # was a silent exit, status 0
     ("{vanishes}:X", "importing vanishes.py failed (it called os._exit(0))"),  # the process vanished, status 0
+    ("{loop}:MyNet", "loop.py is a symlink loop; pass the file"),  # a RuntimeError traceback
+    ("{fifo}:MyNet", "fifo.py is not a regular file (a FIFO, socket or device); pass the file"),  # 'not found'
+    ("{arch}:__init__", "arch.py defines no __init__; its networks: MyNet"),  # the module's own: a TypeError in sweep
 ])
 def test_a_wrong_target_is_one_line(network: dict[str, Path], target: str, why: str) -> None:
     broken = network["tmp"] / "broken.py"
     broken.write_text("x = 1 / 0\n")
     (network["tmp"] / "exits.py").write_text("import sys\nsys.exit(0)\n")
     (network["tmp"] / "vanishes.py").write_text("import os\nos._exit(0)\n")
+    (network["tmp"] / "loop.py").symlink_to(network["tmp"] / "loop.py")
+    os.mkfifo(network["tmp"] / "fifo.py")
     with pytest.raises(HarnessError, match=why.replace("(", r"\(").replace(")", r"\)")):
         models.file_spec(target.format(arch=network["arch"], folder=network["tmp"], broken=broken,
-                                       exits=network["tmp"] / "exits.py", vanishes=network["tmp"] / "vanishes.py"))
+                                       exits=network["tmp"] / "exits.py", vanishes=network["tmp"] / "vanishes.py",
+                                       loop=network["tmp"] / "loop.py", fifo=network["tmp"] / "fifo.py"))
     assert os._exit is REAL_EXIT  # put back after the import
 
 
@@ -188,6 +194,36 @@ def test_a_network_that_cannot_be_built_is_one_line_before_any_work(
     code, out, err = run_main(main, ["--model", model, *(["--model-args", args] if args else []), *extra])
     assert code == 2 and out == "" and err.startswith(f"error: --model {model}: {why}; see python "), err
     assert err.count("\n") == 1 and sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("case, why", [
+    ("builds no network", "error: not_a_network: not_a_network built a int, not a torch.nn.Module"),
+    ("fails to build", "error: --model MyNet: building it failed (ValueError: out_channels must be divisible by "
+                       "groups); run it with python to see the whole error"),
+    ("weights of another network", "does not fit MyNet: missing 4: body.0.weight, body.0.bias, body.2.weight (+1 "
+                                   "more); unexpected 1: x"),
+    ("a FIFO", "error: --checkpoint {fifo}: not a regular file (a FIFO, socket or device); pass the file"),
+    ("a symlink loop", "error: --checkpoint {loop}: a symlink loop; pass the file"),
+])
+def test_the_atlas_builds_the_network_and_loads_its_weights_before_any_sweep(network: dict[str, Path], tmp_path: Path,
+                                                                           case: str, why: str) -> None:
+    """Each was found only by the network's own sweep, after every repository's (an hour), and a FIFO or a symlink
+    loop as --checkpoint was called 'not found'."""
+    from benchmark.atlas.__main__ import main as atlas_main
+
+    torch.save({"x": torch.zeros(3)}, tmp_path / "other.pth")
+    os.mkfifo(tmp_path / "fifo.pth")
+    (tmp_path / "loop.pth").symlink_to(tmp_path / "loop.pth")
+    flags = {"builds no network": ["--model", f"{network['arch']}:not_a_network"],
+             "fails to build": ["--model", f"{network['arch']}:MyNet", "--model-args", '{"feats": NaN}'],
+             "weights of another network": ["--model", f"{network['arch']}:MyNet", "--checkpoint",
+                                            str(tmp_path / "other.pth")],
+             "a FIFO": ["--model", f"{network['arch']}:MyNet", "--checkpoint", str(tmp_path / "fifo.pth")],
+             "a symlink loop": ["--model", f"{network['arch']}:MyNet", "--checkpoint", str(tmp_path / "loop.pth")]}
+    code, out, err = run_main(atlas_main, [*flags[case], "--profile-only", "--out", str(tmp_path / "atlas")])
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert why.format(fifo=tmp_path / "fifo.pth", loop=tmp_path / "loop.pth") in err
+    assert not (tmp_path / "atlas").exists()
 
 
 def test_a_relative_path_and_one_with_spaces_are_the_same_network(network: dict[str, Path], tmp_path: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,13 @@ def test_missing_checkpoint_says_where_it_belongs(tmp_path: Path) -> None:
         create_model(5, checkpoint=tmp_path / "team05_exnet.pth")
     with pytest.raises(HarnessError, match=r"tmp.* is a folder; pass --checkpoint PATH"):
         create_model(5, checkpoint=tmp_path)
+    os.mkfifo(tmp_path / "fifo.pth")  # each was called 'not found'
+    with pytest.raises(HarnessError, match=r"fifo\.pth is not a regular file \(a FIFO, socket or device\); pass"):
+        create_model(5, checkpoint=tmp_path / "fifo.pth")
+    (tmp_path / "a.pth").symlink_to(tmp_path / "b.pth")
+    (tmp_path / "b.pth").symlink_to(tmp_path / "a.pth")
+    with pytest.raises(HarnessError, match=r"a\.pth is a symlink loop; pass --checkpoint PATH"):
+        create_model(5, checkpoint=tmp_path / "a.pth")
 
 
 def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path, rfdn_state: dict) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.core.errors import HarnessError
+from benchmark.organizer.published import compare
 from benchmark.rank.bridges import Bridge, bridges, scale
 from benchmark.rank.predict import published_table
 from benchmark.rank.publications import decimals, read_file, shipped, shipped_header
@@ -90,11 +91,25 @@ def test_a_published_file_in_each_form(tmp_path: Path) -> None:
                                                                  "\\(nested too deeply\\)"),
     ("nosource.toml", b'[[entry]]\nteam = "00_X"\nparams = 0.1\n', "not in the project's format \\(KeyError: 'source'"),
     ("noteam.toml", b'source = "s"\n[[entry]]\nparams = 0.1\n', "not in the project's format \\(KeyError: 'team'"),
-    ("numbers.toml", b'source = "s"\nentry = [1, 2]\n', "not in the project's format \\(AttributeError"),
+    ("numbers.toml", b'source = "s"\nentry = [1, 2]\n', "not in the project's format \\(TypeError"),
     ("decimals.toml", b'source = "s"\nprinted_decimals = "x"\n[[entry]]\nteam = "X"\nparams = 0.1\n',
-     "not in the project's format \\(TypeError"),
+     "decimals.toml: printed_decimals is 'x', not a table of figure = decimals"),
+    # each of these was a traceback, a number of decimals printed by the hundred thousand, or a match it is not
+    ("places.toml", b'source = "s"\n[printed_decimals]\nparams = 2.5\n[[entry]]\nteam = "X"\nparams = 0.1\n',
+     "places.toml: printed_decimals.params is 2.5, not a whole number of decimals from 0 to 15"),
+    ("many.toml", b'source = "s"\n[[entry]]\nteam = "X"\nparams = 0.1\nprinted_decimals = {params = 100000}\n',
+     "many.toml: entry 'X': printed_decimals.params is 100000, not a whole number of decimals from 0 to 15"),
+    ("textid.toml", b'source = "s"\n[[entry]]\nteam = "X"\nteam_id = "3"\nparams = 0.1\n',
+     "textid.toml: entry 'X': team_id '3' is not a whole number; give the repository id, or leave it out"),
+    ("falseid.toml", b'source = "s"\n[[entry]]\nteam = "X"\nteam_id = false\nparams = 0.1\n',
+     "falseid.toml: entry 'X': team_id False is not a whole number"),  # False == 0: it matched team 00
+    ("trueid.json", b'{"rows": [{"team": "X", "team_id": true, "params_M": 0.1}]}',
+     "trueid.json: row 'X': team_id True is not a whole number"),  # True == 1: it matched team 01
+    ("twice.toml", b'source = "s"\n[[entry]]\nteam = "A"\nteam_id = 3\nparams = 0.1\n[[entry]]\nteam = "B"\n'
+                   b'team_id = 3\nparams = 0.2\n', "twice.toml: team id 3 is given to two rows, A and B"),
     ("rows.toml", b'source = "s"\n[[rows]]\nteam = "X"\nparams = 0.1\n', "rows.toml: no entry has num_parameters"),
     ("fifo.json", None, "fifo.json: not a regular file"),
+    ("huge.json", b'{"rows": []}' + b" " * (1 << 24), "huge.json: over 16 MiB, not a published-results file"),
 ])
 def test_a_malformed_published_file_is_one_line(tmp_path: Path, name: str, content: bytes | None, why: str) -> None:
     """``sweep --published FILE`` as a user may get it wrong: not UTF-8, nested past the parser's stack, a TOML file
@@ -107,6 +122,17 @@ def test_a_malformed_published_file_is_one_line(tmp_path: Path, name: str, conte
         path.write_bytes(content)
     with pytest.raises(HarnessError, match=why):
         read_file(path)
+
+
+@pytest.mark.parametrize("figure", ["NaN", "Infinity", "-0.15", "1" + "0" * 400])
+def test_a_published_figure_that_is_no_finite_number_at_least_0_is_left_out(tmp_path: Path, figure: str) -> None:
+    """A published NaN, infinity or negative count was compared (every entry '≠, published nan'); an int past a
+    float's range was an OverflowError traceback. None is a figure: it is left out, the row's others compared."""
+    (tmp_path / "results.json").write_text(f'{{"00_SPAN": {{"num_parameters": {figure}, "flops": 9.833807872}}}}')
+    (row,) = read_file(tmp_path / "results.json")
+    assert row.figures == {"flops": 9.833807872}
+    block = compare({"num_parameters": 0.150688, "flops": 9.833807872}, [row], "00_SPAN", 0, "results.json")
+    assert block["match"] is True and list(block["figures"]) == ["flops"]
 
 
 def test_a_table_figure_that_is_no_number_is_left_out(tmp_path: Path) -> None:

@@ -13,10 +13,12 @@ from rich.console import Console
 
 import test_demo
 from benchmark import compare
+from benchmark.core.errors import HarnessError
 from benchmark.organizer.driver import Driver, Row
 from benchmark.organizer.plan import Job, entry_of
 from benchmark.record.keys import splits_of
-from benchmark.record.store import read_results
+from benchmark.record.store import merge_failures, read_results
+from benchmark.web.inputs import read_failures
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +101,19 @@ def test_a_team_id_that_is_no_team_number_is_no_teams_entry(tmp_path: Path, edit
     assert driver._clash(_job(0), "00_SPAN") is None
     assert driver._clash(_job(0), "01_Other") == ("select_model names it 01_Other, the name of team 01's entry; give "
                                                   "it its own name in its select_model branch")
+
+
+@pytest.mark.parametrize(("content", "kept"), [("[" * 100_000 + "]" * 100_000, {}), ("[1, 2]", {}),
+                                               ('{"00": 5}', {"00": "5"}), ("{", {})])
+def test_a_hand_edited_failures_file_is_rewritten_in_the_sweep_s_form(tmp_path: Path, content: str,
+                                                                       kept: dict) -> None:
+    """A failures file nested past the parser's stack was a RecursionError traceback in the sweep and the atlas; one
+    that is no object of reasons stopped every later atlas build ('re-run the sweep', which left it as it was)."""
+    results = tmp_path / "R.json"
+    failures = tmp_path / "R.failures.json"
+    failures.write_text(content)
+    with pytest.raises(HarnessError, match=r"R\.failures\.json: (not a readable failures file|expected an object)"):
+        read_failures(results)
+    assert merge_failures(failures, {}, set()) == kept
+    assert json.loads(failures.read_text()) == kept
+    assert [(f.label, f.reason) for f in read_failures(results)] == list(kept.items())

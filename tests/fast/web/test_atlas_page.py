@@ -112,3 +112,19 @@ def test_each_year_s_winner_is_ringed_on_every_plot_and_a_winner_that_failed_say
     assert atlas.read(tmp_path / "atlas.json")[1] == [
         f"warning: --atlas {tmp_path / 'atlas.json'}: winners[0].team_id is '7', not a number, not a whole number (a "
         "team id); shown as n/a on the site"]
+
+
+def test_a_reference_without_its_year_a_label_of_thousands_of_digits_and_a_file_nested_too_deeply(
+        tmp_path: Path) -> None:
+    """Each was a traceback: a KeyError for the reference's year, Python's limit on the digits of an int for a
+    failure's label beside a winner, a RecursionError for an atlas.json nested past the parser's stack."""
+    edited = document()
+    del edited["atlas"]["reference"]["year"]
+    edited["winners"][0].update(team_id=7, model=None)
+    edited["failures"][0]["label"] = "7" * 5000
+    html, warnings = page(tmp_path, edited)
+    assert warnings == [] and "runtime as the ratio to 00_SPAN timed beside each entry" in html
+    assert "not measured here" in html  # the label is no team id of the winner: no failure of its is claimed
+    (tmp_path / "atlas.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(HarnessError, match=r"atlas\.json: not a readable atlas \(nested too deeply\); build it"):
+        atlas.read(tmp_path / "atlas.json")
