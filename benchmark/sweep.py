@@ -42,8 +42,7 @@ from benchmark.core.errors import HarnessError
 from benchmark.core.years import DEFAULT_YEAR, get_year
 from benchmark.measure.deploy import make_backend
 from benchmark.organizer import jobs, lasting
-from benchmark.organizer.account import check_reach
-from benchmark.organizer.account import resolve as resolve_account
+from benchmark.organizer.account import confine
 from benchmark.organizer.challenge import Repository, known_year, read_repository
 from benchmark.organizer.dispatch import Limits, connect_ray, local_slots, ray_device_names, run_local, run_ray
 from benchmark.organizer.driver import Driver, Published, Row, complexity, figures, summary_table
@@ -165,17 +164,6 @@ def make_writable(results: Path) -> None:
                            "--results") from None
 
 
-def confine(args: argparse.Namespace, repo: Repository | None) -> None:
-    """``--run-as``: before any team runs, the account reads what a team needs and writes none of what it must not
-    change (the harness, its Python, the repository); one line otherwise."""
-    account = resolve_account(args.run_as)  # checked with the flags already; this is the account itself
-    network = args.model and args.model.rpartition(":")[0]
-    inputs = [Path(p).resolve() for p in (*args.dataset, args.data_dir, args.model_zoo, args.checkpoint, network) if p]
-    repository = [repo.root] if repo else []
-    check_reach(account, [jobs.PROJECT, *repository, *inputs],
-                [jobs.PROJECT, Path(sys.prefix), Path(sys.base_prefix), *repository])
-
-
 def sweep(args: argparse.Namespace) -> int:
     ray_started = False
     try:
@@ -214,7 +202,9 @@ def sweep(args: argparse.Namespace) -> int:
                                        trust_checkpoint=args.trust_checkpoint, options=options)
         limits = Limits(args.timeout, args.memory_cap, args.run_as)
         if args.run_as is not None:
-            confine(args, repo)
+            network = args.model and args.model.rpartition(":")[0]
+            confine(args.run_as, [repo.root] if repo else [],
+                    [*args.dataset, args.data_dir, args.model_zoo, args.checkpoint, network])
         if args.ray:
             ray_started, device = connect_ray(args.ray)
             if args.device == "cpu":

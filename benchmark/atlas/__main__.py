@@ -31,6 +31,7 @@ from benchmark.core.errors import HarnessError, one_line
 from benchmark.core.files import MARKER, out_folder
 from benchmark.core.years import YEARS, get_year
 from benchmark.data.splits import gather_splits
+from benchmark.organizer.account import confine
 from benchmark.rank.bridges import bridges
 from benchmark.record.keys import check_split_names
 from benchmark.web.build import SiteInputs, build_site, site_folder
@@ -100,6 +101,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--checkpoint is the weights of a --model network")
     cli.check_sweep_limits(p, args)  # passed to every sweep: a mistake is one line here, not one per sweep
     spec = cli.network_spec(p, args, args.reference)  # a mistake in the network's flags: one line before any sweep
+    if args.run_as is not None:  # what the account cannot reach: one line here, not an empty atlas after a sweep
+        network = args.model and args.model.rpartition(":")[0]
+        confine(args.run_as, [r.resolve() for r in args.challenge_repo],
+                [*args.dataset, args.model_zoo, args.checkpoint, network])
     folders = [*(("--challenge-repo", repo) for repo in args.challenge_repo), *(("--dataset", d) for d in args.dataset),
                *([("--model_zoo", args.model_zoo)] if args.model_zoo else [])]
     unmarked = args.out.is_dir() and not (args.out / MARKER).exists()  # the hint only where it can be the fix

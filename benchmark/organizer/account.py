@@ -21,6 +21,8 @@ from typing import Any
 
 from benchmark.core.errors import HarnessError
 
+PROJECT = Path(__file__).resolve().parents[2]
+
 _PROBE = """import os, sys
 for role, path in zip(sys.argv[1::2], sys.argv[2::2]):
     if role == "read" and not os.access(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)):
@@ -113,3 +115,12 @@ def check_reach(account: Account, readable: list[Path], kept: list[Path]) -> Non
     if said.startswith("can write"):
         raise HarnessError(f"--run-as {account.name}: {account.name} {said}, so the account would keep nothing from "
                            "the team's code; take its write permission away (chmod -R o-w) or name another user")
+
+
+def confine(user: str, repositories: list[Path], inputs: list[Path | str | None]) -> None:
+    """``--run-as USER`` before any team runs (a sweep's, or an atlas's before its first sweep): USER is an account
+    that reads the harness, the ``repositories`` and the ``inputs`` (data, checkpoints; None left out) and writes none
+    of the harness, its Python or the repositories; one line otherwise."""
+    account = resolve(user)
+    kept = [PROJECT, Path(sys.prefix), Path(sys.base_prefix), *repositories]
+    check_reach(account, [PROJECT, *repositories, *(Path(p).resolve() for p in inputs if p)], kept)

@@ -91,8 +91,10 @@ def test_a_team_runs_as_the_account_and_cannot_write_what_it_does_not_own(open_r
     assert (repo / "test_demo.py").read_text() == demo
 
 
+@pytest.mark.parametrize("command", ["sweep", "atlas"])
 @pytest.mark.parametrize("mistake", ["closed data", "open repository"])
-def test_a_path_the_account_cannot_read_or_can_write_is_one_line_before_any_team(open_repo: Path, mistake: str) -> None:
+def test_a_path_the_account_cannot_read_or_can_write_is_one_line_before_any_team(open_repo: Path, mistake: str,
+                                                                                  command: str) -> None:
     account = _nobody()
     launcher = _launcher(account, open_repo)
     repo = make_repo(open_repo / "repo")
@@ -106,8 +108,9 @@ def test_a_path_the_account_cannot_read_or_can_write_is_one_line_before_any_team
         repo.chmod(0o777)
         said = (f"can write {repo.resolve()}, so the account would keep nothing from the team's code; take its write "
                 "permission away (chmod -R o-w) or name another user")
-    proc = subprocess.run([*launcher, sys.executable, "-m", "benchmark.sweep", "--challenge-repo", repo, "--model_id",
-                           "0", "--dataset", data, "--results", open_repo / "r.json", "--run-as", "nobody", *FAST],
+    out = ["--results", open_repo / "r.json", *FAST] if command == "sweep" else ["--out", open_repo / "r.json"]
+    proc = subprocess.run([*launcher, sys.executable, "-m", f"benchmark.{command}", "--challenge-repo", repo,
+                           "--model_id", "0", "--dataset", data, "--run-as", "nobody", *out],
                           check=False, cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert proc.stderr.strip() == f"error: --run-as nobody: nobody {said}"
