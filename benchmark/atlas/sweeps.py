@@ -18,13 +18,12 @@ from pathlib import Path
 
 from benchmark.atlas.output import FILES
 from benchmark.atlas.rows import Swept
-from benchmark.core.files import results_and_companions
 from benchmark.core.errors import HarnessError
+from benchmark.core.files import PROJECT, results_and_companions
 from benchmark.organizer.challenge import known_year, read_repository
 from benchmark.organizer.plan import results_file_name
 from benchmark.rank.publications import PUBLISHED
 
-PROJECT = Path(__file__).resolve().parents[2]
 NETWORK_SOURCE = "your network"
 """The ``source`` of the ``--model`` network's rows (a repository's rows name its folder)."""
 

@@ -20,6 +20,9 @@ from typing import Any
 
 from benchmark.core.errors import HarnessError
 
+PROJECT = Path(__file__).resolve().parents[2]
+"""The checkout's root: the harness, its ``.venv`` and its caches."""
+
 
 def sha256_of(path: str | Path) -> str:
     """The file's sha256, read in blocks."""
@@ -83,11 +86,18 @@ def tail_of(path: str | Path, size: int = 16384) -> str:
         return ""
 
 
+def name_under(path: str | Path, base: Path | None) -> str:
+    """``path`` relative to ``base`` where it lies inside it (a repository, the checkout: which may move between
+    machines, or is shown shorter), else as it is."""
+    path = Path(path)
+    return str(path.relative_to(base)) if base is not None and path.is_relative_to(base) else str(path)
+
+
 def small_text(path: Path, inside: Path, limit: int) -> str:
     """The text of ``path``, a file of the folder ``inside`` (a repository) that untrusted code may have made a link
     to anything, a FIFO that never ends or a device without end: a regular file within ``inside`` of at most ``limit``
     bytes, else a HarnessError naming it (relative to ``inside``)."""
-    shown = path.relative_to(inside) if path.is_relative_to(inside) else path
+    shown = name_under(path, inside)
     real = path.resolve()
     if not real.is_relative_to(inside.resolve()):
         raise HarnessError(f"{shown}: a link to {real}, outside {inside}; only a file of its own is read")

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError
-
-PROJECT = Path(__file__).resolve().parents[2]
+from benchmark.core.files import PROJECT
 
 _PROBE = """import os, sys
 for role, path in zip(sys.argv[1::2], sys.argv[2::2]):

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.files import PROJECT
 from benchmark.organizer import envcache
 from benchmark.organizer.envcache import TeamEnvError
 
-PROJECT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("ESR_TEAM_ENVS") or PROJECT / ".cache" / "team-envs")
 """Where team environments are made and kept (``ESR_TEAM_ENVS``: another disk; a full one takes 5.8 GB)."""
 PAIR = ("torch==2.14.1", "torchvision==0.29.1")

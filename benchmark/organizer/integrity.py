@@ -27,9 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.files import read_regular
+from benchmark.core.files import PROJECT, name_under, read_regular
 
-PROJECT = Path(__file__).resolve().parents[2]
 MARKER = PROJECT / ".cache" / "harness-changed.json"
 """Written when a team changed the harness's files; while it exists no team is run."""
 
@@ -116,8 +115,7 @@ def difference(before: Snapshot, after: Snapshot) -> str | None:
             what = "bytecode that is not its source's"
         else:
             what = "added" if old is None else "removed" if new is None else "changed"
-        shown = Path(path).relative_to(PROJECT) if Path(path).is_relative_to(PROJECT) else path
-        return f"{shown} ({what})"
+        return f"{name_under(path, PROJECT)} ({what})"
     return None
 
 

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import read_regular, tail_of
+from benchmark.core.files import PROJECT, read_regular, tail_of
 from benchmark.organizer.account import Account, resolve
 
-PROJECT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.1
 MEMORY_POLL_SECONDS = 0.25
 LOG_TAIL = 1 << 20

@@ -26,12 +26,11 @@ from typing import Any
 
 from benchmark import __version__
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import json_of, locked, read_regular, write_atomic
+from benchmark.core.files import PROJECT, json_of, locked, read_regular, write_atomic
 from benchmark.organizer import teamenv
 from benchmark.organizer.plan import Freshness, Job
 from benchmark.organizer.tracing import split_digest
 
-PROJECT = Path(__file__).resolve().parents[2]
 SUFFIX = ".failures.inputs.json"
 OPTIONS = ("dry_run", "profile_only", "team_env", "include_test", "data_dir", "trust_checkpoint", "model_zoo",
            "offline", "zoo_url")

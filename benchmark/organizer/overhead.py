@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PROJECT = Path(__file__).resolve().parents[2]
+from benchmark.core.files import PROJECT
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.files import sha256_of
+from benchmark.core.files import name_under, sha256_of
 
 _WRITE_ONLY = os.O_WRONLY
 
@@ -72,7 +72,7 @@ class Opened:
                     path = Path(importlib.util.source_from_cache(name))
             path = _as_named(path, roots)
             if path is not None and path not in skip:
-                found[str(path.relative_to(base)) if path.is_relative_to(base) else str(path)] = digest_of(path)
+                found[name_under(path, base)] = digest_of(path)
         return found
 
 

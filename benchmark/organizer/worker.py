@@ -55,7 +55,7 @@ with warnings.catch_warnings():  # measure() imports these lazily: import them b
     import ptflops  # noqa: F401
 
 from benchmark.core.errors import HarnessError
-from benchmark.core.files import key_of, sha256_of
+from benchmark.core.files import PROJECT, key_of, name_under, sha256_of
 from benchmark.data.splits import ImagePair, Split
 from benchmark.measure.backend import cap_gpu_memory
 from benchmark.measure.complexity import measure
@@ -73,7 +73,6 @@ from benchmark.record.keys import results_name
 from benchmark.record.run import measure_and_record
 from benchmark.report.progress import image_line
 
-PROJECT = Path(__file__).resolve().parents[2]
 TEST_DEMO_MODULE = "_esr_challenge_test_demo"
 PARENT_ENV = "ESR_SWEEP_PARENT"
 _phase = "starting"
@@ -230,11 +229,6 @@ def _repo_files(repo: Path, before: set[str], team: dict[str, types.ModuleType])
     return sorted(files)
 
 
-def _relative(path: Path, repo: Path | None) -> str:
-    """A file's name in the identity: relative to the repository (which may move between machines)."""
-    return str(path.relative_to(repo)) if repo is not None and path.is_relative_to(repo) else str(path)
-
-
 def _select(module: types.ModuleType, args: argparse.Namespace, device: torch.device, states: LoadedStates,
             team_id: int, repo: Path, branch: Branch) -> tuple[Any, Any, Any, Any]:
     """``select_model(args, device)``; a branch that builds nothing (``elif model_id == 1: pass``) is one line."""
@@ -340,7 +334,7 @@ def _traced_inputs(job: dict[str, Any], opened: Opened, splits: list[Split], bui
         roots.append(Path(job["data_dir"]))
     skip = {*images, *([repo / "test_demo.py"] if repo else [])}
     files = opened.under(roots, lambda p: p in skip) if repo else [*built.checkpoints, *built.code]
-    return {_relative(p, repo): sha256_of(p) for p in files}
+    return {name_under(p, repo): sha256_of(p) for p in files}
 
 
 def _identity(job: dict[str, Any], opened: Opened, needs: list[str]) -> dict[str, Any]:
