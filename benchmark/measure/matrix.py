@@ -28,7 +28,7 @@ import models
 from benchmark.core.errors import HarnessError
 from benchmark.core.years import YEARS, get_year
 from benchmark.imaging.images import to_tensor
-from benchmark.measure.backend import PRECISIONS, REFERENCE, Backend, PeakMemory, Unavailable, first_line, timed
+from benchmark.measure.backend import REFERENCE, Backend, PeakMemory, Unavailable, first_line, timed
 from benchmark.measure.complexity import counter, measure
 from benchmark.measure.deploy import make_backend
 from benchmark.measure.roofline import bandwidth, judge, peak, roofline

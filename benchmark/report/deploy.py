@@ -4,7 +4,6 @@ slower than eager, and one line per way that cannot run here."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -12,11 +11,7 @@ import torch
 
 from benchmark.measure.deploy import Tolerance
 from benchmark.measure.matrix import best_fp32
-from benchmark.report.results_txt import format_cell
-
-
-_cell = partial(format_cell, missing="–")
-"""A figure of a report table, a dash where there is none."""
+from benchmark.report.results_txt import dash_cell as _cell
 
 
 def beyond_tolerance(row: dict[str, Any], device: torch.device) -> bool:

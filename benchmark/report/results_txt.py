@@ -16,6 +16,11 @@ def format_cell(value: Any, spec: str, missing: str = "n/a") -> str:
     return missing if value is None else format(value, spec)
 
 
+def dash_cell(value: Any, spec: str) -> str:
+    """A figure of a report table (the backend matrix, the roofline): a dash where there is none."""
+    return format_cell(value, spec, missing="–")
+
+
 def shown_name(name: str) -> str:
     """A model name on one cell: a tab or line break inside it (a hand-edited or hostile key) is shown escaped."""
     return "".join(repr(c)[1:-1] if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in name)

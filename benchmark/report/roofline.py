@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from benchmark.report.results_txt import format_cell
-
-
-_cell = partial(format_cell, missing="–")
-"""A figure of a report table, a dash where there is none."""
+from benchmark.report.results_txt import dash_cell as _cell
 
 
 def roofline_frame(profile: dict[str, Any], by_module: bool = False, top: int | None = None) -> pd.DataFrame:

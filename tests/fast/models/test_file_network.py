@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import run_main, write_set
-from torch import nn
 
 import models
 import test_demo
